@@ -1,0 +1,542 @@
+//! Card numbers: parsing, Luhn, brand by IIN, masking, keyed fingerprints and the scrubbing of
+//! card-like digit runs out of free text.
+//!
+//! Why this module is strict: PCI DSS 3.4.1 allows at most the BIN (first 6) and the last 4 digits
+//! to be displayed, 3.5.1.1 requires keyed hashes of the whole PAN, and 3.3.1 forbids keeping the
+//! security code at all. Every other module goes through [`Pan`] and [`mask_card_runs`], so a full
+//! card number never reaches an output, a log line or an error message. [`Pan`]'s `Debug` is masked
+//! and its digits are wiped (`zeroize`) when it is dropped.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use std::fmt;
+use zeroize::Zeroize;
+
+/// The card brands the IIN table knows, plus what a brand column may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Brand {
+    Visa,
+    Mastercard,
+    Amex,
+    Jcb,
+    Diners,
+    Discover,
+    UnionPay,
+    /// 622126–622925: Discover-issued range inside UnionPay's 62.
+    DiscoverUnionPay,
+    Unknown,
+}
+
+impl Brand {
+    /// The label used in every output (`VISA ****1111`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Brand::Visa => "VISA",
+            Brand::Mastercard => "MASTERCARD",
+            Brand::Amex => "AMEX",
+            Brand::Jcb => "JCB",
+            Brand::Diners => "DINERS",
+            Brand::Discover => "DISCOVER",
+            Brand::UnionPay => "UNIONPAY",
+            Brand::DiscoverUnionPay => "DISCOVER/UNIONPAY",
+            Brand::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Brand from the leading digits of a PAN (or of a masked PAN that keeps its BIN).
+    /// Longest prefixes are checked first, so 622126–622925 is not taken for plain UnionPay.
+    pub fn from_iin(digits: &str) -> Brand {
+        let p = |n: usize| -> Option<u32> {
+            if digits.len() >= n && digits.as_bytes()[..n].iter().all(u8::is_ascii_digit) {
+                digits[..n].parse().ok()
+            } else {
+                None
+            }
+        };
+        if let Some(v) = p(6) {
+            if (622126..=622925).contains(&v) {
+                return Brand::DiscoverUnionPay;
+            }
+        }
+        if let Some(v) = p(4) {
+            if (2221..=2720).contains(&v) {
+                return Brand::Mastercard;
+            }
+            if (3528..=3589).contains(&v) {
+                return Brand::Jcb;
+            }
+            if v == 6011 {
+                return Brand::Discover;
+            }
+            if v == 3095 {
+                return Brand::Diners;
+            }
+        }
+        if let Some(v) = p(3) {
+            if (300..=305).contains(&v) {
+                return Brand::Diners;
+            }
+            if (644..=649).contains(&v) {
+                return Brand::Discover;
+            }
+        }
+        if let Some(v) = p(2) {
+            match v {
+                34 | 37 => return Brand::Amex,
+                36 | 38 | 39 => return Brand::Diners,
+                51..=55 => return Brand::Mastercard,
+                65 => return Brand::Discover,
+                62 | 81 => return Brand::UnionPay,
+                _ => {}
+            }
+        }
+        if digits.starts_with('4') {
+            return Brand::Visa;
+        }
+        Brand::Unknown
+    }
+
+    /// Brand from a brand column's text (`Visa`, `MasterCard`, `American Express`, `ＪＣＢ`, `ダイナース`…).
+    pub fn from_name(name: &str) -> Option<Brand> {
+        let n: String = crate::text::nfkc_lower(name)
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect();
+        let b = match n.as_str() {
+            "" => return None,
+            "visa" | "ビザ" => Brand::Visa,
+            "mastercard" | "master" | "mc" | "マスターカード" | "マスター" => {
+                Brand::Mastercard
+            }
+            "amex" | "americanexpress" | "アメックス" | "アメリカンエキスプレス" => {
+                Brand::Amex
+            }
+            "jcb" => Brand::Jcb,
+            "diners"
+            | "dinersclub"
+            | "dinersclubinternational"
+            | "ダイナース"
+            | "ダイナースクラブ" => Brand::Diners,
+            "discover" => Brand::Discover,
+            "unionpay" | "cup" | "chinaunionpay" | "銀聯" | "銀联" => Brand::UnionPay,
+            "unknown" => Brand::Unknown,
+            _ => return None,
+        };
+        Some(b)
+    }
+}
+
+/// The Luhn check over a string of ASCII digits.
+pub fn luhn_valid(digits: &[u8]) -> bool {
+    if digits.is_empty() {
+        return false;
+    }
+    let mut sum = 0u32;
+    for (i, &d) in digits.iter().rev().enumerate() {
+        let mut n = u32::from(d.wrapping_sub(b'0'));
+        if n > 9 {
+            return false;
+        }
+        if i % 2 == 1 {
+            n *= 2;
+            if n > 9 {
+                n -= 9;
+            }
+        }
+        sum += n;
+    }
+    sum.is_multiple_of(10)
+}
+
+/// A full primary account number: 12–19 digits, separators removed.
+///
+/// `Debug` and `Display` show the masked form only; the digits are zeroed on drop.
+pub struct Pan {
+    digits: String,
+}
+
+impl Pan {
+    /// Reads a card number written with optional spaces or dashes. Returns `None` when what is
+    /// left is not 12–19 digits (then it is not a full PAN: maybe a masked one, see [`CardInput`]).
+    pub fn parse(raw: &str) -> Option<Pan> {
+        let mut digits = String::with_capacity(19);
+        for c in raw.trim().chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' => {}
+                _ => {
+                    digits.zeroize();
+                    return None;
+                }
+            }
+        }
+        if (12..=19).contains(&digits.len()) {
+            Some(Pan { digits })
+        } else {
+            digits.zeroize();
+            None
+        }
+    }
+
+    pub fn luhn_ok(&self) -> bool {
+        luhn_valid(self.digits.as_bytes())
+    }
+
+    pub fn brand(&self) -> Brand {
+        Brand::from_iin(&self.digits)
+    }
+
+    pub fn last4(&self) -> &str {
+        &self.digits[self.digits.len() - 4..]
+    }
+
+    /// The case's one mask format: the leading digits (at most 6) and the last 4, with every
+    /// other digit as `*`, so that at least 6 digits stay hidden whatever the length
+    /// (16 digits: `411111******1111`; 15: `37828******0005`; 13: `411******1111`).
+    pub fn masked(&self) -> String {
+        mask_digits(&self.digits)
+    }
+
+    /// The keyed fingerprint of the whole PAN (PCI DSS 3.5.1.1).
+    pub fn fingerprint(&self, key: &FingerprintKey) -> String {
+        key.fingerprint("pan", self.digits.as_bytes())
+    }
+}
+
+/// Masks a string of digits in the case's one format (see [`Pan::masked`]).
+pub fn mask_digits(digits: &str) -> String {
+    let n = digits.len();
+    if n <= 4 {
+        return "*".repeat(n);
+    }
+    let lead = n.saturating_sub(10).min(6);
+    let mut s = String::with_capacity(n);
+    s.push_str(&digits[..lead]);
+    s.extend(std::iter::repeat_n('*', n - lead - 4));
+    s.push_str(&digits[n - 4..]);
+    s
+}
+
+impl Drop for Pan {
+    fn drop(&mut self) {
+        self.digits.zeroize();
+    }
+}
+
+impl fmt::Debug for Pan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pan({})", self.masked())
+    }
+}
+
+impl fmt::Display for Pan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// What a card-number cell held.
+#[derive(Debug)]
+pub enum CardInput {
+    Full(Pan),
+    /// A masked number: the digits that are shown (BIN may be there) and the last 4.
+    Masked {
+        lead: String,
+        last4: String,
+        len: usize,
+    },
+    /// Something that is neither: kept out of every output.
+    Unreadable,
+}
+
+impl CardInput {
+    /// Reads a card cell: a full PAN, a masked one (`411111******1111`, `************1111`,
+    /// `XXXX-XXXX-XXXX-1111`, `**** 1111`), or nothing usable.
+    pub fn parse(raw: &str) -> Option<CardInput> {
+        let t = raw.trim();
+        if t.is_empty() {
+            return None;
+        }
+        if let Some(p) = Pan::parse(t) {
+            return Some(CardInput::Full(p));
+        }
+        // A masked form: digits, mask characters and separators only, ending in 4 digits.
+        let mut compact = String::with_capacity(t.len());
+        for c in t.chars() {
+            match c {
+                '0'..='9' => compact.push(c),
+                '*' | 'x' | 'X' | '•' | '#' | '＊' => compact.push('*'),
+                ' ' | '-' => {}
+                _ => return Some(CardInput::Unreadable),
+            }
+        }
+        let n = compact.len();
+        if n < 4 || !compact.contains('*') {
+            return Some(CardInput::Unreadable);
+        }
+        let last4 = &compact[n - 4..];
+        if !last4.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(CardInput::Unreadable);
+        }
+        let lead: String = compact.chars().take_while(|c| c.is_ascii_digit()).collect();
+        // A "masked" value that shows more than BIN + last 4 is treated as a full number would
+        // be: only BIN and last 4 are kept from it.
+        let lead = lead.chars().take(6).collect();
+        Some(CardInput::Masked {
+            lead,
+            last4: last4.to_string(),
+            len: n,
+        })
+    }
+}
+
+/// The per-incident secret for keyed fingerprints (HMAC-SHA256).
+pub struct FingerprintKey {
+    key: Vec<u8>,
+    /// Where the key came from, for the summary (`env`, `file`, `random`).
+    pub source: KeySource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    Env,
+    File,
+    Random,
+}
+
+impl FingerprintKey {
+    pub fn new(key: Vec<u8>, source: KeySource) -> FingerprintKey {
+        FingerprintKey { key, source }
+    }
+
+    /// A fresh random 32-byte key, for runs where the user gave none.
+    pub fn random() -> FingerprintKey {
+        let mut key = vec![0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random source failed");
+        FingerprintKey {
+            key,
+            source: KeySource::Random,
+        }
+    }
+
+    /// `HMAC-SHA256(key, domain || 0x00 || data)`, written in lower-case base32 (RFC 4648, no
+    /// padding). Base32 and not hex on purpose: a hex digest holds long runs of digits that
+    /// card-number scanners (and `pan-scan`) flag as PANs; base32's only digits are 2–7.
+    pub fn fingerprint(&self, domain: &str, data: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .expect("HMAC takes keys of any length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(data);
+        let out = mac.finalize().into_bytes();
+        base32_lower(&out)
+    }
+
+    /// A short public identifier of the key, so two runs can tell whether they used the same
+    /// key without revealing it.
+    pub fn key_id(&self) -> String {
+        let mut f = self.fingerprint("key-id", b"skimtrace");
+        f.truncate(16);
+        f
+    }
+}
+
+impl Drop for FingerprintKey {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
+impl fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FingerprintKey({:?}, id {})", self.source, self.key_id())
+    }
+}
+
+/// Lower-case RFC 4648 base32 without padding.
+pub fn base32_lower(bytes: &[u8]) -> String {
+    base32::encode(base32::Alphabet::Rfc4648Lower { padding: false }, bytes)
+}
+
+/// Finds card-like runs in text: 13–19 digits, possibly split by single spaces or dashes,
+/// not touching other digits, that pass Luhn. Returns byte ranges into `text`.
+pub fn find_card_runs(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    // Quick reject: fewer than 13 digits in all.
+    if b.iter().filter(|c| c.is_ascii_digit()).count() < 13 {
+        return out;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        // Extend a run of digits with single separators between them.
+        let start = i;
+        let mut end = i; // exclusive end of the last digit
+        let mut digits: Vec<u8> = Vec::with_capacity(24);
+        let mut j = i;
+        while j < b.len() {
+            if b[j].is_ascii_digit() {
+                digits.push(b[j]);
+                j += 1;
+                end = j;
+            } else if (b[j] == b' ' || b[j] == b'-')
+                && j + 1 < b.len()
+                && b[j + 1].is_ascii_digit()
+                && j > start
+                && b[j - 1].is_ascii_digit()
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
+            out.push((start, end));
+        } else if digits.len() > 19 {
+            // A longer run may contain a card number at any offset of a separator group;
+            // mask the whole run when any 13–19 window in it is Luhn-valid.
+            let any = (13..=19).any(|w| digits.windows(w).any(luhn_valid));
+            if any {
+                out.push((start, end));
+            }
+        }
+        digits.zeroize();
+        i = end.max(i + 1);
+    }
+    out
+}
+
+/// Replaces every card-like run in `text` with its masked form (digits beyond the case's mask
+/// become `*`, separators kept). Returns the text and how many runs were masked.
+pub fn mask_card_runs(text: &str) -> (String, usize) {
+    let runs = find_card_runs(text);
+    if runs.is_empty() {
+        return (text.to_string(), 0);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for &(s, e) in &runs {
+        out.push_str(&text[last..s]);
+        let run = &text[s..e];
+        let mut digits: String = run.chars().filter(char::is_ascii_digit).collect();
+        let masked = if digits.len() <= 19 {
+            mask_digits(&digits)
+        } else {
+            "*".repeat(digits.len())
+        };
+        digits.zeroize();
+        // Put the masked digits back in place of the digits, keeping separators.
+        let mut m = masked.chars();
+        for c in run.chars() {
+            if c.is_ascii_digit() {
+                out.push(m.next().unwrap_or('*'));
+            } else {
+                out.push(c);
+            }
+        }
+        last = e;
+    }
+    out.push_str(&text[last..]);
+    (out, runs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brands_from_published_test_numbers() {
+        let cases = [
+            ("4111111111111111", Brand::Visa),
+            ("5555555555554444", Brand::Mastercard),
+            ("2223003122003222", Brand::Mastercard),
+            ("378282246310005", Brand::Amex),
+            ("3530111333300000", Brand::Jcb),
+            ("36227206271667", Brand::Diners),
+            ("3056930009020004", Brand::Diners),
+            ("6011111111111117", Brand::Discover),
+            ("6200000000000005", Brand::UnionPay),
+            ("6221260000000000", Brand::DiscoverUnionPay),
+            ("6442000000000000", Brand::Discover),
+        ];
+        for (pan, brand) in cases {
+            assert_eq!(Brand::from_iin(pan), brand, "{pan}");
+        }
+    }
+
+    #[test]
+    fn luhn_on_known_numbers() {
+        assert!(luhn_valid(b"4111111111111111"));
+        assert!(luhn_valid(b"378282246310005"));
+        assert!(!luhn_valid(b"4111111111111112"));
+        assert!(!luhn_valid(b""));
+        assert!(!luhn_valid(b"41x1"));
+    }
+
+    #[test]
+    fn masks_keep_at_most_bin_and_last4() {
+        assert_eq!(mask_digits("4111111111111111"), "411111******1111");
+        assert_eq!(mask_digits("378282246310005"), "37828******0005");
+        assert_eq!(mask_digits("36227206271667"), "3622******1667");
+        assert_eq!(mask_digits("6205500000000000004"), "620550*********0004");
+    }
+
+    #[test]
+    fn debug_of_a_pan_is_masked() {
+        let p = Pan::parse("4111 1111 1111 1111").unwrap();
+        assert_eq!(format!("{p:?}"), "Pan(411111******1111)");
+        assert_eq!(p.to_string(), "411111******1111");
+    }
+
+    #[test]
+    fn masked_forms_are_read() {
+        for raw in [
+            "411111******1111",
+            "************1111",
+            "XXXX-XXXX-XXXX-1111",
+            "**** 1111",
+        ] {
+            match CardInput::parse(raw) {
+                Some(CardInput::Masked { last4, .. }) => assert_eq!(last4, "1111", "{raw}"),
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+        match CardInput::parse("411111******1111") {
+            Some(CardInput::Masked { lead, .. }) => assert_eq!(lead, "411111"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn card_runs_in_free_text_are_masked() {
+        let (t, n) = mask_card_runs("call me, card 4111-1111-1111-1111 exp 12/25, order 123456");
+        assert_eq!(n, 1);
+        assert_eq!(
+            t,
+            "call me, card 4111-11**-****-1111 exp 12/25, order 123456"
+        );
+        let (t, n) = mask_card_runs("ts 1619568000001 and 4012888888881881");
+        assert_eq!(n, 1, "{t}");
+        assert!(t.contains("401288******1881"));
+        assert!(t.contains("1619568000001"));
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_and_base32() {
+        let a = FingerprintKey::new(b"key-a".to_vec(), KeySource::Env);
+        let b = FingerprintKey::new(b"key-b".to_vec(), KeySource::Env);
+        let p = Pan::parse("4111111111111111").unwrap();
+        assert_ne!(p.fingerprint(&a), p.fingerprint(&b));
+        assert_eq!(p.fingerprint(&a), p.fingerprint(&a));
+        let f = p.fingerprint(&a);
+        assert_eq!(f.len(), 52);
+        assert!(f
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)));
+    }
+}

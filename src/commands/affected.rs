@@ -1,0 +1,420 @@
+//! `skimtrace affected`: order exports in, deduplicated affected customers out.
+//!
+//! Stages, in order: load the case → open the rejects file → read every order file (classify
+//! each record) → link in-window card orders into customers → write affected.csv,
+//! affected.jsonl, orders.csv → reconcile and write summary.json → tell the user.
+
+use super::common::{self, Ui};
+use crate::cards::FingerprintKey;
+use crate::cli::AffectedArgs;
+use crate::config::{Config, InputSettings};
+use crate::customers::{self, Contact, Customer, Linked};
+use crate::error::{Error, Result};
+use crate::orders::{methods::MethodRules, Ingest, IngestOptions, InputFile, Rejected};
+use crate::output::{self, CsvOut};
+use crate::window::Window;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// What a finished `affected` run produced (for `run` and the report).
+pub struct Outcome {
+    pub out: PathBuf,
+    pub customers: usize,
+    pub warnings: Vec<String>,
+}
+
+pub const AFFECTED_CSV_HEADER: [&str; 14] = [
+    "customer_id",
+    "name",
+    "email",
+    "emails",
+    "login_ids",
+    "locale",
+    "region",
+    "country",
+    "cards",
+    "order_ids",
+    "order_count",
+    "first_order_at",
+    "last_order_at",
+    "contact",
+];
+
+pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
+    let cfg = common::load_config(&args.case)?;
+    let window = common::window(&cfg)?;
+    let inputs = order_inputs(args, &cfg)?;
+    let key = common::fingerprint_key(&cfg, args.key_file.as_deref())?;
+    let methods = MethodRules::new(&cfg.orders.card_methods, &cfg.orders.not_card_methods)
+        .map_err(|m| Error::Config {
+            path: cfg
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("incident.toml")),
+            message: format!("[orders] {m}"),
+        })?;
+    let out = common::out_dir(&args.case, &cfg);
+    output::prepare_dir(&out, args.case.force)?;
+
+    let total_bytes: u64 = inputs
+        .iter()
+        .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = ui.bytes_bar(total_bytes, "orders");
+    let opts = IngestOptions {
+        window: &window,
+        methods: &methods,
+        exclude_statuses: cfg
+            .orders
+            .exclude_statuses
+            .iter()
+            .map(|s| crate::text::nfkc_lower(s.trim()))
+            .collect(),
+        key: &key,
+        default_country: cfg.incident.default_country.clone(),
+        progress: bar.as_ref(),
+    };
+
+    let mut rejected = CsvOut::create(&out.join("rejected.csv"), &["source", "reason", "record"])?;
+    let mut ingest = Ingest::new();
+    {
+        let mut sink = |r: Rejected| rejected.row([r.source, r.reason, r.record]);
+        for input in &inputs {
+            tracing::info!(file = %input.display, "reading orders");
+            ingest.read_file(input, &opts, &mut sink)?;
+        }
+    }
+    ingest.finish_methods();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+
+    let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
+    let linked = customers::link(&ingest.orders, &key, &window, &default_locale);
+    write_affected(&out, &linked.customers)?;
+    write_orders(&out, &ingest, &linked, &window)?;
+    rejected.commit()?;
+    let (summary, warnings) = summary(&cfg, &window, &key, &ingest, &linked)?;
+    crate::summary::merge_write(&out, summary)?;
+
+    report_to_user(ui, &out, &ingest, &linked, &warnings);
+    Ok(Outcome {
+        out,
+        customers: linked.customers.len(),
+        warnings,
+    })
+}
+
+/// The files to read and their settings: `--orders` replaces the config's paths.
+fn order_inputs(args: &AffectedArgs, cfg: &Config) -> Result<Vec<InputFile>> {
+    let cli = InputSettings {
+        preset: args.preset.clone(),
+        encoding: args.encoding.clone(),
+        ..InputSettings::default()
+    };
+    let base = cfg.orders.settings.overlaid(&cli);
+    let mut inputs = Vec::new();
+    if !args.orders.is_empty() {
+        for (path, display) in common::expand_inputs(&args.orders, Path::new("."), "--orders")? {
+            inputs.push(InputFile {
+                path,
+                display,
+                settings: base.clone(),
+            });
+        }
+    } else {
+        for (path, display) in
+            common::expand_inputs(&cfg.orders.paths, &cfg.base_dir, "[orders] paths")?
+        {
+            inputs.push(InputFile {
+                path,
+                display,
+                settings: base.clone(),
+            });
+        }
+        for extra in &cfg.orders.inputs {
+            let settings = cfg.orders.settings.overlaid(&extra.settings).overlaid(&cli);
+            for (path, display) in
+                common::expand_inputs(&extra.paths, &cfg.base_dir, "[[orders.inputs]] paths")?
+            {
+                if let Some(existing) = inputs.iter_mut().find(|i| i.path == path) {
+                    existing.settings = settings.clone();
+                } else {
+                    inputs.push(InputFile {
+                        path,
+                        display,
+                        settings: settings.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if inputs.is_empty() {
+        return Err(Error::usage(
+            "no order exports: pass --orders FILE... or set [orders] paths in the config",
+        ));
+    }
+    Ok(inputs)
+}
+
+fn join(v: &[String]) -> String {
+    v.join("; ")
+}
+
+fn write_affected(out: &Path, customers: &[Customer]) -> Result<()> {
+    let mut csv = CsvOut::create(&out.join("affected.csv"), &AFFECTED_CSV_HEADER)?;
+    for c in customers {
+        csv.row([
+            c.customer_id.clone(),
+            c.name.clone(),
+            c.email.clone().unwrap_or_default(),
+            join(&c.emails),
+            join(&c.login_ids),
+            c.locale.clone(),
+            c.region.clone(),
+            c.country.clone(),
+            c.cards
+                .iter()
+                .map(|k| k.display.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            join(&c.order_ids),
+            c.order_count.to_string(),
+            c.first_order_at.clone(),
+            c.last_order_at.clone(),
+            c.contact.as_str().to_string(),
+        ])?;
+    }
+    csv.commit()?;
+    output::write_jsonl(&out.join("affected.jsonl"), customers)
+}
+
+fn write_orders(out: &Path, ingest: &Ingest, linked: &Linked, window: &Window) -> Result<()> {
+    let mut idx: Vec<usize> = (0..ingest.orders.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (&ingest.orders[a], &ingest.orders[b]);
+        (x.at, &x.order_id, x.file, x.line).cmp(&(y.at, &y.order_id, y.file, y.line))
+    });
+    let mut csv = CsvOut::create(
+        &out.join("orders.csv"),
+        &[
+            "order_id",
+            "customer_id",
+            "ordered_at",
+            "status",
+            "amount",
+            "currency",
+            "card_brand",
+            "card_masked",
+            "card_fingerprint",
+            "card_check",
+            "source",
+        ],
+    )?;
+    for i in idx {
+        let o = &ingest.orders[i];
+        let c = &linked.customers[linked.order_customer[i]];
+        let (brand, masked, fp, check) = match &o.card {
+            Some(k) => (
+                k.brand.label().to_string(),
+                k.masked.clone(),
+                k.fingerprint.clone().unwrap_or_default(),
+                k.check.as_str().to_string(),
+            ),
+            None => (
+                String::new(),
+                String::new(),
+                String::new(),
+                "none".to_string(),
+            ),
+        };
+        csv.row([
+            o.order_id.clone(),
+            c.customer_id.clone(),
+            window.format(o.at),
+            o.status.clone(),
+            o.amount.clone(),
+            o.currency.clone(),
+            brand,
+            masked,
+            fp,
+            check,
+            format!("{}:{}", ingest.files[o.file].path, o.line),
+        ])?;
+    }
+    csv.commit()
+}
+
+/// Builds the summary's keys (and the warnings to print) and checks the reconciliation.
+fn summary(
+    cfg: &Config,
+    window: &Window,
+    key: &FingerprintKey,
+    ingest: &Ingest,
+    linked: &Linked,
+) -> Result<(Map<String, Value>, Vec<String>)> {
+    let totals = ingest.totals();
+    if !totals.reconciles() || ingest.files.iter().any(|f| !f.counts.reconciles()) {
+        return Err(Error::Invariant(format!(
+            "row counts do not reconcile: {totals:?}; please report this"
+        )));
+    }
+    let customers = &linked.customers;
+    // Distinct cards: by fingerprint across people; masked-only cards per person.
+    let mut cards: BTreeSet<String> = BTreeSet::new();
+    let mut by_brand: BTreeMap<String, (BTreeSet<String>, BTreeSet<&str>)> = BTreeMap::new();
+    let mut invalid = 0u64;
+    let mut masked_only = 0u64;
+    for c in customers {
+        for k in &c.cards {
+            if k.check == "none" || k.check == "unreadable" {
+                continue;
+            }
+            let id = match &k.fingerprint {
+                Some(f) => format!("fp:{f}"),
+                None => format!("{}:{}:{}", c.customer_id, k.brand, k.masked),
+            };
+            if cards.insert(id.clone()) {
+                match k.check.as_str() {
+                    "invalid" => invalid += 1,
+                    "masked" => masked_only += 1,
+                    _ => {}
+                }
+            }
+            let e = by_brand.entry(k.brand.clone()).or_default();
+            e.0.insert(id);
+            e.1.insert(&c.customer_id);
+        }
+    }
+    let shared = linked.card_people.values().filter(|&&n| n > 1).count();
+    let mut by_country: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_region: BTreeMap<String, u64> = BTreeMap::new();
+    for c in customers {
+        let country = if c.country.is_empty() {
+            "(unknown)".to_string()
+        } else {
+            c.country.clone()
+        };
+        *by_country.entry(country.clone()).or_default() += 1;
+        let region = if c.region.is_empty() {
+            "(unknown)".to_string()
+        } else {
+            c.region.clone()
+        };
+        *by_region.entry(format!("{country}/{region}")).or_default() += 1;
+    }
+    let first = ingest.orders.iter().map(|o| o.at).min();
+    let last = ingest.orders.iter().map(|o| o.at).max();
+    let orders = ingest.order_counts();
+    let excluded: u64 = ingest
+        .files
+        .iter()
+        .map(|f| f.not_card_excluded_status)
+        .sum();
+
+    let mut warnings: Vec<String> = Vec::new();
+    for f in &ingest.files {
+        for w in &f.warnings {
+            warnings.push(format!("{}: {w}", f.path));
+        }
+    }
+    if key.source == crate::cards::KeySource::Random {
+        warnings.push("no fingerprint key was given (SKIMTRACE_FINGERPRINT_KEY or [fingerprint] key_file): a random key was used, so card fingerprints and customer ids differ from run to run".into());
+    }
+    let unrecognised: BTreeMap<&String, u64> = ingest
+        .methods
+        .iter()
+        .filter(|(_, t)| t.class == "unrecognised")
+        .map(|(m, t)| (m, t.rows))
+        .collect();
+    if !unrecognised.is_empty() {
+        warnings.push(format!(
+            "payment methods counted as not card because no rule names them: {}; add them to [orders] card_methods or not_card_methods",
+            unrecognised.iter().map(|(m, n)| format!("{m:?} ({n} rows)")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if cards.is_empty() {
+        warnings.push("card details were not available: no input carried card numbers or last 4 digits (add the payment gateway's export)".into());
+    }
+    if ingest.disagreements > 0 {
+        warnings.push(format!(
+            "{} later record(s) of an order disagree with its first record on e-mail or time; the first record was used",
+            ingest.disagreements
+        ));
+    }
+    let without_contact = customers
+        .iter()
+        .filter(|c| c.contact == Contact::None)
+        .count();
+    let login_only = customers
+        .iter()
+        .filter(|c| c.contact == Contact::Login)
+        .count();
+
+    let v = json!({
+        "tool": format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
+        "incident": {
+            "name": cfg.incident.name,
+            "id": cfg.incident_id(),
+            "company": cfg.incident.company,
+            "exposed": cfg.incident.exposed,
+        },
+        "window": window.summary(),
+        "timezone": window.tz_name,
+        "rows_read": totals.rows_read,
+        "in_window": totals.in_window,
+        "out_of_window": totals.out_of_window,
+        "not_card": totals.not_card,
+        "rejected": totals.rejected,
+        "reconciled": true,
+        "not_card_excluded_status": excluded,
+        "orders_in_window": orders.orders_in_window,
+        "orders_out_of_window": orders.orders_out_of_window,
+        "orders_not_card": orders.orders_not_card,
+        "record_disagreements": ingest.disagreements,
+        "customers_affected": customers.len(),
+        "customers_without_contact": without_contact,
+        "customers_login_only": login_only,
+        "cards_affected": cards.len(),
+        "cards_shared": shared,
+        "cards_invalid": invalid,
+        "cards_masked_only": masked_only,
+        "card_details_available": !cards.is_empty(),
+        "first_affected_at": first.map(|t| window.format(t)),
+        "last_affected_at": last.map(|t| window.format(t)),
+        "by_brand": by_brand.iter().map(|(b, (c, p))| (b.clone(), json!({"cards": c.len(), "customers": p.len()}))).collect::<Map<_, _>>(),
+        "by_country": by_country,
+        "by_region": by_region,
+        "payment_methods": ingest.methods,
+        "fingerprint_key": {"source": key.source, "id": key.key_id()},
+        "files": ingest.files,
+        "warnings": warnings,
+    });
+    let Value::Object(map) = v else {
+        unreachable!("json! object")
+    };
+    Ok((map, warnings))
+}
+
+fn report_to_user(ui: &Ui, out: &Path, ingest: &Ingest, linked: &Linked, warnings: &[String]) {
+    let t = ingest.totals();
+    ui.say(format!(
+        "skimtrace: {} rows read: {} in window, {} out of window, {} not card, {} rejected",
+        t.rows_read, t.in_window, t.out_of_window, t.not_card, t.rejected
+    ));
+    let no_contact = linked
+        .customers
+        .iter()
+        .filter(|c| c.contact == Contact::None)
+        .count();
+    ui.say(format!(
+        "skimtrace: {} customers affected ({} without any contact), outputs in {}",
+        linked.customers.len(),
+        no_contact,
+        out.display()
+    ));
+    for w in warnings {
+        ui.warn(w);
+    }
+}

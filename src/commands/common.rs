@@ -1,0 +1,179 @@
+//! What every command needs: the case's config with command-line overrides, the window, the
+//! fingerprint key, input paths expanded, and the terminal (progress bar, messages on stderr).
+
+use crate::cards::{FingerprintKey, KeySource};
+use crate::cli::CaseArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::window::Window;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The terminal side of a run: messages and progress go to stderr, never stdout.
+pub struct Ui {
+    pub quiet: bool,
+}
+
+impl Ui {
+    pub fn new(quiet: bool) -> Ui {
+        Ui { quiet }
+    }
+
+    /// A line on stderr, unless `--quiet`.
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// A warning on stderr (also under `--quiet`: warnings change what a user must do).
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!("skimtrace: warning: {}", msg.as_ref());
+    }
+
+    /// A byte-counting progress bar, shown only when stderr is a terminal and not `--quiet`.
+    pub fn bytes_bar(&self, total: u64, what: &str) -> Option<ProgressBar> {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid progress template"),
+        );
+        pb.set_prefix(what.to_string());
+        Some(pb)
+    }
+}
+
+/// Loads `--config` (or an empty config) and applies `--window`, `--tz`.
+pub fn load_config(args: &CaseArgs) -> Result<Config> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::empty(),
+    };
+    if let Some(w) = &args.window {
+        cfg.incident.window = Some(w.clone());
+    }
+    if let Some(tz) = &args.tz {
+        cfg.incident.timezone = Some(tz.clone());
+    }
+    Ok(cfg)
+}
+
+/// The window, which every command that classifies by time needs.
+pub fn window(cfg: &Config) -> Result<Window> {
+    let spec = cfg.incident.window.as_deref().ok_or_else(|| {
+        Error::usage(
+            "no compromise window: pass --window START..END (e.g. --window 2020-04-27..2021-12-22) or set incident.window in the config",
+        )
+    })?;
+    Ok(Window::parse(spec, cfg.incident.timezone.as_deref())?)
+}
+
+/// The output folder: `--out`, else `[output] dir`, else `out/<incident id>`.
+pub fn out_dir(args: &CaseArgs, cfg: &Config) -> PathBuf {
+    if let Some(o) = &args.out {
+        return o.clone();
+    }
+    if let Some(d) = &cfg.output.dir {
+        return cfg.resolve(d);
+    }
+    PathBuf::from("out").join(cfg.incident_id())
+}
+
+/// The fingerprint key: `SKIMTRACE_FINGERPRINT_KEY`, else the key file, else a random key.
+pub fn fingerprint_key(cfg: &Config, key_file: Option<&Path>) -> Result<FingerprintKey> {
+    if let Ok(k) = std::env::var("SKIMTRACE_FINGERPRINT_KEY") {
+        if !k.is_empty() {
+            return Ok(FingerprintKey::new(k.into_bytes(), KeySource::Env));
+        }
+    }
+    let file = key_file
+        .map(Path::to_path_buf)
+        .or_else(|| cfg.fingerprint.key_file.as_ref().map(|p| cfg.resolve(p)));
+    if let Some(p) = file {
+        let bytes = std::fs::read(&p).map_err(|e| Error::Config {
+            path: p.clone(),
+            message: format!("cannot read the fingerprint key file: {e}"),
+        })?;
+        let trimmed = bytes.trim_ascii().to_vec();
+        if trimmed.is_empty() {
+            return Err(Error::Config {
+                path: p,
+                message: "the fingerprint key file is empty; put at least 32 random bytes in it (e.g. head -c 32 /dev/urandom | base64 > key)".into(),
+            });
+        }
+        return Ok(FingerprintKey::new(trimmed, KeySource::File));
+    }
+    Ok(FingerprintKey::random())
+}
+
+/// Expands paths, globs and folders into files, sorted; relative ones against `base`.
+/// Returns each file with the name to show for it (relative to `base` where it lies inside).
+pub fn expand_inputs(
+    patterns: &[String],
+    base: &Path,
+    what: &str,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut out: Vec<(PathBuf, String)> = Vec::new();
+    for pat in patterns {
+        let full = if Path::new(pat).is_absolute() {
+            PathBuf::from(pat)
+        } else {
+            base.join(pat)
+        };
+        let mut found: Vec<PathBuf> = Vec::new();
+        if pat.contains(['*', '?', '[']) {
+            let s = full.to_string_lossy().into_owned();
+            let paths =
+                glob::glob(&s).map_err(|e| Error::usage(format!("{what} pattern {pat:?}: {e}")))?;
+            for p in paths.flatten() {
+                if p.is_file() {
+                    found.push(p);
+                }
+            }
+            if found.is_empty() {
+                return Err(Error::usage(format!(
+                    "{what}: no file matches {pat:?} (looked in {})",
+                    base.display()
+                )));
+            }
+        } else if full.is_dir() {
+            for e in std::fs::read_dir(&full).map_err(|e| Error::io(&full, e))? {
+                let p = e.map_err(|e| Error::io(&full, e))?.path();
+                if p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
+                    found.push(p);
+                }
+            }
+        } else if full.is_file() {
+            found.push(full);
+        } else {
+            return Err(Error::usage(format!(
+                "{what}: {} does not exist",
+                full.display()
+            )));
+        }
+        found.sort();
+        for p in found {
+            if !out.iter().any(|(q, _)| *q == p) {
+                let shown = display_name(&p, base);
+                out.push((p, shown));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A path as shown in outputs: relative to `base` when inside it.
+pub fn display_name(p: &Path, base: &Path) -> String {
+    let rel = p.strip_prefix(base).unwrap_or(p);
+    rel.to_string_lossy().replace('\\', "/")
+}

@@ -1,0 +1,18 @@
+//! Glue: one module per subcommand, each calling the pipeline stages in order. No parsing and
+//! no business rules live here.
+
+pub mod affected;
+mod common;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+/// Runs the parsed command line; returns the process exit code on success.
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    let ui = common::Ui::new(cli.quiet);
+    match cli.command {
+        Command::Affected(args) => affected::run(&args, &ui).map(|_| 0),
+    }
+}
+
+pub use common::Ui;

@@ -1,0 +1,31 @@
+//! # skimtrace
+//!
+//! Incident response after a payment-page skimmer (a Magecart-style tampering of a shop's
+//! checkout). The pipeline, in the order data flows:
+//!
+//! - [`orders`] reads the shop's order exports (CSV, UTF-8 or Shift_JIS, platform presets) and
+//!   classifies every row against the [`window`];
+//! - [`cards`] turns card cells into masked forms and keyed fingerprints, and scrubs card-like
+//!   digit runs from anything written;
+//! - [`customers`] links the in-window card orders of one person into one affected customer;
+//! - [`summary`] reconciles the counts of every input row;
+//! - [`output`] writes files atomically, owner-only, formula-safe.
+//!
+//! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
+
+pub mod cards;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod customers;
+pub mod digest;
+pub mod error;
+pub mod logging;
+pub mod orders;
+pub mod output;
+pub mod summary;
+pub mod text;
+pub mod timestamp;
+pub mod window;
+
+pub use error::{Error, Result};

@@ -1,0 +1,40 @@
+//! The `skimtrace` binary: parse the arguments, run the command, print the error chain, exit
+//! with the documented code (0 success, 1 failure while running, 2 usage or config error).
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match skimtrace::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    skimtrace::logging::init(cli.verbose, cli.quiet);
+    match skimtrace::commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let code = err.exit_code();
+            let err = anyhow::Error::from(err);
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("skimtrace: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// `skimtrace … | head` is not an error (ripgrep's rule).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,879 @@
+//! Order-export ingest: every CSV record of every file is read once, streamed, and ends up in
+//! exactly one class: in the window, out of the window, not a card payment, or rejected (with
+//! file, line and reason). Only in-window card orders are kept in memory, plus one small entry
+//! per order id (so that the later records of an order, such as Shopify's line-item rows, take
+//! the class of its first record).
+//!
+//! A record is rejected only when its place in or out of the window cannot be decided (no
+//! readable timestamp) or it is malformed (a wrong number of fields). Everything else is
+//! classified, so the counts always reconcile: `rows_read = in_window + out_of_window +
+//! not_card + rejected`, per file and in total.
+
+pub mod decode;
+pub mod layout;
+pub mod methods;
+
+use crate::cards::{Brand, CardInput, FingerprintKey};
+use crate::config::InputSettings;
+use crate::error::{Error, Result};
+use crate::text;
+use crate::timestamp::{self, TimeFormat, TsError};
+use crate::window::Window;
+use jiff::Timestamp;
+use layout::{Field, Layout, NameOrder};
+use methods::{MethodClass, MethodRules};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+
+/// One input file and the settings it is read with.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// The name used in `source` columns and the summary (relative to the case folder).
+    pub display: String,
+    pub settings: InputSettings,
+}
+
+/// Settings shared by every file of a run.
+pub struct IngestOptions<'a> {
+    pub window: &'a Window,
+    pub methods: &'a MethodRules,
+    /// Statuses to leave out, normalised (NFKC, lower case).
+    pub exclude_statuses: Vec<String>,
+    pub key: &'a FingerprintKey,
+    /// Country of orders that name none and whose preset gives none.
+    pub default_country: Option<String>,
+    pub progress: Option<&'a indicatif::ProgressBar>,
+}
+
+/// The class of a record (and of its order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    InWindow,
+    OutOfWindow,
+    NotCard,
+    Rejected,
+}
+
+/// What is known of the card of one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInfo {
+    pub brand: Brand,
+    /// The case's mask format (`411111******1111`), empty when no number was given.
+    pub masked: String,
+    pub last4: String,
+    /// Keyed fingerprint of the full PAN; `None` when only a masked number was available.
+    pub fingerprint: Option<String>,
+    pub check: CardCheck,
+}
+
+impl CardInfo {
+    /// A key that tells cards of one customer apart: the fingerprint, else brand + mask.
+    pub fn identity(&self) -> String {
+        match &self.fingerprint {
+            Some(f) => format!("fp:{f}"),
+            None => format!("mask:{}:{}", self.brand.label(), self.masked),
+        }
+    }
+
+    /// `VISA ****1111`: what a customer-facing text may show.
+    pub fn display(&self) -> String {
+        // An unknown brand reads "CARD ****1111", not "UNKNOWN ****1111", in a notice.
+        let brand = match self.brand {
+            Brand::Unknown => "CARD",
+            b => b.label(),
+        };
+        if self.last4.is_empty() {
+            format!("{brand} (number not available)")
+        } else {
+            format!("{brand} ****{}", self.last4)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardCheck {
+    /// A full number that passes Luhn.
+    Valid,
+    /// A full number that fails Luhn: kept (the customer typed it) and flagged.
+    Invalid,
+    /// Only a masked number was in the export.
+    Masked,
+    /// The card cell held something that is not a card number.
+    Unreadable,
+    /// No card number in the export.
+    None,
+}
+
+impl CardCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardCheck::Valid => "valid",
+            CardCheck::Invalid => "invalid",
+            CardCheck::Masked => "masked",
+            CardCheck::Unreadable => "unreadable",
+            CardCheck::None => "none",
+        }
+    }
+}
+
+/// An in-window card order.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub order_id: String,
+    /// Index into [`Ingest::files`].
+    pub file: usize,
+    pub line: u64,
+    pub at: Timestamp,
+    pub status: String,
+    pub amount: String,
+    pub currency: String,
+    pub card: Option<CardInfo>,
+    /// Normalised e-mail (the notification address form).
+    pub email: Option<String>,
+    /// Normalised login/customer id.
+    pub login: Option<String>,
+    pub name: String,
+    pub region: String,
+    pub country: String,
+    pub locale: String,
+}
+
+/// Per-class counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub in_window: u64,
+    pub out_of_window: u64,
+    pub not_card: u64,
+    pub rejected: u64,
+}
+
+impl Counts {
+    fn add(&mut self, c: Class) {
+        self.rows_read += 1;
+        match c {
+            Class::InWindow => self.in_window += 1,
+            Class::OutOfWindow => self.out_of_window += 1,
+            Class::NotCard => self.not_card += 1,
+            Class::Rejected => self.rejected += 1,
+        }
+    }
+
+    /// Whether the four classes add up to the rows read.
+    pub fn reconciles(&self) -> bool {
+        self.rows_read == self.in_window + self.out_of_window + self.not_card + self.rejected
+    }
+
+    pub fn merge(&mut self, o: &Counts) {
+        self.rows_read += o.rows_read;
+        self.in_window += o.in_window;
+        self.out_of_window += o.out_of_window;
+        self.not_card += o.not_card;
+        self.rejected += o.rejected;
+    }
+}
+
+/// Distinct orders per class (exports with one record per line item have more records).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct OrderCounts {
+    pub orders_in_window: u64,
+    pub orders_out_of_window: u64,
+    pub orders_not_card: u64,
+}
+
+/// What the summary says about one input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub encoding: String,
+    pub encoding_detected: bool,
+    pub preset: String,
+    /// Field → the header it was read from.
+    pub columns: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub counts: Counts,
+    #[serde(flatten)]
+    pub orders: OrderCounts,
+    pub not_card_excluded_status: u64,
+    pub card_numbers_in_text: u64,
+    pub security_code_columns: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// How rows with one payment method were classified.
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodTally {
+    pub class: &'static str,
+    pub rows: u64,
+}
+
+/// A rejected record, ready for `rejected.csv` (every card-like run already masked, security
+/// codes removed).
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub source: String,
+    pub reason: String,
+    pub record: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OrderState {
+    class: Class,
+    email_hash: u64,
+    time_hash: u64,
+}
+
+/// The result of reading every order file.
+#[derive(Default)]
+pub struct Ingest {
+    pub orders: Vec<OrderRecord>,
+    pub files: Vec<FileReport>,
+    /// Payment method as written → class and rows.
+    pub methods: BTreeMap<String, MethodTally>,
+    /// Later records of an order that disagree with its first one on e-mail or time.
+    pub disagreements: u64,
+    index: HashMap<Box<str>, OrderState>,
+    method_cache: HashMap<Box<[u8]>, (MethodClass, u64)>,
+}
+
+/// Where rejected records go as they are found (so they never pile up in memory).
+pub type RejectSink<'a> = dyn FnMut(Rejected) -> Result<()> + 'a;
+
+impl Ingest {
+    pub fn new() -> Ingest {
+        Ingest::default()
+    }
+
+    /// Totals over all files.
+    pub fn totals(&self) -> Counts {
+        let mut c = Counts::default();
+        for f in &self.files {
+            c.merge(&f.counts);
+        }
+        c
+    }
+
+    /// Reads one file, streaming, adding its in-window card orders and its counts.
+    pub fn read_file(
+        &mut self,
+        input: &InputFile,
+        opts: &IngestOptions,
+        reject: &mut RejectSink,
+    ) -> Result<()> {
+        let path = &input.path;
+        let prep = decode::prescan(path, input.settings.encoding.as_deref())?;
+        let reader = decode::open_utf8(path, &prep)?;
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(reader);
+        let file_idx = self.files.len();
+        let mut report = FileReport {
+            path: input.display.clone(),
+            sha256: prep.sha256.clone(),
+            bytes: prep.bytes,
+            encoding: decode::describe(&prep),
+            encoding_detected: prep.detected,
+            preset: String::new(),
+            columns: BTreeMap::new(),
+            counts: Counts::default(),
+            orders: OrderCounts::default(),
+            not_card_excluded_status: 0,
+            card_numbers_in_text: 0,
+            security_code_columns: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut rec = csv::ByteRecord::new();
+        let has_header = csv
+            .read_byte_record(&mut rec)
+            .map_err(|e| input_err(input, format!("cannot read the header: {e}")))?;
+        if !has_header {
+            report
+                .warnings
+                .push("the file is empty (no header row)".into());
+            report.preset = "none".into();
+            self.files.push(report);
+            return Ok(());
+        }
+        let headers: Vec<String> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let s = String::from_utf8_lossy(f);
+                let s = if i == 0 {
+                    s.trim_start_matches('\u{feff}')
+                } else {
+                    &s
+                };
+                s.trim().to_string()
+            })
+            .collect();
+        let layout = layout::resolve(
+            &headers,
+            input.settings.preset.as_deref(),
+            &input.settings.columns,
+            &input.settings.waive,
+        )
+        .map_err(|e| Error::Layout {
+            path: input.path.clone(),
+            message: e.0,
+        })?;
+        report.preset = layout.preset_name().to_string();
+        for (f, &i) in &layout.cols {
+            report
+                .columns
+                .insert(f.key().to_string(), headers[i].clone());
+        }
+        report.warnings.extend(layout.warnings.iter().cloned());
+        report.security_code_columns = layout
+            .security_code_cols
+            .iter()
+            .map(|&i| format!("{} (column {})", headers[i], i + 1))
+            .collect();
+        let fmt =
+            TimeFormat::from_config(input.settings.timestamp_format.as_deref().unwrap_or("auto"));
+        let ctx = RowContext {
+            input,
+            layout: &layout,
+            fmt,
+            guest_ids: input
+                .settings
+                .guest_ids
+                .iter()
+                .cloned()
+                .chain(
+                    layout
+                        .preset
+                        .iter()
+                        .flat_map(|p| p.guest_ids.iter().map(|s| s.to_string())),
+                )
+                .collect(),
+            currency: input
+                .settings
+                .currency
+                .clone()
+                .or_else(|| layout.preset.and_then(|p| p.currency).map(str::to_string))
+                .unwrap_or_default(),
+            country: input
+                .settings
+                .country
+                .clone()
+                .or_else(|| layout.preset.and_then(|p| p.country).map(str::to_string))
+                .or_else(|| opts.default_country.clone())
+                .unwrap_or_default(),
+            width: headers.len(),
+        };
+        let mut text_columns: BTreeSet<String> = BTreeSet::new();
+        let mut status_cache: HashMap<Box<[u8]>, bool> = HashMap::new();
+        let mut n: u64 = 0;
+        let progress_base = opts.progress.map(|p| p.position()).unwrap_or(0);
+        loop {
+            match csv.read_byte_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    return Err(input_err(
+                        input,
+                        format!("read failed near record {}: {e}", n + 2),
+                    ))
+                }
+            }
+            n += 1;
+            if n.is_multiple_of(16384) {
+                if let Some(p) = opts.progress {
+                    p.set_position(progress_base + csv.position().byte());
+                }
+            }
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let class = self.classify(
+                &rec,
+                line,
+                file_idx,
+                &ctx,
+                opts,
+                &mut report,
+                &mut text_columns,
+                &mut status_cache,
+                reject,
+            )?;
+            report.counts.add(class);
+        }
+        if let Some(p) = opts.progress {
+            p.set_position(progress_base + prep.bytes);
+        }
+        if report.card_numbers_in_text > 0 {
+            report.warnings.push(format!(
+                "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
+                report.card_numbers_in_text,
+                text_columns.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !report.security_code_columns.is_empty() {
+            report.warnings.push(format!(
+                "the export holds security codes ({}): storing them after authorisation breaches PCI DSS 3.3.1; they were not read and appear in no output",
+                report.security_code_columns.join(", ")
+            ));
+        }
+        if !report.counts.reconciles() {
+            return Err(Error::Invariant(format!(
+                "{}: rows do not reconcile: {:?}",
+                input.display, report.counts
+            )));
+        }
+        self.files.push(report);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn classify(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        file_idx: usize,
+        ctx: &RowContext,
+        opts: &IngestOptions,
+        report: &mut FileReport,
+        text_columns: &mut BTreeSet<String>,
+        status_cache: &mut HashMap<Box<[u8]>, bool>,
+        reject: &mut RejectSink,
+    ) -> Result<Class> {
+        let layout = ctx.layout;
+        if rec.len() != ctx.width {
+            let mut reason = format!("expected {} fields, found {}", ctx.width, rec.len());
+            if rec.iter().any(|f| f.contains(&b'\n')) {
+                reason.push_str(" (a field runs over several lines: an unterminated quote?)");
+            }
+            reject(Rejected {
+                source: format!("{}:{line}", ctx.input.display),
+                reason,
+                record: masked_record(rec, layout),
+            })?;
+            return Ok(Class::Rejected);
+        }
+        // Card-like numbers in columns the tool does not treat as card columns.
+        for (i, f) in rec.iter().enumerate() {
+            if Some(i) == layout.col(Field::CardNumber) || layout.security_code_cols.contains(&i) {
+                continue;
+            }
+            if f.iter().filter(|b| b.is_ascii_digit()).count() >= 13 {
+                let s = String::from_utf8_lossy(f);
+                let found = crate::cards::find_card_runs(&s).len() as u64;
+                if found > 0 {
+                    report.card_numbers_in_text += found;
+                    text_columns.insert(layout.headers[i].clone());
+                }
+            }
+        }
+        let mut order_id = ctx.get(rec, Field::OrderId);
+        if order_id.trim().is_empty() {
+            order_id = ctx.get(rec, Field::OrderIdFallback);
+        }
+        let order_id: String = if order_id.trim().is_empty() {
+            format!("{}:{line}", ctx.input.display)
+        } else {
+            clean(order_id.trim())
+        };
+        let email_raw = ctx.get(rec, Field::Email);
+        let time_raw = ctx.get(rec, Field::OrderedAt);
+        let email_hash = email_key_hash(&email_raw);
+        let time_hash = hash_of(time_raw.trim());
+
+        // A later record of a known order takes that order's class.
+        if let Some(st) = self.index.get(order_id.as_str()) {
+            if st.email_hash != email_hash && !email_raw.trim().is_empty()
+                || st.time_hash != time_hash && !time_raw.trim().is_empty()
+            {
+                self.disagreements += 1;
+            }
+            return Ok(st.class);
+        }
+
+        let class = self.classify_new(
+            rec,
+            line,
+            file_idx,
+            ctx,
+            opts,
+            report,
+            status_cache,
+            &order_id,
+            &time_raw,
+            reject,
+        )?;
+        if class != Class::Rejected {
+            match class {
+                Class::InWindow => report.orders.orders_in_window += 1,
+                Class::OutOfWindow => report.orders.orders_out_of_window += 1,
+                Class::NotCard => report.orders.orders_not_card += 1,
+                Class::Rejected => {}
+            }
+            self.index.insert(
+                order_id.into_boxed_str(),
+                OrderState {
+                    class,
+                    email_hash,
+                    time_hash,
+                },
+            );
+        }
+        Ok(class)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn classify_new(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        file_idx: usize,
+        ctx: &RowContext,
+        opts: &IngestOptions,
+        report: &mut FileReport,
+        status_cache: &mut HashMap<Box<[u8]>, bool>,
+        order_id: &str,
+        time_raw: &str,
+        reject: &mut RejectSink,
+    ) -> Result<Class> {
+        let layout = ctx.layout;
+        let card_raw = ctx.get(rec, Field::CardNumber);
+        // Card or not: by payment method where there is a method column, else (and for an
+        // empty method) by the presence of a card number.
+        let is_card = match layout.col(Field::PaymentMethod) {
+            Some(i) => {
+                let raw = rec.get(i).unwrap_or_default();
+                let trimmed = raw.trim_ascii();
+                if trimmed.is_empty() {
+                    !card_raw.trim().is_empty()
+                } else {
+                    let class = match self.method_cache.get_mut(trimmed) {
+                        Some((c, rows)) => {
+                            *rows += 1;
+                            *c
+                        }
+                        None => {
+                            let c = opts.methods.classify(&String::from_utf8_lossy(trimmed));
+                            self.method_cache.insert(trimmed.into(), (c, 1));
+                            c
+                        }
+                    };
+                    class == MethodClass::Card
+                }
+            }
+            None => !card_raw.trim().is_empty(),
+        };
+        if !is_card {
+            return Ok(Class::NotCard);
+        }
+        if !opts.exclude_statuses.is_empty() {
+            if let Some(i) = layout.col(Field::Status) {
+                let raw = rec.get(i).unwrap_or_default().trim_ascii();
+                let excluded = match status_cache.get(raw) {
+                    Some(&b) => b,
+                    None => {
+                        let raw_text = String::from_utf8_lossy(raw);
+                        let name = ctx.status_name(&raw_text);
+                        let norm = text::nfkc_lower(name.trim());
+                        let b = opts.exclude_statuses.contains(&norm);
+                        status_cache.insert(raw.into(), b);
+                        b
+                    }
+                };
+                if excluded {
+                    report.not_card_excluded_status += 1;
+                    return Ok(Class::NotCard);
+                }
+            }
+        }
+        let at = match timestamp::parse(time_raw, &ctx.fmt, opts.window.tz.as_ref()) {
+            Ok(t) => t,
+            Err(TsError::NaiveWithoutZone(v)) => {
+                return Err(Error::usage(format!(
+                    "{}:{line}: the order time {v:?} has no offset, and no time zone is configured; pass --tz (e.g. --tz Asia/Tokyo) or set incident.timezone to the zone the shop wrote its times in",
+                    ctx.input.display
+                )))
+            }
+            Err(e) => {
+                let reason = match e {
+                    TsError::Empty => "no order time (the ordered_at cell is empty)".to_string(),
+                    other => format!("order time: {other}"),
+                };
+                reject(Rejected {
+                    source: format!("{}:{line}", ctx.input.display),
+                    reason: crate::cards::mask_card_runs(&reason).0,
+                    record: masked_record(rec, layout),
+                })?;
+                return Ok(Class::Rejected);
+            }
+        };
+        if !opts.window.contains(at) {
+            return Ok(Class::OutOfWindow);
+        }
+        // In the window: keep what the outputs need.
+        let card = card_info(&card_raw, &ctx.get(rec, Field::CardBrand), opts.key);
+        let email = text::normalize_email(&clean(&ctx.get(rec, Field::Email)));
+        let login = text::normalize_login(&clean(&ctx.get(rec, Field::LoginId)), &ctx.guest_ids);
+        let name = match layout.col(Field::Name) {
+            Some(_) => clean(ctx.get(rec, Field::Name).trim()),
+            None => {
+                let fam = clean(ctx.get(rec, Field::FamilyName).trim());
+                let giv = clean(ctx.get(rec, Field::GivenName).trim());
+                let parts: Vec<&str> = match layout.name_order {
+                    NameOrder::FamilyFirst => vec![&fam, &giv],
+                    NameOrder::GivenFirst => vec![&giv, &fam],
+                };
+                parts
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        };
+        let mut region = clean(ctx.get(rec, Field::Region).trim());
+        if let Ok(code) = region.parse::<usize>() {
+            if layout.preset.is_some_and(|p| p.country == Some("JP")) && (1..=47).contains(&code) {
+                region = layout::PREFECTURES[code - 1].to_string();
+            }
+        }
+        let country = {
+            let c = clean(ctx.get(rec, Field::Country).trim());
+            if c.is_empty() {
+                ctx.country.clone()
+            } else {
+                c
+            }
+        };
+        let currency = {
+            let c = clean(ctx.get(rec, Field::Currency).trim());
+            if c.is_empty() {
+                ctx.currency.clone()
+            } else {
+                c.to_ascii_uppercase()
+            }
+        };
+        let locale = {
+            let l = text::nfkc_lower(ctx.get(rec, Field::Locale).trim());
+            l.split(['-', '_']).next().unwrap_or("").to_string()
+        };
+        self.orders.push(OrderRecord {
+            order_id: order_id.to_string(),
+            file: file_idx,
+            line,
+            at,
+            status: clean(ctx.status_name(ctx.get(rec, Field::Status).trim()).as_ref()),
+            amount: clean(ctx.get(rec, Field::Amount).trim()),
+            currency,
+            card,
+            email,
+            login,
+            name,
+            region,
+            country,
+            locale,
+        });
+        Ok(Class::InWindow)
+    }
+
+    /// Payment methods seen, as written, with how they were classified (for the summary).
+    pub fn finish_methods(&mut self) {
+        for (raw, (class, rows)) in self.method_cache.drain() {
+            let label = crate::cards::mask_card_runs(&String::from_utf8_lossy(&raw)).0;
+            let class = match class {
+                MethodClass::Card => "card",
+                MethodClass::NotCard => "not_card",
+                MethodClass::Unknown => "unrecognised",
+            };
+            let e = self
+                .methods
+                .entry(label)
+                .or_insert(MethodTally { class, rows: 0 });
+            e.rows += rows;
+        }
+    }
+
+    /// Distinct orders per class, over all files.
+    pub fn order_counts(&self) -> OrderCounts {
+        let mut o = OrderCounts::default();
+        for f in &self.files {
+            o.orders_in_window += f.orders.orders_in_window;
+            o.orders_out_of_window += f.orders.orders_out_of_window;
+            o.orders_not_card += f.orders.orders_not_card;
+        }
+        o
+    }
+}
+
+/// Per-file reading context.
+struct RowContext<'a> {
+    input: &'a InputFile,
+    layout: &'a Layout,
+    fmt: TimeFormat,
+    guest_ids: Vec<String>,
+    currency: String,
+    country: String,
+    width: usize,
+}
+
+impl RowContext<'_> {
+    /// A field's text (empty when the column is absent). Invalid UTF-8 is replaced, not fatal.
+    fn get<'r>(&self, rec: &'r csv::ByteRecord, f: Field) -> Cow<'r, str> {
+        match self.layout.col(f).and_then(|i| rec.get(i)) {
+            Some(b) => String::from_utf8_lossy(b),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    /// A status as its name, where the platform writes ids (EC-CUBE 2).
+    fn status_name<'s>(&self, s: &'s str) -> Cow<'s, str> {
+        if let Some(p) = self.layout.preset {
+            if let Some((_, name)) = p.status_names.iter().find(|(id, _)| *id == s) {
+                return Cow::Owned((*name).to_string());
+            }
+        }
+        Cow::Borrowed(s)
+    }
+}
+
+/// Text kept for an output: card-like runs masked.
+fn clean(s: &str) -> String {
+    if s.bytes().filter(u8::is_ascii_digit).count() >= 13 {
+        crate::cards::mask_card_runs(s).0
+    } else {
+        s.to_string()
+    }
+}
+
+/// Reads the card cell (and the brand cell) of an in-window order.
+pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<CardInfo> {
+    let brand_col = Brand::from_name(brand_raw);
+    match CardInput::parse(raw) {
+        Some(CardInput::Full(pan)) => {
+            let mut brand = pan.brand();
+            if brand == Brand::Unknown {
+                brand = brand_col.unwrap_or(Brand::Unknown);
+            }
+            Some(CardInfo {
+                brand,
+                masked: pan.masked(),
+                last4: pan.last4().to_string(),
+                fingerprint: Some(pan.fingerprint(key)),
+                check: if pan.luhn_ok() {
+                    CardCheck::Valid
+                } else {
+                    CardCheck::Invalid
+                },
+            })
+        }
+        Some(CardInput::Masked { lead, last4, len }) => {
+            let mut brand = if lead.is_empty() {
+                Brand::Unknown
+            } else {
+                Brand::from_iin(&lead)
+            };
+            if brand == Brand::Unknown {
+                brand = brand_col.unwrap_or(Brand::Unknown);
+            }
+            let allowed = len.saturating_sub(10).min(6);
+            let lead: String = lead.chars().take(allowed).collect();
+            let stars = len.saturating_sub(lead.len() + 4);
+            Some(CardInfo {
+                brand,
+                masked: format!("{lead}{}{last4}", "*".repeat(stars)),
+                last4,
+                fingerprint: None,
+                check: CardCheck::Masked,
+            })
+        }
+        Some(CardInput::Unreadable) => Some(CardInfo {
+            brand: brand_col.unwrap_or(Brand::Unknown),
+            masked: String::new(),
+            last4: String::new(),
+            fingerprint: None,
+            check: CardCheck::Unreadable,
+        }),
+        None => brand_col.map(|brand| CardInfo {
+            brand,
+            masked: String::new(),
+            last4: String::new(),
+            fingerprint: None,
+            check: CardCheck::None,
+        }),
+    }
+}
+
+/// The record as CSV text for `rejected.csv`: the card column masked, security codes removed,
+/// card-like runs elsewhere masked.
+fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
+    let fields: Vec<String> = rec
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let s = String::from_utf8_lossy(f);
+            if layout.security_code_cols.contains(&i) {
+                if s.trim().is_empty() {
+                    String::new()
+                } else {
+                    "[security code removed]".to_string()
+                }
+            } else if Some(i) == layout.col(Field::CardNumber) {
+                match CardInput::parse(&s) {
+                    Some(CardInput::Full(p)) => p.masked(),
+                    Some(CardInput::Unreadable) => crate::cards::mask_card_runs(&s).0,
+                    Some(CardInput::Masked { .. }) | None => s.into_owned(),
+                }
+            } else {
+                crate::cards::mask_card_runs(&s).0
+            }
+        })
+        .collect();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = w.write_record(&fields);
+    let mut bytes = w.into_inner().unwrap_or_default();
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn hash_of(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Hash of the normalised e-mail, without allocating for plain ASCII.
+fn email_key_hash(raw: &str) -> u64 {
+    let t = raw.trim();
+    if t.is_ascii() {
+        let mut h = DefaultHasher::new();
+        for b in t.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xff);
+        h.finish()
+    } else {
+        let n = text::normalize_email(t).unwrap_or_default();
+        let mut h = DefaultHasher::new();
+        for b in n.bytes() {
+            h.write_u8(b);
+        }
+        h.write_u8(0xff);
+        h.finish()
+    }
+}
+
+fn input_err(input: &InputFile, message: String) -> Error {
+    Error::Input {
+        path: input.path.clone(),
+        message,
+    }
+}

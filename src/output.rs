@@ -1,0 +1,222 @@
+//! Writing outputs safely: atomically (a temporary file renamed into place, so an interrupted
+//! run never leaves a half-written file that looks complete), with owner-only permissions for
+//! files that hold personal data, and CSV cells neutralised against formula injection (legal
+//! staff open these files in Excel).
+
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Creates the output folder (mode 0700 on Unix). Refuses a non-empty folder unless `force`.
+pub fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(Error::usage(format!(
+                "{}: exists and is not a folder; pick another --out",
+                dir.display()
+            )));
+        }
+        let non_empty = fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_some();
+        if non_empty && !force {
+            return Err(Error::usage(format!(
+                "{}: the output folder is not empty; pass --force to write into it, or pick another --out",
+                dir.display()
+            )));
+        }
+    } else {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    set_mode(dir, 0o700);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) {}
+
+/// A file being written: bytes go to `NAME.tmp-PID` beside the target, and only
+/// [`AtomicFile::commit`] renames it into place. Dropped without commit, the temporary file is
+/// removed.
+pub struct AtomicFile {
+    target: PathBuf,
+    tmp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Opens a temporary file beside `target`, readable by the owner only.
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let _ = fs::remove_file(&tmp);
+        let f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            tmp,
+            writer: Some(BufWriter::with_capacity(1 << 16, f)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes, syncs and renames into place. A symlink at the target is replaced, not followed.
+    pub fn commit(mut self) -> Result<()> {
+        let w = self.writer.take().expect("committed twice");
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        drop(f);
+        fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.as_mut().expect("write after commit").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.as_mut().expect("flush after commit").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            self.writer = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes a whole file atomically.
+pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(target)?;
+    f.write_all(bytes).map_err(|e| Error::io(target, e))?;
+    f.commit()
+}
+
+/// Neutralises a CSV cell that a spreadsheet would run as a formula: a cell that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's advice).
+pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// A CSV writer over an [`AtomicFile`] that neutralises every cell.
+pub struct CsvOut {
+    w: csv::Writer<AtomicFile>,
+    path: PathBuf,
+}
+
+impl CsvOut {
+    pub fn create(target: &Path, header: &[&str]) -> Result<CsvOut> {
+        let f = AtomicFile::create(target)?;
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(f);
+        w.write_record(header).map_err(|e| csv_err(target, e))?;
+        Ok(CsvOut {
+            w,
+            path: target.to_path_buf(),
+        })
+    }
+
+    pub fn row<I, S>(&mut self, cells: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<String> = cells
+            .into_iter()
+            .map(|c| csv_safe(c.as_ref()).into_owned())
+            .collect();
+        self.w
+            .write_record(&cells)
+            .map_err(|e| csv_err(&self.path, e))
+    }
+
+    pub fn commit(self) -> Result<()> {
+        let path = self.path.clone();
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
+        f.commit()
+    }
+}
+
+fn csv_err(path: &Path, e: csv::Error) -> Error {
+    Error::io(path, std::io::Error::other(e.to_string()))
+}
+
+/// Writes JSON lines atomically, one serialised value per line.
+pub fn write_jsonl<T: serde::Serialize>(target: &Path, items: &[T]) -> Result<()> {
+    let mut f = AtomicFile::create(target)?;
+    for it in items {
+        serde_json::to_writer(&mut f, it).map_err(|e| Error::io(target, e.into()))?;
+        f.write_all(b"\n").map_err(|e| Error::io(target, e))?;
+    }
+    f.commit()
+}
+
+/// Writes pretty JSON atomically, with a final newline.
+pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::io(target, e.into()))?;
+    bytes.push(b'\n');
+    write_file(target, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        for c in ["=SUM(A1)", "+1", "-2", "@cmd", "\tx", "\rx"] {
+            assert!(csv_safe(c).starts_with('\''), "{c}");
+        }
+        assert_eq!(csv_safe("Taro"), "Taro");
+        assert_eq!(csv_safe(""), "");
+    }
+
+    #[test]
+    fn uncommitted_files_leave_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.csv");
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.write_all(b"half").unwrap();
+        }
+        assert!(!p.exists());
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"whole").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"whole");
+    }
+}
