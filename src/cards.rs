@@ -197,9 +197,14 @@ impl Pan {
         mask_digits(&self.digits)
     }
 
-    /// The keyed fingerprint of the whole PAN (PCI DSS 3.5.1.1).
+    /// The keyed fingerprint of the whole PAN (PCI DSS 3.5.1.1), as written in outputs.
     pub fn fingerprint(&self, key: &FingerprintKey) -> String {
         key.fingerprint("pan", self.digits.as_bytes())
+    }
+
+    /// The same fingerprint as raw bytes (32), for compact storage.
+    pub fn fingerprint_raw(&self, key: &FingerprintKey) -> [u8; 32] {
+        key.mac("pan", self.digits.as_bytes())
     }
 }
 
@@ -324,13 +329,17 @@ impl FingerprintKey {
     /// padding). Base32 and not hex on purpose: a hex digest holds long runs of digits that
     /// card-number scanners (and `pan-scan`) flag as PANs; base32's only digits are 2–7.
     pub fn fingerprint(&self, domain: &str, data: &[u8]) -> String {
+        base32_lower(&self.mac(domain, data))
+    }
+
+    /// The raw `HMAC-SHA256(key, domain || 0x00 || data)`.
+    pub fn mac(&self, domain: &str, data: &[u8]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(data);
-        let out = mac.finalize().into_bytes();
-        base32_lower(&out)
+        mac.finalize().into_bytes().into()
     }
 
     /// A short public identifier of the key, so two runs can tell whether they used the same
@@ -357,6 +366,31 @@ impl fmt::Debug for FingerprintKey {
 /// Lower-case RFC 4648 base32 without padding.
 pub fn base32_lower(bytes: &[u8]) -> String {
     base32::encode(base32::Alphabet::Rfc4648Lower { padding: false }, bytes)
+}
+
+/// A fast pre-check on raw bytes: whether there is a run of 13 or more digits (single spaces or
+/// dashes allowed between digits). Only then is [`find_card_runs`] worth calling.
+pub fn may_hold_card(b: &[u8]) -> bool {
+    let mut run = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            run += 1;
+            if run >= 13 {
+                return true;
+            }
+        } else if (c == b' ' || c == b'-')
+            && run > 0
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            // a single separator inside a run
+        } else {
+            run = 0;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Finds card-like runs in text: 13–19 digits, possibly split by single spaces or dashes,

@@ -24,6 +24,8 @@ pub mod logging;
 pub mod orders;
 pub mod output;
 pub mod summary;
+#[doc(hidden)]
+pub mod synth;
 pub mod text;
 pub mod timestamp;
 pub mod window;

@@ -8,13 +8,16 @@ use super::common::{self, Ui};
 use crate::cards::FingerprintKey;
 use crate::cli::AffectedArgs;
 use crate::config::{Config, InputSettings};
-use crate::customers::{self, Contact, Customer, Linked};
+use crate::customers::{self, Contact, Groups};
 use crate::error::{Error, Result};
-use crate::orders::{methods::MethodRules, Ingest, IngestOptions, InputFile, Rejected};
+use crate::orders::{
+    methods::MethodRules, CardCheck, CardIdentity, Ingest, IngestOptions, InputFile, Rejected,
+};
 use crate::output::{self, CsvOut};
 use crate::window::Window;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What a finished `affected` run produced (for `run` and the report).
@@ -76,6 +79,7 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
         progress: bar.as_ref(),
     };
 
+    let t0 = std::time::Instant::now();
     let mut rejected = CsvOut::create(&out.join("rejected.csv"), &["source", "reason", "record"])?;
     let mut ingest = Ingest::new();
     {
@@ -90,18 +94,22 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
         b.finish_and_clear();
     }
 
+    tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
+    let groups = customers::group(&ingest.orders, &key);
+    tracing::info!(elapsed = ?t0.elapsed(), customers = groups.len(), "customers linked");
     let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
-    let linked = customers::link(&ingest.orders, &key, &window, &default_locale);
-    write_affected(&out, &linked.customers)?;
-    write_orders(&out, &ingest, &linked, &window)?;
+    let stats = write_affected(&out, &ingest, &groups, &window, &default_locale)?;
+    tracing::info!(elapsed = ?t0.elapsed(), "affected written");
+    write_orders(&out, &ingest, &groups, &window)?;
+    tracing::info!(elapsed = ?t0.elapsed(), "orders written");
     rejected.commit()?;
-    let (summary, warnings) = summary(&cfg, &window, &key, &ingest, &linked)?;
+    let (summary, warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
     crate::summary::merge_write(&out, summary)?;
 
-    report_to_user(ui, &out, &ingest, &linked, &warnings);
+    report_to_user(ui, &out, &ingest, &stats, &warnings);
     Ok(Outcome {
         out,
-        customers: linked.customers.len(),
+        customers: groups.len(),
         warnings,
     })
 }
@@ -162,35 +170,94 @@ fn join(v: &[String]) -> String {
     v.join("; ")
 }
 
-fn write_affected(out: &Path, customers: &[Customer]) -> Result<()> {
-    let mut csv = CsvOut::create(&out.join("affected.csv"), &AFFECTED_CSV_HEADER)?;
-    for c in customers {
-        csv.row([
-            c.customer_id.clone(),
-            c.name.clone(),
-            c.email.clone().unwrap_or_default(),
-            join(&c.emails),
-            join(&c.login_ids),
-            c.locale.clone(),
-            c.region.clone(),
-            c.country.clone(),
-            c.cards
-                .iter()
-                .map(|k| k.display.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-            join(&c.order_ids),
-            c.order_count.to_string(),
-            c.first_order_at.clone(),
-            c.last_order_at.clone(),
-            c.contact.as_str().to_string(),
-        ])?;
-    }
-    csv.commit()?;
-    output::write_jsonl(&out.join("affected.jsonl"), customers)
+/// Figures gathered while the customers are written, for the summary.
+#[derive(Default)]
+struct Stats {
+    customers: usize,
+    without_contact: usize,
+    login_only: usize,
+    by_country: BTreeMap<String, u64>,
+    by_region: BTreeMap<String, u64>,
+    /// Brand → customers with a card of that brand.
+    brand_customers: BTreeMap<String, u64>,
 }
 
-fn write_orders(out: &Path, ingest: &Ingest, linked: &Linked, window: &Window) -> Result<()> {
+/// Builds each customer in id order and writes it to affected.csv and affected.jsonl at once,
+/// so customer records never pile up in memory.
+fn write_affected(
+    out: &Path,
+    ingest: &Ingest,
+    groups: &Groups,
+    window: &Window,
+    default_locale: &str,
+) -> Result<Stats> {
+    let mut csv = CsvOut::create(&out.join("affected.csv"), &AFFECTED_CSV_HEADER)?;
+    let jsonl_path = out.join("affected.jsonl");
+    let mut jsonl = output::AtomicFile::create(&jsonl_path)?;
+    let mut stats = Stats::default();
+    for ci in 0..groups.len() {
+        let c = groups.customer(ci, &ingest.orders, &ingest.strings, window, default_locale);
+        csv.row([
+            c.customer_id.as_str(),
+            c.name.as_str(),
+            c.email.as_deref().unwrap_or_default(),
+            &join(&c.emails),
+            &join(&c.login_ids),
+            &c.locale,
+            &c.region,
+            &c.country,
+            &c.cards
+                .iter()
+                .map(|k| k.display.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            &join(&c.order_ids),
+            &c.order_count.to_string(),
+            &c.first_order_at,
+            &c.last_order_at,
+            c.contact.as_str(),
+        ])?;
+        serde_json::to_writer(&mut jsonl, &c).map_err(|e| Error::io(&jsonl_path, e.into()))?;
+        jsonl
+            .write_all(b"\n")
+            .map_err(|e| Error::io(&jsonl_path, e))?;
+        stats.customers += 1;
+        match c.contact {
+            Contact::None => stats.without_contact += 1,
+            Contact::Login => stats.login_only += 1,
+            Contact::Email => {}
+        }
+        let country = if c.country.is_empty() {
+            "(unknown)".to_string()
+        } else {
+            c.country.clone()
+        };
+        let region = if c.region.is_empty() {
+            "(unknown)"
+        } else {
+            &c.region
+        };
+        *stats
+            .by_region
+            .entry(format!("{country}/{region}"))
+            .or_default() += 1;
+        *stats.by_country.entry(country).or_default() += 1;
+        let brands: BTreeSet<&str> = c
+            .cards
+            .iter()
+            .filter(|k| k.check != "none" && k.check != "unreadable")
+            .map(|k| k.brand.as_str())
+            .collect();
+        for b in brands {
+            *stats.brand_customers.entry(b.to_string()).or_default() += 1;
+        }
+    }
+    csv.commit()?;
+    jsonl.commit()?;
+    Ok(stats)
+}
+
+fn write_orders(out: &Path, ingest: &Ingest, groups: &Groups, window: &Window) -> Result<()> {
     let mut idx: Vec<usize> = (0..ingest.orders.len()).collect();
     idx.sort_by(|&a, &b| {
         let (x, y) = (&ingest.orders[a], &ingest.orders[b]);
@@ -214,12 +281,12 @@ fn write_orders(out: &Path, ingest: &Ingest, linked: &Linked, window: &Window) -
     )?;
     for i in idx {
         let o = &ingest.orders[i];
-        let c = &linked.customers[linked.order_customer[i]];
+        let customer_id = &groups.ids[groups.order_customer[i] as usize];
         let (brand, masked, fp, check) = match &o.card {
             Some(k) => (
                 k.brand.label().to_string(),
-                k.masked.clone(),
-                k.fingerprint.clone().unwrap_or_default(),
+                k.masked.to_string(),
+                k.fingerprint_text().unwrap_or_default(),
                 k.check.as_str().to_string(),
             ),
             None => (
@@ -229,18 +296,19 @@ fn write_orders(out: &Path, ingest: &Ingest, linked: &Linked, window: &Window) -
                 "none".to_string(),
             ),
         };
+        let s = &ingest.strings;
         csv.row([
-            o.order_id.clone(),
-            c.customer_id.clone(),
+            o.order_id.to_string(),
+            customer_id.clone(),
             window.format(o.at),
-            o.status.clone(),
-            o.amount.clone(),
-            o.currency.clone(),
+            s.get(o.status).to_string(),
+            o.amount.to_string(),
+            s.get(o.currency).to_string(),
             brand,
             masked,
             fp,
             check,
-            format!("{}:{}", ingest.files[o.file].path, o.line),
+            format!("{}:{}", ingest.files[o.file as usize].path, o.line),
         ])?;
     }
     csv.commit()
@@ -252,7 +320,8 @@ fn summary(
     window: &Window,
     key: &FingerprintKey,
     ingest: &Ingest,
-    linked: &Linked,
+    groups: &Groups,
+    stats: &Stats,
 ) -> Result<(Map<String, Value>, Vec<String>)> {
     let totals = ingest.totals();
     if !totals.reconciles() || ingest.files.iter().any(|f| !f.counts.reconciles()) {
@@ -260,50 +329,39 @@ fn summary(
             "row counts do not reconcile: {totals:?}; please report this"
         )));
     }
-    let customers = &linked.customers;
-    // Distinct cards: by fingerprint across people; masked-only cards per person.
-    let mut cards: BTreeSet<String> = BTreeSet::new();
-    let mut by_brand: BTreeMap<String, (BTreeSet<String>, BTreeSet<&str>)> = BTreeMap::new();
+    // Distinct cards: by keyed fingerprint across people; a masked-only card can only be told
+    // apart within one person (brand + mask).
+    let mut cards: HashSet<(u32, CardIdentity)> = HashSet::new();
+    let mut brand_cards: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut invalid = 0u64;
     let mut masked_only = 0u64;
-    for c in customers {
-        for k in &c.cards {
-            if k.check == "none" || k.check == "unreadable" {
-                continue;
+    for (i, o) in ingest.orders.iter().enumerate() {
+        let Some(k) = &o.card else { continue };
+        if matches!(k.check, CardCheck::None | CardCheck::Unreadable) {
+            continue;
+        }
+        let owner = if k.fingerprint.is_some() {
+            u32::MAX
+        } else {
+            groups.order_customer[i]
+        };
+        if cards.insert((owner, k.identity())) {
+            *brand_cards.entry(k.brand.label()).or_default() += 1;
+            match k.check {
+                CardCheck::Invalid => invalid += 1,
+                CardCheck::Masked => masked_only += 1,
+                _ => {}
             }
-            let id = match &k.fingerprint {
-                Some(f) => format!("fp:{f}"),
-                None => format!("{}:{}:{}", c.customer_id, k.brand, k.masked),
-            };
-            if cards.insert(id.clone()) {
-                match k.check.as_str() {
-                    "invalid" => invalid += 1,
-                    "masked" => masked_only += 1,
-                    _ => {}
-                }
-            }
-            let e = by_brand.entry(k.brand.clone()).or_default();
-            e.0.insert(id);
-            e.1.insert(&c.customer_id);
         }
     }
-    let shared = linked.card_people.values().filter(|&&n| n > 1).count();
-    let mut by_country: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_region: BTreeMap<String, u64> = BTreeMap::new();
-    for c in customers {
-        let country = if c.country.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            c.country.clone()
-        };
-        *by_country.entry(country.clone()).or_default() += 1;
-        let region = if c.region.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            c.region.clone()
-        };
-        *by_region.entry(format!("{country}/{region}")).or_default() += 1;
-    }
+    let shared = groups.card_people.values().filter(|&&n| n > 1).count();
+    let by_brand: Map<String, Value> = brand_cards
+        .iter()
+        .map(|(b, n)| {
+            let people = stats.brand_customers.get(*b).copied().unwrap_or(0);
+            (b.to_string(), json!({"cards": n, "customers": people}))
+        })
+        .collect();
     let first = ingest.orders.iter().map(|o| o.at).min();
     let last = ingest.orders.iter().map(|o| o.at).max();
     let orders = ingest.order_counts();
@@ -343,14 +401,6 @@ fn summary(
             ingest.disagreements
         ));
     }
-    let without_contact = customers
-        .iter()
-        .filter(|c| c.contact == Contact::None)
-        .count();
-    let login_only = customers
-        .iter()
-        .filter(|c| c.contact == Contact::Login)
-        .count();
 
     let v = json!({
         "tool": format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
@@ -373,9 +423,9 @@ fn summary(
         "orders_out_of_window": orders.orders_out_of_window,
         "orders_not_card": orders.orders_not_card,
         "record_disagreements": ingest.disagreements,
-        "customers_affected": customers.len(),
-        "customers_without_contact": without_contact,
-        "customers_login_only": login_only,
+        "customers_affected": stats.customers,
+        "customers_without_contact": stats.without_contact,
+        "customers_login_only": stats.login_only,
         "cards_affected": cards.len(),
         "cards_shared": shared,
         "cards_invalid": invalid,
@@ -383,9 +433,9 @@ fn summary(
         "card_details_available": !cards.is_empty(),
         "first_affected_at": first.map(|t| window.format(t)),
         "last_affected_at": last.map(|t| window.format(t)),
-        "by_brand": by_brand.iter().map(|(b, (c, p))| (b.clone(), json!({"cards": c.len(), "customers": p.len()}))).collect::<Map<_, _>>(),
-        "by_country": by_country,
-        "by_region": by_region,
+        "by_brand": by_brand,
+        "by_country": stats.by_country,
+        "by_region": stats.by_region,
         "payment_methods": ingest.methods,
         "fingerprint_key": {"source": key.source, "id": key.key_id()},
         "files": ingest.files,
@@ -397,21 +447,16 @@ fn summary(
     Ok((map, warnings))
 }
 
-fn report_to_user(ui: &Ui, out: &Path, ingest: &Ingest, linked: &Linked, warnings: &[String]) {
+fn report_to_user(ui: &Ui, out: &Path, ingest: &Ingest, stats: &Stats, warnings: &[String]) {
     let t = ingest.totals();
     ui.say(format!(
         "skimtrace: {} rows read: {} in window, {} out of window, {} not card, {} rejected",
         t.rows_read, t.in_window, t.out_of_window, t.not_card, t.rejected
     ));
-    let no_contact = linked
-        .customers
-        .iter()
-        .filter(|c| c.contact == Contact::None)
-        .count();
     ui.say(format!(
         "skimtrace: {} customers affected ({} without any contact), outputs in {}",
-        linked.customers.len(),
-        no_contact,
+        stats.customers,
+        stats.without_contact,
         out.display()
     ));
     for w in warnings {

@@ -25,7 +25,7 @@ use methods::{MethodClass, MethodRules};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hasher;
 use std::path::PathBuf;
 
 /// One input file and the settings it is read with.
@@ -59,25 +59,51 @@ pub enum Class {
     Rejected,
 }
 
-/// What is known of the card of one order.
+/// What is known of the card of one order. Kept compact: there is one per in-window order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardInfo {
     pub brand: Brand,
-    /// The case's mask format (`411111******1111`), empty when no number was given.
-    pub masked: String,
-    pub last4: String,
-    /// Keyed fingerprint of the full PAN; `None` when only a masked number was available.
-    pub fingerprint: Option<String>,
+    /// The case's mask format (`411111******1111`); its last 4 characters are the last 4
+    /// digits. Empty when no number was given.
+    pub masked: Box<str>,
+    /// Keyed fingerprint (HMAC-SHA256) of the full PAN, raw; `None` when only a masked number
+    /// was available.
+    pub fingerprint: Option<[u8; 32]>,
     pub check: CardCheck,
 }
 
+/// Tells cards apart: the keyed fingerprint where there is one, else brand + mask (which can
+/// only tell cards of one person apart).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CardIdentity {
+    Fingerprint([u8; 32]),
+    Mask(Brand, Box<str>),
+}
+
 impl CardInfo {
-    /// A key that tells cards of one customer apart: the fingerprint, else brand + mask.
-    pub fn identity(&self) -> String {
+    pub fn identity(&self) -> CardIdentity {
         match &self.fingerprint {
-            Some(f) => format!("fp:{f}"),
-            None => format!("mask:{}:{}", self.brand.label(), self.masked),
+            Some(f) => CardIdentity::Fingerprint(*f),
+            None => CardIdentity::Mask(self.brand, self.masked.clone()),
         }
+    }
+
+    /// The last 4 digits (empty when the number is unknown).
+    pub fn last4(&self) -> &str {
+        let m = &*self.masked;
+        if m.len() >= 4
+            && m.is_char_boundary(m.len() - 4)
+            && m[m.len() - 4..].bytes().all(|b| b.is_ascii_digit())
+        {
+            &m[m.len() - 4..]
+        } else {
+            ""
+        }
+    }
+
+    /// The fingerprint as written in outputs (lower-case base32).
+    pub fn fingerprint_text(&self) -> Option<String> {
+        self.fingerprint.map(|f| crate::cards::base32_lower(&f))
     }
 
     /// `VISA ****1111`: what a customer-facing text may show.
@@ -87,10 +113,11 @@ impl CardInfo {
             Brand::Unknown => "CARD",
             b => b.label(),
         };
-        if self.last4.is_empty() {
+        let last4 = self.last4();
+        if last4.is_empty() {
             format!("{brand} (number not available)")
         } else {
-            format!("{brand} ****{}", self.last4)
+            format!("{brand} ****{last4}")
         }
     }
 }
@@ -122,26 +149,54 @@ impl CardCheck {
     }
 }
 
-/// An in-window card order.
+/// An in-window card order. Kept compact (one per in-window order): text that repeats across
+/// orders (status, currency, region, country, locale) is interned in [`Strings`].
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
-    pub order_id: String,
+    pub order_id: Box<str>,
     /// Index into [`Ingest::files`].
-    pub file: usize,
+    pub file: u32,
     pub line: u64,
     pub at: Timestamp,
-    pub status: String,
-    pub amount: String,
-    pub currency: String,
+    pub status: Sym,
+    pub amount: Box<str>,
+    pub currency: Sym,
     pub card: Option<CardInfo>,
     /// Normalised e-mail (the notification address form).
-    pub email: Option<String>,
+    pub email: Option<Box<str>>,
     /// Normalised login/customer id.
-    pub login: Option<String>,
-    pub name: String,
-    pub region: String,
-    pub country: String,
-    pub locale: String,
+    pub login: Option<Box<str>>,
+    pub name: Box<str>,
+    pub region: Sym,
+    pub country: Sym,
+    pub locale: Sym,
+}
+
+/// An interned string: an index into [`Strings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(u32);
+
+/// Interned text: each distinct value stored once.
+#[derive(Debug, Default)]
+pub struct Strings {
+    list: Vec<Box<str>>,
+    index: HashMap<Box<str>, Sym>,
+}
+
+impl Strings {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&k) = self.index.get(s) {
+            return k;
+        }
+        let k = Sym(self.list.len() as u32);
+        self.list.push(s.into());
+        self.index.insert(s.into(), k);
+        k
+    }
+
+    pub fn get(&self, k: Sym) -> &str {
+        &self.list[k.0 as usize]
+    }
 }
 
 /// Per-class counts.
@@ -224,12 +279,34 @@ pub struct Rejected {
     pub record: String,
 }
 
+/// What is remembered of every order id seen: its class and a hash of its first record's
+/// e-mail and time (to count later records that disagree). Keyed by a 128-bit hash of the id,
+/// about 40 bytes per order, so the index stays small next to the customers themselves.
 #[derive(Debug, Clone, Copy)]
 struct OrderState {
     class: Class,
-    email_hash: u64,
-    time_hash: u64,
+    first_hash: u32,
 }
+
+/// The index is keyed by a hash already: hash it no further.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+type OrderIndex = HashMap<u128, OrderState, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// The result of reading every order file.
 #[derive(Default)]
@@ -240,7 +317,9 @@ pub struct Ingest {
     pub methods: BTreeMap<String, MethodTally>,
     /// Later records of an order that disagree with its first one on e-mail or time.
     pub disagreements: u64,
-    index: HashMap<Box<str>, OrderState>,
+    /// Interned text of the orders.
+    pub strings: Strings,
+    index: OrderIndex,
     method_cache: HashMap<Box<[u8]>, (MethodClass, u64)>,
 }
 
@@ -269,7 +348,9 @@ impl Ingest {
         reject: &mut RejectSink,
     ) -> Result<()> {
         let path = &input.path;
+        let t0 = std::time::Instant::now();
         let prep = decode::prescan(path, input.settings.encoding.as_deref())?;
+        tracing::info!(file = %input.display, elapsed = ?t0.elapsed(), encoding = prep.encoding.name(), "hashed and sniffed");
         let reader = decode::open_utf8(path, &prep)?;
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -464,7 +545,7 @@ impl Ingest {
             if Some(i) == layout.col(Field::CardNumber) || layout.security_code_cols.contains(&i) {
                 continue;
             }
-            if f.iter().filter(|b| b.is_ascii_digit()).count() >= 13 {
+            if crate::cards::may_hold_card(f) {
                 let s = String::from_utf8_lossy(f);
                 let found = crate::cards::find_card_runs(&s).len() as u64;
                 if found > 0 {
@@ -477,21 +558,22 @@ impl Ingest {
         if order_id.trim().is_empty() {
             order_id = ctx.get(rec, Field::OrderIdFallback);
         }
-        let order_id: String = if order_id.trim().is_empty() {
-            format!("{}:{line}", ctx.input.display)
+        let order_id: Cow<str> = if order_id.trim().is_empty() {
+            Cow::Owned(format!("{}:{line}", ctx.input.display))
         } else {
-            clean(order_id.trim())
+            match order_id {
+                Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+                Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+            }
         };
+        let key = xxhash_rust::xxh3::xxh3_128(order_id.as_bytes());
         let email_raw = ctx.get(rec, Field::Email);
         let time_raw = ctx.get(rec, Field::OrderedAt);
-        let email_hash = email_key_hash(&email_raw);
-        let time_hash = hash_of(time_raw.trim());
+        let first_hash = record_hash(&email_raw, time_raw.trim());
 
         // A later record of a known order takes that order's class.
-        if let Some(st) = self.index.get(order_id.as_str()) {
-            if st.email_hash != email_hash && !email_raw.trim().is_empty()
-                || st.time_hash != time_hash && !time_raw.trim().is_empty()
-            {
+        if let Some(st) = self.index.get(&key) {
+            if st.first_hash != first_hash {
                 self.disagreements += 1;
             }
             return Ok(st.class);
@@ -516,14 +598,7 @@ impl Ingest {
                 Class::NotCard => report.orders.orders_not_card += 1,
                 Class::Rejected => {}
             }
-            self.index.insert(
-                order_id.into_boxed_str(),
-                OrderState {
-                    class,
-                    email_hash,
-                    time_hash,
-                },
-            );
+            self.index.insert(key, OrderState { class, first_hash });
         }
         Ok(class)
     }
@@ -618,8 +693,10 @@ impl Ingest {
         }
         // In the window: keep what the outputs need.
         let card = card_info(&card_raw, &ctx.get(rec, Field::CardBrand), opts.key);
-        let email = text::normalize_email(&clean(&ctx.get(rec, Field::Email)));
-        let login = text::normalize_login(&clean(&ctx.get(rec, Field::LoginId)), &ctx.guest_ids);
+        let email =
+            text::normalize_email(&clean(ctx.get(rec, Field::Email))).map(String::into_boxed_str);
+        let login = text::normalize_login(&clean(ctx.get(rec, Field::LoginId)), &ctx.guest_ids)
+            .map(String::into_boxed_str);
         let name = match layout.col(Field::Name) {
             Some(_) => clean(ctx.get(rec, Field::Name).trim()),
             None => {
@@ -662,22 +739,24 @@ impl Ingest {
             let l = text::nfkc_lower(ctx.get(rec, Field::Locale).trim());
             l.split(['-', '_']).next().unwrap_or("").to_string()
         };
-        self.orders.push(OrderRecord {
-            order_id: order_id.to_string(),
-            file: file_idx,
+        let status = clean(ctx.status_name(ctx.get(rec, Field::Status).trim()));
+        let order = OrderRecord {
+            order_id: clean(order_id).into_boxed_str(),
+            file: file_idx as u32,
             line,
             at,
-            status: clean(ctx.status_name(ctx.get(rec, Field::Status).trim()).as_ref()),
-            amount: clean(ctx.get(rec, Field::Amount).trim()),
-            currency,
+            status: self.strings.intern(&status),
+            amount: clean(ctx.get(rec, Field::Amount).trim()).into_boxed_str(),
+            currency: self.strings.intern(&currency),
             card,
             email,
             login,
-            name,
-            region,
-            country,
-            locale,
-        });
+            name: name.into_boxed_str(),
+            region: self.strings.intern(&region),
+            country: self.strings.intern(&country),
+            locale: self.strings.intern(&locale),
+        };
+        self.orders.push(order);
         Ok(Class::InWindow)
     }
 
@@ -742,8 +821,9 @@ impl RowContext<'_> {
 }
 
 /// Text kept for an output: card-like runs masked.
-fn clean(s: &str) -> String {
-    if s.bytes().filter(u8::is_ascii_digit).count() >= 13 {
+fn clean(s: impl AsRef<str>) -> String {
+    let s = s.as_ref();
+    if crate::cards::may_hold_card(s.as_bytes()) {
         crate::cards::mask_card_runs(s).0
     } else {
         s.to_string()
@@ -761,9 +841,8 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
             }
             Some(CardInfo {
                 brand,
-                masked: pan.masked(),
-                last4: pan.last4().to_string(),
-                fingerprint: Some(pan.fingerprint(key)),
+                masked: pan.masked().into_boxed_str(),
+                fingerprint: Some(pan.fingerprint_raw(key)),
                 check: if pan.luhn_ok() {
                     CardCheck::Valid
                 } else {
@@ -785,23 +864,20 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
             let stars = len.saturating_sub(lead.len() + 4);
             Some(CardInfo {
                 brand,
-                masked: format!("{lead}{}{last4}", "*".repeat(stars)),
-                last4,
+                masked: format!("{lead}{}{last4}", "*".repeat(stars)).into_boxed_str(),
                 fingerprint: None,
                 check: CardCheck::Masked,
             })
         }
         Some(CardInput::Unreadable) => Some(CardInfo {
             brand: brand_col.unwrap_or(Brand::Unknown),
-            masked: String::new(),
-            last4: String::new(),
+            masked: "".into(),
             fingerprint: None,
             check: CardCheck::Unreadable,
         }),
         None => brand_col.map(|brand| CardInfo {
             brand,
-            masked: String::new(),
-            last4: String::new(),
+            masked: "".into(),
             fingerprint: None,
             check: CardCheck::None,
         }),
@@ -844,31 +920,26 @@ fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn hash_of(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
-
-/// Hash of the normalised e-mail, without allocating for plain ASCII.
-fn email_key_hash(raw: &str) -> u64 {
-    let t = raw.trim();
+/// A hash of a record's normalised e-mail and raw time, to notice later records of an order
+/// that disagree with its first. ASCII e-mails are lower-cased without allocating.
+fn record_hash(email_raw: &str, time: &str) -> u32 {
+    use xxhash_rust::xxh3::Xxh3;
+    let mut h = Xxh3::new();
+    let t = email_raw.trim();
     if t.is_ascii() {
-        let mut h = DefaultHasher::new();
-        for b in t.bytes() {
-            h.write_u8(b.to_ascii_lowercase());
+        let mut buf = [0u8; 64];
+        for chunk in t.as_bytes().chunks(64) {
+            for (d, s) in buf.iter_mut().zip(chunk) {
+                *d = s.to_ascii_lowercase();
+            }
+            h.update(&buf[..chunk.len()]);
         }
-        h.write_u8(0xff);
-        h.finish()
     } else {
-        let n = text::normalize_email(t).unwrap_or_default();
-        let mut h = DefaultHasher::new();
-        for b in n.bytes() {
-            h.write_u8(b);
-        }
-        h.write_u8(0xff);
-        h.finish()
+        h.update(text::normalize_email(t).unwrap_or_default().as_bytes());
     }
+    h.update(&[0xff]);
+    h.update(time.as_bytes());
+    h.digest() as u32
 }
 
 fn input_err(input: &InputFile, message: String) -> Error {
