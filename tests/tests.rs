@@ -1,1 +1,3 @@
+mod affected;
+mod properties;
 mod util;
