@@ -11,7 +11,7 @@ use crate::config::{Config, InputSettings};
 use crate::customers::{self, Contact, Groups};
 use crate::error::{Error, Result};
 use crate::orders::{
-    methods::MethodRules, CardCheck, CardIdentity, Ingest, IngestOptions, InputFile, Rejected,
+    methods::MethodRules, CardCheck, CardIdentity, Ingest, IngestOptions, InputFile,
 };
 use crate::output::{self, CsvOut};
 use crate::window::Window;
@@ -82,12 +82,9 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     let t0 = std::time::Instant::now();
     let mut rejected = CsvOut::create(&out.join("rejected.csv"), &["source", "reason", "record"])?;
     let mut ingest = Ingest::new();
-    {
-        let mut sink = |r: Rejected| rejected.row([r.source, r.reason, r.record]);
-        for input in &inputs {
-            tracing::info!(file = %input.display, "reading orders");
-            ingest.read_file(input, &opts, &mut sink)?;
-        }
+    for input in &inputs {
+        tracing::info!(file = %input.display, "reading orders");
+        ingest.read_file(input, &opts, &mut rejected)?;
     }
     ingest.finish_methods();
     if let Some(b) = &bar {
@@ -146,7 +143,10 @@ fn order_inputs(args: &AffectedArgs, cfg: &Config) -> Result<Vec<InputFile>> {
             for (path, display) in
                 common::expand_inputs(&extra.paths, &cfg.base_dir, "[[orders.inputs]] paths")?
             {
-                if let Some(existing) = inputs.iter_mut().find(|i| i.path == path) {
+                if let Some(existing) = inputs
+                    .iter_mut()
+                    .find(|i| common::same_file(&i.path, &path))
+                {
                     existing.settings = settings.clone();
                 } else {
                     inputs.push(InputFile {

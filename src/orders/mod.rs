@@ -286,6 +286,8 @@ pub struct Rejected {
 struct OrderState {
     class: Class,
     first_hash: u32,
+    /// The file that introduced the order (to roll a file back).
+    file: u32,
 }
 
 /// The index is keyed by a hash already: hash it no further.
@@ -320,11 +322,66 @@ pub struct Ingest {
     /// Interned text of the orders.
     pub strings: Strings,
     index: OrderIndex,
+    /// Bytes of the files read so far (for the progress bar).
+    progress_base: u64,
     method_cache: HashMap<Box<[u8]>, (MethodClass, u64)>,
 }
 
-/// Where rejected records go as they are found (so they never pile up in memory).
-pub type RejectSink<'a> = dyn FnMut(Rejected) -> Result<()> + 'a;
+/// Where rejected records go as they are found (so they never pile up in memory). A sink can
+/// be rewound to a mark, for a file that must be read again in another encoding.
+pub trait RejectSink {
+    fn push(&mut self, r: Rejected) -> Result<()>;
+    /// A position to [`RejectSink::rewind`] to.
+    fn mark(&mut self) -> Result<u64>;
+    fn rewind(&mut self, mark: u64) -> Result<()>;
+}
+
+impl RejectSink for Vec<Rejected> {
+    fn push(&mut self, r: Rejected) -> Result<()> {
+        Vec::push(self, r);
+        Ok(())
+    }
+    fn mark(&mut self) -> Result<u64> {
+        Ok(self.len() as u64)
+    }
+    fn rewind(&mut self, mark: u64) -> Result<()> {
+        self.truncate(mark as usize);
+        Ok(())
+    }
+}
+
+impl RejectSink for crate::output::CsvOut {
+    fn push(&mut self, r: Rejected) -> Result<()> {
+        self.row([r.source, r.reason, r.record])
+    }
+    fn mark(&mut self) -> Result<u64> {
+        self.position()
+    }
+    fn rewind(&mut self, mark: u64) -> Result<()> {
+        self.truncate(mark)
+    }
+}
+
+/// What a reading of a file can end in besides success.
+enum Attempt {
+    /// Read as UTF-8 on speculation, and it is not.
+    NotUtf8,
+    Failed(Error),
+}
+
+impl From<Error> for Attempt {
+    fn from(e: Error) -> Attempt {
+        Attempt::Failed(e)
+    }
+}
+
+/// What [`Ingest::rollback`] restores.
+struct Checkpoint {
+    orders: usize,
+    disagreements: u64,
+    methods: HashMap<Box<[u8]>, (MethodClass, u64)>,
+    rejects: u64,
+}
 
 impl Ingest {
     pub fn new() -> Ingest {
@@ -341,17 +398,92 @@ impl Ingest {
     }
 
     /// Reads one file, streaming, adding its in-window card orders and its counts.
+    ///
+    /// Encoding `auto` without a BOM is decided while parsing: the file is read as UTF-8, every
+    /// record is checked, and at the first invalid UTF-8 byte everything this file added is
+    /// rolled back and the file is read again as Shift_JIS/CP932. (Japanese exports usually
+    /// fail at the header, so the second reading costs little.) The file's SHA-256 is computed
+    /// on a second thread meanwhile.
     pub fn read_file(
         &mut self,
         input: &InputFile,
         opts: &IngestOptions,
-        reject: &mut RejectSink,
+        reject: &mut dyn RejectSink,
     ) -> Result<()> {
         let path = &input.path;
-        let t0 = std::time::Instant::now();
-        let prep = decode::prescan(path, input.settings.encoding.as_deref())?;
-        tracing::info!(file = %input.display, elapsed = ?t0.elapsed(), encoding = prep.encoding.name(), "hashed and sniffed");
-        let reader = decode::open_utf8(path, &prep)?;
+        let requested = decode::requested_encoding(input.settings.encoding.as_deref())?;
+        let bom = decode::sniff_bom(path)?;
+        std::thread::scope(|scope| {
+            let hasher = scope.spawn(|| decode::digest(path));
+            let (mut encoding, mut detected, mut speculative) = match (requested, bom) {
+                (Some(e), _) => (e, false, false),
+                (None, Some(e)) => (e, true, false),
+                (None, None) => (encoding_rs::UTF_8, true, true),
+            };
+            let report = loop {
+                let cp = self.checkpoint(reject)?;
+                match self.parse_file(input, opts, reject, encoding, speculative) {
+                    Ok(mut report) => {
+                        report.encoding = decode::describe(encoding, bom.is_some());
+                        report.encoding_detected = detected;
+                        break report;
+                    }
+                    Err(Attempt::NotUtf8) => {
+                        tracing::info!(file = %input.display, "not UTF-8: reading it again as Shift_JIS");
+                        self.rollback(cp, reject)?;
+                        encoding = encoding_rs::SHIFT_JIS;
+                        detected = true;
+                        speculative = false;
+                    }
+                    Err(Attempt::Failed(e)) => return Err(e),
+                }
+            };
+            let (sha256, bytes) = hasher
+                .join()
+                .map_err(|_| input_err(input, "the hashing thread failed".into()))??;
+            let mut report = report;
+            report.sha256 = sha256;
+            report.bytes = bytes;
+            if let Some(p) = opts.progress {
+                p.set_position(self.progress_base + bytes);
+            }
+            self.progress_base += bytes;
+            self.files.push(report);
+            Ok(())
+        })
+    }
+
+    fn checkpoint(&mut self, reject: &mut dyn RejectSink) -> Result<Checkpoint> {
+        Ok(Checkpoint {
+            orders: self.orders.len(),
+            disagreements: self.disagreements,
+            methods: self.method_cache.clone(),
+            rejects: reject.mark()?,
+        })
+    }
+
+    /// Undoes everything a partly read file added.
+    fn rollback(&mut self, cp: Checkpoint, reject: &mut dyn RejectSink) -> Result<()> {
+        let file = self.files.len() as u32;
+        self.orders.truncate(cp.orders);
+        self.index.retain(|_, st| st.file != file);
+        self.disagreements = cp.disagreements;
+        self.method_cache = cp.methods;
+        reject.rewind(cp.rejects)
+    }
+
+    /// One reading of a file in one encoding. `speculative`: UTF-8 not yet known to be right;
+    /// stop with [`Attempt::NotUtf8`] at the first invalid byte.
+    fn parse_file(
+        &mut self,
+        input: &InputFile,
+        opts: &IngestOptions,
+        reject: &mut dyn RejectSink,
+        encoding: &'static encoding_rs::Encoding,
+        speculative: bool,
+    ) -> Result<FileReport, Attempt> {
+        let path = &input.path;
+        let reader = decode::LineCounter::new(decode::open_utf8(path, encoding)?);
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -360,10 +492,10 @@ impl Ingest {
         let file_idx = self.files.len();
         let mut report = FileReport {
             path: input.display.clone(),
-            sha256: prep.sha256.clone(),
-            bytes: prep.bytes,
-            encoding: decode::describe(&prep),
-            encoding_detected: prep.detected,
+            sha256: String::new(),
+            bytes: 0,
+            encoding: String::new(),
+            encoding_detected: false,
             preset: String::new(),
             columns: BTreeMap::new(),
             counts: Counts::default(),
@@ -382,8 +514,10 @@ impl Ingest {
                 .warnings
                 .push("the file is empty (no header row)".into());
             report.preset = "none".into();
-            self.files.push(report);
-            return Ok(());
+            return Ok(report);
+        }
+        if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
+            return Err(Attempt::NotUtf8);
         }
         let headers: Vec<String> = rec
             .iter()
@@ -456,16 +590,15 @@ impl Ingest {
         let mut text_columns: BTreeSet<String> = BTreeSet::new();
         let mut status_cache: HashMap<Box<[u8]>, bool> = HashMap::new();
         let mut n: u64 = 0;
-        let progress_base = opts.progress.map(|p| p.position()).unwrap_or(0);
+        let progress_base = self.progress_base;
         loop {
             match csv.read_byte_record(&mut rec) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    return Err(input_err(
-                        input,
-                        format!("read failed near record {}: {e}", n + 2),
-                    ))
+                    return Err(
+                        input_err(input, format!("read failed near record {}: {e}", n + 2)).into(),
+                    )
                 }
             }
             n += 1;
@@ -474,7 +607,13 @@ impl Ingest {
                     p.set_position(progress_base + csv.position().byte());
                 }
             }
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
+                return Err(Attempt::NotUtf8);
+            }
+            // Line numbers are counted here, not taken from the CSV reader, which reports the
+            // line before the record in CRLF files (BurntSushi/rust-csv#395).
+            let start = rec.position().map(|p| p.byte()).unwrap_or(0);
+            let line = csv.get_mut().line_at(start);
             let class = self.classify(
                 &rec,
                 line,
@@ -487,9 +626,6 @@ impl Ingest {
                 reject,
             )?;
             report.counts.add(class);
-        }
-        if let Some(p) = opts.progress {
-            p.set_position(progress_base + prep.bytes);
         }
         if report.card_numbers_in_text > 0 {
             report.warnings.push(format!(
@@ -508,10 +644,10 @@ impl Ingest {
             return Err(Error::Invariant(format!(
                 "{}: rows do not reconcile: {:?}",
                 input.display, report.counts
-            )));
+            ))
+            .into());
         }
-        self.files.push(report);
-        Ok(())
+        Ok(report)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -525,7 +661,7 @@ impl Ingest {
         report: &mut FileReport,
         text_columns: &mut BTreeSet<String>,
         status_cache: &mut HashMap<Box<[u8]>, bool>,
-        reject: &mut RejectSink,
+        reject: &mut dyn RejectSink,
     ) -> Result<Class> {
         let layout = ctx.layout;
         if rec.len() != ctx.width {
@@ -533,7 +669,7 @@ impl Ingest {
             if rec.iter().any(|f| f.contains(&b'\n')) {
                 reason.push_str(" (a field runs over several lines: an unterminated quote?)");
             }
-            reject(Rejected {
+            reject.push(Rejected {
                 source: format!("{}:{line}", ctx.input.display),
                 reason,
                 record: masked_record(rec, layout),
@@ -598,7 +734,14 @@ impl Ingest {
                 Class::NotCard => report.orders.orders_not_card += 1,
                 Class::Rejected => {}
             }
-            self.index.insert(key, OrderState { class, first_hash });
+            self.index.insert(
+                key,
+                OrderState {
+                    class,
+                    first_hash,
+                    file: file_idx as u32,
+                },
+            );
         }
         Ok(class)
     }
@@ -615,7 +758,7 @@ impl Ingest {
         status_cache: &mut HashMap<Box<[u8]>, bool>,
         order_id: &str,
         time_raw: &str,
-        reject: &mut RejectSink,
+        reject: &mut dyn RejectSink,
     ) -> Result<Class> {
         let layout = ctx.layout;
         let card_raw = ctx.get(rec, Field::CardNumber);
@@ -680,7 +823,7 @@ impl Ingest {
                     TsError::Empty => "no order time (the ordered_at cell is empty)".to_string(),
                     other => format!("order time: {other}"),
                 };
-                reject(Rejected {
+                reject.push(Rejected {
                     source: format!("{}:{line}", ctx.input.display),
                     reason: crate::cards::mask_card_runs(&reason).0,
                     record: masked_record(rec, layout),
