@@ -13,8 +13,9 @@
 use crate::cards::FingerprintKey;
 use crate::orders::{CardIdentity, CardInfo, OrderRecord, Strings, Sym};
 use crate::window::Window;
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A card as listed for a customer.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -80,13 +80,17 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flushes, syncs and renames into place. A symlink at the target is replaced, not followed.
+    /// Flushes and renames into place. A symlink at the target is replaced, not followed.
+    ///
+    /// No fsync: the rename already keeps a killed run from leaving a half-written file under
+    /// the final name, and after a power loss `skimtrace verify` (which re-hashes every output
+    /// against the manifest) tells a damaged case folder. Syncing 150 MB of outputs would cost
+    /// half a second on every run. Journals that must survive a power loss sync themselves.
     pub fn commit(mut self) -> Result<()> {
         let w = self.writer.take().expect("committed twice");
         let f = w
             .into_inner()
             .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         drop(f);
         fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         Ok(())

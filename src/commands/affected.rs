@@ -15,8 +15,9 @@ use crate::orders::{
 };
 use crate::output::{self, CsvOut};
 use crate::window::Window;
+use foldhash::{HashSet, HashSetExt};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -95,10 +96,18 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     let groups = customers::group(&ingest.orders, &key);
     tracing::info!(elapsed = ?t0.elapsed(), customers = groups.len(), "customers linked");
     let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
-    let stats = write_affected(&out, &ingest, &groups, &window, &default_locale)?;
-    tracing::info!(elapsed = ?t0.elapsed(), "affected written");
-    write_orders(&out, &ingest, &groups, &window)?;
-    tracing::info!(elapsed = ?t0.elapsed(), "orders written");
+    // The two writers only read the orders and the groups: run them side by side.
+    let (stats, orders_written) = std::thread::scope(|s| {
+        let orders = s.spawn(|| write_orders(&out, &ingest, &groups, &window));
+        let stats = write_affected(&out, &ingest, &groups, &window, &default_locale);
+        let orders = orders
+            .join()
+            .unwrap_or_else(|_| Err(Error::Invariant("the orders.csv writer panicked".into())));
+        (stats, orders)
+    });
+    let stats = stats?;
+    orders_written?;
+    tracing::info!(elapsed = ?t0.elapsed(), "affected and orders written");
     rejected.commit()?;
     let (summary, warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
     crate::summary::merge_write(&out, summary)?;

@@ -19,12 +19,13 @@ use crate::error::{Error, Result};
 use crate::text;
 use crate::timestamp::{self, TimeFormat, TsError};
 use crate::window::Window;
+use foldhash::{HashMap, HashMapExt};
 use jiff::Timestamp;
 use layout::{Field, Layout, NameOrder};
 use methods::{MethodClass, MethodRules};
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher;
 use std::path::PathBuf;
 
@@ -308,7 +309,8 @@ impl Hasher for KeyHasher {
     }
 }
 
-type OrderIndex = HashMap<u128, OrderState, std::hash::BuildHasherDefault<KeyHasher>>;
+type OrderIndex =
+    std::collections::HashMap<u128, OrderState, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// The result of reading every order file.
 #[derive(Default)]
@@ -589,44 +591,45 @@ impl Ingest {
         };
         let mut text_columns: BTreeSet<String> = BTreeSet::new();
         let mut status_cache: HashMap<Box<[u8]>, bool> = HashMap::new();
-        let mut n: u64 = 0;
+        // Two threads: one reads and splits the CSV into batches of records (I/O, CSV
+        // parsing, UTF-8 checks, line numbers), this one classifies them. Batches are handed
+        // back for reuse, so the records' buffers are allocated once.
+        let progress = opts.progress.cloned();
         let progress_base = self.progress_base;
-        loop {
-            match csv.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    return Err(
-                        input_err(input, format!("read failed near record {}: {e}", n + 2)).into(),
-                    )
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, Attempt>>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
+        std::thread::scope(|scope| -> Result<(), Attempt> {
+            scope.spawn(move || {
+                read_batches(
+                    csv,
+                    speculative,
+                    input,
+                    progress,
+                    progress_base,
+                    tx,
+                    back_rx,
+                )
+            });
+            for msg in rx {
+                let batch = msg?;
+                for (rec, &line) in batch.records[..batch.len].iter().zip(&batch.lines) {
+                    let class = self.classify(
+                        rec,
+                        line,
+                        file_idx,
+                        &ctx,
+                        opts,
+                        &mut report,
+                        &mut text_columns,
+                        &mut status_cache,
+                        reject,
+                    )?;
+                    report.counts.add(class);
                 }
+                let _ = back_tx.send(batch);
             }
-            n += 1;
-            if n.is_multiple_of(16384) {
-                if let Some(p) = opts.progress {
-                    p.set_position(progress_base + csv.position().byte());
-                }
-            }
-            if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
-                return Err(Attempt::NotUtf8);
-            }
-            // Line numbers are counted here, not taken from the CSV reader, which reports the
-            // line before the record in CRLF files (BurntSushi/rust-csv#395).
-            let start = rec.position().map(|p| p.byte()).unwrap_or(0);
-            let line = csv.get_mut().line_at(start);
-            let class = self.classify(
-                &rec,
-                line,
-                file_idx,
-                &ctx,
-                opts,
-                &mut report,
-                &mut text_columns,
-                &mut status_cache,
-                reject,
-            )?;
-            report.counts.add(class);
-        }
+            Ok(())
+        })?;
         if report.card_numbers_in_text > 0 {
             report.warnings.push(format!(
                 "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
@@ -929,6 +932,73 @@ impl Ingest {
             o.orders_not_card += f.orders.orders_not_card;
         }
         o
+    }
+}
+
+/// Records read ahead by the reader thread, with their line numbers.
+struct Batch {
+    records: Vec<csv::ByteRecord>,
+    lines: Vec<u64>,
+    len: usize,
+}
+
+const BATCH: usize = 2048;
+
+/// The reader thread of [`Ingest::parse_file`]: fills batches until the file ends, the
+/// classifier stops listening, or (speculative UTF-8) a record is not UTF-8.
+fn read_batches<R: std::io::Read>(
+    mut csv: csv::Reader<decode::LineCounter<R>>,
+    speculative: bool,
+    input: &InputFile,
+    progress: Option<indicatif::ProgressBar>,
+    progress_base: u64,
+    tx: std::sync::mpsc::SyncSender<Result<Batch, Attempt>>,
+    back: std::sync::mpsc::Receiver<Batch>,
+) {
+    let mut n: u64 = 0;
+    loop {
+        let mut batch = back.try_recv().unwrap_or_else(|_| Batch {
+            records: (0..BATCH).map(|_| csv::ByteRecord::new()).collect(),
+            lines: Vec::with_capacity(BATCH),
+            len: 0,
+        });
+        batch.len = 0;
+        batch.lines.clear();
+        let mut done = false;
+        while batch.len < BATCH {
+            let rec = &mut batch.records[batch.len];
+            match csv.read_byte_record(rec) {
+                Ok(true) => {}
+                Ok(false) => {
+                    done = true;
+                    break;
+                }
+                Err(e) => {
+                    let msg = format!("read failed near record {}: {e}", n + 2);
+                    let _ = tx.send(Err(input_err(input, msg).into()));
+                    return;
+                }
+            }
+            n += 1;
+            if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
+                let _ = tx.send(Err(Attempt::NotUtf8));
+                return;
+            }
+            // Line numbers are counted here, not taken from the CSV reader, which reports
+            // the line before the record in CRLF files (BurntSushi/rust-csv#395).
+            let start = rec.position().map(|p| p.byte()).unwrap_or(0);
+            batch.lines.push(csv.get_mut().line_at(start));
+            batch.len += 1;
+        }
+        if let Some(p) = &progress {
+            p.set_position(progress_base + csv.position().byte());
+        }
+        if batch.len > 0 && tx.send(Ok(batch)).is_err() {
+            return;
+        }
+        if done {
+            return;
+        }
     }
 }
 
