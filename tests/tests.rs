@@ -1,1 +1,2 @@
+mod notify;
 mod util;
