@@ -219,7 +219,7 @@ fn write_notices(out: &Path, plan: &Plan, force: bool) -> Result<()> {
     )?;
     for m in &plan.messages {
         let name = format!("{}.eml", file_stem(&m.customer_id));
-        output::write_file(&dir.join(&name), &m.built.bytes)?;
+        write_eml(&dir.join(&name), &m.built.bytes)?;
         index.row([
             m.customer_id.as_str(),
             m.built.to.as_ref(),
@@ -229,6 +229,26 @@ fn write_notices(out: &Path, plan: &Plan, force: bool) -> Result<()> {
         ])?;
     }
     index.commit()
+}
+
+/// Writes one .eml: owner-only, to a temporary name renamed into place (an interrupted run
+/// leaves no half file under the real name). Unlike [`output::write_file`] it does not fsync
+/// each file: 100,000 fsyncs take a minute on a common disk, and a notice lost in a power cut
+/// is re-rendered byte for byte (`index.csv`, written last and synced, holds the digests).
+fn write_eml(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("eml.tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// A customer id as a file name (ids are `c-…` base32; anything else is replaced).
