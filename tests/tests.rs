@@ -1,3 +1,4 @@
 mod affected;
+mod notify;
 mod properties;
 mod util;

@@ -3,6 +3,8 @@
 
 pub mod affected;
 mod common;
+pub mod notify;
+pub mod templates;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -12,6 +14,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     let ui = common::Ui::new(cli.quiet);
     match cli.command {
         Command::Affected(args) => affected::run(&args, &ui).map(|_| 0),
+        Command::Notify(args) => notify::run(&args, &ui),
+        Command::Templates(args) => templates::run(&args, &ui).map(|_| 0),
     }
 }
 
