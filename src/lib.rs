@@ -18,6 +18,7 @@ pub mod cards;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csvin;
 pub mod customers;
 pub mod digest;
 pub mod error;

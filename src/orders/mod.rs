@@ -364,20 +364,8 @@ impl RejectSink for crate::output::CsvOut {
     }
 }
 
-/// What a reading of a file can end in besides success.
-enum Attempt {
-    /// Read as UTF-8 on speculation, and it is not.
-    NotUtf8,
-    Failed(Error),
-}
-
-impl From<Error> for Attempt {
-    fn from(e: Error) -> Attempt {
-        Attempt::Failed(e)
-    }
-}
-
 /// What [`Ingest::rollback`] restores.
+#[derive(Clone)]
 struct Checkpoint {
     orders: usize,
     disagreements: u64,
@@ -399,60 +387,51 @@ impl Ingest {
         c
     }
 
-    /// Reads one file, streaming, adding its in-window card orders and its counts.
-    ///
-    /// Encoding `auto` without a BOM is decided while parsing: the file is read as UTF-8, every
-    /// record is checked, and at the first invalid UTF-8 byte everything this file added is
-    /// rolled back and the file is read again as Shift_JIS/CP932. (Japanese exports usually
-    /// fail at the header, so the second reading costs little.) The file's SHA-256 is computed
-    /// on a second thread meanwhile.
+    /// Reads one file, streaming, adding its in-window card orders and its counts (see
+    /// [`crate::csvin`] for encodings and threads).
     pub fn read_file(
         &mut self,
         input: &InputFile,
         opts: &IngestOptions,
         reject: &mut dyn RejectSink,
     ) -> Result<()> {
-        let path = &input.path;
-        let requested = decode::requested_encoding(input.settings.encoding.as_deref())?;
-        let bom = decode::sniff_bom(path)?;
-        std::thread::scope(|scope| {
-            let hasher = scope.spawn(|| decode::digest(path));
-            let (mut encoding, mut detected, mut speculative) = match (requested, bom) {
-                (Some(e), _) => (e, false, false),
-                (None, Some(e)) => (e, true, false),
-                (None, None) => (encoding_rs::UTF_8, true, true),
-            };
-            let report = loop {
-                let cp = self.checkpoint(reject)?;
-                match self.parse_file(input, opts, reject, encoding, speculative) {
-                    Ok(mut report) => {
-                        report.encoding = decode::describe(encoding, bom.is_some());
-                        report.encoding_detected = detected;
-                        break report;
-                    }
-                    Err(Attempt::NotUtf8) => {
-                        tracing::info!(file = %input.display, "not UTF-8: reading it again as Shift_JIS");
-                        self.rollback(cp, reject)?;
-                        encoding = encoding_rs::SHIFT_JIS;
-                        detected = true;
-                        speculative = false;
-                    }
-                    Err(Attempt::Failed(e)) => return Err(e),
-                }
-            };
-            let (sha256, bytes) = hasher
-                .join()
-                .map_err(|_| input_err(input, "the hashing thread failed".into()))??;
-            let mut report = report;
-            report.sha256 = sha256;
-            report.bytes = bytes;
-            if let Some(p) = opts.progress {
-                p.set_position(self.progress_base + bytes);
-            }
-            self.progress_base += bytes;
-            self.files.push(report);
-            Ok(())
-        })
+        let checkpoint = self.checkpoint(reject)?;
+        let progress = opts.progress.map(|p| (p, self.progress_base));
+        let mut visit = OrderFile {
+            file_idx: self.files.len(),
+            ingest: self,
+            input,
+            opts,
+            reject,
+            checkpoint,
+            state: None,
+        };
+        let opened = crate::csvin::read(
+            &input.path,
+            &input.display,
+            input.settings.encoding.as_deref(),
+            progress,
+            &mut visit,
+        )?;
+        let mut report = match visit.state.take() {
+            Some(st) => st.finish(input)?,
+            None => FileReport::new(input, "none"),
+        };
+        if opened.empty {
+            report
+                .warnings
+                .push("the file is empty (no header row)".into());
+        }
+        report.encoding = opened.encoding;
+        report.encoding_detected = opened.detected;
+        report.sha256 = opened.sha256;
+        report.bytes = opened.bytes;
+        self.progress_base += opened.bytes;
+        if let Some(p) = opts.progress {
+            p.set_position(self.progress_base);
+        }
+        self.files.push(report);
+        Ok(())
     }
 
     fn checkpoint(&mut self, reject: &mut dyn RejectSink) -> Result<Checkpoint> {
@@ -474,185 +453,6 @@ impl Ingest {
         reject.rewind(cp.rejects)
     }
 
-    /// One reading of a file in one encoding. `speculative`: UTF-8 not yet known to be right;
-    /// stop with [`Attempt::NotUtf8`] at the first invalid byte.
-    fn parse_file(
-        &mut self,
-        input: &InputFile,
-        opts: &IngestOptions,
-        reject: &mut dyn RejectSink,
-        encoding: &'static encoding_rs::Encoding,
-        speculative: bool,
-    ) -> Result<FileReport, Attempt> {
-        let path = &input.path;
-        let reader = decode::LineCounter::new(decode::open_utf8(path, encoding)?);
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(reader);
-        let file_idx = self.files.len();
-        let mut report = FileReport {
-            path: input.display.clone(),
-            sha256: String::new(),
-            bytes: 0,
-            encoding: String::new(),
-            encoding_detected: false,
-            preset: String::new(),
-            columns: BTreeMap::new(),
-            counts: Counts::default(),
-            orders: OrderCounts::default(),
-            not_card_excluded_status: 0,
-            card_numbers_in_text: 0,
-            security_code_columns: Vec::new(),
-            warnings: Vec::new(),
-        };
-        let mut rec = csv::ByteRecord::new();
-        let has_header = csv
-            .read_byte_record(&mut rec)
-            .map_err(|e| input_err(input, format!("cannot read the header: {e}")))?;
-        if !has_header {
-            report
-                .warnings
-                .push("the file is empty (no header row)".into());
-            report.preset = "none".into();
-            return Ok(report);
-        }
-        if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
-            return Err(Attempt::NotUtf8);
-        }
-        let headers: Vec<String> = rec
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let s = String::from_utf8_lossy(f);
-                let s = if i == 0 {
-                    s.trim_start_matches('\u{feff}')
-                } else {
-                    &s
-                };
-                s.trim().to_string()
-            })
-            .collect();
-        let layout = layout::resolve(
-            &headers,
-            input.settings.preset.as_deref(),
-            &input.settings.columns,
-            &input.settings.waive,
-        )
-        .map_err(|e| Error::Layout {
-            path: input.path.clone(),
-            message: e.0,
-        })?;
-        report.preset = layout.preset_name().to_string();
-        for (f, &i) in &layout.cols {
-            report
-                .columns
-                .insert(f.key().to_string(), headers[i].clone());
-        }
-        report.warnings.extend(layout.warnings.iter().cloned());
-        report.security_code_columns = layout
-            .security_code_cols
-            .iter()
-            .map(|&i| format!("{} (column {})", headers[i], i + 1))
-            .collect();
-        let fmt =
-            TimeFormat::from_config(input.settings.timestamp_format.as_deref().unwrap_or("auto"));
-        let ctx = RowContext {
-            input,
-            layout: &layout,
-            fmt,
-            guest_ids: input
-                .settings
-                .guest_ids
-                .iter()
-                .cloned()
-                .chain(
-                    layout
-                        .preset
-                        .iter()
-                        .flat_map(|p| p.guest_ids.iter().map(|s| s.to_string())),
-                )
-                .collect(),
-            currency: input
-                .settings
-                .currency
-                .clone()
-                .or_else(|| layout.preset.and_then(|p| p.currency).map(str::to_string))
-                .unwrap_or_default(),
-            country: input
-                .settings
-                .country
-                .clone()
-                .or_else(|| layout.preset.and_then(|p| p.country).map(str::to_string))
-                .or_else(|| opts.default_country.clone())
-                .unwrap_or_default(),
-            width: headers.len(),
-        };
-        let mut text_columns: BTreeSet<String> = BTreeSet::new();
-        let mut status_cache: HashMap<Box<[u8]>, bool> = HashMap::new();
-        // Two threads: one reads and splits the CSV into batches of records (I/O, CSV
-        // parsing, UTF-8 checks, line numbers), this one classifies them. Batches are handed
-        // back for reuse, so the records' buffers are allocated once.
-        let progress = opts.progress.cloned();
-        let progress_base = self.progress_base;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, Attempt>>(4);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
-        std::thread::scope(|scope| -> Result<(), Attempt> {
-            scope.spawn(move || {
-                read_batches(
-                    csv,
-                    speculative,
-                    input,
-                    progress,
-                    progress_base,
-                    tx,
-                    back_rx,
-                )
-            });
-            for msg in rx {
-                let batch = msg?;
-                for (rec, &line) in batch.records[..batch.len].iter().zip(&batch.lines) {
-                    let class = self.classify(
-                        rec,
-                        line,
-                        file_idx,
-                        &ctx,
-                        opts,
-                        &mut report,
-                        &mut text_columns,
-                        &mut status_cache,
-                        reject,
-                    )?;
-                    report.counts.add(class);
-                }
-                let _ = back_tx.send(batch);
-            }
-            Ok(())
-        })?;
-        if report.card_numbers_in_text > 0 {
-            report.warnings.push(format!(
-                "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
-                report.card_numbers_in_text,
-                text_columns.into_iter().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if !report.security_code_columns.is_empty() {
-            report.warnings.push(format!(
-                "the export holds security codes ({}): storing them after authorisation breaches PCI DSS 3.3.1; they were not read and appear in no output",
-                report.security_code_columns.join(", ")
-            ));
-        }
-        if !report.counts.reconciles() {
-            return Err(Error::Invariant(format!(
-                "{}: rows do not reconcile: {:?}",
-                input.display, report.counts
-            ))
-            .into());
-        }
-        Ok(report)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn classify(
         &mut self,
@@ -666,7 +466,7 @@ impl Ingest {
         status_cache: &mut HashMap<Box<[u8]>, bool>,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
-        let layout = ctx.layout;
+        let layout = &ctx.layout;
         if rec.len() != ctx.width {
             let mut reason = format!("expected {} fields, found {}", ctx.width, rec.len());
             if rec.iter().any(|f| f.contains(&b'\n')) {
@@ -763,7 +563,7 @@ impl Ingest {
         time_raw: &str,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
-        let layout = ctx.layout;
+        let layout = &ctx.layout;
         let card_raw = ctx.get(rec, Field::CardNumber);
         // Card or not: by payment method where there is a method column, else (and for an
         // empty method) by the presence of a card number.
@@ -813,7 +613,7 @@ impl Ingest {
                 }
             }
         }
-        let at = match timestamp::parse(time_raw, &ctx.fmt, opts.window.tz.as_ref()) {
+        let at = match timestamp::parse(time_raw, &ctx.fmt, ctx.zone.as_ref()) {
             Ok(t) => t,
             Err(TsError::NaiveWithoutZone(v)) => {
                 return Err(Error::usage(format!(
@@ -935,78 +735,175 @@ impl Ingest {
     }
 }
 
-/// Records read ahead by the reader thread, with their line numbers.
-struct Batch {
-    records: Vec<csv::ByteRecord>,
-    lines: Vec<u64>,
-    len: usize,
+/// The visitor that reads one order file into the [`Ingest`].
+struct OrderFile<'a> {
+    ingest: &'a mut Ingest,
+    input: &'a InputFile,
+    opts: &'a IngestOptions<'a>,
+    reject: &'a mut dyn RejectSink,
+    file_idx: usize,
+    checkpoint: Checkpoint,
+    /// Set once the header is known.
+    state: Option<FileState<'a>>,
 }
 
-const BATCH: usize = 2048;
+/// What one file's reading accumulates.
+struct FileState<'a> {
+    ctx: RowContext<'a>,
+    report: FileReport,
+    text_columns: BTreeSet<String>,
+    status_cache: HashMap<Box<[u8]>, bool>,
+}
 
-/// The reader thread of [`Ingest::parse_file`]: fills batches until the file ends, the
-/// classifier stops listening, or (speculative UTF-8) a record is not UTF-8.
-fn read_batches<R: std::io::Read>(
-    mut csv: csv::Reader<decode::LineCounter<R>>,
-    speculative: bool,
-    input: &InputFile,
-    progress: Option<indicatif::ProgressBar>,
-    progress_base: u64,
-    tx: std::sync::mpsc::SyncSender<Result<Batch, Attempt>>,
-    back: std::sync::mpsc::Receiver<Batch>,
-) {
-    let mut n: u64 = 0;
-    loop {
-        let mut batch = back.try_recv().unwrap_or_else(|_| Batch {
-            records: (0..BATCH).map(|_| csv::ByteRecord::new()).collect(),
-            lines: Vec::with_capacity(BATCH),
-            len: 0,
+impl FileReport {
+    fn new(input: &InputFile, preset: &str) -> FileReport {
+        FileReport {
+            path: input.display.clone(),
+            sha256: String::new(),
+            bytes: 0,
+            encoding: String::new(),
+            encoding_detected: false,
+            preset: preset.to_string(),
+            columns: BTreeMap::new(),
+            counts: Counts::default(),
+            orders: OrderCounts::default(),
+            not_card_excluded_status: 0,
+            card_numbers_in_text: 0,
+            security_code_columns: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl FileState<'_> {
+    /// The file's report, with its warnings, once every record is read.
+    fn finish(self, input: &InputFile) -> Result<FileReport> {
+        let mut report = self.report;
+        if report.card_numbers_in_text > 0 {
+            report.warnings.push(format!(
+                "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
+                report.card_numbers_in_text,
+                self.text_columns.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !report.security_code_columns.is_empty() {
+            report.warnings.push(format!(
+                "the export holds security codes ({}): storing them after authorisation breaches PCI DSS 3.3.1; they were not read and appear in no output",
+                report.security_code_columns.join(", ")
+            ));
+        }
+        if !report.counts.reconciles() {
+            return Err(Error::Invariant(format!(
+                "{}: rows do not reconcile: {:?}",
+                input.display, report.counts
+            )));
+        }
+        Ok(report)
+    }
+}
+
+impl<'a> crate::csvin::Visitor for OrderFile<'a> {
+    fn header(&mut self, headers: Vec<String>) -> Result<()> {
+        let input = self.input;
+        let layout = layout::resolve(
+            &headers,
+            input.settings.preset.as_deref(),
+            &input.settings.columns,
+            &input.settings.waive,
+        )
+        .map_err(|e| Error::Layout {
+            path: input.path.clone(),
+            message: e.0,
+        })?;
+        let mut report = FileReport::new(input, layout.preset_name());
+        for (f, &i) in &layout.cols {
+            report
+                .columns
+                .insert(f.key().to_string(), headers[i].clone());
+        }
+        report.warnings.extend(layout.warnings.iter().cloned());
+        report.security_code_columns = layout
+            .security_code_cols
+            .iter()
+            .map(|&i| format!("{} (column {})", headers[i], i + 1))
+            .collect();
+        let zone = match input.settings.timezone.as_deref() {
+            Some(z) => Some(crate::window::zone(z)?),
+            None => self.opts.window.tz.clone(),
+        };
+        let ctx = RowContext {
+            input,
+            fmt: TimeFormat::from_config(
+                input.settings.timestamp_format.as_deref().unwrap_or("auto"),
+            ),
+            zone,
+            guest_ids: input
+                .settings
+                .guest_ids
+                .iter()
+                .cloned()
+                .chain(
+                    layout
+                        .preset
+                        .iter()
+                        .flat_map(|p| p.guest_ids.iter().map(|s| s.to_string())),
+                )
+                .collect(),
+            currency: input
+                .settings
+                .currency
+                .clone()
+                .or_else(|| layout.preset.and_then(|p| p.currency).map(str::to_string))
+                .unwrap_or_default(),
+            country: input
+                .settings
+                .country
+                .clone()
+                .or_else(|| layout.preset.and_then(|p| p.country).map(str::to_string))
+                .or_else(|| self.opts.default_country.clone())
+                .unwrap_or_default(),
+            width: headers.len(),
+            layout,
+        };
+        self.state = Some(FileState {
+            ctx,
+            report,
+            text_columns: BTreeSet::new(),
+            status_cache: HashMap::new(),
         });
-        batch.len = 0;
-        batch.lines.clear();
-        let mut done = false;
-        while batch.len < BATCH {
-            let rec = &mut batch.records[batch.len];
-            match csv.read_byte_record(rec) {
-                Ok(true) => {}
-                Ok(false) => {
-                    done = true;
-                    break;
-                }
-                Err(e) => {
-                    let msg = format!("read failed near record {}: {e}", n + 2);
-                    let _ = tx.send(Err(input_err(input, msg).into()));
-                    return;
-                }
-            }
-            n += 1;
-            if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
-                let _ = tx.send(Err(Attempt::NotUtf8));
-                return;
-            }
-            // Line numbers are counted here, not taken from the CSV reader, which reports
-            // the line before the record in CRLF files (BurntSushi/rust-csv#395).
-            let start = rec.position().map(|p| p.byte()).unwrap_or(0);
-            batch.lines.push(csv.get_mut().line_at(start));
-            batch.len += 1;
-        }
-        if let Some(p) = &progress {
-            p.set_position(progress_base + csv.position().byte());
-        }
-        if batch.len > 0 && tx.send(Ok(batch)).is_err() {
-            return;
-        }
-        if done {
-            return;
-        }
+        Ok(())
+    }
+
+    fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
+        let st = self.state.as_mut().expect("a record after the header");
+        let class = self.ingest.classify(
+            rec,
+            line,
+            self.file_idx,
+            &st.ctx,
+            self.opts,
+            &mut st.report,
+            &mut st.text_columns,
+            &mut st.status_cache,
+            self.reject,
+        )?;
+        st.report.counts.add(class);
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        self.state = None;
+        self.ingest.rollback(self.checkpoint.clone(), self.reject)
     }
 }
 
 /// Per-file reading context.
 struct RowContext<'a> {
     input: &'a InputFile,
-    layout: &'a Layout,
+    layout: Layout,
     fmt: TimeFormat,
+    /// The zone naive times of this file are in.
+    zone: Option<jiff::tz::TimeZone>,
     guest_ids: Vec<String>,
     currency: String,
     country: String,
@@ -1153,11 +1050,4 @@ fn record_hash(email_raw: &str, time: &str) -> u32 {
     h.update(&[0xff]);
     h.update(time.as_bytes());
     h.digest() as u32
-}
-
-fn input_err(input: &InputFile, message: String) -> Error {
-    Error::Input {
-        path: input.path.clone(),
-        message,
-    }
 }
