@@ -80,6 +80,13 @@ pub struct AffectedArgs {
     /// The input encoding: auto (BOM, valid UTF-8, else Shift_JIS/CP932), utf-8, shift_jis.
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub encoding: Option<String>,
+    /// Payment-gateway exports (Stripe's payments export, or any gateway mapped in
+    /// [payments.columns]) joined to the orders (replace [payments] paths of the config).
+    #[arg(long, num_args = 1.., value_name = "FILE", help_heading = "Input")]
+    pub payments: Vec<String>,
+    /// The payments export layout: auto (detects Stripe), stripe, generic.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub payments_preset: Option<String>,
     /// A file holding the fingerprint key (SKIMTRACE_FINGERPRINT_KEY wins when set). Never pass
     /// the key itself on the command line.
     #[arg(long, value_name = "FILE", help_heading = "Case")]

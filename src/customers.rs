@@ -11,7 +11,7 @@
 //! the key.
 
 use crate::cards::FingerprintKey;
-use crate::orders::{CardIdentity, CardInfo, OrderRecord, Strings, Sym};
+use crate::orders::{CardIdentity, CardInfo, EntryKind, Ingest, OrderRecord, Sym};
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
@@ -32,6 +32,8 @@ pub struct CustomerCard {
     pub check: String,
     /// `VISA ****1111`, or `VISA ****1111 (shared)`.
     pub display: String,
+    /// `MM/YYYY`, where the payment gateway's export gives it.
+    pub expiry: Option<String>,
 }
 
 /// How a customer can be reached.
@@ -73,7 +75,11 @@ pub struct Customer {
     pub first_order_at: String,
     pub last_order_at: String,
     pub contact: Contact,
-    /// Why the person is affected (`card_order_in_window`).
+    /// Gateway charges of the person inside the window or joined to their orders.
+    pub charge_ids: Vec<String>,
+    /// Why the person is affected: `card_order_in_window`, `payment_without_order` (a charge
+    /// in the window that matches no order, e.g. a declined attempt), `payment_in_window` (a
+    /// charge in the window for an order outside it).
     pub reasons: Vec<String>,
 }
 
@@ -115,7 +121,8 @@ impl UnionFind {
 }
 
 /// Groups the in-window orders into people and gives each a keyed, stable id.
-pub fn group(orders: &[OrderRecord], key: &FingerprintKey) -> Groups {
+pub fn group(ingest: &Ingest, key: &FingerprintKey) -> Groups {
+    let orders = &ingest.orders[..];
     let n = orders.len();
     let mut uf = UnionFind((0..n as u32).collect());
     let mut by_email: HashMap<&str, u32> = HashMap::new();
@@ -216,8 +223,7 @@ pub fn group(orders: &[OrderRecord], key: &FingerprintKey) -> Groups {
     // How many people used each fingerprinted card.
     let mut card_people: HashMap<CardIdentity, (u32, u32)> = HashMap::new();
     for &i in &perm {
-        let o = &orders[i as usize];
-        if let Some(c) = &o.card {
+        for c in entry_cards(ingest, i) {
             if c.fingerprint.is_some() {
                 let ci = order_customer[i as usize];
                 let e = card_people.entry(c.identity()).or_insert((0, u32::MAX));
@@ -256,11 +262,12 @@ impl Groups {
     pub fn customer(
         &self,
         c: usize,
-        orders: &[OrderRecord],
-        strings: &Strings,
+        ingest: &Ingest,
         window: &Window,
         default_locale: &str,
     ) -> Customer {
+        let orders = &ingest.orders[..];
+        let strings = &ingest.strings;
         let members = self.members(c);
         let order = |i: &u32| &orders[*i as usize];
         let newest_first = || members.iter().rev().map(order);
@@ -281,22 +288,59 @@ impl Groups {
                 .to_string()
         };
         let mut seen_cards: BTreeMap<CardIdentity, CustomerCard> = BTreeMap::new();
-        for o in members.iter().map(order) {
-            if let Some(k) = &o.card {
+        for &i in members {
+            for k in entry_cards(ingest, i) {
                 let shared = self.card_people.get(&k.identity()).is_some_and(|&n| n > 1);
                 seen_cards
                     .entry(k.identity())
                     .or_insert_with(|| customer_card(k, shared));
             }
         }
+        // A gateway card (brand + last 4 from the payment export) and the same person's card
+        // from the order export are one card when brand and last 4 agree: list it once.
+        let export_cards: Vec<(String, String)> = seen_cards
+            .values()
+            .filter(|k| k.check != "gateway" && !k.last4.is_empty())
+            .map(|k| (k.brand.clone(), k.last4.clone()))
+            .collect();
+        let mut shared_by_gateway: Vec<(String, String)> = Vec::new();
+        seen_cards.retain(|_, k| {
+            let dup =
+                k.check == "gateway" && export_cards.contains(&(k.brand.clone(), k.last4.clone()));
+            if dup && k.shared {
+                shared_by_gateway.push((k.brand.clone(), k.last4.clone()));
+            }
+            !dup
+        });
         let mut cards: Vec<CustomerCard> = seen_cards.into_values().collect();
+        for k in cards.iter_mut() {
+            if !k.shared && shared_by_gateway.contains(&(k.brand.clone(), k.last4.clone())) {
+                k.shared = true;
+                k.display.push_str(" (shared)");
+            }
+        }
         cards.sort_by(|a, b| {
             (&a.display, &a.masked, &a.fingerprint).cmp(&(&b.display, &b.masked, &b.fingerprint))
         });
         let mut order_ids: Vec<String> = Vec::with_capacity(members.len());
-        for o in members.iter().map(order) {
-            if !order_ids.iter().any(|x| *x == *o.order_id) {
+        let mut charge_ids: Vec<String> = Vec::new();
+        let mut reasons: BTreeSet<&'static str> = BTreeSet::new();
+        for &i in members {
+            let o = &orders[i as usize];
+            reasons.insert(match o.kind {
+                EntryKind::Order => "card_order_in_window",
+                EntryKind::Payment => "payment_without_order",
+                EntryKind::PaymentForOrder => "payment_in_window",
+            });
+            if !o.order_id.is_empty() && !order_ids.iter().any(|x| *x == *o.order_id) {
                 order_ids.push(o.order_id.to_string());
+            }
+            if let Some(ch) = ingest.entry_charges.get(&i) {
+                for c in ch {
+                    if !charge_ids.iter().any(|x| *x == **c) {
+                        charge_ids.push(c.to_string());
+                    }
+                }
             }
         }
         let contact = if email.is_some() {
@@ -337,9 +381,18 @@ impl Groups {
             first_order_at: window.format(order(&members[0]).at),
             last_order_at: window.format(order(members.last().expect("a customer has orders")).at),
             contact,
-            reasons: vec!["card_order_in_window".to_string()],
+            charge_ids,
+            reasons: reasons.into_iter().map(str::to_string).collect(),
         }
     }
+}
+
+/// Every card of an entry: the order's own and those the gateway export attached to it.
+fn entry_cards(ingest: &Ingest, i: u32) -> impl Iterator<Item = &CardInfo> {
+    ingest.orders[i as usize]
+        .card
+        .iter()
+        .chain(ingest.gateway_cards.get(&i).into_iter().flatten())
 }
 
 fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
@@ -355,5 +408,6 @@ fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
         shared,
         check: c.check.as_str().to_string(),
         display,
+        expiry: c.expiry.as_deref().map(str::to_string),
     }
 }

@@ -26,6 +26,7 @@ pub mod logging;
 pub mod notify;
 pub mod orders;
 pub mod output;
+pub mod payments;
 pub mod summary;
 #[doc(hidden)]
 pub mod synth;

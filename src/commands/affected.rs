@@ -11,9 +11,11 @@ use crate::config::{Config, InputSettings};
 use crate::customers::{self, Contact, Groups};
 use crate::error::{Error, Result};
 use crate::orders::{
-    methods::MethodRules, CardCheck, CardIdentity, Ingest, IngestOptions, InputFile,
+    methods::MethodRules, CardCheck, CardIdentity, CardInfo, EntryKind, Ingest, IngestOptions,
+    InputFile,
 };
 use crate::output::{self, CsvOut};
+use crate::payments::{self, JoinRules, Payments, PaymentsConfig};
 use crate::window::Window;
 use foldhash::{HashSet, HashSetExt};
 use serde_json::{json, Map, Value};
@@ -58,11 +60,21 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
                 .unwrap_or_else(|| PathBuf::from("incident.toml")),
             message: format!("[orders] {m}"),
         })?;
+    let pay_cfg: PaymentsConfig = cfg.section(&cfg.payments, "payments")?;
+    let pay_inputs = payment_inputs(args, &cfg, &pay_cfg)?;
+    let rules = JoinRules::new(&pay_cfg.join).map_err(|m| Error::Config {
+        path: cfg
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("incident.toml")),
+        message: m,
+    })?;
     let out = common::out_dir(&args.case, &cfg);
     output::prepare_dir(&out, args.case.force)?;
 
     let total_bytes: u64 = inputs
         .iter()
+        .chain(&pay_inputs)
         .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = ui.bytes_bar(total_bytes, "orders");
@@ -78,6 +90,12 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
         key: &key,
         default_country: cfg.incident.default_country.clone(),
         progress: bar.as_ref(),
+        margin: if pay_inputs.is_empty() {
+            None
+        } else {
+            rules.margin()
+        },
+        fetch: None,
     };
 
     let t0 = std::time::Instant::now();
@@ -88,12 +106,36 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
         ingest.read_file(input, &opts, &mut rejected)?;
     }
     ingest.finish_methods();
+    let payments = if pay_inputs.is_empty() {
+        None
+    } else {
+        let mut p = payments::read(
+            &pay_inputs,
+            &mut ingest,
+            &window,
+            &rules,
+            &key,
+            bar.as_ref(),
+            &mut rejected,
+        )?;
+        fetch_orders_of_charges(&mut ingest, &mut p, &inputs, &opts)?;
+        for c in &p.charges {
+            if let Some(e) = c.entry {
+                ingest
+                    .entry_charges
+                    .entry(e)
+                    .or_default()
+                    .push(c.charge_id.clone());
+            }
+        }
+        Some(p)
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
 
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
-    let groups = customers::group(&ingest.orders, &key);
+    let groups = customers::group(&ingest, &key);
     tracing::info!(elapsed = ?t0.elapsed(), customers = groups.len(), "customers linked");
     let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
     // The two writers only read the orders and the groups: run them side by side.
@@ -108,8 +150,14 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     let stats = stats?;
     orders_written?;
     tracing::info!(elapsed = ?t0.elapsed(), "affected and orders written");
+    if let Some(p) = &payments {
+        write_payments(&out, p, &ingest, &groups, &window)?;
+    }
     rejected.commit()?;
-    let (summary, warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
+    let (mut summary, mut warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
+    if let Some(p) = &payments {
+        payments_summary(&mut summary, &mut warnings, p, &ingest);
+    }
     crate::summary::merge_write(&out, summary)?;
 
     report_to_user(ui, &out, &ingest, &stats, &warnings);
@@ -205,7 +253,7 @@ fn write_affected(
     let mut jsonl = output::AtomicFile::create(&jsonl_path)?;
     let mut stats = Stats::default();
     for ci in 0..groups.len() {
-        let c = groups.customer(ci, &ingest.orders, &ingest.strings, window, default_locale);
+        let c = groups.customer(ci, ingest, window, default_locale);
         csv.row([
             c.customer_id.as_str(),
             c.name.as_str(),
@@ -267,7 +315,9 @@ fn write_affected(
 }
 
 fn write_orders(out: &Path, ingest: &Ingest, groups: &Groups, window: &Window) -> Result<()> {
-    let mut idx: Vec<usize> = (0..ingest.orders.len()).collect();
+    let mut idx: Vec<usize> = (0..ingest.orders.len())
+        .filter(|&i| ingest.orders[i].kind == EntryKind::Order)
+        .collect();
     idx.sort_by(|&a, &b| {
         let (x, y) = (&ingest.orders[a], &ingest.orders[b]);
         (x.at, &x.order_id, x.file, x.line).cmp(&(y.at, &y.order_id, y.file, y.line))
@@ -285,26 +335,38 @@ fn write_orders(out: &Path, ingest: &Ingest, groups: &Groups, window: &Window) -
             "card_masked",
             "card_fingerprint",
             "card_check",
+            "card_source",
             "source",
         ],
     )?;
     for i in idx {
         let o = &ingest.orders[i];
         let customer_id = &groups.ids[groups.order_customer[i] as usize];
-        let (brand, masked, fp, check) = match &o.card {
-            Some(k) => (
-                k.brand.label().to_string(),
-                k.masked.to_string(),
-                k.fingerprint_text().unwrap_or_default(),
-                k.check.as_str().to_string(),
-            ),
-            None => (
-                String::new(),
-                String::new(),
-                String::new(),
-                "none".to_string(),
-            ),
+        // The order's own card, then the cards of its gateway charges (several when a declined
+        // attempt was followed by another card): each column lists them in that order.
+        let mut cards: Vec<(&CardInfo, &str)> = Vec::new();
+        if let Some(k) = &o.card {
+            cards.push((k, "order"));
+        }
+        for k in ingest.gateway_cards.get(&(i as u32)).into_iter().flatten() {
+            cards.push((k, "gateway"));
+        }
+        let col = |f: &dyn Fn(&CardInfo, &str) -> String| -> String {
+            cards
+                .iter()
+                .map(|(k, src)| f(k, src))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
+        let brand = col(&|k, _| k.brand.label().to_string());
+        let masked = col(&|k, _| k.masked.to_string());
+        let fp = col(&|k, _| k.fingerprint_text().unwrap_or_default());
+        let check = if cards.is_empty() {
+            "none".to_string()
+        } else {
+            col(&|k, _| k.check.as_str().to_string())
+        };
+        let card_source = col(&|_, src| src.to_string());
         let s = &ingest.strings;
         csv.row([
             o.order_id.to_string(),
@@ -317,6 +379,7 @@ fn write_orders(out: &Path, ingest: &Ingest, groups: &Groups, window: &Window) -
             masked,
             fp,
             check,
+            card_source,
             format!("{}:{}", ingest.files[o.file as usize].path, o.line),
         ])?;
     }
@@ -344,8 +407,13 @@ fn summary(
     let mut brand_cards: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut invalid = 0u64;
     let mut masked_only = 0u64;
-    for (i, o) in ingest.orders.iter().enumerate() {
-        let Some(k) = &o.card else { continue };
+    let all_cards = ingest.orders.iter().enumerate().flat_map(|(i, o)| {
+        o.card
+            .iter()
+            .chain(ingest.gateway_cards.get(&(i as u32)).into_iter().flatten())
+            .map(move |k| (i, k))
+    });
+    for (i, k) in all_cards {
         if matches!(k.check, CardCheck::None | CardCheck::Unreadable) {
             continue;
         }
@@ -471,4 +539,261 @@ fn report_to_user(ui: &Ui, out: &Path, ingest: &Ingest, stats: &Stats, warnings:
     for w in warnings {
         ui.warn(w);
     }
+}
+
+/// The payment exports to read: `--payments` replaces `[payments] paths`.
+fn payment_inputs(
+    args: &AffectedArgs,
+    cfg: &Config,
+    pay: &PaymentsConfig,
+) -> Result<Vec<InputFile>> {
+    let cli = InputSettings {
+        preset: args.payments_preset.clone(),
+        ..InputSettings::default()
+    };
+    let base = pay.settings.overlaid(&cli);
+    let mut inputs: Vec<InputFile> = Vec::new();
+    if !args.payments.is_empty() {
+        for (path, display) in common::expand_inputs(&args.payments, Path::new("."), "--payments")?
+        {
+            inputs.push(InputFile {
+                path,
+                display,
+                settings: base.clone(),
+            });
+        }
+        return Ok(inputs);
+    }
+    for (path, display) in common::expand_inputs(&pay.paths, &cfg.base_dir, "[payments] paths")? {
+        inputs.push(InputFile {
+            path,
+            display,
+            settings: base.clone(),
+        });
+    }
+    for extra in &pay.inputs {
+        let settings = pay.settings.overlaid(&extra.settings).overlaid(&cli);
+        for (path, display) in
+            common::expand_inputs(&extra.paths, &cfg.base_dir, "[[payments.inputs]] paths")?
+        {
+            if let Some(existing) = inputs
+                .iter_mut()
+                .find(|i| common::same_file(&i.path, &path))
+            {
+                existing.settings = settings.clone();
+            } else {
+                inputs.push(InputFile {
+                    path,
+                    display,
+                    settings: settings.clone(),
+                });
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// Charges inside the window that name an order outside it (not kept while the orders were
+/// read): read the order exports once more for just those orders, so the person is known.
+fn fetch_orders_of_charges(
+    ingest: &mut Ingest,
+    p: &mut Payments,
+    inputs: &[InputFile],
+    opts: &IngestOptions,
+) -> Result<()> {
+    let wanted: foldhash::HashSet<u128> = p
+        .charges
+        .iter()
+        .filter(|c| c.entry.is_none())
+        .filter_map(|c| c.order_id.as_deref().map(crate::orders::order_key))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut lookup = Ingest::new();
+    let fetch_opts = IngestOptions {
+        window: opts.window,
+        methods: opts.methods,
+        exclude_statuses: Vec::new(),
+        key: opts.key,
+        default_country: opts.default_country.clone(),
+        progress: None,
+        margin: None,
+        fetch: Some(&wanted),
+    };
+    let mut ignored: Vec<crate::orders::Rejected> = Vec::new();
+    for input in inputs {
+        lookup.read_file(input, &fetch_opts, &mut ignored)?;
+    }
+    let found: std::collections::HashMap<String, &crate::orders::OrderRecord> = lookup
+        .fetched
+        .iter()
+        .map(|o| (o.order_id.to_string(), o))
+        .collect();
+    for c in p.charges.iter_mut().filter(|c| c.entry.is_none()) {
+        let Some(o) = c.order_id.as_deref().and_then(|id| found.get(id.trim())) else {
+            continue;
+        };
+        let idx = ingest.orders.len() as u32;
+        ingest.orders.push(crate::orders::OrderRecord {
+            kind: EntryKind::PaymentForOrder,
+            order_id: o.order_id.clone(),
+            file: u32::MAX,
+            line: c.line,
+            at: c.at,
+            status: ingest.strings.intern(&c.status),
+            amount: o.amount.clone(),
+            currency: ingest.strings.intern(lookup.strings.get(o.currency)),
+            card: None,
+            email: o.email.clone(),
+            login: o.login.clone(),
+            name: o.name.clone(),
+            region: ingest.strings.intern(lookup.strings.get(o.region)),
+            country: ingest.strings.intern(lookup.strings.get(o.country)),
+            locale: ingest.strings.intern(lookup.strings.get(o.locale)),
+        });
+        ingest
+            .gateway_cards
+            .entry(idx)
+            .or_default()
+            .push(c.card.clone());
+        c.entry = Some(idx);
+    }
+    Ok(())
+}
+
+/// payments.csv (one row per charge in the window or joined to an order in it) and
+/// payments_unmatched.csv (charges that concern the window but joined no order).
+fn write_payments(
+    out: &Path,
+    p: &Payments,
+    ingest: &Ingest,
+    groups: &Groups,
+    window: &Window,
+) -> Result<()> {
+    let mut idx: Vec<usize> = (0..p.charges.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (&p.charges[a], &p.charges[b]);
+        (x.at, &x.charge_id, x.file, x.line).cmp(&(y.at, &y.charge_id, y.file, y.line))
+    });
+    let mut csv = CsvOut::create(
+        &out.join("payments.csv"),
+        &[
+            "charge_id",
+            "order_id",
+            "match",
+            "customer_id",
+            "card_brand",
+            "card_last4",
+            "status",
+            "created_at",
+            "reason",
+            "source",
+        ],
+    )?;
+    for i in idx {
+        let c = &p.charges[i];
+        let customer = c
+            .entry
+            .map(|e| groups.ids[groups.order_customer[e as usize] as usize].clone())
+            .unwrap_or_default();
+        csv.row([
+            c.charge_id.to_string(),
+            c.order_id.as_deref().unwrap_or_default().to_string(),
+            c.matched.as_str().to_string(),
+            customer,
+            c.card.brand.label().to_string(),
+            c.card.last4().to_string(),
+            c.status.to_string(),
+            window.format(c.at),
+            c.reason.to_string(),
+            format!("{}:{}", p.files[c.file as usize].path, c.line),
+        ])?;
+    }
+    csv.commit()?;
+    let _ = ingest;
+    let mut un = CsvOut::create(
+        &out.join("payments_unmatched.csv"),
+        &[
+            "charge_id",
+            "created_at",
+            "amount",
+            "currency",
+            "reason",
+            "candidates",
+            "source",
+        ],
+    )?;
+    let mut rows: Vec<&payments::Unmatched> = p.unmatched.iter().collect();
+    rows.sort_by(|a, b| {
+        (a.created_at, &a.charge_id, &a.source).cmp(&(b.created_at, &b.charge_id, &b.source))
+    });
+    for u in rows {
+        un.row([
+            u.charge_id.clone(),
+            window.format(u.created_at),
+            u.amount.clone(),
+            u.currency.clone(),
+            u.reason.to_string(),
+            u.candidates.join("; "),
+            u.source.clone(),
+        ])?;
+    }
+    un.commit()
+}
+
+/// The payments part of the summary: per file counts (reconciled), totals, and the in-window
+/// card orders that no charge joined (an export cut short, a second gateway…).
+fn payments_summary(
+    summary: &mut Map<String, Value>,
+    warnings: &mut Vec<String>,
+    p: &Payments,
+    ingest: &Ingest,
+) {
+    let mut t = payments::PCounts::default();
+    for f in &p.files {
+        t.rows_read += f.counts.rows_read;
+        t.matched += f.counts.matched;
+        t.unmatched_in_window += f.counts.unmatched_in_window;
+        t.out_of_window += f.counts.out_of_window;
+        t.not_card += f.counts.not_card;
+        t.rejected += f.counts.rejected;
+        for w in &f.warnings {
+            warnings.push(format!("{}: {w}", f.path));
+        }
+    }
+    let in_window_orders = ingest
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == EntryKind::Order);
+    let without: u64 = in_window_orders
+        .filter(|(i, _)| !p.orders_with_payment.contains(&(*i as u32)))
+        .count() as u64;
+    if without > 0 {
+        warnings.push(format!(
+            "{without} in-window card order(s) have no payment row (orders_without_payment): an export cut short, or a second gateway?"
+        ));
+    }
+    let ambiguous: u64 = p.files.iter().map(|f| f.ambiguous).sum();
+    if ambiguous > 0 {
+        warnings.push(format!("{ambiguous} charge(s) fit more than one order and were joined to none (payments_unmatched.csv)"));
+    }
+    summary.insert(
+        "payments".into(),
+        json!({
+            "files": p.files,
+            "rows_read": t.rows_read,
+            "matched": t.matched,
+            "unmatched_in_window": t.unmatched_in_window,
+            "out_of_window": t.out_of_window,
+            "not_card": t.not_card,
+            "rejected": t.rejected,
+            "ambiguous": ambiguous,
+            "reconciled": t.reconciles(),
+            "charges_listed": p.charges.len(),
+        }),
+    );
+    summary.insert("orders_without_payment".into(), json!(without));
+    summary.insert("warnings".into(), json!(warnings));
 }

@@ -45,6 +45,11 @@ pub struct IngestOptions<'a> {
     /// Statuses to leave out, normalised (NFKC, lower case).
     pub exclude_statuses: Vec<String>,
     pub key: &'a FingerprintKey,
+    /// Keep card orders within this distance outside the window (for the payments join).
+    pub margin: Option<jiff::SignedDuration>,
+    /// Look-up mode: collect the first record of each order whose id hash is in the set,
+    /// whatever its class, into [`Ingest::fetched`].
+    pub fetch: Option<&'a foldhash::HashSet<u128>>,
     /// Country of orders that name none and whose preset gives none.
     pub default_country: Option<String>,
     pub progress: Option<&'a indicatif::ProgressBar>,
@@ -71,6 +76,8 @@ pub struct CardInfo {
     /// was available.
     pub fingerprint: Option<[u8; 32]>,
     pub check: CardCheck,
+    /// Expiry as `MM/YYYY`, where an export gives it (payment gateways do).
+    pub expiry: Option<Box<str>>,
 }
 
 /// Tells cards apart: the keyed fingerprint where there is one, else brand + mask (which can
@@ -136,6 +143,8 @@ pub enum CardCheck {
     Unreadable,
     /// No card number in the export.
     None,
+    /// Brand and last 4 from the payment gateway's export (the full number is not known).
+    Gateway,
 }
 
 impl CardCheck {
@@ -146,6 +155,7 @@ impl CardCheck {
             CardCheck::Masked => "masked",
             CardCheck::Unreadable => "unreadable",
             CardCheck::None => "none",
+            CardCheck::Gateway => "gateway",
         }
     }
 }
@@ -154,6 +164,7 @@ impl CardCheck {
 /// orders (status, currency, region, country, locale) is interned in [`Strings`].
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
+    pub kind: EntryKind,
     pub order_id: Box<str>,
     /// Index into [`Ingest::files`].
     pub file: u32,
@@ -171,6 +182,19 @@ pub struct OrderRecord {
     pub region: Sym,
     pub country: Sym,
     pub locale: Sym,
+}
+
+/// What an affected entry is: an in-window order, or a payment-gateway charge in the window
+/// (added by [`crate::payments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A card order inside the window.
+    Order,
+    /// A charge inside the window that matches no order (typically a declined attempt): the
+    /// person is known from the charge itself.
+    Payment,
+    /// A charge inside the window for an order outside it: the person is the order's.
+    PaymentForOrder,
 }
 
 /// An interned string: an index into [`Strings`].
@@ -326,6 +350,14 @@ pub struct Ingest {
     index: OrderIndex,
     /// Bytes of the files read so far (for the progress bar).
     progress_base: u64,
+    /// Card orders just outside the window (see [`IngestOptions::margin`]).
+    pub margin: Vec<OrderRecord>,
+    /// Orders looked up by id ([`IngestOptions::fetch`]), whatever their class.
+    pub fetched: Vec<OrderRecord>,
+    /// Gateway cards attached to entries (index into `orders`) by the payments join.
+    pub gateway_cards: HashMap<u32, Vec<CardInfo>>,
+    /// Gateway charge ids per entry (index into `orders`).
+    pub entry_charges: HashMap<u32, Vec<Box<str>>>,
     method_cache: HashMap<Box<[u8]>, (MethodClass, u64)>,
 }
 
@@ -505,11 +537,37 @@ impl Ingest {
                 Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
             }
         };
-        let key = xxhash_rust::xxh3::xxh3_128(order_id.as_bytes());
+        let key = order_key(&order_id);
         let email_raw = ctx.get(rec, Field::Email);
         let time_raw = ctx.get(rec, Field::OrderedAt);
         let first_hash = record_hash(&email_raw, time_raw.trim());
 
+        if let Some(wanted) = opts.fetch {
+            if wanted.contains(&key) && !self.index.contains_key(&key) {
+                if let Ok(at) = timestamp::parse(&time_raw, &ctx.fmt, ctx.zone.as_ref()) {
+                    let o = self.build_record(
+                        rec,
+                        line,
+                        file_idx,
+                        ctx,
+                        opts,
+                        &order_id,
+                        at,
+                        EntryKind::PaymentForOrder,
+                    );
+                    self.fetched.push(o);
+                }
+            }
+            self.index.insert(
+                key,
+                OrderState {
+                    class: Class::NotCard,
+                    first_hash,
+                    file: file_idx as u32,
+                },
+            );
+            return Ok(Class::NotCard);
+        }
         // A later record of a known order takes that order's class.
         if let Some(st) = self.index.get(&key) {
             if st.first_hash != first_hash {
@@ -635,9 +693,57 @@ impl Ingest {
             }
         };
         if !opts.window.contains(at) {
+            // Orders just outside the window are kept aside when payments are joined by
+            // e-mail, amount and time: a payment inside the window may belong to one.
+            if let Some(m) = opts.margin {
+                let w = opts.window;
+                let near = at >= w.start.checked_sub(m).unwrap_or(w.start)
+                    && at < w.end.checked_add(m).unwrap_or(w.end);
+                if near {
+                    let o = self.build_record(
+                        rec,
+                        line,
+                        file_idx,
+                        ctx,
+                        opts,
+                        order_id,
+                        at,
+                        EntryKind::Order,
+                    );
+                    self.margin.push(o);
+                }
+            }
             return Ok(Class::OutOfWindow);
         }
-        // In the window: keep what the outputs need.
+        let order = self.build_record(
+            rec,
+            line,
+            file_idx,
+            ctx,
+            opts,
+            order_id,
+            at,
+            EntryKind::Order,
+        );
+        self.orders.push(order);
+        Ok(Class::InWindow)
+    }
+
+    /// The kept form of one order record.
+    #[allow(clippy::too_many_arguments)]
+    fn build_record(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        file_idx: usize,
+        ctx: &RowContext,
+        opts: &IngestOptions,
+        order_id: &str,
+        at: Timestamp,
+        kind: EntryKind,
+    ) -> OrderRecord {
+        let layout = &ctx.layout;
+        let card_raw = ctx.get(rec, Field::CardNumber);
         let card = card_info(&card_raw, &ctx.get(rec, Field::CardBrand), opts.key);
         let email =
             text::normalize_email(&clean(ctx.get(rec, Field::Email))).map(String::into_boxed_str);
@@ -686,7 +792,8 @@ impl Ingest {
             l.split(['-', '_']).next().unwrap_or("").to_string()
         };
         let status = clean(ctx.status_name(ctx.get(rec, Field::Status).trim()));
-        let order = OrderRecord {
+        OrderRecord {
+            kind,
             order_id: clean(order_id).into_boxed_str(),
             file: file_idx as u32,
             line,
@@ -701,9 +808,7 @@ impl Ingest {
             region: self.strings.intern(&region),
             country: self.strings.intern(&country),
             locale: self.strings.intern(&locale),
-        };
-        self.orders.push(order);
-        Ok(Class::InWindow)
+        }
     }
 
     /// Payment methods seen, as written, with how they were classified (for the summary).
@@ -721,6 +826,11 @@ impl Ingest {
                 .or_insert(MethodTally { class, rows: 0 });
             e.rows += rows;
         }
+    }
+
+    /// Whether any file held an order with this id (as written).
+    pub fn has_order(&self, id: &str) -> bool {
+        self.index.contains_key(&order_key(id))
     }
 
     /// Distinct orders per class, over all files.
@@ -958,6 +1068,7 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
                 } else {
                     CardCheck::Invalid
                 },
+                expiry: None,
             })
         }
         Some(CardInput::Masked { lead, last4, len }) => {
@@ -977,6 +1088,7 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
                 masked: format!("{lead}{}{last4}", "*".repeat(stars)).into_boxed_str(),
                 fingerprint: None,
                 check: CardCheck::Masked,
+                expiry: None,
             })
         }
         Some(CardInput::Unreadable) => Some(CardInfo {
@@ -984,12 +1096,14 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
             masked: "".into(),
             fingerprint: None,
             check: CardCheck::Unreadable,
+            expiry: None,
         }),
         None => brand_col.map(|brand| CardInfo {
             brand,
             masked: "".into(),
             fingerprint: None,
             check: CardCheck::None,
+            expiry: None,
         }),
     }
 }
@@ -1028,6 +1142,11 @@ fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
         bytes.pop();
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The index key of an order id: a 128-bit hash of the id as written (trimmed).
+pub fn order_key(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.trim().as_bytes())
 }
 
 /// A hash of a record's normalised e-mail and raw time, to notice later records of an order
