@@ -868,186 +868,137 @@ impl PaymentFile<'_> {
     }
 
     fn classify(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<PClass> {
-        let source = format!("{}:{line}", self.input.display);
-        let created = self.get(rec, PField::CreatedAt).to_string();
-        let at = match timestamp::parse(&created, &self.fmt, self.zone.as_ref()) {
+        let source = || format!("{}:{line}", self.input.display);
+        let at = match timestamp::parse(&self.get(rec, PField::CreatedAt), &self.fmt, self.zone.as_ref()) {
             Ok(t) => t,
             Err(timestamp::TsError::NaiveWithoutZone(v)) => {
                 return Err(Error::usage(format!(
-                    "{source}: the charge time {v:?} has no offset, and no time zone is configured; set [payments] timezone (Stripe writes UTC) or incident.timezone"
+                    "{}: the charge time {v:?} has no offset, and no time zone is configured; set [payments] timezone (Stripe writes UTC) or incident.timezone",
+                    source()
                 )))
             }
             Err(e) => {
                 let record = self.masked_record(rec);
                 self.reject.push(Rejected {
-                    source,
+                    source: source(),
                     reason: format!("charge time: {e}"),
                     record,
                 })?;
                 return Ok(PClass::Rejected);
             }
         };
-        let Some(card) = self.card(rec) else {
+        let has_card = [PField::CardBrand, PField::Last4, PField::Fingerprint]
+            .iter()
+            .any(|f| !self.get(rec, *f).trim().is_empty());
+        if !has_card {
             return Ok(PClass::NotCard);
-        };
+        }
         let in_window = self.window.contains(at);
-        let mut charge_id = self.get(rec, PField::ChargeId).trim().to_string();
-        if charge_id.is_empty() {
-            charge_id = self.get(rec, PField::ChargeIdFallback).trim().to_string();
-        }
-        if charge_id.is_empty() {
-            charge_id = source.clone();
-        }
-        let charge_id = crate::cards::mask_card_runs(&charge_id).0;
-        let status = crate::cards::mask_card_runs(self.get(rec, PField::Status).trim()).0;
 
         // 1. By reference.
-        let reference = self.order_ref(rec);
         let mut matched: Option<(Candidate, Match)> = None;
         let mut ref_to_other_order: Option<String> = None;
-        if let Some(r) = &reference {
-            let c = self.ref_candidates(r);
+        if let Some(r) = self.order_ref(rec) {
+            let c = self.ref_candidates(&r);
             if c.len() == 1 {
                 matched = Some((c[0], Match::OrderRef));
-            } else if c.is_empty() && self.ingest.has_order(r) {
+            } else if c.is_empty() && self.ingest.has_order(&r) {
                 ref_to_other_order = Some(r.trim().to_string());
             }
         }
         // 2. By e-mail + amount + currency + time.
         let mut ambiguous: Vec<Candidate> = Vec::new();
         if matched.is_none() && ref_to_other_order.is_none() && self.rules.email_amount_time {
-            let email = text::normalize_email(&self.get(rec, PField::CustomerEmail));
-            let amount = amount_key(&self.get(rec, PField::Amount));
-            let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
-            if let (Some(email), Some(amount)) = (email, amount) {
-                let cands: Vec<Candidate> = self
-                    .index
-                    .by_email
-                    .get(&email)
-                    .map(|v| {
-                        v.iter()
-                            .copied()
-                            .filter(|c| {
-                                let o = self.candidate(*c);
-                                let oc = self.ingest.strings.get(o.currency);
-                                amount_key(&o.amount) == Some(amount)
-                                    && (oc.is_empty()
-                                        || currency.is_empty()
-                                        || oc.eq_ignore_ascii_case(&currency))
-                                    && (o.at - at).abs() <= self.rules.tolerance.abs()
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                match cands.len() {
-                    0 => {}
-                    1 => matched = Some((cands[0], Match::EmailAmountTime)),
-                    _ => ambiguous = cands,
-                }
+            let cands = self.email_candidates(rec, at);
+            match cands.len() {
+                0 => {}
+                1 => matched = Some((cands[0], Match::EmailAmountTime)),
+                _ => ambiguous = cands,
             }
         }
 
+        // Charges outside the window that join nothing inside it are only counted: no card
+        // work, nothing kept.
+        let kept = in_window || matches!(matched, Some((Candidate::InWindow(_), _)));
+        if !kept {
+            if matched.is_some() || ref_to_other_order.is_some() {
+                return Ok(PClass::Matched);
+            }
+            if !ambiguous.is_empty() {
+                self.list_ambiguous(rec, at, &ambiguous, source());
+            }
+            return Ok(PClass::OutOfWindow);
+        }
+
+        let card = self.card(rec).expect("a row with card data");
+        let mut charge_id = self.get(rec, PField::ChargeId).trim().to_string();
+        if charge_id.is_empty() {
+            charge_id = self.get(rec, PField::ChargeIdFallback).trim().to_string();
+        }
+        if charge_id.is_empty() {
+            charge_id = source();
+        }
+        let charge_id = crate::cards::mask_card_runs(&charge_id).0.into_boxed_str();
+        let status = crate::cards::mask_card_runs(self.get(rec, PField::Status).trim()).0;
+        let mut charge = Charge {
+            charge_id,
+            file: self.file_idx,
+            line,
+            at,
+            status: status.clone().into_boxed_str(),
+            card: card.clone(),
+            order_id: None,
+            matched: Match::None,
+            entry: None,
+            reason: "payment_without_order",
+        };
+
         if let Some((cand, how)) = matched {
+            charge.matched = how;
             match cand {
                 Candidate::InWindow(i) => {
-                    self.attach(i, card.clone());
+                    self.attach(i, card);
                     self.out.orders_with_payment.insert(i);
-                    self.out.charges.push(Charge {
-                        charge_id: charge_id.into_boxed_str(),
-                        file: self.file_idx,
-                        line,
-                        at,
-                        status: status.into_boxed_str(),
-                        card,
-                        order_id: Some(self.ingest.orders[i as usize].order_id.clone()),
-                        matched: how,
-                        entry: Some(i),
-                        reason: "order_in_window",
-                    });
-                    return Ok(PClass::Matched);
+                    charge.order_id = Some(self.ingest.orders[i as usize].order_id.clone());
+                    charge.entry = Some(i);
+                    charge.reason = "order_in_window";
                 }
                 Candidate::Margin(m) => {
-                    if in_window {
-                        // The order is just outside the window; the charge inside it makes the
-                        // person affected.
-                        let mut o = self.ingest.margin[m as usize].clone();
-                        o.kind = EntryKind::PaymentForOrder;
-                        o.at = at;
-                        o.card = None;
-                        let order_id = o.order_id.clone();
-                        let entry = self.push_entry(o, card.clone());
-                        self.out.charges.push(Charge {
-                            charge_id: charge_id.into_boxed_str(),
-                            file: self.file_idx,
-                            line,
-                            at,
-                            status: status.into_boxed_str(),
-                            card,
-                            order_id: Some(order_id),
-                            matched: how,
-                            entry: Some(entry),
-                            reason: "payment_in_window",
-                        });
-                    }
-                    return Ok(PClass::Matched);
+                    // The order is just outside the window; the charge inside it makes the
+                    // person affected.
+                    let mut o = self.ingest.margin[m as usize].clone();
+                    o.kind = EntryKind::PaymentForOrder;
+                    o.at = at;
+                    o.card = None;
+                    charge.order_id = Some(o.order_id.clone());
+                    charge.entry = Some(self.push_entry(o, card));
+                    charge.reason = "payment_in_window";
                 }
             }
-        }
-        if let Some(order_id) = ref_to_other_order {
-            if in_window {
-                // Joined to an order outside the window that was not kept: fetched later.
-                self.out.charges.push(Charge {
-                    charge_id: charge_id.into_boxed_str(),
-                    file: self.file_idx,
-                    line,
-                    at,
-                    status: status.into_boxed_str(),
-                    card,
-                    order_id: Some(order_id.into_boxed_str()),
-                    matched: Match::OrderRef,
-                    entry: None,
-                    reason: "payment_in_window",
-                });
-            }
+            self.out.charges.push(charge);
             return Ok(PClass::Matched);
         }
-        if !ambiguous.is_empty() {
-            let names: Vec<String> = ambiguous
-                .iter()
-                .map(|c| self.candidate(*c).order_id.to_string())
-                .collect();
-            for c in &ambiguous {
-                if let Candidate::InWindow(i) = c {
-                    self.out.ambiguous_candidates.insert(*i);
-                }
-            }
-            if let Some(r) = self.report.as_mut() {
-                r.ambiguous += 1;
-            }
-            self.out.unmatched.push(Unmatched {
-                charge_id: charge_id.clone(),
-                created_at: at,
-                amount: self.get(rec, PField::Amount).trim().to_string(),
-                currency: self.get(rec, PField::Currency).trim().to_string(),
-                reason: "ambiguous",
-                candidates: names,
-                source: source.clone(),
-            });
-        }
-        if !in_window {
-            return Ok(PClass::OutOfWindow);
+        if let Some(order_id) = ref_to_other_order {
+            // Joined to an order outside the window that was not kept: fetched later.
+            charge.matched = Match::OrderRef;
+            charge.order_id = Some(order_id.into_boxed_str());
+            charge.reason = "payment_in_window";
+            self.out.charges.push(charge);
+            return Ok(PClass::Matched);
         }
         // Inside the window and joined to no order: an affected card entry of its own.
         if ambiguous.is_empty() {
             self.out.unmatched.push(Unmatched {
-                charge_id: charge_id.clone(),
+                charge_id: charge.charge_id.to_string(),
                 created_at: at,
                 amount: self.get(rec, PField::Amount).trim().to_string(),
                 currency: self.get(rec, PField::Currency).trim().to_string(),
                 reason: "no_order",
                 candidates: Vec::new(),
-                source,
+                source: source(),
             });
+        } else {
+            self.list_ambiguous(rec, at, &ambiguous, source());
         }
         let name = crate::cards::mask_card_runs(self.get(rec, PField::CustomerName).trim()).0;
         let email = text::normalize_email(
@@ -1075,20 +1026,67 @@ impl PaymentFile<'_> {
             country: self.ingest.strings.intern(&country),
             locale: self.ingest.strings.intern(""),
         };
-        let idx = self.push_entry(entry, card.clone());
-        self.out.charges.push(Charge {
-            charge_id: charge_id.into_boxed_str(),
-            file: self.file_idx,
-            line,
-            at,
-            status: status.into_boxed_str(),
-            card,
-            order_id: None,
-            matched: Match::None,
-            entry: Some(idx),
-            reason: "payment_without_order",
-        });
+        charge.entry = Some(self.push_entry(entry, card));
+        self.out.charges.push(charge);
         Ok(PClass::UnmatchedInWindow)
+    }
+
+    /// Orders that fit a charge by normalised e-mail, amount, currency and time.
+    fn email_candidates(&self, rec: &csv::ByteRecord, at: Timestamp) -> Vec<Candidate> {
+        let email = text::normalize_email(&self.get(rec, PField::CustomerEmail));
+        let amount = amount_key(&self.get(rec, PField::Amount));
+        let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
+        let (Some(email), Some(amount)) = (email, amount) else {
+            return Vec::new();
+        };
+        let Some(v) = self.index.by_email.get(&email) else {
+            return Vec::new();
+        };
+        v.iter()
+            .copied()
+            .filter(|c| {
+                let o = self.candidate(*c);
+                let oc = self.ingest.strings.get(o.currency);
+                amount_key(&o.amount) == Some(amount)
+                    && (oc.is_empty() || currency.is_empty() || oc.eq_ignore_ascii_case(&currency))
+                    && (o.at - at).abs() <= self.rules.tolerance.abs()
+            })
+            .collect()
+    }
+
+    /// Lists a charge that fits several orders (joined to none).
+    fn list_ambiguous(
+        &mut self,
+        rec: &csv::ByteRecord,
+        at: Timestamp,
+        cands: &[Candidate],
+        source: String,
+    ) {
+        let names: Vec<String> = cands
+            .iter()
+            .map(|c| self.candidate(*c).order_id.to_string())
+            .collect();
+        for c in cands {
+            if let Candidate::InWindow(i) = c {
+                self.out.ambiguous_candidates.insert(*i);
+            }
+        }
+        if let Some(r) = self.report.as_mut() {
+            r.ambiguous += 1;
+        }
+        let mut charge_id = self.get(rec, PField::ChargeId).trim().to_string();
+        if charge_id.is_empty() {
+            charge_id = self.get(rec, PField::ChargeIdFallback).trim().to_string();
+        }
+        self.out.unmatched.push(Unmatched {
+            charge_id: crate::cards::mask_card_runs(&charge_id).0,
+            created_at: at,
+            amount: self.get(rec, PField::Amount).trim().to_string(),
+            currency: self.get(rec, PField::Currency).trim().to_string(),
+            reason: "ambiguous",
+            candidates: names,
+            source,
+        });
     }
 
     fn candidate(&self, c: Candidate) -> &OrderRecord {

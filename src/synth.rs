@@ -84,8 +84,27 @@ pub const ORDERS_HEADER: &str =
 /// Writes `rows` order records (one per order) spread over 2019-01..2023-12, about 200 bytes a
 /// row. `customers` bounds the number of distinct people (several orders each).
 pub fn write_orders<W: Write>(w: &mut W, rows: u64, customers: u64, seed: u64) -> io::Result<()> {
+    write_orders_and_payments(w, None::<&mut W>, rows, customers, seed)
+}
+
+/// The header of the payments files [`write_orders_and_payments`] writes (a Stripe-like layout).
+pub const PAYMENTS_HEADER: &str =
+    "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4,Card Fingerprint,Customer Email,Client Reference ID";
+
+/// Like [`write_orders`], and also one gateway charge per card order into `payments` (times in
+/// UTC, the order id as the reference), as a Stripe-like export.
+pub fn write_orders_and_payments<W: Write, P: Write>(
+    w: &mut W,
+    mut payments: Option<&mut P>,
+    rows: u64,
+    customers: u64,
+    seed: u64,
+) -> io::Result<()> {
     let mut rng = Rng::new(seed);
     writeln!(w, "{ORDERS_HEADER}")?;
+    if let Some(p) = payments.as_deref_mut() {
+        writeln!(p, "{PAYMENTS_HEADER}")?;
+    }
     let customers = customers.max(1);
     for i in 0..rows {
         let c = rng.below(customers);
@@ -102,13 +121,24 @@ pub fn write_orders<W: Write>(w: &mut W, rows: u64, customers: u64, seed: u64) -
             let mut crng = Rng::new(c * 7 + rng.below(2));
             pan(&mut crng)
         };
+        let amount = 1000 + rng.below(50_000);
+        let order_id = format!("{:09}", 100_000 + i);
         writeln!(
             w,
-            "{:09},{year}-{month:02}-{day:02} {h:02}:{m:02}:{s:02},customer{c}@example.com,M{c:08},顧客 {c},{card},,{method},{status},{},JPY,{},JP,\"gift wrap, deliver after 18:00 (order {i})\"",
-            100_000 + i,
-            1000 + rng.below(50_000),
+            "{order_id},{year}-{month:02}-{day:02} {h:02}:{m:02}:{s:02},customer{c}@example.com,M{c:08},顧客 {c},{card},,{method},{status},{amount},JPY,{},JP,\"gift wrap, deliver after 18:00 (order {i})\"",
             PREFS[rng.below(PREFS.len() as u64) as usize],
         )?;
+        if let (Some(p), false) = (payments.as_deref_mut(), card.is_empty()) {
+            // Tokyo is UTC+9 all year: the UTC hour is 9 earlier (the day may roll back;
+            // keep it simple by staying on the same day for early hours).
+            let uh = if h >= 9 { h - 9 } else { h };
+            let last4 = &card[card.len() - 4..];
+            writeln!(
+                p,
+                "ch_{i:08},{year}-{month:02}-{day:02} {uh:02}:{m:02}:{s:02},{amount},jpy,{},Visa,{last4},fp{c:014},customer{c}@example.com,{order_id}",
+                if status == "declined" { "Failed" } else { "Paid" },
+            )?;
+        }
     }
     Ok(())
 }
