@@ -633,3 +633,75 @@ fn first_customer(case: &Case) -> String {
     let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     v["customer_id"].as_str().unwrap().to_string()
 }
+
+/// `n` customers in the shape `affected` writes, with ids that do not sort like their order.
+fn synthetic_affected(path: &Path, n: usize) {
+    let mut s = String::new();
+    for i in 0..n {
+        let (locale, name) = if i % 2 == 0 {
+            ("ja", format!("山田 太郎{i}"))
+        } else {
+            ("en", format!("Customer {i}"))
+        };
+        let email = if i % 7 == 3 {
+            String::new()
+        } else {
+            format!("user{i}@example.com")
+        };
+        let v = serde_json::json!({
+            "customer_id": format!("c-{:05}", (i * 7919) % 100_000),
+            "name": name, "email": email, "locale": locale,
+            "cards": [{"brand": "VISA", "last4": "1111"}], "order_count": 1,
+            "first_order_at": "2021-03-01T10:00:00+09:00",
+            "last_order_at": "2021-03-01T10:00:00+09:00", "contact": "email",
+        });
+        s.push_str(&v.to_string());
+        s.push('\n');
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn rendering_on_several_threads_keeps_customer_order_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("incident.toml"), INCIDENT).unwrap();
+    let n = 500;
+    synthetic_affected(&dir.path().join("a/affected.jsonl"), n);
+    synthetic_affected(&dir.path().join("b/affected.jsonl"), n);
+    for (sub, threads) in [("a", "4"), ("b", "1")] {
+        skimtrace()
+            .current_dir(dir.path())
+            .env("SKIMTRACE_THREADS", threads)
+            .args(["notify", "--config", "incident.toml", "--affected"])
+            .arg(format!("{sub}/affected.jsonl"))
+            .assert()
+            .success();
+    }
+    let a = crate::util::read_csv(&dir.path().join("a/notices/index.csv"));
+    let b = crate::util::read_csv(&dir.path().join("b/notices/index.csv"));
+    assert_eq!(a, b, "index.csv is the same on 4 threads and on 1");
+    let input: Vec<String> = std::fs::read_to_string(dir.path().join("a/affected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["email"] != "")
+        .map(|v| v["customer_id"].as_str().unwrap().to_string())
+        .collect();
+    let ids: Vec<String> = a[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids, input, "index.csv follows affected.jsonl");
+    for row in &a[1..] {
+        let name = format!("{}.eml", row[0]);
+        let fa = std::fs::read(dir.path().join("a/notices").join(&name)).unwrap();
+        let fb = std::fs::read(dir.path().join("b/notices").join(&name)).unwrap();
+        assert_eq!(fa, fb, "{name} differs between 4 threads and 1");
+        assert_eq!(row[4], skimtrace::digest::sri_of(&fa));
+    }
+    let files = std::fs::read_dir(dir.path().join("a/notices"))
+        .unwrap()
+        .count();
+    assert_eq!(files, ids.len() + 1, "one .eml per notice plus index.csv");
+    assert!(!dir.path().join("a/.notices.tmp").exists());
+    let no_email = crate::util::read_csv(&dir.path().join("a/no_email.csv"));
+    assert_eq!(no_email.len() - 1, n - ids.len());
+}

@@ -9,7 +9,7 @@
 //! connection is dropped and a new one opened. Transient replies (4xx) are retried with
 //! exponential backoff, then left as `deferred`; permanent ones (5xx) end as `failed`.
 
-use super::check::Prepared;
+use super::check::Planned;
 use super::journal::{self, Event, Journal, Phase};
 use super::Error;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -219,7 +219,8 @@ impl Pacer {
 /// journal saved for a re-run.
 pub fn run(
     target: &Target,
-    messages: Vec<Prepared>,
+    messages: Vec<Planned>,
+    render: &(dyn Fn(&Planned) -> crate::Result<Vec<u8>> + Sync),
     journal: &Mutex<Journal>,
     opts: &SendOptions,
     progress: &(dyn Fn(&Tally) + Sync),
@@ -250,7 +251,7 @@ pub fn run(
                         break;
                     };
                     pacer.wait();
-                    match w.deliver(&m) {
+                    match render(&m).and_then(|bytes| w.deliver(&m, &bytes)) {
                         Ok(o) => {
                             let mut t = tally.lock().expect("tally lock");
                             match o {
@@ -298,13 +299,13 @@ enum Attempt {
 }
 
 impl Worker<'_> {
-    fn record(&self, m: &Prepared, phase: Phase, reply: &str, attempt: u32) -> crate::Result<()> {
+    fn record(&self, m: &Planned, phase: Phase, reply: &str, attempt: u32) -> crate::Result<()> {
         self.journal.lock().expect("journal lock").append(Event {
             time: journal::now(),
             campaign: self.opts.campaign.clone(),
             customer_id: m.customer_id.clone(),
-            message_id: m.built.message_id.clone(),
-            recipient: m.built.to.to_string(),
+            message_id: m.message_id.clone(),
+            recipient: m.to.to_string(),
             review: self.opts.review,
             phase,
             reply: crate::text::scrub_controls(reply),
@@ -312,7 +313,7 @@ impl Worker<'_> {
         })
     }
 
-    fn deliver(&mut self, m: &Prepared) -> crate::Result<Outcome> {
+    fn deliver(&mut self, m: &Planned, bytes: &[u8]) -> crate::Result<Outcome> {
         let mut delay = self.opts.retry_delay;
         let mut reconnects = 0;
         let mut attempt = 0;
@@ -322,7 +323,7 @@ impl Worker<'_> {
                 self.conn = Some(self.target.connect()?);
             }
             self.record(m, Phase::Started, "", attempt)?;
-            match self.attempt(m, attempt)? {
+            match self.attempt(m, bytes, attempt)? {
                 Attempt::Accepted(reply) => {
                     self.record(m, Phase::Accepted, &reply, attempt)?;
                     return Ok(Outcome::Accepted);
@@ -360,17 +361,16 @@ impl Worker<'_> {
         }
     }
 
-    fn attempt(&mut self, m: &Prepared, attempt: u32) -> crate::Result<Attempt> {
+    fn attempt(&mut self, m: &Planned, bytes: &[u8], attempt: u32) -> crate::Result<Attempt> {
         let conn = self.conn.as_mut().expect("connected");
         let mut params = Vec::new();
-        if !m.built.bytes.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime)
-        {
+        if !bytes.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         // MAIL, RCPT, DATA: a failure here leaves nothing delivered.
         let before = conn
             .command(Mail::new(Some(self.opts.from.clone()), params))
-            .and_then(|_| conn.command(Rcpt::new(m.built.to.clone(), vec![])))
+            .and_then(|_| conn.command(Rcpt::new(m.to.clone(), vec![])))
             .and_then(|_| conn.command(Data));
         if let Err(e) = before {
             return Ok(self.before_data(e));
@@ -378,7 +378,7 @@ impl Worker<'_> {
         // The server answered 354: from here on, a broken connection means "unknown".
         self.record(m, Phase::Data, "354", attempt)?;
         let conn = self.conn.as_mut().expect("connected");
-        Ok(match conn.message(&m.built.bytes) {
+        Ok(match conn.message(bytes) {
             Ok(resp) => Attempt::Accepted(reply_text(&resp)),
             Err(e) if e.is_transient() => Attempt::Transient(e.to_string()),
             Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
