@@ -705,3 +705,119 @@ fn rendering_on_several_threads_keeps_customer_order_and_bytes() {
     let no_email = crate::util::read_csv(&dir.path().join("a/no_email.csv"));
     assert_eq!(no_email.len() - 1, n - ids.len());
 }
+
+/// A private CA and a certificate for 127.0.0.1 signed by it, made with `openssl`; `None`
+/// (the test is skipped, with a message) when `openssl` is not installed.
+fn private_ca(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: `openssl` is not installed (needed to make a test certificate)");
+        return None;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    let words = |s: String| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let mut ca_req = words(format!(
+        "req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj"
+    ));
+    ca_req.push("/CN=skimtrace test CA".into());
+    run(&ca_req.iter().map(String::as_str).collect::<Vec<_>>());
+    let srv_req = words(format!(
+        "req {ec} -keyout key.pem -out srv.csr -subj /CN=127.0.0.1"
+    ));
+    run(&srv_req.iter().map(String::as_str).collect::<Vec<_>>());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    Some((
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    ))
+}
+
+#[test]
+fn starttls_with_a_private_ca_and_a_login() {
+    let case = Case::new();
+    let Some((ca, cert, key)) = private_ca(&case.path("tls")) else {
+        return;
+    };
+    let server = Server::start(
+        &case.path("mail"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--auth",
+            "notice:s3cret pass",
+        ],
+    );
+    let url = server.url();
+    // The certificate is not trusted without --ca-file: nothing is sent.
+    let out = case
+        .notify(&["--send", &url])
+        .env("SKIMTRACE_SMTP_USER", "notice")
+        .env("SKIMTRACE_SMTP_PASSWORD", "s3cret pass")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("certificate"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    // A wrong password is refused by the server (over TLS) and stops the batch.
+    let out = case
+        .notify(&["--send", &url, "--ca-file", ca.to_str().unwrap()])
+        .env("SKIMTRACE_SMTP_USER", "notice")
+        .env("SKIMTRACE_SMTP_PASSWORD", "wrong")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("535"), "{err}");
+    assert!(server.received().is_empty());
+    // With the CA and the login every notice goes through STARTTLS, once.
+    case.notify(&["--send", &url, "--ca-file", ca.to_str().unwrap()])
+        .env("SKIMTRACE_SMTP_USER", "notice")
+        .env("SKIMTRACE_SMTP_PASSWORD", "s3cret pass")
+        .assert()
+        .success();
+    let got = server.received();
+    assert_eq!(got.len(), addressed_customers());
+    assert!(count_by_message_id(&got).values().all(|&n| n == 1));
+    for (_, raw) in &got {
+        assert_no_pan(raw);
+    }
+}

@@ -418,9 +418,10 @@ fn send_all(
             .into());
         }
         let pass = std::env::var("SKIMTRACE_SMTP_PASSWORD").unwrap_or_default();
-        target.credentials = Some(lettre::transport::smtp::authentication::Credentials::new(
-            user, pass,
-        ));
+        target.credentials = Some(crate::notify::smtp::Credentials {
+            user,
+            password: zeroize::Zeroizing::new(pass),
+        });
     }
     let journal = Journal::open(&out.join("sent.jsonl"))?;
     let review = args.to_override.is_some();
