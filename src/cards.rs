@@ -404,18 +404,25 @@ pub fn find_card_runs(text: &str) -> Vec<(usize, usize)> {
     }
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_digit()) {
+        // Jump to the next digit that starts a run (most bytes of a message are not digits).
+        match b[i..].iter().position(u8::is_ascii_digit) {
+            Some(k) => i += k,
+            None => break,
+        }
+        if i > 0 && b[i - 1].is_ascii_digit() {
             i += 1;
             continue;
         }
-        // Extend a run of digits with single separators between them.
+        // Extend a run of digits with single separators between them; count its digits first
+        // and only copy them out for a run long enough to be a card number (base64 and dates
+        // make many short runs).
         let start = i;
         let mut end = i; // exclusive end of the last digit
-        let mut digits: Vec<u8> = Vec::with_capacity(24);
+        let mut count = 0usize;
         let mut j = i;
         while j < b.len() {
             if b[j].is_ascii_digit() {
-                digits.push(b[j]);
+                count += 1;
                 j += 1;
                 end = j;
             } else if (b[j] == b' ' || b[j] == b'-')
@@ -432,13 +439,19 @@ pub fn find_card_runs(text: &str) -> Vec<(usize, usize)> {
         // The whole run, or any 13–19-digit stretch inside it (a card number followed by its
         // expiry, `4111 1111 1111 1111 12/25`, makes an 18-digit run that fails Luhn as a
         // whole): when one passes Luhn, the whole run is masked.
-        if digits.len() >= 13
-            && ((digits.len() <= 19 && luhn_valid(&digits))
-                || (13..=19.min(digits.len())).any(|w| digits.windows(w).any(luhn_valid)))
-        {
-            out.push((start, end));
+        if count >= 13 {
+            let mut digits: Vec<u8> = b[start..end]
+                .iter()
+                .copied()
+                .filter(u8::is_ascii_digit)
+                .collect();
+            if (digits.len() <= 19 && luhn_valid(&digits))
+                || (13..=19.min(digits.len())).any(|w| digits.windows(w).any(luhn_valid))
+            {
+                out.push((start, end));
+            }
+            digits.zeroize();
         }
-        digits.zeroize();
         i = end.max(i + 1);
     }
     out

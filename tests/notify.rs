@@ -633,3 +633,191 @@ fn first_customer(case: &Case) -> String {
     let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     v["customer_id"].as_str().unwrap().to_string()
 }
+
+/// `n` customers in the shape `affected` writes, with ids that do not sort like their order.
+fn synthetic_affected(path: &Path, n: usize) {
+    let mut s = String::new();
+    for i in 0..n {
+        let (locale, name) = if i % 2 == 0 {
+            ("ja", format!("山田 太郎{i}"))
+        } else {
+            ("en", format!("Customer {i}"))
+        };
+        let email = if i % 7 == 3 {
+            String::new()
+        } else {
+            format!("user{i}@example.com")
+        };
+        let v = serde_json::json!({
+            "customer_id": format!("c-{:05}", (i * 7919) % 100_000),
+            "name": name, "email": email, "locale": locale,
+            "cards": [{"brand": "VISA", "last4": "1111"}], "order_count": 1,
+            "first_order_at": "2021-03-01T10:00:00+09:00",
+            "last_order_at": "2021-03-01T10:00:00+09:00", "contact": "email",
+        });
+        s.push_str(&v.to_string());
+        s.push('\n');
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn rendering_on_several_threads_keeps_customer_order_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("incident.toml"), INCIDENT).unwrap();
+    let n = 500;
+    synthetic_affected(&dir.path().join("a/affected.jsonl"), n);
+    synthetic_affected(&dir.path().join("b/affected.jsonl"), n);
+    for (sub, threads) in [("a", "4"), ("b", "1")] {
+        skimtrace()
+            .current_dir(dir.path())
+            .env("SKIMTRACE_THREADS", threads)
+            .args(["notify", "--config", "incident.toml", "--affected"])
+            .arg(format!("{sub}/affected.jsonl"))
+            .assert()
+            .success();
+    }
+    let a = crate::util::read_csv(&dir.path().join("a/notices/index.csv"));
+    let b = crate::util::read_csv(&dir.path().join("b/notices/index.csv"));
+    assert_eq!(a, b, "index.csv is the same on 4 threads and on 1");
+    let input: Vec<String> = std::fs::read_to_string(dir.path().join("a/affected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["email"] != "")
+        .map(|v| v["customer_id"].as_str().unwrap().to_string())
+        .collect();
+    let ids: Vec<String> = a[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids, input, "index.csv follows affected.jsonl");
+    for row in &a[1..] {
+        let name = format!("{}.eml", row[0]);
+        let fa = std::fs::read(dir.path().join("a/notices").join(&name)).unwrap();
+        let fb = std::fs::read(dir.path().join("b/notices").join(&name)).unwrap();
+        assert_eq!(fa, fb, "{name} differs between 4 threads and 1");
+        assert_eq!(row[4], skimtrace::digest::sri_of(&fa));
+    }
+    let files = std::fs::read_dir(dir.path().join("a/notices"))
+        .unwrap()
+        .count();
+    assert_eq!(files, ids.len() + 1, "one .eml per notice plus index.csv");
+    assert!(!dir.path().join("a/.notices.tmp").exists());
+    let no_email = crate::util::read_csv(&dir.path().join("a/no_email.csv"));
+    assert_eq!(no_email.len() - 1, n - ids.len());
+}
+
+/// A private CA and a certificate for 127.0.0.1 signed by it, made with `openssl`; `None`
+/// (the test is skipped, with a message) when `openssl` is not installed.
+fn private_ca(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: `openssl` is not installed (needed to make a test certificate)");
+        return None;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    let words = |s: String| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let mut ca_req = words(format!(
+        "req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj"
+    ));
+    ca_req.push("/CN=skimtrace test CA".into());
+    run(&ca_req.iter().map(String::as_str).collect::<Vec<_>>());
+    let srv_req = words(format!(
+        "req {ec} -keyout key.pem -out srv.csr -subj /CN=127.0.0.1"
+    ));
+    run(&srv_req.iter().map(String::as_str).collect::<Vec<_>>());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    Some((
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    ))
+}
+
+#[test]
+fn starttls_with_a_private_ca_and_a_login() {
+    let case = Case::new();
+    let Some((ca, cert, key)) = private_ca(&case.path("tls")) else {
+        return;
+    };
+    let server = Server::start(
+        &case.path("mail"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--auth",
+            "notice:s3cret pass",
+        ],
+    );
+    let url = server.url();
+    // The certificate is not trusted without --ca-file: nothing is sent.
+    let out = case
+        .notify(&["--send", &url])
+        .env("SKIMTRACE_SMTP_USER", "notice")
+        .env("SKIMTRACE_SMTP_PASSWORD", "s3cret pass")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("certificate"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    // A wrong password is refused by the server (over TLS) and stops the batch.
+    let out = case
+        .notify(&["--send", &url, "--ca-file", ca.to_str().unwrap()])
+        .env("SKIMTRACE_SMTP_USER", "notice")
+        .env("SKIMTRACE_SMTP_PASSWORD", "wrong")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("535"), "{err}");
+    assert!(server.received().is_empty());
+    // With the CA and the login every notice goes through STARTTLS, once.
+    case.notify(&["--send", &url, "--ca-file", ca.to_str().unwrap()])
+        .env("SKIMTRACE_SMTP_USER", "notice")
+        .env("SKIMTRACE_SMTP_PASSWORD", "s3cret pass")
+        .assert()
+        .success();
+    let got = server.received();
+    assert_eq!(got.len(), addressed_customers());
+    assert!(count_by_message_id(&got).values().all(|&n| n == 1));
+    for (_, raw) in &got {
+        assert_no_pan(raw);
+    }
+}

@@ -4,15 +4,18 @@
 use super::common::{self, Ui};
 use crate::cli::NotifyArgs;
 use crate::error::{Error, Result};
-use crate::notify::check::{self, Plan, PlanOptions, Prepared};
+use crate::notify::check::{self, Item, Plan, PlanOptions, Planned, Preparer};
+use crate::notify::input::Recipient;
 use crate::notify::journal::{Journal, Status};
 use crate::notify::message::{self, Sender};
+use crate::notify::par;
 use crate::notify::render::{Case, IncidentCtx, Templates};
 use crate::notify::send::{self, SendOptions, Target};
 use crate::notify::settings::{ContactConfig, NotifyConfig};
 use crate::notify::{Error as NotifyError, DEFAULT_CAMPAIGN};
 use crate::output::{self, CsvOut};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
@@ -95,48 +98,66 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         .default_locale
         .clone()
         .unwrap_or_else(|| "ja".into());
-    let plan = check::prepare(
-        &recipients,
+    let preparer = Preparer::new(
         &templates,
         &case,
         &sender,
-        &PlanOptions {
+        PlanOptions {
             notify: &ncfg,
             review_to: review_to.as_ref(),
             fallback_locale: &fallback,
         },
     );
-    report_plan(&plan, ui);
-    if !plan.problems.is_empty() {
-        return Err(Error::CheckFailed(format!(
-            "{} problem(s) in the rendered notices (listed above); nothing was written or sent: fix the templates or the config and run with --check again",
-            plan.problems.len()
-        )));
-    }
-    if args.check {
-        ui.say("skimtrace: check passed");
-        return Ok(0);
-    }
+    let threads = par::threads();
     let out = args.case.out.clone().unwrap_or_else(|| {
         args.affected
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     });
+    if args.send.is_none() && !args.check {
+        // Render, check and write in one streaming pass; nothing reaches notices/ unless
+        // every customer passed the check.
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+        let written = write_notices(&out, &recipients, &preparer, threads, args.case.force, ui)?;
+        ui.say(format!(
+            "skimtrace: wrote {written} notices to {}",
+            out.join("notices").display()
+        ));
+        return Ok(0);
+    }
+    let plan = check::prepare(&recipients, &preparer, threads);
+    report_plan(&plan, plan.messages.len(), ui);
+    check_passed(&plan)?;
+    if args.check {
+        ui.say("skimtrace: check passed");
+        return Ok(0);
+    }
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     write_no_email(&out, &plan)?;
-    match &args.send {
-        None => {
-            write_notices(&out, &plan, args.case.force)?;
-            ui.say(format!(
-                "skimtrace: wrote {} notices to {}",
-                plan.messages.len(),
-                out.join("notices").display()
-            ));
-            Ok(0)
+    let url = args.send.as_deref().expect("--send is set");
+    let render = |p: &Planned| -> Result<Vec<u8>> {
+        // Rendering is deterministic: the second time gives the message the check passed.
+        match preparer.prepare(&recipients[p.index]) {
+            Item::Message(m) if m.built.message_id == p.message_id => Ok(m.built.bytes),
+            _ => Err(NotifyError::Settings(format!(
+                "customer {}: the notice did not render the same way twice; nothing more is sent",
+                p.customer_id
+            ))
+            .into()),
         }
-        Some(url) => send_all(args, url, &out, plan, &sender, campaign, &ncfg, ui),
+    };
+    send_all(args, url, &out, plan, &render, &sender, campaign, &ncfg, ui)
+}
+
+fn check_passed(plan: &Plan) -> Result<()> {
+    if !plan.problems.is_empty() {
+        return Err(Error::CheckFailed(format!(
+            "{} problem(s) in the rendered notices (listed above); nothing was written or sent: fix the templates or the config and run with --check again",
+            plan.problems.len()
+        )));
     }
+    Ok(())
 }
 
 fn required(v: &Option<String>, key: &str) -> Result<String> {
@@ -187,13 +208,12 @@ fn sender(
     })
 }
 
-fn report_plan(plan: &Plan, ui: &Ui) {
+fn report_plan(plan: &Plan, rendered: usize, ui: &Ui) {
     for line in plan.problem_report() {
         eprintln!("skimtrace: problem: {line}");
     }
     ui.say(format!(
-        "skimtrace: {} notices rendered, {} customers without a usable address (no_email.csv), {} problems",
-        plan.messages.len(),
+        "skimtrace: {rendered} notices rendered, {} customers without a usable address (no_email.csv), {} problems",
         plan.no_email.len(),
         plan.problems.len()
     ));
@@ -210,34 +230,139 @@ fn write_no_email(out: &Path, plan: &Plan) -> Result<()> {
     csv.commit()
 }
 
-fn write_notices(out: &Path, plan: &Plan, force: bool) -> Result<()> {
+/// The staging folder beside `notices/`: every file of a run is written there first.
+const STAGING: &str = ".notices.tmp";
+
+/// Renders, checks and writes every notice in one pass over the customers, on `threads`
+/// threads: each message is rendered, written and dropped, so memory stays flat whatever the
+/// number of customers. Files go to a staging folder; only when every customer passed the
+/// check do they move into `notices/` (the whole folder in one rename when `notices/` is new),
+/// with `index.csv` (in the customers' order) last. On a problem the staging folder is
+/// removed and nothing is written. Returns the number of notices written.
+fn write_notices(
+    out: &Path,
+    recipients: &[Recipient],
+    preparer: &Preparer,
+    threads: usize,
+    force: bool,
+    ui: &Ui,
+) -> Result<usize> {
     let dir = out.join("notices");
-    output::prepare_dir(&dir, force)?;
+    let exists = dir.exists();
+    if exists {
+        // Refuse before rendering, not after (`output::prepare_dir` does the same checks).
+        output::prepare_dir(&dir, force)?;
+    }
+    let staging = Staging::create(out.join(STAGING))?;
     let mut index = CsvOut::create(
-        &dir.join("index.csv"),
+        &staging.0.join("index.csv"),
         &["customer_id", "to", "locale", "subject", "sha256"],
     )?;
-    for m in &plan.messages {
-        let name = format!("{}.eml", file_stem(&m.customer_id));
-        write_eml(&dir.join(&name), &m.built.bytes)?;
-        index.row([
-            m.customer_id.as_str(),
-            m.built.to.as_ref(),
-            &m.locale,
-            &m.subject,
-            &crate::digest::sri_of(&m.built.bytes),
-        ])?;
+    enum Done {
+        Written([String; 5]),
+        Other(Item),
     }
-    index.commit()
+    // After the first problem, messages are still rendered and checked (every problem is
+    // reported) but no longer written.
+    let failed = AtomicBool::new(false);
+    let mut plan = Plan::default();
+    let mut rendered = 0;
+    par::map_ordered(
+        recipients,
+        threads,
+        |_, r| -> Result<Done> {
+            match preparer.prepare(r) {
+                Item::Message(m) if !failed.load(Ordering::Relaxed) => {
+                    let name = format!("{}.eml", file_stem(&m.customer_id));
+                    write_eml(&staging.0.join(name), &m.built.bytes)?;
+                    let digest = crate::digest::sri_of(&m.built.bytes);
+                    Ok(Done::Written([
+                        m.customer_id,
+                        m.built.to.to_string(),
+                        m.locale,
+                        m.subject,
+                        digest,
+                    ]))
+                }
+                item => Ok(Done::Other(item)),
+            }
+        },
+        |done| {
+            match done? {
+                Done::Written(row) => {
+                    rendered += 1;
+                    index.row(&row)?;
+                }
+                Done::Other(Item::Message(_)) => rendered += 1,
+                Done::Other(Item::Problems(p)) => {
+                    failed.store(true, Ordering::Relaxed);
+                    plan.problems.extend(p);
+                }
+                Done::Other(Item::NoEmail(n)) => plan.no_email.push(n),
+            }
+            Ok::<_, Error>(())
+        },
+    )?;
+    report_plan(&plan, rendered, ui);
+    check_passed(&plan)?;
+    write_no_email(out, &plan)?;
+    index.commit()?;
+    if !exists {
+        std::fs::rename(&staging.0, &dir).map_err(|e| Error::io(&dir, e))?;
+        staging.keep();
+    } else {
+        let entries = std::fs::read_dir(&staging.0).map_err(|e| Error::io(&staging.0, e))?;
+        for e in entries {
+            let e = e.map_err(|e| Error::io(&staging.0, e))?;
+            if e.file_name() != "index.csv" {
+                let to = dir.join(e.file_name());
+                std::fs::rename(e.path(), &to).map_err(|err| Error::io(&to, err))?;
+            }
+        }
+        let to = dir.join("index.csv");
+        std::fs::rename(staging.0.join("index.csv"), &to).map_err(|e| Error::io(&to, e))?;
+    }
+    Ok(rendered)
 }
 
-/// Writes one .eml: owner-only, to a temporary name renamed into place (an interrupted run
-/// leaves no half file under the real name). Unlike [`output::write_file`] it does not fsync
-/// each file: 100,000 fsyncs take a minute on a common disk, and a notice lost in a power cut
-/// is re-rendered byte for byte (`index.csv`, written last and synced, holds the digests).
+/// The staging folder, removed with what it holds unless [`Staging::keep`] is called.
+struct Staging(PathBuf);
+
+impl Staging {
+    fn create(path: PathBuf) -> Result<Staging> {
+        // Left by a run that was killed: its files never reached notices/.
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Staging(path))
+    }
+
+    fn keep(mut self) {
+        self.0 = PathBuf::new();
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Writes one .eml, owner-only, into the staging folder (which only ever holds this run's
+/// files: a half-written file there never reaches `notices/`). No fsync per file: 100,000
+/// fsyncs take a minute on a common disk, and a notice lost in a power cut is re-rendered byte
+/// for byte (`index.csv` holds the digests).
 fn write_eml(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("eml.tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -245,10 +370,8 @@ fn write_eml(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    let mut f = opts.open(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))
 }
 
 /// A customer id as a file name (ids are `c-…` base32; anything else is replaced).
@@ -270,6 +393,7 @@ fn send_all(
     url: &str,
     out: &Path,
     plan: Plan,
+    render: &(dyn Fn(&Planned) -> Result<Vec<u8>> + Sync),
     sender: &Sender,
     campaign: &str,
     ncfg: &NotifyConfig,
@@ -294,9 +418,10 @@ fn send_all(
             .into());
         }
         let pass = std::env::var("SKIMTRACE_SMTP_PASSWORD").unwrap_or_default();
-        target.credentials = Some(lettre::transport::smtp::authentication::Credentials::new(
-            user, pass,
-        ));
+        target.credentials = Some(crate::notify::smtp::Credentials {
+            user,
+            password: zeroize::Zeroizing::new(pass),
+        });
     }
     let journal = Journal::open(&out.join("sent.jsonl"))?;
     let review = args.to_override.is_some();
@@ -323,14 +448,14 @@ fn send_all(
         target.host,
         target.port
     ));
-    let result = send::run(&target, todo, &journal, &opts, &|_| {});
+    let result = send::run(&target, todo, render, &journal, &opts, &|_| {});
     let journal = journal.into_inner().expect("journal lock");
     write_failed(out, &journal)?;
     let tally = result?;
     // The final word comes from the journal: what every message of this plan ended as.
     let mut counts = [0usize; 5];
     for m in &plan.messages {
-        let i = match journal.status(&m.built.message_id) {
+        let i = match journal.status(&m.message_id) {
             Status::Accepted => 0,
             Status::Deferred => 1,
             Status::Failed => 2,
@@ -364,14 +489,14 @@ fn send_all(
 
 /// The messages to send this run, and what was skipped and why.
 fn select(
-    messages: &[Prepared],
+    messages: &[Planned],
     journal: &Journal,
     args: &NotifyArgs,
-) -> (Vec<Prepared>, Vec<(&'static str, usize)>) {
+) -> (Vec<Planned>, Vec<(&'static str, usize)>) {
     let (mut accepted, mut failed, mut unknown) = (0, 0, 0);
     let mut todo = Vec::new();
     for m in messages {
-        match journal.status(&m.built.message_id) {
+        match journal.status(&m.message_id) {
             Status::Accepted => accepted += 1,
             Status::Failed if !args.retry_failed => failed += 1,
             Status::Unknown if !args.resend_unknown => unknown += 1,

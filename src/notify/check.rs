@@ -1,5 +1,7 @@
-//! Rendering every customer in memory and checking the result, before anything is written or
-//! sent (`--check`, and the first step of every batch).
+//! Rendering and checking every customer before anything is written or sent (`--check`, and
+//! the first step of every batch). Customers are rendered on every core ([`super::par`]); a
+//! [`Plan`] keeps each message without its bytes (they are rendered again when written or
+//! sent), so memory does not grow with the rendered messages.
 //!
 //! A batch refuses to start on any problem: a template error (a missing variable included), an
 //! empty subject, a subject that is not one line, a card-like digit run anywhere in a rendered
@@ -8,20 +10,47 @@
 
 use super::input::Recipient;
 use super::message::{self, Built, Sender};
-use super::render::{Case, Templates};
+use super::render::{pick_from, Case, LocaleFixed, Templates};
 use lettre::Address;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// A message ready to write or send.
+/// A message rendered and checked, ready to write or send.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub customer_id: String,
     pub locale: String,
     /// The subject as sent (with the configured prefix).
     pub subject: String,
-    /// The customer's own address (also for review copies).
-    pub customer_to: Address,
     pub built: Built,
+}
+
+/// A message that passed the check, without its bytes: what a batch selects, indexes and
+/// sends. The bytes are rendered again when the message is written or sent (rendering is
+/// deterministic), so no step holds every message in memory at once.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The customer's position in `affected.jsonl` (after `--only`).
+    pub index: usize,
+    pub customer_id: String,
+    pub locale: String,
+    pub subject: String,
+    pub message_id: String,
+    /// The envelope recipient (the review inbox for a review copy).
+    pub to: Address,
+}
+
+impl Prepared {
+    /// The message without its bytes.
+    pub fn planned(&self, index: usize) -> Planned {
+        Planned {
+            index,
+            customer_id: self.customer_id.clone(),
+            locale: self.locale.clone(),
+            subject: self.subject.clone(),
+            message_id: self.built.message_id.clone(),
+            to: self.built.to.clone(),
+        }
+    }
 }
 
 /// A customer who gets no e-mail, and why.
@@ -43,7 +72,7 @@ pub struct Problem {
 /// Everything `notify` would do, computed in memory.
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub messages: Vec<Prepared>,
+    pub messages: Vec<Planned>,
     pub no_email: Vec<NoEmail>,
     pub problems: Vec<Problem>,
 }
@@ -79,6 +108,17 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Adds what happened to the customer at `index`, keeping the message without its bytes.
+    pub fn add(&mut self, index: usize, item: Item) {
+        match item {
+            Item::Message(p) => self.messages.push(p.planned(index)),
+            Item::NoEmail(n) => self.no_email.push(n),
+            Item::Problems(p) => self.problems.extend(p),
+        }
+    }
+}
+
 /// Options that change what is prepared.
 pub struct PlanOptions<'a> {
     pub notify: &'a super::settings::NotifyConfig,
@@ -86,47 +126,73 @@ pub struct PlanOptions<'a> {
     pub fallback_locale: &'a str,
 }
 
-/// Renders and checks every customer.
-pub fn prepare(
-    recipients: &[Recipient],
-    templates: &Templates,
-    case: &Case,
-    sender: &Sender,
-    opts: &PlanOptions,
-) -> Plan {
-    let mut plan = Plan::default();
-    for r in recipients {
+/// What preparing one customer gives.
+#[derive(Debug)]
+pub enum Item {
+    Message(Prepared),
+    NoEmail(NoEmail),
+    /// The customer's message has problems: the batch must not start.
+    Problems(Vec<Problem>),
+}
+
+/// Renders and checks one customer at a time; shared by the threads of a run (the templates
+/// are compiled once, the locale list and the per-locale dates and window formatted once).
+pub struct Preparer<'a> {
+    templates: &'a Templates,
+    case: &'a Case,
+    sender: &'a Sender,
+    opts: PlanOptions<'a>,
+    locales: Vec<String>,
+    fixed: HashMap<String, LocaleFixed>,
+}
+
+impl<'a> Preparer<'a> {
+    pub fn new(
+        templates: &'a Templates,
+        case: &'a Case,
+        sender: &'a Sender,
+        opts: PlanOptions<'a>,
+    ) -> Preparer<'a> {
+        let locales = templates.locales(&case.campaign);
+        let fixed = locales.iter().map(|l| (l.clone(), case.fixed(l))).collect();
+        Preparer {
+            templates,
+            case,
+            sender,
+            opts,
+            locales,
+            fixed,
+        }
+    }
+
+    /// Renders, builds and checks the message for `r`.
+    pub fn prepare(&self, r: &Recipient) -> Item {
         let to = match message::address_problem(r.email.as_deref()) {
             Ok(a) => a,
             Err(reason) => {
-                plan.no_email.push(NoEmail {
+                return Item::NoEmail(NoEmail {
                     customer_id: r.customer_id.clone(),
                     name: super::render::clean_name(&r.name),
                     contact: r.contact.clone(),
                     reason: reason.to_string(),
-                });
-                continue;
+                })
             }
         };
         let problem = |what: String| Problem {
             customer_id: r.customer_id.clone(),
             what,
         };
-        let Some(locale) = templates.pick_locale(&case.campaign, &r.locale, opts.fallback_locale)
-        else {
-            plan.problems.push(problem(format!(
+        let case = self.case;
+        let Some(locale) = pick_from(&self.locales, &r.locale, self.opts.fallback_locale) else {
+            return Item::Problems(vec![problem(format!(
                 "no template set for campaign {:?}",
                 case.campaign
-            )));
-            continue;
+            ))]);
         };
-        let ctx = case.context(r, &locale);
-        let notice = match templates.render(&case.campaign, &locale, &ctx) {
+        let ctx = case.context_with(r, locale, &self.fixed[locale]);
+        let notice = match self.templates.render(&case.campaign, locale, &ctx) {
             Ok(n) => n,
-            Err(e) => {
-                plan.problems.push(problem(e.to_string()));
-                continue;
-            }
+            Err(e) => return Item::Problems(vec![problem(e.to_string())]),
         };
         let mut found = Vec::new();
         if notice.subject.is_empty() {
@@ -149,39 +215,48 @@ pub fn prepare(
                 }
             }
         }
+        let prefix = self.opts.notify.subject_prefix(locale);
         let built = match message::build(
-            sender,
+            self.sender,
             &r.customer_id,
             &r.name,
             &to,
             &notice,
-            opts.notify.subject_prefix(&locale),
-            opts.review_to,
+            prefix,
+            self.opts.review_to,
         ) {
             Ok(b) => b,
             Err(e) => {
                 found.push(format!("the message cannot be built: {e}"));
-                plan.problems.extend(found.into_iter().map(&problem));
-                continue;
+                return Item::Problems(found.into_iter().map(problem).collect());
             }
         };
         found.extend(scan_bytes(&built.bytes));
         if !found.is_empty() {
-            plan.problems.extend(found.into_iter().map(problem));
-            continue;
+            return Item::Problems(found.into_iter().map(problem).collect());
         }
-        plan.messages.push(Prepared {
+        Item::Message(Prepared {
             customer_id: r.customer_id.clone(),
-            subject: super::render::clean_name(&format!(
-                "{}{}",
-                opts.notify.subject_prefix(&locale),
-                notice.subject
-            )),
-            locale,
-            customer_to: to,
+            subject: super::render::clean_name(&format!("{prefix}{}", notice.subject)),
+            locale: locale.to_string(),
             built,
-        });
+        })
     }
+}
+
+/// Renders and checks every customer, on `threads` threads, keeping the messages without
+/// their bytes.
+pub fn prepare(recipients: &[Recipient], preparer: &Preparer, threads: usize) -> Plan {
+    let mut plan = Plan::default();
+    let _ = super::par::map_ordered(
+        recipients,
+        threads,
+        |i, r| (i, preparer.prepare(r)),
+        |(i, item)| {
+            plan.add(i, item);
+            Ok::<_, ()>(())
+        },
+    );
     plan
 }
 
@@ -192,7 +267,12 @@ pub fn scan_bytes(bytes: &[u8]) -> Vec<String> {
     if bytes.split(|&b| b == b'\n').any(|l| l.len() > 999) {
         out.push("a line longer than 998 octets".to_string());
     }
-    if !crate::cards::find_card_runs(&String::from_utf8_lossy(bytes)).is_empty() {
+    // Messages are 7-bit (headers RFC 2047, bodies encoded): no copy in the usual case.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
+    if !crate::cards::find_card_runs(&text).is_empty() {
         out.push("a card-like digit run in the encoded message".to_string());
     }
     out

@@ -8,10 +8,12 @@
 //!   formatted here in Rust (dates, window, exposed items, cards as brand + last 4);
 //! - [`message`] turns a rendered notice into deterministic RFC 5322 bytes with lettre (fixed
 //!   `Date`, boundary and `Message-ID`, so a re-render is byte-identical);
-//! - [`check`] scans every rendered message before anything is written or sent;
+//! - [`check`] scans every rendered message before anything is written or sent, on every core
+//!   ([`par`]: an ordered parallel map, so outputs keep the customers' order);
 //! - [`journal`] is the append-only `sent.jsonl` that makes sending resumable and exactly once;
-//! - [`send`] speaks SMTP through lettre's connection-level API so the journal can record the
-//!   moment the server accepted `DATA`.
+//! - [`send`] runs the batch through [`smtp`], our SMTP client (one write per message and
+//!   `TCP_NODELAY`), step by step so the journal can record the moment the server accepted
+//!   `DATA`.
 //!
 //! Everything is keyed by a *campaign* name (`notice` by default): template sets live under
 //! `DIR/<campaign>/<locale>/`, Message-IDs carry the campaign, and journal events name it, so
@@ -21,9 +23,11 @@ pub mod check;
 pub mod input;
 pub mod journal;
 pub mod message;
+pub mod par;
 pub mod render;
 pub mod send;
 pub mod settings;
+pub mod smtp;
 
 pub use input::Recipient;
 

@@ -159,13 +159,7 @@ impl Templates {
     /// The locale whose templates serve a customer who asked for `wanted`: the same locale,
     /// else its language (`en-US` → `en`), else `fallback`, else `en`, else any.
     pub fn pick_locale(&self, campaign: &str, wanted: &str, fallback: &str) -> Option<String> {
-        let have = self.locales(campaign);
-        let wanted = wanted.trim().to_ascii_lowercase().replace('_', "-");
-        let lang = wanted.split('-').next().unwrap_or("").to_string();
-        [wanted, lang, fallback.to_string(), "en".to_string()]
-            .into_iter()
-            .find(|c| have.contains(c))
-            .or_else(|| have.first().cloned())
+        pick_from(&self.locales(campaign), wanted, fallback).map(str::to_string)
     }
 
     /// Checks that `campaign` has at least one template set.
@@ -206,6 +200,17 @@ impl Templates {
             html,
         })
     }
+}
+
+/// [`Templates::pick_locale`] among locales listed beforehand (`have`, from
+/// [`Templates::locales`]), for a caller that picks for many customers.
+pub fn pick_from<'h>(have: &'h [String], wanted: &str, fallback: &str) -> Option<&'h str> {
+    let wanted = wanted.trim().to_ascii_lowercase().replace('_', "-");
+    let lang = wanted.split('-').next().unwrap_or("");
+    let found = [wanted.as_str(), lang, fallback, "en"]
+        .into_iter()
+        .find_map(|c| have.iter().find(|h| *h == c));
+    found.or_else(|| have.first()).map(String::as_str)
 }
 
 fn collect_j2(
@@ -335,8 +340,9 @@ impl Case {
         Ok(())
     }
 
-    /// The template values for one customer in `locale`.
-    pub fn context(&self, r: &Recipient, locale: &str) -> Context {
+    /// The parts of the template values that are the same for every customer in `locale`
+    /// (window, dates, exposed items), formatted once per run and locale.
+    pub fn fixed(&self, locale: &str) -> LocaleFixed {
         let ja = is_ja(locale);
         let exposed: Vec<String> = self
             .exposed
@@ -344,6 +350,27 @@ impl Case {
             .filter_map(|k| EXPOSED_ITEMS.iter().find(|(key, _, _)| key == k))
             .map(|(_, j, e)| if ja { j } else { e }.to_string())
             .collect();
+        LocaleFixed {
+            window: WindowCtx {
+                start: format_date(self.first_day, locale),
+                end: format_date(self.last_day, locale),
+                text: range_text(self.first_day, self.last_day, locale),
+            },
+            discovered: self.discovered.map(|d| format_date(d, locale)),
+            exposed_text: exposed.join(if ja { "、" } else { ", " }),
+            exposed,
+            notice_date: format_date(self.notice_date, locale),
+        }
+    }
+
+    /// The template values for one customer in `locale`.
+    pub fn context(&self, r: &Recipient, locale: &str) -> Context {
+        self.context_with(r, locale, &self.fixed(locale))
+    }
+
+    /// The template values for one customer in `locale`, with that locale's [`Case::fixed`]
+    /// parts computed beforehand.
+    pub fn context_with(&self, r: &Recipient, locale: &str, fixed: &LocaleFixed) -> Context {
         let first = order_date(&r.first_order_at);
         let last = order_date(&r.last_order_at);
         let fmt_opt = |d: Option<Date>| d.map(|d| format_date(d, locale)).unwrap_or_default();
@@ -372,14 +399,10 @@ impl Case {
                 text: orders_text,
             },
             incident: self.incident.clone(),
-            window: WindowCtx {
-                start: format_date(self.first_day, locale),
-                end: format_date(self.last_day, locale),
-                text: range_text(self.first_day, self.last_day, locale),
-            },
-            discovered: self.discovered.map(|d| format_date(d, locale)),
-            exposed_text: exposed.join(if ja { "、" } else { ", " }),
-            exposed,
+            window: fixed.window.clone(),
+            discovered: fixed.discovered.clone(),
+            exposed_text: fixed.exposed_text.clone(),
+            exposed: fixed.exposed.clone(),
             password_exposed: self
                 .exposed
                 .iter()
@@ -387,9 +410,19 @@ impl Case {
             security_code_exposed: self.exposed.iter().any(|k| k == "security_code"),
             reissue_free: self.notify.reissue_free,
             contact: self.contact.clone(),
-            notice_date: format_date(self.notice_date, locale),
+            notice_date: fixed.notice_date.clone(),
         }
     }
+}
+
+/// What [`Case::fixed`] formats once per locale.
+#[derive(Debug, Clone)]
+pub struct LocaleFixed {
+    pub window: WindowCtx,
+    pub discovered: Option<String>,
+    pub exposed: Vec<String>,
+    pub exposed_text: String,
+    pub notice_date: String,
 }
 
 fn is_ja(locale: &str) -> bool {

@@ -1,25 +1,23 @@
-//! Sending over SMTP with lettre's connection-level API, recording each step in the journal.
+//! Sending over SMTP with our client ([`super::smtp`]), recording each step in the journal.
 //!
-//! Why not `SmtpTransport::send`: it runs MAIL, RCPT, DATA and the body as one call, so a crash
-//! between the server's 354 and its final reply could not be told apart from a crash before
-//! MAIL. Here each command is issued separately and the journal gets `started` before MAIL
-//! FROM and `data` after the 354 (see [`super::journal`]).
+//! Why step by step: a transport's `send` runs MAIL, RCPT, DATA and the body as one call, so a
+//! crash between the server's 354 and its final reply could not be told apart from a crash
+//! before MAIL. Here each command is issued separately and the journal gets `started` before
+//! MAIL FROM and `data` after the 354 (see [`super::journal`]).
 //!
 //! Connections are reused for the whole batch (one per worker, `--connections N`); a broken
 //! connection is dropped and a new one opened. Transient replies (4xx) are retried with
 //! exponential backoff, then left as `deferred`; permanent ones (5xx) end as `failed`.
 
-use super::check::Prepared;
+use super::check::Planned;
 use super::journal::{self, Event, Journal, Phase};
+use super::smtp::{Client, Credentials, Security, SmtpError};
 use super::Error;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the connection is protected.
@@ -95,66 +93,59 @@ impl Target {
         })
     }
 
-    fn tls_parameters(&self) -> Result<TlsParameters, lettre::transport::smtp::Error> {
-        let mut b = TlsParameters::builder(self.host.clone());
-        if let Some(pem) = &self.ca_pem {
-            b = b.add_root_certificate(Certificate::from_pem(pem)?);
+    /// The TLS settings (system roots plus `--ca-file`), built once per run; `None` for
+    /// `--tls none`.
+    pub fn tls_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, Error> {
+        if self.tls == TlsMode::None {
+            return Ok(None);
         }
-        b.build_rustls()
+        super::smtp::tls_config(self.ca_pem.as_deref())
+            .map(Some)
+            .map_err(Error::Settings)
     }
 
-    /// Opens a connection: TLS as configured, then AUTH when credentials are set (only ever
-    /// over TLS).
-    pub fn connect(&self) -> Result<SmtpConnection, Error> {
+    /// Opens a session: TLS as configured (`tls` from [`Target::tls_config`]), then AUTH when
+    /// credentials are set (only ever over TLS).
+    pub fn connect(&self, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Client, Error> {
         let fail = |e: &dyn std::fmt::Display| {
             Error::Smtp(format!(
                 "cannot open an SMTP session with {}:{}: {e}",
                 self.host, self.port
             ))
         };
-        let hello = ClientId::default();
-        let addr = (self.host.as_str(), self.port);
-        let mut conn = match self.tls {
-            TlsMode::Wrapper => {
-                let p = self.tls_parameters().map_err(|e| fail(&e))?;
-                SmtpConnection::connect(addr, Some(self.timeout), &hello, Some(&p), None)
-                    .map_err(|e| fail(&e))?
-            }
-            TlsMode::StartTls => {
-                let p = self.tls_parameters().map_err(|e| fail(&e))?;
-                let mut c = SmtpConnection::connect(addr, Some(self.timeout), &hello, None, None)
-                    .map_err(|e| fail(&e))?;
-                if !c.can_starttls() {
-                    c.abort();
-                    return Err(fail(
-                        &"the server does not offer STARTTLS (required for smtp://; use smtps:// for implicit TLS, or --tls none for a clear-text test server)",
-                    ));
-                }
-                c.starttls(&p, &hello).map_err(|e| fail(&e))?;
-                c
-            }
-            TlsMode::None => SmtpConnection::connect(addr, Some(self.timeout), &hello, None, None)
-                .map_err(|e| fail(&e))?,
+        let hello = ClientId::default().to_string();
+        let security = match (self.tls, tls) {
+            (TlsMode::Wrapper, Some(cfg)) => Security::Implicit(cfg),
+            (TlsMode::None, _) => Security::Plain,
+            (TlsMode::StartTls, Some(_)) => Security::Plain,
+            (_, None) => return Err(fail(&"internal: no TLS settings")),
         };
+        let mut conn = Client::connect(&self.host, self.port, self.timeout, security, &hello)
+            .map_err(|e| fail(&e))?;
+        if let (TlsMode::StartTls, Some(cfg)) = (self.tls, tls) {
+            if !conn.capabilities().starttls {
+                return Err(fail(
+                    &"the server does not offer STARTTLS (required for smtp://; use smtps:// for implicit TLS, or --tls none for a clear-text test server)",
+                ));
+            }
+            conn.starttls(cfg).map_err(|e| fail(&e))?;
+        }
         if let Some(cred) = &self.credentials {
             if !conn.is_encrypted() {
-                conn.abort();
                 return Err(Error::Settings(
                     "SKIMTRACE_SMTP_USER is set but the connection is not encrypted; credentials are never sent in clear text".into(),
                 ));
             }
-            let offered = [Mechanism::Plain, Mechanism::Login]
+            let offered = ["PLAIN", "LOGIN"]
                 .iter()
-                .any(|m| conn.server_info().supports_auth_mechanism(*m));
+                .any(|m| conn.capabilities().auth.iter().any(|a| a == m));
             if !offered {
-                conn.abort();
                 return Err(Error::Settings(format!(
                     "{}:{} offers no PLAIN or LOGIN authentication but SKIMTRACE_SMTP_USER is set",
                     self.host, self.port
                 )));
             }
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], cred)
-                .map_err(|e| fail(&e))?;
+            conn.auth(cred).map_err(|e| fail(&e))?;
         }
         Ok(conn)
     }
@@ -219,7 +210,8 @@ impl Pacer {
 /// journal saved for a re-run.
 pub fn run(
     target: &Target,
-    messages: Vec<Prepared>,
+    messages: Vec<Planned>,
+    render: &(dyn Fn(&Planned) -> crate::Result<Vec<u8>> + Sync),
     journal: &Mutex<Journal>,
     opts: &SendOptions,
     progress: &(dyn Fn(&Tally) + Sync),
@@ -235,12 +227,14 @@ pub fn run(
             .filter(|r| *r > 0.0)
             .map(|r| Duration::from_secs_f64(1.0 / r)),
     };
+    let tls = target.tls_config()?;
     let workers = opts.connections.max(1);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
                 let mut w = Worker {
                     target,
+                    tls: tls.as_ref(),
                     opts,
                     journal,
                     conn: None,
@@ -250,7 +244,7 @@ pub fn run(
                         break;
                     };
                     pacer.wait();
-                    match w.deliver(&m) {
+                    match render(&m).and_then(|bytes| w.deliver(&m, &bytes)) {
                         Ok(o) => {
                             let mut t = tally.lock().expect("tally lock");
                             match o {
@@ -280,9 +274,10 @@ pub fn run(
 
 struct Worker<'a> {
     target: &'a Target,
+    tls: Option<&'a Arc<rustls::ClientConfig>>,
     opts: &'a SendOptions,
     journal: &'a Mutex<Journal>,
-    conn: Option<SmtpConnection>,
+    conn: Option<Client>,
 }
 
 /// How one attempt ended.
@@ -298,13 +293,13 @@ enum Attempt {
 }
 
 impl Worker<'_> {
-    fn record(&self, m: &Prepared, phase: Phase, reply: &str, attempt: u32) -> crate::Result<()> {
+    fn record(&self, m: &Planned, phase: Phase, reply: &str, attempt: u32) -> crate::Result<()> {
         self.journal.lock().expect("journal lock").append(Event {
             time: journal::now(),
             campaign: self.opts.campaign.clone(),
             customer_id: m.customer_id.clone(),
-            message_id: m.built.message_id.clone(),
-            recipient: m.built.to.to_string(),
+            message_id: m.message_id.clone(),
+            recipient: m.to.to_string(),
             review: self.opts.review,
             phase,
             reply: crate::text::scrub_controls(reply),
@@ -312,17 +307,17 @@ impl Worker<'_> {
         })
     }
 
-    fn deliver(&mut self, m: &Prepared) -> crate::Result<Outcome> {
+    fn deliver(&mut self, m: &Planned, bytes: &[u8]) -> crate::Result<Outcome> {
         let mut delay = self.opts.retry_delay;
         let mut reconnects = 0;
         let mut attempt = 0;
         loop {
             attempt += 1;
             if self.conn.is_none() {
-                self.conn = Some(self.target.connect()?);
+                self.conn = Some(self.target.connect(self.tls)?);
             }
             self.record(m, Phase::Started, "", attempt)?;
-            match self.attempt(m, attempt)? {
+            match self.attempt(m, bytes, attempt)? {
                 Attempt::Accepted(reply) => {
                     self.record(m, Phase::Accepted, &reply, attempt)?;
                     return Ok(Outcome::Accepted);
@@ -360,37 +355,37 @@ impl Worker<'_> {
         }
     }
 
-    fn attempt(&mut self, m: &Prepared, attempt: u32) -> crate::Result<Attempt> {
+    fn attempt(&mut self, m: &Planned, bytes: &[u8], attempt: u32) -> crate::Result<Attempt> {
         let conn = self.conn.as_mut().expect("connected");
-        let mut params = Vec::new();
-        if !m.built.bytes.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime)
-        {
-            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
         // MAIL, RCPT, DATA: a failure here leaves nothing delivered.
         let before = conn
-            .command(Mail::new(Some(self.opts.from.clone()), params))
-            .and_then(|_| conn.command(Rcpt::new(m.built.to.clone(), vec![])))
-            .and_then(|_| conn.command(Data));
+            .mail(self.opts.from.as_ref(), !bytes.is_ascii())
+            .and_then(|_| conn.rcpt(m.to.as_ref()))
+            .and_then(|_| conn.data());
         if let Err(e) = before {
             return Ok(self.before_data(e));
         }
         // The server answered 354: from here on, a broken connection means "unknown".
         self.record(m, Phase::Data, "354", attempt)?;
         let conn = self.conn.as_mut().expect("connected");
-        Ok(match conn.message(&m.built.bytes) {
-            Ok(resp) => Attempt::Accepted(reply_text(&resp)),
+        Ok(match conn.body(bytes) {
+            Ok(reply) => Attempt::Accepted(reply.text()),
             Err(e) if e.is_transient() => Attempt::Transient(e.to_string()),
             Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
-            Err(e) => Attempt::BrokenAfterData(e.to_string()),
+            Err(e) => {
+                // The server did not take it but said something else, or the connection
+                // broke: either way this connection is done.
+                self.drop_conn();
+                Attempt::BrokenAfterData(e.to_string())
+            }
         })
     }
 
     /// Classifies a failure before DATA and resets the transaction so the connection can carry
     /// the next message.
-    fn before_data(&mut self, e: lettre::transport::smtp::Error) -> Attempt {
+    fn before_data(&mut self, e: SmtpError) -> Attempt {
         if e.is_transient() || e.is_permanent() {
-            let reset_ok = self.conn.as_mut().is_some_and(|c| c.command(Rset).is_ok());
+            let reset_ok = self.conn.as_mut().is_some_and(|c| c.rset().is_ok());
             if !reset_ok {
                 self.drop_conn();
             }
@@ -405,20 +400,13 @@ impl Worker<'_> {
     }
 
     fn drop_conn(&mut self) {
-        if let Some(mut c) = self.conn.take() {
-            c.abort();
-        }
+        // Dropping the client closes the socket.
+        self.conn = None;
     }
 
     fn close(&mut self) {
-        if let Some(mut c) = self.conn.take() {
-            let _ = c.quit();
+        if let Some(c) = self.conn.take() {
+            c.quit();
         }
     }
-}
-
-/// `250 2.0.0 Ok: queued as …`, one line.
-fn reply_text(r: &lettre::transport::smtp::response::Response) -> String {
-    let msg: Vec<&str> = r.message().collect();
-    format!("{} {}", r.code(), msg.join(" ")).trim().to_string()
 }

@@ -12,15 +12,19 @@ Failure injection:
   --close-after N       after N stored messages, drop the connection once at the next MAIL
   --hang-after N        after N stored messages, never answer MAIL (the client hangs; a
                         test kills it to simulate a crash)
+TLS and login:
+  --tls-cert PEM --tls-key PEM  offer STARTTLS with this certificate, and require it
+  --auth USER:PASSWORD  require AUTH (PLAIN or LOGIN, only after STARTTLS) with this login
 The server stops by itself after --lifetime seconds (default 300).
 """
 import argparse
 import asyncio
 import json
 import os
+import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
@@ -70,12 +74,32 @@ async def main():
     p.add_argument("--close-after", type=int)
     p.add_argument("--hang-after", type=int)
     p.add_argument("--lifetime", type=float, default=300)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--auth")
     args = p.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     handler = Handler(args)
+    opts = {}
+    if args.tls_cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        opts.update(tls_context=ctx, require_starttls=True)
+    if args.auth:
+        user, password = args.auth.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and auth_data.login == user.encode()
+                and auth_data.password == password.encode()
+            )
+            return AuthResult(success=ok, handled=False)
+
+        opts.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="skimtrace-test", data_size_limit=None),
+        lambda: SMTP(handler, hostname="skimtrace-test", data_size_limit=None, **opts),
         "127.0.0.1",
         0,
     )
