@@ -484,14 +484,50 @@ pub struct Payments {
     pub ambiguous_candidates: foldhash::HashSet<u32>,
 }
 
-/// The order-side indexes the join looks things up in.
+/// The order-side indexes the join looks things up in, keyed by 128-bit hashes of the text
+/// (no copy of the strings; one slot per key, most holding a single order).
 struct OrderIndex {
     /// Order id as written → entries (in-window orders, then margin orders).
-    by_id: HashMap<String, Vec<Candidate>>,
+    by_id: HashMap<u128, Slot>,
     /// Normalised order id (`#` and leading zeros dropped) → entries.
-    by_norm: HashMap<String, Vec<Candidate>>,
+    by_norm: HashMap<u128, Slot>,
     /// Normalised e-mail → entries.
-    by_email: HashMap<String, Vec<Candidate>>,
+    by_email: HashMap<u128, Slot>,
+}
+
+/// The orders under one key.
+#[derive(Debug, Clone)]
+enum Slot {
+    One(Candidate),
+    Many(Vec<Candidate>),
+}
+
+impl Slot {
+    fn push(&mut self, c: Candidate) {
+        match self {
+            Slot::One(a) => *self = Slot::Many(vec![*a, c]),
+            Slot::Many(v) => v.push(c),
+        }
+    }
+    fn as_slice(&self) -> &[Candidate] {
+        match self {
+            Slot::One(a) => std::slice::from_ref(a),
+            Slot::Many(v) => v,
+        }
+    }
+}
+
+fn h(s: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(s.as_bytes())
+}
+
+fn add_slot(map: &mut HashMap<u128, Slot>, k: u128, c: Candidate) {
+    match map.get_mut(&k) {
+        Some(slot) => slot.push(c),
+        None => {
+            map.insert(k, Slot::One(c));
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -524,10 +560,10 @@ impl OrderIndex {
             by_email: HashMap::new(),
         };
         let mut add = |o: &OrderRecord, c: Candidate| {
-            ix.by_id.entry(o.order_id.to_string()).or_default().push(c);
-            ix.by_norm.entry(norm_id(&o.order_id)).or_default().push(c);
+            add_slot(&mut ix.by_id, h(o.order_id.trim()), c);
+            add_slot(&mut ix.by_norm, h(&norm_id(&o.order_id)), c);
             if let Some(e) = &o.email {
-                ix.by_email.entry(e.to_string()).or_default().push(c);
+                add_slot(&mut ix.by_email, h(e), c);
             }
         };
         for (i, o) in ingest.orders.iter().enumerate() {
@@ -858,11 +894,11 @@ impl PaymentFile<'_> {
     }
 
     fn ref_candidates(&self, r: &str) -> Vec<Candidate> {
-        if let Some(v) = self.index.by_id.get(r.trim()) {
-            return v.clone();
+        if let Some(v) = self.index.by_id.get(&h(r.trim())) {
+            return v.as_slice().to_vec();
         }
-        match self.index.by_norm.get(&norm_id(r)) {
-            Some(v) if v.len() == 1 => v.clone(),
+        match self.index.by_norm.get(&h(&norm_id(r))) {
+            Some(Slot::One(c)) => vec![*c],
             _ => Vec::new(),
         }
     }
@@ -1039,7 +1075,7 @@ impl PaymentFile<'_> {
         let (Some(email), Some(amount)) = (email, amount) else {
             return Vec::new();
         };
-        let Some(v) = self.index.by_email.get(&email) else {
+        let Some(v) = self.index.by_email.get(&h(&email)).map(Slot::as_slice) else {
             return Vec::new();
         };
         v.iter()
