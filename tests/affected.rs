@@ -89,9 +89,13 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// What identifies a person across runs and keys.
-fn person_key(p: &Value) -> Vec<String> {
-    sorted(strings(&p["order_ids"]))
+/// What identifies a person across runs and keys: their order ids and their gateway charges
+/// (a person added by a declined attempt has no order id).
+fn person_key(p: &Value) -> (Vec<String>, Vec<String>) {
+    (
+        sorted(strings(&p["order_ids"])),
+        sorted(strings(&p["charge_ids"])),
+    )
 }
 
 fn card_displays(p: &Value) -> Vec<String> {
@@ -108,12 +112,12 @@ fn card_displays(p: &Value) -> Vec<String> {
 #[test]
 fn affected_set_is_exactly_the_oracles() {
     let run = run_vector_park();
-    let got: BTreeMap<Vec<String>, Value> = run
+    let got: BTreeMap<(Vec<String>, Vec<String>), Value> = run
         .people()
         .into_iter()
         .map(|p| (person_key(&p), p))
         .collect();
-    let want: BTreeMap<Vec<String>, Value> = run.expected["people"]
+    let want: BTreeMap<(Vec<String>, Vec<String>), Value> = run.expected["people"]
         .as_array()
         .unwrap()
         .iter()
@@ -127,7 +131,7 @@ fn affected_set_is_exactly_the_oracles() {
     );
     for (k, w) in &want {
         let g = &got[k];
-        for field in ["emails", "login_ids"] {
+        for field in ["emails", "login_ids", "reasons"] {
             assert_eq!(
                 sorted(strings(&g[field])),
                 strings(&w[field]),
@@ -144,7 +148,7 @@ fn affected_set_is_exactly_the_oracles() {
             assert_eq!(g[field], w[field], "{field} of {k:?}");
         }
         assert_eq!(card_displays(g), strings(&w["cards"]), "cards of {k:?}");
-        assert_eq!(g["order_count"], k.len(), "order_count of {k:?}");
+        assert_eq!(g["order_count"], k.0.len(), "order_count of {k:?}");
     }
     // affected.csv says the same as affected.jsonl, row for row, sorted by customer id.
     let csv = read_csv_maps(&run.out.join("affected.csv"));
@@ -181,7 +185,7 @@ fn counts_per_file_and_in_total_reconcile() {
         "customers_affected",
         "customers_without_contact",
         "customers_login_only",
-        "cards_affected",
+        // cards_affected: see payments::cards_affected_counts_a_card_listed_once_once.
         "cards_shared",
         "cards_invalid",
         "cards_masked_only",
@@ -231,8 +235,12 @@ fn counts_per_file_and_in_total_reconcile() {
         run.orders().len() as u64,
         s["orders_in_window"].as_u64().unwrap()
     );
+    // ... and the payment exports' rejected rows after them.
     let rejected = read_csv_maps(&run.out.join("rejected.csv"));
-    assert_eq!(rejected.len() as u64, s["rejected"].as_u64().unwrap());
+    assert_eq!(
+        rejected.len() as u64,
+        s["rejected"].as_u64().unwrap() + s["payments"]["rejected"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -284,6 +292,7 @@ fn orders_csv_matches_the_oracle() {
             "card_brand",
             "card_masked",
             "card_check",
+            "card_source",
         ] {
             assert_eq!(g[key], w[key].as_str().unwrap(), "order {id}: {key}");
         }
@@ -337,10 +346,12 @@ fn crlf_sources_name_the_physical_line() {
         .into_iter()
         .map(|r| r["source"].clone())
         .collect();
+    // The orders' rejected records, then the payment exports'.
     let want: Vec<String> = run.expected["rejected"]
         .as_array()
         .unwrap()
         .iter()
+        .chain(run.expected["payments"]["rejected"].as_array().unwrap())
         .map(|r| r["source"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(rejected, want);
@@ -493,7 +504,11 @@ fn masked_only_and_luhn_invalid_cards() {
 #[test]
 fn rejected_records_name_file_line_and_reason() {
     let run = run_vector_park();
-    let rejected = read_csv_maps(&run.out.join("rejected.csv"));
+    // The order exports' rejected records (the payment exports' are checked in payments.rs).
+    let rejected: Vec<_> = read_csv_maps(&run.out.join("rejected.csv"))
+        .into_iter()
+        .filter(|r| r["source"].starts_with("orders/"))
+        .collect();
     let want = run.expected["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), want.len());
     for (g, w) in rejected.iter().zip(want) {
@@ -683,6 +698,8 @@ fn two_runs_with_the_same_key_are_byte_identical() {
         "orders.csv",
         "rejected.csv",
         "summary.json",
+        "payments.csv",
+        "payments_unmatched.csv",
     ] {
         let (x, y) = (
             std::fs::read(a.out.join(f)).unwrap(),
@@ -820,6 +837,9 @@ fn the_generator_reproduces_the_committed_case() {
         "orders/ec-cube4.csv",
         "orders/shop-cards.csv",
         "orders/shopify.csv",
+        "payments/stripe.csv",
+        "payments/stripe-legacy.csv",
+        "payments/gmo-pg.csv",
         "expected.json",
     ] {
         let (a, b) = (

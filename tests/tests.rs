@@ -1,4 +1,5 @@
 mod affected;
 mod notify;
+mod payments;
 mod properties;
 mod util;
