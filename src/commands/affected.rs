@@ -10,14 +10,11 @@ use crate::cli::AffectedArgs;
 use crate::config::{Config, InputSettings};
 use crate::customers::{self, Contact, Groups};
 use crate::error::{Error, Result};
-use crate::orders::{
-    methods::MethodRules, CardCheck, CardIdentity, CardInfo, EntryKind, Ingest, IngestOptions,
-    InputFile,
-};
+use crate::orders::{methods::MethodRules, CardInfo, EntryKind, Ingest, IngestOptions, InputFile};
 use crate::output::{self, CsvOut};
 use crate::payments::{self, JoinRules, Payments, PaymentsConfig};
 use crate::window::Window;
-use foldhash::{HashSet, HashSetExt};
+use foldhash::HashSet;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -237,6 +234,13 @@ struct Stats {
     by_region: BTreeMap<String, u64>,
     /// Brand → customers with a card of that brand.
     brand_customers: BTreeMap<String, u64>,
+    /// Distinct cards, as customers list them: by keyed fingerprint across people; a card
+    /// without one (masked only) can only be told apart within one person.
+    cards: HashSet<String>,
+    /// Brand → distinct cards.
+    brand_cards: BTreeMap<String, u64>,
+    cards_invalid: u64,
+    cards_masked_only: u64,
 }
 
 /// Builds each customer in id order and writes it to affected.csv and affected.jsonl at once,
@@ -308,6 +312,23 @@ fn write_affected(
         for b in brands {
             *stats.brand_customers.entry(b.to_string()).or_default() += 1;
         }
+        for k in &c.cards {
+            if k.check == "none" || k.check == "unreadable" {
+                continue;
+            }
+            let id = match &k.fingerprint {
+                Some(f) => format!("fp:{f}"),
+                None => format!("{}:{}:{}", c.customer_id, k.brand, k.masked),
+            };
+            if stats.cards.insert(id) {
+                *stats.brand_cards.entry(k.brand.clone()).or_default() += 1;
+                match k.check.as_str() {
+                    "invalid" => stats.cards_invalid += 1,
+                    "masked" => stats.cards_masked_only += 1,
+                    _ => {}
+                }
+            }
+        }
     }
     csv.commit()?;
     jsonl.commit()?;
@@ -352,11 +373,12 @@ fn write_orders(out: &Path, ingest: &Ingest, groups: &Groups, window: &Window) -
             cards.push((k, "gateway"));
         }
         let col = |f: &dyn Fn(&CardInfo, &str) -> String| -> String {
-            cards
-                .iter()
-                .map(|(k, src)| f(k, src))
-                .collect::<Vec<_>>()
-                .join("; ")
+            let v: Vec<String> = cards.iter().map(|(k, src)| f(k, src)).collect();
+            if v.iter().all(String::is_empty) {
+                String::new()
+            } else {
+                v.join("; ")
+            }
         };
         let brand = col(&|k, _| k.brand.label().to_string());
         let masked = col(&|k, _| k.masked.to_string());
@@ -401,44 +423,20 @@ fn summary(
             "row counts do not reconcile: {totals:?}; please report this"
         )));
     }
-    // Distinct cards: by keyed fingerprint across people; a masked-only card can only be told
-    // apart within one person (brand + mask).
-    let mut cards: HashSet<(u32, CardIdentity)> = HashSet::new();
-    let mut brand_cards: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut invalid = 0u64;
-    let mut masked_only = 0u64;
-    let all_cards = ingest.orders.iter().enumerate().flat_map(|(i, o)| {
-        o.card
-            .iter()
-            .chain(ingest.gateway_cards.get(&(i as u32)).into_iter().flatten())
-            .map(move |k| (i, k))
-    });
-    for (i, k) in all_cards {
-        if matches!(k.check, CardCheck::None | CardCheck::Unreadable) {
-            continue;
-        }
-        let owner = if k.fingerprint.is_some() {
-            u32::MAX
-        } else {
-            groups.order_customer[i]
-        };
-        if cards.insert((owner, k.identity())) {
-            *brand_cards.entry(k.brand.label()).or_default() += 1;
-            match k.check {
-                CardCheck::Invalid => invalid += 1,
-                CardCheck::Masked => masked_only += 1,
-                _ => {}
-            }
-        }
-    }
     let shared = groups.card_people.values().filter(|&&n| n > 1).count();
-    let by_brand: Map<String, Value> = brand_cards
+    let by_brand: Map<String, Value> = stats
+        .brand_cards
         .iter()
         .map(|(b, n)| {
-            let people = stats.brand_customers.get(*b).copied().unwrap_or(0);
-            (b.to_string(), json!({"cards": n, "customers": people}))
+            let people = stats.brand_customers.get(b).copied().unwrap_or(0);
+            (b.clone(), json!({"cards": n, "customers": people}))
         })
         .collect();
+    let (cards, invalid, masked_only) = (
+        stats.cards.len(),
+        stats.cards_invalid,
+        stats.cards_masked_only,
+    );
     let first = ingest.orders.iter().map(|o| o.at).min();
     let last = ingest.orders.iter().map(|o| o.at).max();
     let orders = ingest.order_counts();
@@ -469,7 +467,7 @@ fn summary(
             unrecognised.iter().map(|(m, n)| format!("{m:?} ({n} rows)")).collect::<Vec<_>>().join(", ")
         ));
     }
-    if cards.is_empty() {
+    if cards == 0 {
         warnings.push("card details were not available: no input carried card numbers or last 4 digits (add the payment gateway's export)".into());
     }
     if ingest.disagreements > 0 {
@@ -503,11 +501,11 @@ fn summary(
         "customers_affected": stats.customers,
         "customers_without_contact": stats.without_contact,
         "customers_login_only": stats.login_only,
-        "cards_affected": cards.len(),
+        "cards_affected": cards,
         "cards_shared": shared,
         "cards_invalid": invalid,
         "cards_masked_only": masked_only,
-        "card_details_available": !cards.is_empty(),
+        "card_details_available": cards > 0,
         "first_affected_at": first.map(|t| window.format(t)),
         "last_affected_at": last.map(|t| window.format(t)),
         "by_brand": by_brand,
