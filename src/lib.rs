@@ -13,6 +13,7 @@
 //!
 //! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
 
+pub mod access_log;
 pub mod cards;
 pub mod cli;
 pub mod commands;

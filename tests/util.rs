@@ -12,7 +12,10 @@ pub fn root() -> PathBuf {
 /// The `skimtrace` binary built for this test run, with a fixed fingerprint key.
 pub fn skimtrace() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_skimtrace"));
-    c.env("SKIMTRACE_FINGERPRINT_KEY", "integration-test-key-0123456789abcdef");
+    c.env(
+        "SKIMTRACE_FINGERPRINT_KEY",
+        "integration-test-key-0123456789abcdef",
+    );
     c.env_remove("RUST_LOG");
     c
 }
