@@ -24,6 +24,7 @@ pub mod error;
 pub mod logging;
 pub mod orders;
 pub mod output;
+pub mod rules;
 pub mod summary;
 pub mod text;
 pub mod timestamp;
