@@ -21,6 +21,7 @@ pub mod config;
 pub mod customers;
 pub mod digest;
 pub mod error;
+pub mod evidence;
 pub mod logging;
 pub mod orders;
 pub mod output;

@@ -3,6 +3,8 @@
 
 pub mod affected;
 mod common;
+pub mod evidence;
+pub mod rules;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -12,6 +14,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     let ui = common::Ui::new(cli.quiet);
     match cli.command {
         Command::Affected(args) => affected::run(&args, &ui).map(|_| 0),
+        Command::Evidence(args) => evidence::run(&args, &ui).map(|o| o.exit_code),
+        Command::Rules(args) => rules::run(&args, &ui),
     }
 }
 
