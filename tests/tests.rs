@@ -1,1 +1,3 @@
 mod util;
+
+mod evidence;
