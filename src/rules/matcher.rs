@@ -44,29 +44,42 @@ impl Matcher {
         for r in rules {
             conds.push(compile(&r.cond, &mut lits, &mut lit_list));
         }
-        let mut lit_rules = vec![Vec::new(); lit_list.len()];
+        // Only the literals that trigger a rule go into the automaton: a common literal that
+        // some selective one beside it makes redundant (`GET` next to `/.git/`) would only
+        // slow the scan down.
+        let mut trigger: Vec<Option<u32>> = vec![None; lit_list.len()];
+        let mut ac_lits: Vec<Vec<u8>> = Vec::new();
+        let mut lit_rules: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
         for (i, c) in conds.iter().enumerate() {
-            match need(c) {
+            match need(c, &lit_list) {
                 Some(ls) => {
                     for l in ls {
-                        if !lit_rules[l as usize].contains(&(i as u32)) {
-                            lit_rules[l as usize].push(i as u32);
+                        let a = *trigger[l as usize].get_or_insert_with(|| {
+                            ac_lits.push(lit_list[l as usize].clone());
+                            lit_rules.push(Vec::new());
+                            (ac_lits.len() - 1) as u32
+                        });
+                        if !lit_rules[a as usize].contains(&(i as u32)) {
+                            lit_rules[a as usize].push(i as u32);
                         }
                     }
                 }
                 None => always.push(i as u32),
             }
         }
-        let ac = (!lit_list.is_empty()).then(|| {
+        for c in &mut conds {
+            remap(c, &trigger);
+        }
+        let ac = (!ac_lits.is_empty()).then(|| {
             AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .kind(Some(AhoCorasickKind::DFA))
-                .build(&lit_list)
+                .build(&ac_lits)
                 .or_else(|_| {
                     AhoCorasick::builder()
                         .ascii_case_insensitive(true)
-                        .build(&lit_list)
+                        .build(&ac_lits)
                 })
                 .expect("literal automaton")
         });
@@ -162,19 +175,37 @@ fn compile(c: &Cond, lits: &mut HashMap<Vec<u8>, u32>, list: &mut Vec<Vec<u8>>) 
 }
 
 /// Literals of which at least one must be in the line for the condition to hold; `None`
-/// when it can hold without any.
-fn need(c: &CCond) -> Option<Vec<u32>> {
+/// when it can hold without any. Of the alternatives an `and` offers, the most selective is
+/// kept: the one whose shortest literal is longest (fewest false triggers), then the smallest.
+fn need(c: &CCond, lits: &[Vec<u8>]) -> Option<Vec<u32>> {
     match c {
         CCond::Leaf { lit, .. } => lit.map(|l| vec![l]),
         CCond::Not(_) => None,
-        CCond::And(v) => v.iter().filter_map(need).min_by_key(Vec::len),
+        CCond::And(v) => v.iter().filter_map(|x| need(x, lits)).max_by_key(|set| {
+            let shortest = set
+                .iter()
+                .map(|&l| lits[l as usize].len())
+                .min()
+                .unwrap_or(0);
+            (shortest.min(8), std::cmp::Reverse(set.len()))
+        }),
         CCond::Or(v) => {
             let mut all = Vec::new();
             for x in v {
-                all.extend(need(x)?);
+                all.extend(need(x, lits)?);
             }
             Some(all)
         }
+    }
+}
+
+/// Points each leaf at its literal's slot in the automaton, or at none when the literal is
+/// not scanned for (the leaf is then always evaluated in full).
+fn remap(c: &mut CCond, trigger: &[Option<u32>]) {
+    match c {
+        CCond::And(v) | CCond::Or(v) => v.iter_mut().for_each(|x| remap(x, trigger)),
+        CCond::Not(x) => remap(x, trigger),
+        CCond::Leaf { lit, .. } => *lit = lit.and_then(|l| trigger[l as usize]),
     }
 }
 
