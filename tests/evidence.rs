@@ -422,6 +422,31 @@ fn a_custom_apache_logformat_parses_its_fixture() {
     );
     assert_eq!(f["format"], "custom");
     assert_eq!(s["evidence"]["totals"]["checkouts_in_window"], 1);
+    // The checkout carries the user and the session cookie the format logs.
+    let ck = read_csv(&out.join("checkouts.csv"));
+    assert_eq!(
+        ck[0],
+        [
+            "time",
+            "source",
+            "ip",
+            "user",
+            "session",
+            "target",
+            "status",
+            "user_agent"
+        ]
+    );
+    assert_eq!(ck.len(), 2);
+    assert_eq!(&ck[1][..1], ["2020-05-10T10:02:00+09:00"]);
+    assert_eq!(
+        &ck[1][2..7],
+        ["192.0.2.50", "taro", "sess-a1", "/shopping/confirm", "302"]
+    );
+    assert_eq!(
+        s["evidence"]["totals"]["checkouts_in_window_with_session"],
+        1
+    );
     let rows = read_csv(&out.join("evidence.csv"));
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1][0], "2020-05-10T10:03:00+09:00");

@@ -766,6 +766,9 @@ fn parse_json<'a>(keys: &JsonKeys, line: &'a [u8]) -> Result<Record<'a>, LineErr
         }
     }
     rec.time = Some(time.ok_or_else(|| err("no time field in the JSON object"))?);
+    // Without a backslash, every JSON string value is a verbatim copy of line bytes (numbers
+    // are written back as serde_json read them, which is how they are logged).
+    rec.copies_are_verbatim = memchr::memchr(b'\\', line).is_none();
     rec.finish();
     Ok(rec)
 }

@@ -41,6 +41,11 @@ pub struct Record<'a> {
     /// Path and query logged apart (`%U`/`%q`, `$uri`/`$args`), joined into `target` at the end.
     pub(crate) path_part: Value<'a>,
     pub(crate) query_part: Value<'a>,
+    /// Set by parsers whose owned values are still verbatim copies of line bytes (a JSON
+    /// line without escapes).
+    pub(crate) copies_are_verbatim: bool,
+    /// Set when the target was joined from a path and a query logged apart.
+    pub(crate) joined: bool,
 }
 
 /// The W3C / Sigma field names this tool maps (`inputs.md` §3.6), plus the proxy aliases.
@@ -129,6 +134,12 @@ impl<'a> Record<'a> {
     /// then a string found in a field is also found in the raw line, which lets the rule
     /// matcher skip rules whose literals the line lacks.
     pub fn verbatim(&self) -> bool {
+        if self.joined {
+            return false;
+        }
+        if self.copies_are_verbatim {
+            return true;
+        }
         [
             &self.ip,
             &self.user,
@@ -181,6 +192,7 @@ impl<'a> Record<'a> {
                     }
                 }
                 self.target = Some(Cow::Owned(t));
+                self.joined = true;
             }
         }
     }

@@ -3,7 +3,8 @@
 //! Stages, in order: load the case and `[logs]` → pick the format and the rules (checked before
 //! any log is opened) → scan every file (parallel, streaming) → put the hits in time order →
 //! check them against the window, find log gaps → write evidence.jsonl, evidence.csv,
-//! timeline.csv, rejected_lines.csv, summary.json → tell the user, warnings first.
+//! timeline.csv, rejected_lines.csv, checkouts.csv, summary.json → tell the user, warnings
+//! first.
 
 use super::common::{self, Ui};
 use crate::access_log::open::rotation_order;
@@ -108,6 +109,7 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
     write::evidence(&out, &hits, &set.rules, &sources, &window)?;
     write::timeline(&out, &ok_refs, &set.rules, &window)?;
     write::rejects(&out, &ok, &sources)?;
+    write::checkouts(&out, &ok_refs, &sources, &window)?;
     let summary = write::summary(&write::SummaryInput {
         window: &window,
         inputs: &inputs,

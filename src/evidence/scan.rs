@@ -53,6 +53,21 @@ pub struct Hit {
     pub rules: Vec<u32>,
 }
 
+/// A checkout submission inside the window, with what could tie it to an order: the user
+/// (`%u`, `$remote_user`) and the session (`%{NAME}C`, `$cookie_NAME`). Masked like hits.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub time: Timestamp,
+    pub file: usize,
+    pub line: u64,
+    pub ip: Option<String>,
+    pub user: Option<String>,
+    pub session: Option<String>,
+    pub target: Option<String>,
+    pub status: Option<u16>,
+    pub user_agent: Option<String>,
+}
+
 /// A malformed line kept as a sample.
 #[derive(Debug, Clone)]
 pub struct Reject {
@@ -85,6 +100,8 @@ pub struct FileResult {
     pub malformed_reasons: BTreeMap<String, u64>,
     pub rejects: Vec<Reject>,
     pub hits: Vec<Hit>,
+    /// Checkout submissions inside the window (for `checkouts.csv` and `affected --logs`).
+    pub checkouts: Vec<Checkout>,
     pub days: BTreeMap<Date, DayStats>,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
@@ -101,6 +118,7 @@ struct ChunkOut {
     reasons: BTreeMap<String, u64>,
     rejects: Vec<Reject>,
     hits: Vec<Hit>,
+    checkouts: Vec<Checkout>,
     days: BTreeMap<Date, DayStats>,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
@@ -192,6 +210,10 @@ pub fn scan_file(
         for mut h in o.hits {
             h.line += offset;
             result.hits.push(h);
+        }
+        for mut c in o.checkouts {
+            c.line += offset;
+            result.checkouts.push(c);
         }
         for mut r in o.rejects {
             if result.rejects.len() < opts.reject_samples {
@@ -347,6 +369,17 @@ fn scan_chunk(
             {
                 if opts.window.contains(t) {
                     stats.checkouts_in += 1;
+                    out.checkouts.push(Checkout {
+                        time: t,
+                        file: file_idx,
+                        line: rel,
+                        ip: text(rec.ip.as_deref()),
+                        user: text(rec.user.as_deref()).filter(|u| u != "-" && !u.is_empty()),
+                        session: text(rec.session.as_deref()).filter(|u| u != "-" && !u.is_empty()),
+                        target: text(rec.target.as_deref()),
+                        status: status(&rec),
+                        user_agent: text(rec.user_agent.as_deref()),
+                    });
                 } else {
                     stats.checkouts_out += 1;
                 }
@@ -411,12 +444,15 @@ fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) ->
         method: text(rec.method.as_deref()),
         path: text(rec.path()),
         target: text(rec.target.as_deref()),
-        status: rec
-            .status
-            .as_deref()
-            .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok()),
+        status: status(rec),
         referer: text(rec.referer.as_deref()),
         user_agent: text(rec.user_agent.as_deref()),
         rules: rules.to_vec(),
     }
+}
+
+fn status(rec: &Record<'_>) -> Option<u16> {
+    rec.status
+        .as_deref()
+        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
 }

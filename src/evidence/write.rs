@@ -115,9 +115,21 @@ pub fn timeline(dir: &Path, files: &[&FileResult], rules: &[Rule], window: &Wind
     if let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) {
         let (wf, wl) = (window.first_day(), window.last_day());
         let empty = super::scan::DayStats::default();
+        // Every day between the first and the last, so that gaps show as zeros; but not for
+        // a span of decades (a stray timestamp far off), where only days with lines are listed.
+        let dense = first.until(last).map(|s| s.get_days()).unwrap_or(i32::MAX) <= 3660;
         let mut d = first;
         loop {
             let s = days.get(&d).unwrap_or(&empty);
+            if !dense && !days.contains_key(&d) {
+                match days.range(d..).next() {
+                    Some((next, _)) => {
+                        d = *next;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
             let mut row = vec![
                 d.to_string(),
                 (wf <= d && d <= wl).to_string(),
@@ -140,6 +152,46 @@ pub fn timeline(dir: &Path, files: &[&FileResult], rules: &[Rule], window: &Wind
                 Err(_) => break,
             }
         }
+    }
+    csv.commit()
+}
+
+/// `checkouts.csv`: the checkout submissions inside the window, in time order, with the user
+/// and session values the log format carries: the input for finding people who typed a card
+/// into the skimmed page but have no order (`affected --logs`).
+pub fn checkouts(
+    dir: &Path,
+    files: &[&FileResult],
+    sources: &[String],
+    window: &Window,
+) -> Result<()> {
+    let mut all: Vec<&super::scan::Checkout> =
+        files.iter().flat_map(|f| f.checkouts.iter()).collect();
+    all.sort_by_key(|c| (c.time, c.file, c.line));
+    let mut csv = CsvOut::create(
+        &dir.join("checkouts.csv"),
+        &[
+            "time",
+            "source",
+            "ip",
+            "user",
+            "session",
+            "target",
+            "status",
+            "user_agent",
+        ],
+    )?;
+    for c in all {
+        csv.row([
+            window.format(c.time),
+            format!("{}:{}", sources[c.file], c.line),
+            c.ip.clone().unwrap_or_default(),
+            c.user.clone().unwrap_or_default(),
+            c.session.clone().unwrap_or_default(),
+            c.target.clone().unwrap_or_default(),
+            c.status.map(|s| s.to_string()).unwrap_or_default(),
+            c.user_agent.clone().unwrap_or_default(),
+        ])?;
     }
     csv.commit()
 }
@@ -185,10 +237,13 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
     let mut files = Vec::new();
     let (mut lines, mut parsed, mut malformed) = (0u64, 0u64, 0u64);
     let (mut ck_in, mut ck_out, mut requests_in_window) = (0u64, 0u64, 0u64);
+    let (mut ck_user, mut ck_session) = (0u64, 0u64);
     for (input, r) in s.inputs.iter().zip(s.results) {
         match r {
             Ok(f) => {
                 lines += f.lines;
+                ck_user += f.checkouts.iter().filter(|c| c.user.is_some()).count() as u64;
+                ck_session += f.checkouts.iter().filter(|c| c.session.is_some()).count() as u64;
                 parsed += f.parsed;
                 malformed += f.malformed;
                 for (d, st) in &f.days {
@@ -263,6 +318,8 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
             "evidence_requests_in_window": in_window_hits,
             "checkouts_in_window": ck_in,
             "checkouts_outside_window": ck_out,
+            "checkouts_in_window_with_user": ck_user,
+            "checkouts_in_window_with_session": ck_session,
         },
         "rules": {
             "active": s.rules.len(),

@@ -344,3 +344,37 @@ fn all_sigmahq_webserver_rules_load() {
         "{titles:?}"
     );
 }
+
+#[test]
+fn json_lines_and_joined_targets_match_like_combined_ones() {
+    let r = rule(
+        "    selection:\n        cs-uri-query|contains: 'x.php?cmd='\n    condition: selection",
+    );
+    let m = Matcher::new(std::slice::from_ref(&r));
+    let run = |f: &LineFormat, line: &str| {
+        let rec = f.parse(line.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        m.matches(line.as_bytes(), &rec, &mut m.scratch(), &mut out);
+        !out.is_empty()
+    };
+    let j = LineFormat::named("json").unwrap();
+    assert!(run(
+        &j,
+        r#"{"time_local":"01/May/2020:10:00:00 +0900","request":"GET /x.php?cmd=id HTTP/1.1","status":200}"#
+    ));
+    assert!(run(
+        &j,
+        r#"{"time_local":"01/May/2020:10:00:00 +0900","request":"GET /x.php?cmd=\u0069d HTTP/1.1","status":200,"http_user_agent":"a \"b\""}"#
+    ));
+    assert!(!run(
+        &j,
+        r#"{"time_local":"01/May/2020:10:00:00 +0900","request":"GET /y.php?cmd=id HTTP/1.1","status":200}"#
+    ));
+    // Path and query logged apart: the literal spans the `?` the parser put back.
+    let split = LineFormat::custom("$remote_addr [$time_local] $request_method $uri $args $status")
+        .unwrap();
+    assert!(run(
+        &split,
+        "1.2.3.4 [01/May/2020:10:00:00 +0900] GET /x.php cmd=id 200"
+    ));
+}
