@@ -178,6 +178,9 @@ pub struct RulesCheckArgs {
     /// Rule files or folders.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The case's incident.toml: its [logs] format / log_format is the one checked against.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The log format to check field coverage against (default combined).
     #[arg(long, value_name = "NAME", conflicts_with = "log_format")]
     pub format: Option<String>,

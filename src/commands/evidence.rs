@@ -105,6 +105,13 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         Some(f) => set.fields_missing(f),
         None => Vec::new(),
     };
+    if !fields_missing.is_empty() {
+        ui.say(format!(
+            "skimtrace: {} rules use fields the {} format does not carry (see summary.json, or `skimtrace rules check`)",
+            fields_missing.len(),
+            format.as_ref().map(|f| f.name.as_str()).unwrap_or("auto")
+        ));
+    }
 
     write::evidence(&out, &hits, &set.rules, &sources, &window)?;
     write::timeline(&out, &ok_refs, &set.rules, &window)?;

@@ -31,8 +31,18 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             for p in &a.paths {
                 set.load_path(p, &p.to_string_lossy())?;
             }
-            let format = line_format(a.format.as_deref(), a.log_format.as_deref())?
-                .unwrap_or_else(|| LineFormat::named("combined").expect("preset"));
+            let logs: LogsConfig = match &a.config {
+                Some(p) => {
+                    let cfg = Config::load(p)?;
+                    cfg.section(&cfg.logs, "logs")?
+                }
+                None => LogsConfig::default(),
+            };
+            let format = line_format(
+                a.format.as_deref().or(logs.format.as_deref()),
+                a.log_format.as_deref().or(logs.log_format.as_deref()),
+            )?
+            .unwrap_or_else(|| LineFormat::named("combined").expect("preset"));
             for r in &set.rules {
                 println!("accepted\t{}\t{}\t{}", r.id, r.title, r.source);
             }
