@@ -1,1 +1,75 @@
-fn main() {}
+//! Throughput of `skimtrace affected` on a large synthetic export (`cargo bench --bench
+//! throughput`). Generates `target/bench-data/orders-<rows>.csv` once (about 200 bytes a row),
+//! then runs the whole command in-process three times and reports wall time, rows/s, MB/s and
+//! the peak resident memory of the process.
+//!
+//! `BENCH_ROWS` sets the row count (default 1,000,000).
+
+use skimtrace::cli::{AffectedArgs, CaseArgs};
+use skimtrace::commands::{affected, Ui};
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects nothing here.
+    let rows: u64 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("orders-{rows}.csv"));
+    if !file.exists() {
+        eprintln!("generating {} ...", file.display());
+        let f = std::fs::File::create(&file).unwrap();
+        let mut w = std::io::BufWriter::new(f);
+        skimtrace::synth::write_orders(&mut w, rows, rows / 4, 42).unwrap();
+    }
+    let bytes = std::fs::metadata(&file).unwrap().len();
+    std::env::set_var(
+        "SKIMTRACE_FINGERPRINT_KEY",
+        "bench-key-0123456789abcdef0123456789",
+    );
+    let mut best = f64::MAX;
+    for run in 0..3 {
+        let out = dir.join(format!("out-{run}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let args = AffectedArgs {
+            case: CaseArgs {
+                window: Some("2020-04-27..2021-12-22".into()),
+                tz: Some("Asia/Tokyo".into()),
+                out: Some(out.clone()),
+                ..CaseArgs::default()
+            },
+            orders: vec![file.to_string_lossy().into_owned()],
+            ..AffectedArgs::default()
+        };
+        let t = Instant::now();
+        let outcome = affected::run(&args, &Ui::new(true)).expect("affected runs");
+        let secs = t.elapsed().as_secs_f64();
+        best = best.min(secs);
+        println!(
+            "affected: {rows} rows, {:.1} MB in {secs:.3} s: {:.0} rows/s, {:.1} MB/s ({} customers)",
+            bytes as f64 / 1e6,
+            rows as f64 / secs,
+            bytes as f64 / 1e6 / secs,
+            outcome.customers
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    println!(
+        "affected: best {best:.3} s = {:.0} rows/s, {:.1} MB/s; peak RSS {:.0} MB",
+        rows as f64 / best,
+        bytes as f64 / 1e6 / best,
+        peak_rss_mb()
+    );
+}

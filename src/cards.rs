@@ -197,9 +197,14 @@ impl Pan {
         mask_digits(&self.digits)
     }
 
-    /// The keyed fingerprint of the whole PAN (PCI DSS 3.5.1.1).
+    /// The keyed fingerprint of the whole PAN (PCI DSS 3.5.1.1), as written in outputs.
     pub fn fingerprint(&self, key: &FingerprintKey) -> String {
         key.fingerprint("pan", self.digits.as_bytes())
+    }
+
+    /// The same fingerprint as raw bytes (32), for compact storage.
+    pub fn fingerprint_raw(&self, key: &FingerprintKey) -> [u8; 32] {
+        key.mac("pan", self.digits.as_bytes())
     }
 }
 
@@ -324,13 +329,17 @@ impl FingerprintKey {
     /// padding). Base32 and not hex on purpose: a hex digest holds long runs of digits that
     /// card-number scanners (and `pan-scan`) flag as PANs; base32's only digits are 2–7.
     pub fn fingerprint(&self, domain: &str, data: &[u8]) -> String {
+        base32_lower(&self.mac(domain, data))
+    }
+
+    /// The raw `HMAC-SHA256(key, domain || 0x00 || data)`.
+    pub fn mac(&self, domain: &str, data: &[u8]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(data);
-        let out = mac.finalize().into_bytes();
-        base32_lower(&out)
+        mac.finalize().into_bytes().into()
     }
 
     /// A short public identifier of the key, so two runs can tell whether they used the same
@@ -357,6 +366,31 @@ impl fmt::Debug for FingerprintKey {
 /// Lower-case RFC 4648 base32 without padding.
 pub fn base32_lower(bytes: &[u8]) -> String {
     base32::encode(base32::Alphabet::Rfc4648Lower { padding: false }, bytes)
+}
+
+/// A fast pre-check on raw bytes: whether there is a run of 13 or more digits (single spaces or
+/// dashes allowed between digits). Only then is [`find_card_runs`] worth calling.
+pub fn may_hold_card(b: &[u8]) -> bool {
+    let mut run = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            run += 1;
+            if run >= 13 {
+                return true;
+            }
+        } else if (c == b' ' || c == b'-')
+            && run > 0
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            // a single separator inside a run
+        } else {
+            run = 0;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Finds card-like runs in text: 13–19 digits, possibly split by single spaces or dashes,
@@ -395,15 +429,14 @@ pub fn find_card_runs(text: &str) -> Vec<(usize, usize)> {
                 break;
             }
         }
-        if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
+        // The whole run, or any 13–19-digit stretch inside it (a card number followed by its
+        // expiry, `4111 1111 1111 1111 12/25`, makes an 18-digit run that fails Luhn as a
+        // whole): when one passes Luhn, the whole run is masked.
+        if digits.len() >= 13
+            && ((digits.len() <= 19 && luhn_valid(&digits))
+                || (13..=19.min(digits.len())).any(|w| digits.windows(w).any(luhn_valid)))
+        {
             out.push((start, end));
-        } else if digits.len() > 19 {
-            // A longer run may contain a card number at any offset of a separator group;
-            // mask the whole run when any 13–19 window in it is Luhn-valid.
-            let any = (13..=19).any(|w| digits.windows(w).any(luhn_valid));
-            if any {
-                out.push((start, end));
-            }
         }
         digits.zeroize();
         i = end.max(i + 1);
@@ -461,7 +494,7 @@ mod tests {
             ("3056930009020004", Brand::Diners),
             ("6011111111111117", Brand::Discover),
             ("6200000000000005", Brand::UnionPay),
-            ("6221260000000000", Brand::DiscoverUnionPay),
+            ("6221260000000001", Brand::DiscoverUnionPay),
             ("6442000000000000", Brand::Discover),
         ];
         for (pan, brand) in cases {

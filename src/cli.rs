@@ -31,6 +31,8 @@ pub enum Command {
     Affected(AffectedArgs),
     Evidence(EvidenceArgs),
     Rules(RulesArgs),
+    Notify(NotifyArgs),
+    Templates(TemplatesArgs),
 }
 
 /// Options shared by every command that reads the case's config.
@@ -80,6 +82,13 @@ pub struct AffectedArgs {
     /// The input encoding: auto (BOM, valid UTF-8, else Shift_JIS/CP932), utf-8, shift_jis.
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub encoding: Option<String>,
+    /// Payment-gateway exports (Stripe's payments export, or any gateway mapped in
+    /// [payments.columns]) joined to the orders (replace [payments] paths of the config).
+    #[arg(long, num_args = 1.., value_name = "FILE", help_heading = "Input")]
+    pub payments: Vec<String>,
+    /// The payments export layout: auto (detects Stripe), stripe, generic.
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub payments_preset: Option<String>,
     /// A file holding the fingerprint key (SKIMTRACE_FINGERPRINT_KEY wins when set). Never pass
     /// the key itself on the command line.
     #[arg(long, value_name = "FILE", help_heading = "Case")]
@@ -187,4 +196,90 @@ pub struct RulesCheckArgs {
     /// A custom Apache LogFormat or nginx log_format string to check field coverage against.
     #[arg(long, value_name = "STRING")]
     pub log_format: Option<String>,
+}
+
+/// Renders one notice per affected customer from `affected.jsonl`, checks every one, and writes
+/// them as .eml files or sends them over SMTP, exactly once.
+///
+/// Without `--send` it writes notices/<customer_id>.eml, notices/index.csv and no_email.csv
+/// (customers to reach by post). With `--send` it sends, journalling every step in sent.jsonl
+/// so that a re-run skips what was accepted, retries what was deferred, reports what is
+/// unknown, and lists permanent failures in failed.csv. Every run first renders and checks
+/// all notices (missing template variables, empty subjects, card-like digit runs, unsafe
+/// headers) and refuses to start on any problem; `--check` stops after that.
+///
+/// Exit codes: 0 when every message with an address was written or accepted; 1 when any is
+/// deferred, failed or unknown, or the check failed; 2 for usage and config errors.
+#[derive(Debug, Args, Clone, Default)]
+#[command(after_help = "Examples:
+  skimtrace notify --affected out/vp/affected.jsonl --config incident.toml --check
+  skimtrace notify --affected out/vp/affected.jsonl --config incident.toml
+  skimtrace notify --affected out/vp/affected.jsonl --config incident.toml --send smtp://mail.example.com:587 --to-override review@example.com --limit 5
+  SKIMTRACE_SMTP_USER=notice SKIMTRACE_SMTP_PASSWORD=... skimtrace notify --affected out/vp/affected.jsonl --config incident.toml --send smtps://mail.example.com --rate 5")]
+pub struct NotifyArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    /// The affected.jsonl written by `skimtrace affected`. The out folder defaults to its folder.
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub affected: PathBuf,
+    /// A template folder (as written by `skimtrace templates init`); default: the built-in
+    /// ja and en templates.
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
+    pub templates: Option<PathBuf>,
+    /// Render and check every notice in memory; write and send nothing.
+    #[arg(long, help_heading = "Mode", conflicts_with = "send")]
+    pub check: bool,
+    /// Send over SMTP: smtp://HOST[:PORT] (STARTTLS required) or smtps://HOST[:PORT]. Credentials
+    /// come from SKIMTRACE_SMTP_USER and SKIMTRACE_SMTP_PASSWORD, never from the URL.
+    #[arg(long, value_name = "URL", help_heading = "Sending")]
+    pub send: Option<String>,
+    /// `none` allows a clear-text connection (a local test server); a warning is printed.
+    #[arg(long, value_name = "MODE", value_parser = ["required", "none"], help_heading = "Sending")]
+    pub tls: Option<String>,
+    /// A PEM file with a private CA to trust besides the system store.
+    #[arg(long, value_name = "FILE", help_heading = "Sending")]
+    pub ca_file: Option<PathBuf>,
+    /// At most N messages per second, across all connections.
+    #[arg(long, value_name = "N", help_heading = "Sending")]
+    pub rate: Option<f64>,
+    /// Send at most N messages not yet accepted in this run.
+    #[arg(long, value_name = "N", help_heading = "Sending")]
+    pub limit: Option<usize>,
+    /// Only these customers (repeatable).
+    #[arg(long, value_name = "CUSTOMER_ID", help_heading = "Sending")]
+    pub only: Vec<String>,
+    /// Send review copies to this address instead of the customers (the customer's address goes
+    /// in X-Skimtrace-Original-To; review copies never count as the customer's notice).
+    #[arg(long, value_name = "ADDRESS", help_heading = "Sending")]
+    pub to_override: Option<String>,
+    /// Send again messages whose delivery is unknown (the run died after DATA): the customer may
+    /// get two copies.
+    #[arg(long, help_heading = "Sending")]
+    pub resend_unknown: bool,
+    /// Try again messages the server refused permanently (5xx).
+    #[arg(long, help_heading = "Sending")]
+    pub retry_failed: bool,
+    /// SMTP connections used in parallel (default 1).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Sending")]
+    pub connections: usize,
+}
+
+/// Manages notice templates.
+#[derive(Debug, Args, Clone)]
+pub struct TemplatesArgs {
+    #[command(subcommand)]
+    pub action: TemplatesAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum TemplatesAction {
+    /// Writes the built-in templates (notice/ja, notice/en: subject, text and HTML bodies) into
+    /// DIR for counsel to edit; use them with `notify --templates DIR`.
+    Init {
+        /// The folder to write into (created when missing).
+        dir: PathBuf,
+        /// Overwrite template files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
 }

@@ -130,6 +130,9 @@ pub struct InputSettings {
     pub currency: Option<String>,
     /// Country of rows whose export has no country column.
     pub country: Option<String>,
+    /// The IANA zone this file's naive times are in, when it is not incident.timezone (Stripe
+    /// writes UTC).
+    pub timezone: Option<String>,
     /// Required fields the user knows the export lacks (`email`, `payment_method`,
     /// `order_id`, `ordered_at`): the run goes on without them instead of stopping.
     #[serde(default)]
@@ -169,6 +172,7 @@ impl InputSettings {
             guest_ids,
             currency: over.currency.clone().or_else(|| self.currency.clone()),
             country: over.country.clone().or_else(|| self.country.clone()),
+            timezone: over.timezone.clone().or_else(|| self.timezone.clone()),
             waive: self.waive.iter().chain(&over.waive).cloned().collect(),
         }
     }

@@ -11,10 +11,11 @@
 //! the key.
 
 use crate::cards::FingerprintKey;
-use crate::orders::{CardInfo, OrderRecord};
+use crate::orders::{CardIdentity, CardInfo, EntryKind, Ingest, OrderRecord, Sym};
 use crate::window::Window;
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A card as listed for a customer.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct CustomerCard {
     pub check: String,
     /// `VISA ****1111`, or `VISA ****1111 (shared)`.
     pub display: String,
+    /// `MM/YYYY`, where the payment gateway's export gives it.
+    pub expiry: Option<String>,
 }
 
 /// How a customer can be reached.
@@ -72,135 +75,272 @@ pub struct Customer {
     pub first_order_at: String,
     pub last_order_at: String,
     pub contact: Contact,
-    /// Why the person is affected (`card_order_in_window`).
+    /// Gateway charges of the person inside the window or joined to their orders.
+    pub charge_ids: Vec<String>,
+    /// Why the person is affected: `card_order_in_window`, `payment_without_order` (a charge
+    /// in the window that matches no order, e.g. a declined attempt), `payment_in_window` (a
+    /// charge in the window for an order outside it).
     pub reasons: Vec<String>,
 }
 
-/// The customers, sorted by id, and for each order (by index) its customer's index.
-pub struct Linked {
-    pub customers: Vec<Customer>,
-    pub order_customer: Vec<usize>,
-    /// Card identity → number of customers that used it.
-    pub card_people: HashMap<String, usize>,
+/// The people: in-window orders grouped by person, customers sorted by id. Customers are built
+/// one at a time from it ([`Groups::customer`]), so a run never holds every customer record in
+/// memory at once: only ids and index arrays.
+pub struct Groups {
+    /// Customer ids, sorted.
+    pub ids: Vec<String>,
+    /// Order indices, grouped by customer (in id order), oldest order first within a customer.
+    perm: Vec<u32>,
+    /// `perm[bounds[c]..bounds[c + 1]]` are customer `c`'s orders.
+    bounds: Vec<u32>,
+    /// For each order (by index), its customer's index.
+    pub order_customer: Vec<u32>,
+    /// Card identity (fingerprinted cards only) → number of customers that used it.
+    pub card_people: HashMap<CardIdentity, u32>,
 }
 
-struct UnionFind(Vec<usize>);
+struct UnionFind(Vec<u32>);
 
 impl UnionFind {
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.0[x] != x {
-            self.0[x] = self.0[self.0[x]];
-            x = self.0[x];
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.0[x as usize] != x {
+            let p = self.0[x as usize];
+            self.0[x as usize] = self.0[p as usize];
+            x = p;
         }
         x
     }
-    fn union(&mut self, a: usize, b: usize) {
+    fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
             // Keep the smaller root: results do not depend on the order of unions.
             let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-            self.0[hi] = lo;
+            self.0[hi as usize] = lo;
         }
     }
 }
 
-/// Links the in-window orders into customers.
-pub fn link(
-    orders: &[OrderRecord],
-    key: &FingerprintKey,
-    window: &Window,
-    default_locale: &str,
-) -> Linked {
-    let mut uf = UnionFind((0..orders.len()).collect());
-    let mut by_email: HashMap<&str, usize> = HashMap::new();
-    let mut by_login: HashMap<&str, usize> = HashMap::new();
+/// Groups the in-window orders into people and gives each a keyed, stable id.
+pub fn group(ingest: &Ingest, key: &FingerprintKey) -> Groups {
+    let orders = &ingest.orders[..];
+    let n = orders.len();
+    let mut uf = UnionFind((0..n as u32).collect());
+    let mut by_email: HashMap<&str, u32> = HashMap::new();
+    let mut by_login: HashMap<&str, u32> = HashMap::new();
     for (i, o) in orders.iter().enumerate() {
-        if let Some(e) = &o.email {
-            match by_email.get(e.as_str()) {
-                Some(&j) => uf.union(i, j),
-                None => {
-                    by_email.insert(e, i);
-                }
+        let i = i as u32;
+        if let Some(e) = o.email.as_deref() {
+            if let Some(&j) = by_email.get(e) {
+                uf.union(i, j);
+            } else {
+                by_email.insert(e, i);
             }
         }
-        if let Some(l) = &o.login {
-            match by_login.get(l.as_str()) {
-                Some(&j) => uf.union(i, j),
-                None => {
-                    by_login.insert(l, i);
-                }
+        if let Some(l) = o.login.as_deref() {
+            if let Some(&j) = by_login.get(l) {
+                uf.union(i, j);
+            } else {
+                by_login.insert(l, i);
             }
         }
     }
-    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..orders.len() {
-        let r = uf.find(i);
-        groups.entry(r).or_default().push(i);
+    drop(by_email);
+    drop(by_login);
+    let roots: Vec<u32> = (0..n as u32).map(|i| uf.find(i)).collect();
+    drop(uf);
+
+    // Each person's identity: the smallest e-mail, else the smallest login id, else the order
+    // id of the oldest order. Kind first, so e-mails sort before logins before orders.
+    let mut identity: HashMap<u32, (u8, &str, jiff::Timestamp)> = HashMap::new();
+    for (i, o) in orders.iter().enumerate() {
+        let cand = match (o.email.as_deref(), o.login.as_deref()) {
+            (Some(e), _) => (0u8, e, jiff::Timestamp::MIN),
+            (None, Some(l)) => (1, l, jiff::Timestamp::MIN),
+            (None, None) => (2, &*o.order_id, o.at),
+        };
+        identity
+            .entry(roots[i])
+            .and_modify(|cur| {
+                let better = match (cand.0, cur.0) {
+                    (2, 2) => (cand.2, cand.1) < (cur.2, cur.1),
+                    _ => (cand.0, cand.1) < (cur.0, cur.1),
+                };
+                if better {
+                    *cur = cand;
+                }
+            })
+            .or_insert(cand);
+    }
+    let mut people: Vec<(String, u32)> = identity
+        .into_iter()
+        .map(|(root, (kind, value, _))| {
+            let label = match kind {
+                0 => "email",
+                1 => "login",
+                _ => "order",
+            };
+            let mut id = key.fingerprint("customer", format!("{label}:{value}").as_bytes());
+            id.truncate(14);
+            (format!("c-{id}"), root)
+        })
+        .collect();
+    people.sort();
+    let mut customer_of_root: HashMap<u32, u32> = HashMap::with_capacity(people.len());
+    for (ci, (_, root)) in people.iter().enumerate() {
+        customer_of_root.insert(*root, ci as u32);
+    }
+    let order_customer: Vec<u32> = roots.iter().map(|r| customer_of_root[r]).collect();
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    perm.sort_by(|&a, &b| {
+        let (x, y) = (&orders[a as usize], &orders[b as usize]);
+        (
+            order_customer[a as usize],
+            x.at,
+            &x.order_id,
+            x.file,
+            x.line,
+        )
+            .cmp(&(
+                order_customer[b as usize],
+                y.at,
+                &y.order_id,
+                y.file,
+                y.line,
+            ))
+    });
+    let mut bounds: Vec<u32> = Vec::with_capacity(people.len() + 1);
+    bounds.push(0);
+    for (pos, w) in perm.windows(2).enumerate() {
+        if order_customer[w[0] as usize] != order_customer[w[1] as usize] {
+            bounds.push(pos as u32 + 1);
+        }
+    }
+    bounds.push(n as u32);
+    if n == 0 {
+        bounds = vec![0];
     }
 
-    // Which people used each card (by fingerprint, else brand + mask within one person only).
-    let mut card_people: HashMap<String, BTreeSet<usize>> = HashMap::new();
-    for (gi, members) in groups.values().enumerate() {
-        for &i in members {
-            if let Some(c) = &orders[i].card {
-                if c.fingerprint.is_some() {
-                    card_people.entry(c.identity()).or_default().insert(gi);
+    // How many people used each fingerprinted card.
+    let mut card_people: HashMap<CardIdentity, (u32, u32)> = HashMap::new();
+    for &i in &perm {
+        for c in entry_cards(ingest, i) {
+            if c.fingerprint.is_some() {
+                let ci = order_customer[i as usize];
+                let e = card_people.entry(c.identity()).or_insert((0, u32::MAX));
+                if e.1 != ci {
+                    e.0 += 1;
+                    e.1 = ci;
                 }
             }
         }
     }
+    Groups {
+        ids: people.into_iter().map(|(id, _)| id).collect(),
+        perm,
+        bounds,
+        order_customer,
+        card_people: card_people.into_iter().map(|(k, (n, _))| (k, n)).collect(),
+    }
+}
 
-    let mut customers: Vec<(Customer, Vec<usize>)> = Vec::with_capacity(groups.len());
-    for members in groups.values() {
-        let mut members = members.clone();
-        // Oldest first; ties by order id, then by source.
-        members.sort_by(|&a, &b| {
-            let (x, y) = (&orders[a], &orders[b]);
-            (x.at, &x.order_id, x.file, x.line).cmp(&(y.at, &y.order_id, y.file, y.line))
-        });
-        let newest_first = || members.iter().rev().map(|&i| &orders[i]);
+impl Groups {
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Customer `c`'s orders (indices), oldest first.
+    pub fn members(&self, c: usize) -> &[u32] {
+        &self.perm[self.bounds[c] as usize..self.bounds[c + 1] as usize]
+    }
+
+    /// Builds customer `c`'s record.
+    pub fn customer(
+        &self,
+        c: usize,
+        ingest: &Ingest,
+        window: &Window,
+        default_locale: &str,
+    ) -> Customer {
+        let orders = &ingest.orders[..];
+        let strings = &ingest.strings;
+        let members = self.members(c);
+        let order = |i: &u32| &orders[*i as usize];
+        let newest_first = || members.iter().rev().map(order);
         let emails: BTreeSet<String> = members
             .iter()
-            .filter_map(|&i| orders[i].email.clone())
+            .filter_map(|i| order(i).email.as_deref().map(str::to_string))
             .collect();
         let logins: BTreeSet<String> = members
             .iter()
-            .filter_map(|&i| orders[i].login.clone())
+            .filter_map(|i| order(i).login.as_deref().map(str::to_string))
             .collect();
-        let identity = if let Some(e) = emails.iter().next() {
-            format!("email:{e}")
-        } else if let Some(l) = logins.iter().next() {
-            format!("login:{l}")
-        } else {
-            format!("order:{}", orders[members[0]].order_id)
-        };
-        let mut cid = key.fingerprint("customer", identity.as_bytes());
-        cid.truncate(14);
-        let email = newest_first().find_map(|o| o.email.clone());
-        let pick = |f: &dyn Fn(&OrderRecord) -> &String| -> String {
+        let email = newest_first().find_map(|o| o.email.as_deref().map(str::to_string));
+        let pick = |f: &dyn Fn(&OrderRecord) -> Sym| -> String {
             newest_first()
-                .map(f)
+                .map(|o| strings.get(f(o)))
                 .find(|s| !s.is_empty())
-                .cloned()
                 .unwrap_or_default()
+                .to_string()
         };
-        let mut seen_cards: BTreeMap<String, CustomerCard> = BTreeMap::new();
-        for &i in &members {
-            if let Some(c) = &orders[i].card {
-                let shared = card_people.get(&c.identity()).is_some_and(|s| s.len() > 1);
+        let mut seen_cards: BTreeMap<CardIdentity, CustomerCard> = BTreeMap::new();
+        for &i in members {
+            for k in entry_cards(ingest, i) {
+                let shared = self.card_people.get(&k.identity()).is_some_and(|&n| n > 1);
                 seen_cards
-                    .entry(c.identity())
-                    .or_insert_with(|| customer_card(c, shared));
+                    .entry(k.identity())
+                    .or_insert_with(|| customer_card(k, shared));
             }
         }
+        // A gateway card (brand + last 4 from the payment export) and the same person's card
+        // from the order export are one card when brand and last 4 agree: list it once.
+        let export_cards: Vec<(String, String)> = seen_cards
+            .values()
+            .filter(|k| k.check != "gateway" && !k.last4.is_empty())
+            .map(|k| (k.brand.clone(), k.last4.clone()))
+            .collect();
+        let mut shared_by_gateway: Vec<(String, String)> = Vec::new();
+        seen_cards.retain(|_, k| {
+            let dup =
+                k.check == "gateway" && export_cards.contains(&(k.brand.clone(), k.last4.clone()));
+            if dup && k.shared {
+                shared_by_gateway.push((k.brand.clone(), k.last4.clone()));
+            }
+            !dup
+        });
         let mut cards: Vec<CustomerCard> = seen_cards.into_values().collect();
+        for k in cards.iter_mut() {
+            if !k.shared && shared_by_gateway.contains(&(k.brand.clone(), k.last4.clone())) {
+                k.shared = true;
+                k.display.push_str(" (shared)");
+            }
+        }
         cards.sort_by(|a, b| {
             (&a.display, &a.masked, &a.fingerprint).cmp(&(&b.display, &b.masked, &b.fingerprint))
         });
-        let mut order_ids: Vec<String> = Vec::new();
-        for &i in &members {
-            if !order_ids.contains(&orders[i].order_id) {
-                order_ids.push(orders[i].order_id.clone());
+        let mut order_ids: Vec<String> = Vec::with_capacity(members.len());
+        let mut charge_ids: Vec<String> = Vec::new();
+        let mut reasons: BTreeSet<&'static str> = BTreeSet::new();
+        for &i in members {
+            let o = &orders[i as usize];
+            reasons.insert(match o.kind {
+                EntryKind::Order => "card_order_in_window",
+                EntryKind::Payment => "payment_without_order",
+                EntryKind::PaymentForOrder => "payment_in_window",
+            });
+            if !o.order_id.is_empty() && !order_ids.iter().any(|x| *x == *o.order_id) {
+                order_ids.push(o.order_id.to_string());
+            }
+            if let Some(ch) = ingest.entry_charges.get(&i) {
+                for c in ch {
+                    if !charge_ids.iter().any(|x| *x == **c) {
+                        charge_ids.push(c.to_string());
+                    }
+                }
             }
         }
         let contact = if email.is_some() {
@@ -210,50 +350,49 @@ pub fn link(
         } else {
             Contact::None
         };
-        let mut locale = pick(&|o| &o.locale);
+        let country = pick(&|o| o.country);
+        let mut locale = pick(&|o| o.locale);
         if locale.is_empty() {
-            let country = pick(&|o| &o.country);
-            locale = if default_locale.is_empty() {
-                if country.eq_ignore_ascii_case("JP") || country == "日本" {
-                    "ja".into()
-                } else {
-                    "en".into()
-                }
-            } else {
+            locale = if !default_locale.is_empty() {
                 default_locale.to_string()
+            } else if country.eq_ignore_ascii_case("JP") || country == "日本" {
+                "ja".into()
+            } else {
+                "en".into()
             };
         }
-        let c = Customer {
-            customer_id: format!("c-{cid}"),
-            name: pick(&|o| &o.name),
+        let name = newest_first()
+            .map(|o| &*o.name)
+            .find(|s| !s.is_empty())
+            .unwrap_or_default()
+            .to_string();
+        Customer {
+            customer_id: self.ids[c].clone(),
+            name,
             email,
             emails: emails.into_iter().collect(),
             login_ids: logins.into_iter().collect(),
             locale,
-            region: pick(&|o| &o.region),
-            country: pick(&|o| &o.country),
+            region: pick(&|o| o.region),
+            country,
             cards,
             order_count: order_ids.len(),
             order_ids,
-            first_order_at: window.format(orders[members[0]].at),
-            last_order_at: window.format(orders[*members.last().expect("a group has members")].at),
+            first_order_at: window.format(order(&members[0]).at),
+            last_order_at: window.format(order(members.last().expect("a customer has orders")).at),
             contact,
-            reasons: vec!["card_order_in_window".to_string()],
-        };
-        customers.push((c, members));
-    }
-    customers.sort_by(|a, b| a.0.customer_id.cmp(&b.0.customer_id));
-    let mut order_customer = vec![0; orders.len()];
-    for (ci, (_, members)) in customers.iter().enumerate() {
-        for &i in members {
-            order_customer[i] = ci;
+            charge_ids,
+            reasons: reasons.into_iter().map(str::to_string).collect(),
         }
     }
-    Linked {
-        customers: customers.into_iter().map(|(c, _)| c).collect(),
-        order_customer,
-        card_people: card_people.into_iter().map(|(k, v)| (k, v.len())).collect(),
-    }
+}
+
+/// Every card of an entry: the order's own and those the gateway export attached to it.
+fn entry_cards(ingest: &Ingest, i: u32) -> impl Iterator<Item = &CardInfo> {
+    ingest.orders[i as usize]
+        .card
+        .iter()
+        .chain(ingest.gateway_cards.get(&i).into_iter().flatten())
 }
 
 fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
@@ -263,11 +402,12 @@ fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
     }
     CustomerCard {
         brand: c.brand.label().to_string(),
-        last4: c.last4.clone(),
-        masked: c.masked.clone(),
-        fingerprint: c.fingerprint.clone(),
+        last4: c.last4().to_string(),
+        masked: c.masked.to_string(),
+        fingerprint: c.fingerprint_text(),
         shared,
         check: c.check.as_str().to_string(),
         display,
+        expiry: c.expiry.as_deref().map(str::to_string),
     }
 }

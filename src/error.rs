@@ -41,6 +41,9 @@ pub enum Error {
     CheckFailed(String),
     #[error(transparent)]
     Window(#[from] crate::window::WindowError),
+    /// Preparing or sending notices (`notify`).
+    #[error(transparent)]
+    Notify(#[from] crate::notify::Error),
 }
 
 impl Error {
@@ -52,6 +55,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Invariant(_)
             | Error::CheckFailed(_) => 1,
+            Error::Notify(e) => e.exit_code(),
         }
     }
 

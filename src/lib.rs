@@ -9,7 +9,8 @@
 //!   digit runs from anything written;
 //! - [`customers`] links the in-window card orders of one person into one affected customer;
 //! - [`summary`] reconciles the counts of every input row;
-//! - [`output`] writes files atomically, owner-only, formula-safe.
+//! - [`output`] writes files atomically, owner-only, formula-safe;
+//! - [`notify`] renders one notice per affected customer and sends it, exactly once.
 //!
 //! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
 
@@ -18,15 +19,20 @@ pub mod cards;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csvin;
 pub mod customers;
 pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod logging;
+pub mod notify;
 pub mod orders;
 pub mod output;
+pub mod payments;
 pub mod rules;
 pub mod summary;
+#[doc(hidden)]
+pub mod synth;
 pub mod text;
 pub mod timestamp;
 pub mod window;

@@ -80,15 +80,40 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flushes, syncs and renames into place. A symlink at the target is replaced, not followed.
+    /// Flushes and renames into place. A symlink at the target is replaced, not followed.
+    ///
+    /// No fsync: the rename already keeps a killed run from leaving a half-written file under
+    /// the final name, and after a power loss `skimtrace verify` (which re-hashes every output
+    /// against the manifest) tells a damaged case folder. Syncing 150 MB of outputs would cost
+    /// half a second on every run. Journals that must survive a power loss sync themselves.
     pub fn commit(mut self) -> Result<()> {
         let w = self.writer.take().expect("committed twice");
         let f = w
             .into_inner()
             .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         drop(f);
         fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        Ok(())
+    }
+}
+
+impl AtomicFile {
+    /// Bytes written so far.
+    pub fn position(&mut self) -> std::io::Result<u64> {
+        use std::io::Seek;
+        let w = self.writer.as_mut().expect("position after commit");
+        w.flush()?;
+        w.get_mut().stream_position()
+    }
+
+    /// Cuts the file back to `len` bytes (to drop what a rolled-back step wrote).
+    pub fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let w = self.writer.as_mut().expect("truncate after commit");
+        w.flush()?;
+        let f = w.get_mut();
+        f.set_len(len)?;
+        f.seek(SeekFrom::Start(len))?;
         Ok(())
     }
 }
@@ -127,23 +152,25 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A CSV writer over an [`AtomicFile`] that neutralises every cell.
+/// A CSV writer over an [`AtomicFile`] that neutralises every cell. RFC 4180: CRLF line ends,
+/// a field quoted when it holds a comma, a quote, CR or LF (quotes doubled). UTF-8 without a
+/// BOM.
 pub struct CsvOut {
-    w: csv::Writer<AtomicFile>,
+    f: AtomicFile,
     path: PathBuf,
+    line: Vec<u8>,
 }
 
 impl CsvOut {
     pub fn create(target: &Path, header: &[&str]) -> Result<CsvOut> {
         let f = AtomicFile::create(target)?;
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(f);
-        w.write_record(header).map_err(|e| csv_err(target, e))?;
-        Ok(CsvOut {
-            w,
+        let mut out = CsvOut {
+            f,
             path: target.to_path_buf(),
-        })
+            line: Vec::with_capacity(1024),
+        };
+        out.row(header)?;
+        Ok(out)
     }
 
     pub fn row<I, S>(&mut self, cells: I) -> Result<()>
@@ -151,27 +178,45 @@ impl CsvOut {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let cells: Vec<String> = cells
-            .into_iter()
-            .map(|c| csv_safe(c.as_ref()).into_owned())
-            .collect();
-        self.w
-            .write_record(&cells)
-            .map_err(|e| csv_err(&self.path, e))
+        self.line.clear();
+        for (i, c) in cells.into_iter().enumerate() {
+            if i > 0 {
+                self.line.push(b',');
+            }
+            let cell = csv_safe(c.as_ref());
+            let b = cell.as_bytes();
+            if b.iter().any(|&x| matches!(x, b',' | b'"' | b'\r' | b'\n')) {
+                self.line.push(b'"');
+                for &x in b {
+                    if x == b'"' {
+                        self.line.push(b'"');
+                    }
+                    self.line.push(x);
+                }
+                self.line.push(b'"');
+            } else {
+                self.line.extend_from_slice(b);
+            }
+        }
+        self.line.extend_from_slice(b"\r\n");
+        self.f
+            .write_all(&self.line)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Bytes written so far.
+    pub fn position(&mut self) -> Result<u64> {
+        self.f.position().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Cuts the file back to a [`CsvOut::position`].
+    pub fn truncate(&mut self, len: u64) -> Result<()> {
+        self.f.truncate(len).map_err(|e| Error::io(&self.path, e))
     }
 
     pub fn commit(self) -> Result<()> {
-        let path = self.path.clone();
-        let f = self
-            .w
-            .into_inner()
-            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
-        f.commit()
+        self.f.commit()
     }
-}
-
-fn csv_err(path: &Path, e: csv::Error) -> Error {
-    Error::io(path, std::io::Error::other(e.to_string()))
 }
 
 /// Writes JSON lines atomically, one serialised value per line.

@@ -1,3 +1,5 @@
-mod util;
-
+mod affected;
 mod evidence;
+mod notify;
+mod properties;
+mod util;

@@ -30,3 +30,119 @@ pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
         .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
         .collect()
 }
+
+/// Copies a case folder from `fixtures/` into a fresh temporary directory and returns it (the
+/// case is at `dir.path().join(name)`), so a test never writes into the repository.
+pub fn copy_case(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    copy_tree(&root().join("fixtures").join(name), &dir.path().join(name));
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        }
+    }
+}
+
+/// Reads a CSV output as records keyed by the header's column names.
+pub fn read_csv_maps(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let rows = read_csv(path);
+    let (header, body) = rows.split_first().expect("a header row");
+    body.iter()
+        .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
+        .collect()
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Reads a JSON-lines file.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
+/// Card-number runs as `shared/tools/pan-scan` defines them: 13–19 digits, possibly split by
+/// single spaces or dashes, that pass Luhn. Every sub-run that starts and ends next to a
+/// non-digit is tried (so `4111 1111 1111 1111 12` still holds one). Returns the digits found.
+pub fn luhn_runs(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A maximal run of digits with single separators between them.
+        let start = i;
+        let mut j = i;
+        while j < b.len() {
+            if b[j].is_ascii_digit()
+                || ((b[j] == b' ' || b[j] == b'-')
+                    && j + 1 < b.len()
+                    && b[j + 1].is_ascii_digit()
+                    && b[j - 1].is_ascii_digit())
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let run = &b[start..j];
+        let starts: Vec<usize> = (0..run.len())
+            .filter(|&k| run[k].is_ascii_digit() && (k == 0 || !run[k - 1].is_ascii_digit()))
+            .collect();
+        let ends: Vec<usize> = (1..=run.len())
+            .filter(|&k| {
+                run[k - 1].is_ascii_digit() && (k == run.len() || !run[k].is_ascii_digit())
+            })
+            .collect();
+        for &s in &starts {
+            for &e in &ends {
+                if e <= s {
+                    continue;
+                }
+                let digits: Vec<u8> = run[s..e]
+                    .iter()
+                    .copied()
+                    .filter(u8::is_ascii_digit)
+                    .collect();
+                if (13..=19).contains(&digits.len()) && luhn(&digits) {
+                    found.push(String::from_utf8(digits).unwrap());
+                }
+            }
+        }
+        i = j;
+    }
+    found
+}
+
+/// Luhn, written out here so the tests do not trust the library's own.
+pub fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0;
+    for (i, d) in digits.iter().rev().enumerate() {
+        let mut n = u32::from(d - b'0');
+        if i % 2 == 1 {
+            n *= 2;
+            if n > 9 {
+                n -= 9;
+            }
+        }
+        sum += n;
+    }
+    !digits.is_empty() && sum % 10 == 0
+}

@@ -8,13 +8,19 @@ use super::common::{self, Ui};
 use crate::cards::FingerprintKey;
 use crate::cli::AffectedArgs;
 use crate::config::{Config, InputSettings};
-use crate::customers::{self, Contact, Customer, Linked};
+use crate::customers::{self, Contact, Groups};
 use crate::error::{Error, Result};
-use crate::orders::{methods::MethodRules, Ingest, IngestOptions, InputFile, Rejected};
+use crate::orders::{
+    methods::MethodRules, CardCheck, CardIdentity, CardInfo, EntryKind, Ingest, IngestOptions,
+    InputFile,
+};
 use crate::output::{self, CsvOut};
+use crate::payments::{self, JoinRules, Payments, PaymentsConfig};
 use crate::window::Window;
+use foldhash::{HashSet, HashSetExt};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What a finished `affected` run produced (for `run` and the report).
@@ -54,11 +60,21 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
                 .unwrap_or_else(|| PathBuf::from("incident.toml")),
             message: format!("[orders] {m}"),
         })?;
+    let pay_cfg: PaymentsConfig = cfg.section(&cfg.payments, "payments")?;
+    let pay_inputs = payment_inputs(args, &cfg, &pay_cfg)?;
+    let rules = JoinRules::new(&pay_cfg.join).map_err(|m| Error::Config {
+        path: cfg
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("incident.toml")),
+        message: m,
+    })?;
     let out = common::out_dir(&args.case, &cfg);
     output::prepare_dir(&out, args.case.force)?;
 
     let total_bytes: u64 = inputs
         .iter()
+        .chain(&pay_inputs)
         .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
         .sum();
     let bar = ui.bytes_bar(total_bytes, "orders");
@@ -74,34 +90,80 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
         key: &key,
         default_country: cfg.incident.default_country.clone(),
         progress: bar.as_ref(),
+        margin: if pay_inputs.is_empty() {
+            None
+        } else {
+            rules.margin()
+        },
+        fetch: None,
     };
 
+    let t0 = std::time::Instant::now();
     let mut rejected = CsvOut::create(&out.join("rejected.csv"), &["source", "reason", "record"])?;
     let mut ingest = Ingest::new();
-    {
-        let mut sink = |r: Rejected| rejected.row([r.source, r.reason, r.record]);
-        for input in &inputs {
-            tracing::info!(file = %input.display, "reading orders");
-            ingest.read_file(input, &opts, &mut sink)?;
-        }
+    for input in &inputs {
+        tracing::info!(file = %input.display, "reading orders");
+        ingest.read_file(input, &opts, &mut rejected)?;
     }
     ingest.finish_methods();
+    let payments = if pay_inputs.is_empty() {
+        None
+    } else {
+        let mut p = payments::read(
+            &pay_inputs,
+            &mut ingest,
+            &window,
+            &rules,
+            &key,
+            bar.as_ref(),
+            &mut rejected,
+        )?;
+        fetch_orders_of_charges(&mut ingest, &mut p, &inputs, &opts)?;
+        for c in &p.charges {
+            if let Some(e) = c.entry {
+                ingest
+                    .entry_charges
+                    .entry(e)
+                    .or_default()
+                    .push(c.charge_id.clone());
+            }
+        }
+        Some(p)
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
 
+    tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
+    let groups = customers::group(&ingest, &key);
+    tracing::info!(elapsed = ?t0.elapsed(), customers = groups.len(), "customers linked");
     let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
-    let linked = customers::link(&ingest.orders, &key, &window, &default_locale);
-    write_affected(&out, &linked.customers)?;
-    write_orders(&out, &ingest, &linked, &window)?;
+    // The two writers only read the orders and the groups: run them side by side.
+    let (stats, orders_written) = std::thread::scope(|s| {
+        let orders = s.spawn(|| write_orders(&out, &ingest, &groups, &window));
+        let stats = write_affected(&out, &ingest, &groups, &window, &default_locale);
+        let orders = orders
+            .join()
+            .unwrap_or_else(|_| Err(Error::Invariant("the orders.csv writer panicked".into())));
+        (stats, orders)
+    });
+    let stats = stats?;
+    orders_written?;
+    tracing::info!(elapsed = ?t0.elapsed(), "affected and orders written");
+    if let Some(p) = &payments {
+        write_payments(&out, p, &ingest, &groups, &window)?;
+    }
     rejected.commit()?;
-    let (summary, warnings) = summary(&cfg, &window, &key, &ingest, &linked)?;
+    let (mut summary, mut warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
+    if let Some(p) = &payments {
+        payments_summary(&mut summary, &mut warnings, p, &ingest);
+    }
     crate::summary::merge_write(&out, summary)?;
 
-    report_to_user(ui, &out, &ingest, &linked, &warnings);
+    report_to_user(ui, &out, &ingest, &stats, &warnings);
     Ok(Outcome {
         out,
-        customers: linked.customers.len(),
+        customers: groups.len(),
         warnings,
     })
 }
@@ -138,7 +200,10 @@ fn order_inputs(args: &AffectedArgs, cfg: &Config) -> Result<Vec<InputFile>> {
             for (path, display) in
                 common::expand_inputs(&extra.paths, &cfg.base_dir, "[[orders.inputs]] paths")?
             {
-                if let Some(existing) = inputs.iter_mut().find(|i| i.path == path) {
+                if let Some(existing) = inputs
+                    .iter_mut()
+                    .find(|i| common::same_file(&i.path, &path))
+                {
                     existing.settings = settings.clone();
                 } else {
                     inputs.push(InputFile {
@@ -162,36 +227,97 @@ fn join(v: &[String]) -> String {
     v.join("; ")
 }
 
-fn write_affected(out: &Path, customers: &[Customer]) -> Result<()> {
-    let mut csv = CsvOut::create(&out.join("affected.csv"), &AFFECTED_CSV_HEADER)?;
-    for c in customers {
-        csv.row([
-            c.customer_id.clone(),
-            c.name.clone(),
-            c.email.clone().unwrap_or_default(),
-            join(&c.emails),
-            join(&c.login_ids),
-            c.locale.clone(),
-            c.region.clone(),
-            c.country.clone(),
-            c.cards
-                .iter()
-                .map(|k| k.display.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-            join(&c.order_ids),
-            c.order_count.to_string(),
-            c.first_order_at.clone(),
-            c.last_order_at.clone(),
-            c.contact.as_str().to_string(),
-        ])?;
-    }
-    csv.commit()?;
-    output::write_jsonl(&out.join("affected.jsonl"), customers)
+/// Figures gathered while the customers are written, for the summary.
+#[derive(Default)]
+struct Stats {
+    customers: usize,
+    without_contact: usize,
+    login_only: usize,
+    by_country: BTreeMap<String, u64>,
+    by_region: BTreeMap<String, u64>,
+    /// Brand → customers with a card of that brand.
+    brand_customers: BTreeMap<String, u64>,
 }
 
-fn write_orders(out: &Path, ingest: &Ingest, linked: &Linked, window: &Window) -> Result<()> {
-    let mut idx: Vec<usize> = (0..ingest.orders.len()).collect();
+/// Builds each customer in id order and writes it to affected.csv and affected.jsonl at once,
+/// so customer records never pile up in memory.
+fn write_affected(
+    out: &Path,
+    ingest: &Ingest,
+    groups: &Groups,
+    window: &Window,
+    default_locale: &str,
+) -> Result<Stats> {
+    let mut csv = CsvOut::create(&out.join("affected.csv"), &AFFECTED_CSV_HEADER)?;
+    let jsonl_path = out.join("affected.jsonl");
+    let mut jsonl = output::AtomicFile::create(&jsonl_path)?;
+    let mut stats = Stats::default();
+    for ci in 0..groups.len() {
+        let c = groups.customer(ci, ingest, window, default_locale);
+        csv.row([
+            c.customer_id.as_str(),
+            c.name.as_str(),
+            c.email.as_deref().unwrap_or_default(),
+            &join(&c.emails),
+            &join(&c.login_ids),
+            &c.locale,
+            &c.region,
+            &c.country,
+            &c.cards
+                .iter()
+                .map(|k| k.display.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            &join(&c.order_ids),
+            &c.order_count.to_string(),
+            &c.first_order_at,
+            &c.last_order_at,
+            c.contact.as_str(),
+        ])?;
+        serde_json::to_writer(&mut jsonl, &c).map_err(|e| Error::io(&jsonl_path, e.into()))?;
+        jsonl
+            .write_all(b"\n")
+            .map_err(|e| Error::io(&jsonl_path, e))?;
+        stats.customers += 1;
+        match c.contact {
+            Contact::None => stats.without_contact += 1,
+            Contact::Login => stats.login_only += 1,
+            Contact::Email => {}
+        }
+        let country = if c.country.is_empty() {
+            "(unknown)".to_string()
+        } else {
+            c.country.clone()
+        };
+        let region = if c.region.is_empty() {
+            "(unknown)"
+        } else {
+            &c.region
+        };
+        *stats
+            .by_region
+            .entry(format!("{country}/{region}"))
+            .or_default() += 1;
+        *stats.by_country.entry(country).or_default() += 1;
+        let brands: BTreeSet<&str> = c
+            .cards
+            .iter()
+            .filter(|k| k.check != "none" && k.check != "unreadable")
+            .map(|k| k.brand.as_str())
+            .collect();
+        for b in brands {
+            *stats.brand_customers.entry(b.to_string()).or_default() += 1;
+        }
+    }
+    csv.commit()?;
+    jsonl.commit()?;
+    Ok(stats)
+}
+
+fn write_orders(out: &Path, ingest: &Ingest, groups: &Groups, window: &Window) -> Result<()> {
+    let mut idx: Vec<usize> = (0..ingest.orders.len())
+        .filter(|&i| ingest.orders[i].kind == EntryKind::Order)
+        .collect();
     idx.sort_by(|&a, &b| {
         let (x, y) = (&ingest.orders[a], &ingest.orders[b]);
         (x.at, &x.order_id, x.file, x.line).cmp(&(y.at, &y.order_id, y.file, y.line))
@@ -209,38 +335,52 @@ fn write_orders(out: &Path, ingest: &Ingest, linked: &Linked, window: &Window) -
             "card_masked",
             "card_fingerprint",
             "card_check",
+            "card_source",
             "source",
         ],
     )?;
     for i in idx {
         let o = &ingest.orders[i];
-        let c = &linked.customers[linked.order_customer[i]];
-        let (brand, masked, fp, check) = match &o.card {
-            Some(k) => (
-                k.brand.label().to_string(),
-                k.masked.clone(),
-                k.fingerprint.clone().unwrap_or_default(),
-                k.check.as_str().to_string(),
-            ),
-            None => (
-                String::new(),
-                String::new(),
-                String::new(),
-                "none".to_string(),
-            ),
+        let customer_id = &groups.ids[groups.order_customer[i] as usize];
+        // The order's own card, then the cards of its gateway charges (several when a declined
+        // attempt was followed by another card): each column lists them in that order.
+        let mut cards: Vec<(&CardInfo, &str)> = Vec::new();
+        if let Some(k) = &o.card {
+            cards.push((k, "order"));
+        }
+        for k in ingest.gateway_cards.get(&(i as u32)).into_iter().flatten() {
+            cards.push((k, "gateway"));
+        }
+        let col = |f: &dyn Fn(&CardInfo, &str) -> String| -> String {
+            cards
+                .iter()
+                .map(|(k, src)| f(k, src))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
+        let brand = col(&|k, _| k.brand.label().to_string());
+        let masked = col(&|k, _| k.masked.to_string());
+        let fp = col(&|k, _| k.fingerprint_text().unwrap_or_default());
+        let check = if cards.is_empty() {
+            "none".to_string()
+        } else {
+            col(&|k, _| k.check.as_str().to_string())
+        };
+        let card_source = col(&|_, src| src.to_string());
+        let s = &ingest.strings;
         csv.row([
-            o.order_id.clone(),
-            c.customer_id.clone(),
+            o.order_id.to_string(),
+            customer_id.clone(),
             window.format(o.at),
-            o.status.clone(),
-            o.amount.clone(),
-            o.currency.clone(),
+            s.get(o.status).to_string(),
+            o.amount.to_string(),
+            s.get(o.currency).to_string(),
             brand,
             masked,
             fp,
             check,
-            format!("{}:{}", ingest.files[o.file].path, o.line),
+            card_source,
+            format!("{}:{}", ingest.files[o.file as usize].path, o.line),
         ])?;
     }
     csv.commit()
@@ -252,7 +392,8 @@ fn summary(
     window: &Window,
     key: &FingerprintKey,
     ingest: &Ingest,
-    linked: &Linked,
+    groups: &Groups,
+    stats: &Stats,
 ) -> Result<(Map<String, Value>, Vec<String>)> {
     let totals = ingest.totals();
     if !totals.reconciles() || ingest.files.iter().any(|f| !f.counts.reconciles()) {
@@ -260,50 +401,44 @@ fn summary(
             "row counts do not reconcile: {totals:?}; please report this"
         )));
     }
-    let customers = &linked.customers;
-    // Distinct cards: by fingerprint across people; masked-only cards per person.
-    let mut cards: BTreeSet<String> = BTreeSet::new();
-    let mut by_brand: BTreeMap<String, (BTreeSet<String>, BTreeSet<&str>)> = BTreeMap::new();
+    // Distinct cards: by keyed fingerprint across people; a masked-only card can only be told
+    // apart within one person (brand + mask).
+    let mut cards: HashSet<(u32, CardIdentity)> = HashSet::new();
+    let mut brand_cards: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut invalid = 0u64;
     let mut masked_only = 0u64;
-    for c in customers {
-        for k in &c.cards {
-            if k.check == "none" || k.check == "unreadable" {
-                continue;
+    let all_cards = ingest.orders.iter().enumerate().flat_map(|(i, o)| {
+        o.card
+            .iter()
+            .chain(ingest.gateway_cards.get(&(i as u32)).into_iter().flatten())
+            .map(move |k| (i, k))
+    });
+    for (i, k) in all_cards {
+        if matches!(k.check, CardCheck::None | CardCheck::Unreadable) {
+            continue;
+        }
+        let owner = if k.fingerprint.is_some() {
+            u32::MAX
+        } else {
+            groups.order_customer[i]
+        };
+        if cards.insert((owner, k.identity())) {
+            *brand_cards.entry(k.brand.label()).or_default() += 1;
+            match k.check {
+                CardCheck::Invalid => invalid += 1,
+                CardCheck::Masked => masked_only += 1,
+                _ => {}
             }
-            let id = match &k.fingerprint {
-                Some(f) => format!("fp:{f}"),
-                None => format!("{}:{}:{}", c.customer_id, k.brand, k.masked),
-            };
-            if cards.insert(id.clone()) {
-                match k.check.as_str() {
-                    "invalid" => invalid += 1,
-                    "masked" => masked_only += 1,
-                    _ => {}
-                }
-            }
-            let e = by_brand.entry(k.brand.clone()).or_default();
-            e.0.insert(id);
-            e.1.insert(&c.customer_id);
         }
     }
-    let shared = linked.card_people.values().filter(|&&n| n > 1).count();
-    let mut by_country: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_region: BTreeMap<String, u64> = BTreeMap::new();
-    for c in customers {
-        let country = if c.country.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            c.country.clone()
-        };
-        *by_country.entry(country.clone()).or_default() += 1;
-        let region = if c.region.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            c.region.clone()
-        };
-        *by_region.entry(format!("{country}/{region}")).or_default() += 1;
-    }
+    let shared = groups.card_people.values().filter(|&&n| n > 1).count();
+    let by_brand: Map<String, Value> = brand_cards
+        .iter()
+        .map(|(b, n)| {
+            let people = stats.brand_customers.get(*b).copied().unwrap_or(0);
+            (b.to_string(), json!({"cards": n, "customers": people}))
+        })
+        .collect();
     let first = ingest.orders.iter().map(|o| o.at).min();
     let last = ingest.orders.iter().map(|o| o.at).max();
     let orders = ingest.order_counts();
@@ -343,14 +478,6 @@ fn summary(
             ingest.disagreements
         ));
     }
-    let without_contact = customers
-        .iter()
-        .filter(|c| c.contact == Contact::None)
-        .count();
-    let login_only = customers
-        .iter()
-        .filter(|c| c.contact == Contact::Login)
-        .count();
 
     let v = json!({
         "tool": format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
@@ -373,9 +500,9 @@ fn summary(
         "orders_out_of_window": orders.orders_out_of_window,
         "orders_not_card": orders.orders_not_card,
         "record_disagreements": ingest.disagreements,
-        "customers_affected": customers.len(),
-        "customers_without_contact": without_contact,
-        "customers_login_only": login_only,
+        "customers_affected": stats.customers,
+        "customers_without_contact": stats.without_contact,
+        "customers_login_only": stats.login_only,
         "cards_affected": cards.len(),
         "cards_shared": shared,
         "cards_invalid": invalid,
@@ -383,9 +510,9 @@ fn summary(
         "card_details_available": !cards.is_empty(),
         "first_affected_at": first.map(|t| window.format(t)),
         "last_affected_at": last.map(|t| window.format(t)),
-        "by_brand": by_brand.iter().map(|(b, (c, p))| (b.clone(), json!({"cards": c.len(), "customers": p.len()}))).collect::<Map<_, _>>(),
-        "by_country": by_country,
-        "by_region": by_region,
+        "by_brand": by_brand,
+        "by_country": stats.by_country,
+        "by_region": stats.by_region,
         "payment_methods": ingest.methods,
         "fingerprint_key": {"source": key.source, "id": key.key_id()},
         "files": ingest.files,
@@ -397,24 +524,276 @@ fn summary(
     Ok((map, warnings))
 }
 
-fn report_to_user(ui: &Ui, out: &Path, ingest: &Ingest, linked: &Linked, warnings: &[String]) {
+fn report_to_user(ui: &Ui, out: &Path, ingest: &Ingest, stats: &Stats, warnings: &[String]) {
     let t = ingest.totals();
     ui.say(format!(
         "skimtrace: {} rows read: {} in window, {} out of window, {} not card, {} rejected",
         t.rows_read, t.in_window, t.out_of_window, t.not_card, t.rejected
     ));
-    let no_contact = linked
-        .customers
-        .iter()
-        .filter(|c| c.contact == Contact::None)
-        .count();
     ui.say(format!(
         "skimtrace: {} customers affected ({} without any contact), outputs in {}",
-        linked.customers.len(),
-        no_contact,
+        stats.customers,
+        stats.without_contact,
         out.display()
     ));
     for w in warnings {
         ui.warn(w);
     }
+}
+
+/// The payment exports to read: `--payments` replaces `[payments] paths`.
+fn payment_inputs(
+    args: &AffectedArgs,
+    cfg: &Config,
+    pay: &PaymentsConfig,
+) -> Result<Vec<InputFile>> {
+    let cli = InputSettings {
+        preset: args.payments_preset.clone(),
+        ..InputSettings::default()
+    };
+    let base = pay.settings.overlaid(&cli);
+    let mut inputs: Vec<InputFile> = Vec::new();
+    if !args.payments.is_empty() {
+        for (path, display) in common::expand_inputs(&args.payments, Path::new("."), "--payments")?
+        {
+            inputs.push(InputFile {
+                path,
+                display,
+                settings: base.clone(),
+            });
+        }
+        return Ok(inputs);
+    }
+    for (path, display) in common::expand_inputs(&pay.paths, &cfg.base_dir, "[payments] paths")? {
+        inputs.push(InputFile {
+            path,
+            display,
+            settings: base.clone(),
+        });
+    }
+    for extra in &pay.inputs {
+        let settings = pay.settings.overlaid(&extra.settings).overlaid(&cli);
+        for (path, display) in
+            common::expand_inputs(&extra.paths, &cfg.base_dir, "[[payments.inputs]] paths")?
+        {
+            if let Some(existing) = inputs
+                .iter_mut()
+                .find(|i| common::same_file(&i.path, &path))
+            {
+                existing.settings = settings.clone();
+            } else {
+                inputs.push(InputFile {
+                    path,
+                    display,
+                    settings: settings.clone(),
+                });
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// Charges inside the window that name an order outside it (not kept while the orders were
+/// read): read the order exports once more for just those orders, so the person is known.
+fn fetch_orders_of_charges(
+    ingest: &mut Ingest,
+    p: &mut Payments,
+    inputs: &[InputFile],
+    opts: &IngestOptions,
+) -> Result<()> {
+    let wanted: foldhash::HashSet<u128> = p
+        .charges
+        .iter()
+        .filter(|c| c.entry.is_none())
+        .filter_map(|c| c.order_id.as_deref().map(crate::orders::order_key))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut lookup = Ingest::new();
+    let fetch_opts = IngestOptions {
+        window: opts.window,
+        methods: opts.methods,
+        exclude_statuses: Vec::new(),
+        key: opts.key,
+        default_country: opts.default_country.clone(),
+        progress: None,
+        margin: None,
+        fetch: Some(&wanted),
+    };
+    let mut ignored: Vec<crate::orders::Rejected> = Vec::new();
+    for input in inputs {
+        lookup.read_file(input, &fetch_opts, &mut ignored)?;
+    }
+    let found: std::collections::HashMap<String, &crate::orders::OrderRecord> = lookup
+        .fetched
+        .iter()
+        .map(|o| (o.order_id.to_string(), o))
+        .collect();
+    for c in p.charges.iter_mut().filter(|c| c.entry.is_none()) {
+        let Some(o) = c.order_id.as_deref().and_then(|id| found.get(id.trim())) else {
+            continue;
+        };
+        let idx = ingest.orders.len() as u32;
+        ingest.orders.push(crate::orders::OrderRecord {
+            kind: EntryKind::PaymentForOrder,
+            order_id: o.order_id.clone(),
+            file: u32::MAX,
+            line: c.line,
+            at: c.at,
+            status: ingest.strings.intern(&c.status),
+            amount: o.amount.clone(),
+            currency: ingest.strings.intern(lookup.strings.get(o.currency)),
+            card: None,
+            email: o.email.clone(),
+            login: o.login.clone(),
+            name: o.name.clone(),
+            region: ingest.strings.intern(lookup.strings.get(o.region)),
+            country: ingest.strings.intern(lookup.strings.get(o.country)),
+            locale: ingest.strings.intern(lookup.strings.get(o.locale)),
+        });
+        ingest
+            .gateway_cards
+            .entry(idx)
+            .or_default()
+            .push(c.card.clone());
+        c.entry = Some(idx);
+    }
+    Ok(())
+}
+
+/// payments.csv (one row per charge in the window or joined to an order in it) and
+/// payments_unmatched.csv (charges that concern the window but joined no order).
+fn write_payments(
+    out: &Path,
+    p: &Payments,
+    ingest: &Ingest,
+    groups: &Groups,
+    window: &Window,
+) -> Result<()> {
+    let mut idx: Vec<usize> = (0..p.charges.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (&p.charges[a], &p.charges[b]);
+        (x.at, &x.charge_id, x.file, x.line).cmp(&(y.at, &y.charge_id, y.file, y.line))
+    });
+    let mut csv = CsvOut::create(
+        &out.join("payments.csv"),
+        &[
+            "charge_id",
+            "order_id",
+            "match",
+            "customer_id",
+            "card_brand",
+            "card_last4",
+            "status",
+            "created_at",
+            "reason",
+            "source",
+        ],
+    )?;
+    for i in idx {
+        let c = &p.charges[i];
+        let customer = c
+            .entry
+            .map(|e| groups.ids[groups.order_customer[e as usize] as usize].clone())
+            .unwrap_or_default();
+        csv.row([
+            c.charge_id.to_string(),
+            c.order_id.as_deref().unwrap_or_default().to_string(),
+            c.matched.as_str().to_string(),
+            customer,
+            c.card.brand.label().to_string(),
+            c.card.last4().to_string(),
+            c.status.to_string(),
+            window.format(c.at),
+            c.reason.to_string(),
+            format!("{}:{}", p.files[c.file as usize].path, c.line),
+        ])?;
+    }
+    csv.commit()?;
+    let _ = ingest;
+    let mut un = CsvOut::create(
+        &out.join("payments_unmatched.csv"),
+        &[
+            "charge_id",
+            "created_at",
+            "amount",
+            "currency",
+            "reason",
+            "candidates",
+            "source",
+        ],
+    )?;
+    let mut rows: Vec<&payments::Unmatched> = p.unmatched.iter().collect();
+    rows.sort_by(|a, b| {
+        (a.created_at, &a.charge_id, &a.source).cmp(&(b.created_at, &b.charge_id, &b.source))
+    });
+    for u in rows {
+        un.row([
+            u.charge_id.clone(),
+            window.format(u.created_at),
+            u.amount.clone(),
+            u.currency.clone(),
+            u.reason.to_string(),
+            u.candidates.join("; "),
+            u.source.clone(),
+        ])?;
+    }
+    un.commit()
+}
+
+/// The payments part of the summary: per file counts (reconciled), totals, and the in-window
+/// card orders that no charge joined (an export cut short, a second gateway…).
+fn payments_summary(
+    summary: &mut Map<String, Value>,
+    warnings: &mut Vec<String>,
+    p: &Payments,
+    ingest: &Ingest,
+) {
+    let mut t = payments::PCounts::default();
+    for f in &p.files {
+        t.rows_read += f.counts.rows_read;
+        t.matched += f.counts.matched;
+        t.unmatched_in_window += f.counts.unmatched_in_window;
+        t.out_of_window += f.counts.out_of_window;
+        t.not_card += f.counts.not_card;
+        t.rejected += f.counts.rejected;
+        for w in &f.warnings {
+            warnings.push(format!("{}: {w}", f.path));
+        }
+    }
+    let in_window_orders = ingest
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == EntryKind::Order);
+    let without: u64 = in_window_orders
+        .filter(|(i, _)| !p.orders_with_payment.contains(&(*i as u32)))
+        .count() as u64;
+    if without > 0 {
+        warnings.push(format!(
+            "{without} in-window card order(s) have no payment row (orders_without_payment): an export cut short, or a second gateway?"
+        ));
+    }
+    let ambiguous: u64 = p.files.iter().map(|f| f.ambiguous).sum();
+    if ambiguous > 0 {
+        warnings.push(format!("{ambiguous} charge(s) fit more than one order and were joined to none (payments_unmatched.csv)"));
+    }
+    summary.insert(
+        "payments".into(),
+        json!({
+            "files": p.files,
+            "rows_read": t.rows_read,
+            "matched": t.matched,
+            "unmatched_in_window": t.unmatched_in_window,
+            "out_of_window": t.out_of_window,
+            "not_card": t.not_card,
+            "rejected": t.rejected,
+            "ambiguous": ambiguous,
+            "reconciled": t.reconciles(),
+            "charges_listed": p.charges.len(),
+        }),
+    );
+    summary.insert("orders_without_payment".into(), json!(without));
+    summary.insert("warnings".into(), json!(warnings));
 }

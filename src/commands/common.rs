@@ -121,11 +121,11 @@ pub fn expand_inputs(
 ) -> Result<Vec<(PathBuf, String)>> {
     let mut out: Vec<(PathBuf, String)> = Vec::new();
     for pat in patterns {
-        let full = if Path::new(pat).is_absolute() {
+        let full = clean_path(&if Path::new(pat).is_absolute() {
             PathBuf::from(pat)
         } else {
             base.join(pat)
-        };
+        });
         let mut found: Vec<PathBuf> = Vec::new();
         if pat.contains(['*', '?', '[']) {
             let s = full.to_string_lossy().into_owned();
@@ -163,13 +163,38 @@ pub fn expand_inputs(
         }
         found.sort();
         for p in found {
-            if !out.iter().any(|(q, _)| *q == p) {
-                let shown = display_name(&p, base);
+            let p = clean_path(&p);
+            if !out.iter().any(|(q, _)| same_file(q, &p)) {
+                let shown = display_name(&p, &clean_path(base));
                 out.push((p, shown));
             }
         }
     }
     Ok(out)
+}
+
+/// A path without `.` components (`./orders/a.csv` and `orders/a.csv` are one file).
+pub fn clean_path(p: &Path) -> PathBuf {
+    let cleaned: PathBuf = p
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if cleaned.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        cleaned
+    }
+}
+
+/// Whether two paths name one file (after resolving links, where both exist).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// A path as shown in outputs: relative to `base` when inside it.

@@ -4,7 +4,9 @@
 pub mod affected;
 mod common;
 pub mod evidence;
+pub mod notify;
 pub mod rules;
+pub mod templates;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -16,6 +18,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Affected(args) => affected::run(&args, &ui).map(|_| 0),
         Command::Evidence(args) => evidence::run(&args, &ui).map(|o| o.exit_code),
         Command::Rules(args) => rules::run(&args, &ui),
+        Command::Notify(args) => notify::run(&args, &ui),
+        Command::Templates(args) => templates::run(&args, &ui).map(|_| 0),
     }
 }
 

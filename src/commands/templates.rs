@@ -1,0 +1,36 @@
+//! `skimtrace templates init DIR`: writes the built-in notice templates out for editing.
+
+use super::common::Ui;
+use crate::cli::{TemplatesAction, TemplatesArgs};
+use crate::error::{Error, Result};
+
+pub fn run(args: &TemplatesArgs, ui: &Ui) -> Result<()> {
+    match &args.action {
+        TemplatesAction::Init { dir, force } => {
+            let files = crate::notify::render::BUILTIN;
+            if !force {
+                if let Some((name, _)) = files.iter().find(|(n, _)| dir.join(n).exists()) {
+                    return Err(Error::usage(format!(
+                        "{}: already exists; pass --force to overwrite the templates in {}",
+                        dir.join(name).display(),
+                        dir.display()
+                    )));
+                }
+            }
+            for (name, src) in files {
+                let path = dir.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+                crate::output::write_file(&path, src.as_bytes())?;
+            }
+            ui.say(format!(
+                "skimtrace: wrote {} templates to {}; use them with `skimtrace notify --templates {}`",
+                files.len(),
+                dir.display(),
+                dir.display()
+            ));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! Filling the templates: one [`Notice`] per customer from a minijinja template set.
+//!
+//! Template sets live under `<campaign>/<locale>/` (`notice/ja/subject.txt.j2`, `body.txt.j2`,
+//! optional `body.html.j2`). The built-in sets for `ja` and `en` are embedded in the binary;
+//! `skimtrace templates init DIR` writes them out for counsel to edit, `--templates DIR` reads
+//! them back. Legal wording lives in the templates, never in code.
+//!
+//! Why values are formatted here and not in the template: dates (`2020年4月27日` /
+//! `April 27, 2020`), the window text and the cards must come from the same data that decided
+//! who is affected, and minijinja's date filters are in flux. The templates get strings.
+//!
+//! Undefined variables are errors (`UndefinedBehavior::Strict`): a notice must never go out
+//! with an empty field. HTML templates (`.html.j2`) are auto-escaped, so a customer named
+//! `<script>` is shown as text; values are never evaluated as template code.
+
+use super::input::Recipient;
+use super::settings::{ContactConfig, NotifyConfig};
+use super::Error;
+use jiff::civil::Date;
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use std::path::Path;
+
+/// The built-in templates, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "notice/ja/subject.txt.j2",
+        include_str!("templates/notice/ja/subject.txt.j2"),
+    ),
+    (
+        "notice/ja/body.txt.j2",
+        include_str!("templates/notice/ja/body.txt.j2"),
+    ),
+    (
+        "notice/ja/body.html.j2",
+        include_str!("templates/notice/ja/body.html.j2"),
+    ),
+    (
+        "notice/en/subject.txt.j2",
+        include_str!("templates/notice/en/subject.txt.j2"),
+    ),
+    (
+        "notice/en/body.txt.j2",
+        include_str!("templates/notice/en/body.txt.j2"),
+    ),
+    (
+        "notice/en/body.html.j2",
+        include_str!("templates/notice/en/body.html.j2"),
+    ),
+];
+
+/// The exposed-item keys `incident.exposed` may hold, with their `ja` and `en` wording.
+pub const EXPOSED_ITEMS: &[(&str, &str, &str)] = &[
+    ("card_holder", "カード名義人名", "cardholder name"),
+    ("card_number", "クレジットカード番号", "card number"),
+    ("expiry", "カード有効期限", "card expiration date"),
+    ("security_code", "セキュリティコード", "card security code"),
+    ("login_id", "ログインID", "login ID"),
+    ("password", "パスワード", "password"),
+    ("email", "メールアドレス", "email address"),
+    ("address", "住所", "postal address"),
+    ("phone", "電話番号", "phone number"),
+    ("name", "氏名", "name"),
+];
+
+/// A rendered notice, before it becomes a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub locale: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+/// A compiled set of templates (built-in or from a folder); compiled once per run.
+pub struct Templates {
+    env: Environment<'static>,
+    names: Vec<String>,
+    source: String,
+}
+
+impl Templates {
+    /// The built-in `ja` and `en` templates.
+    pub fn builtin() -> Result<Templates, Error> {
+        let mut t = Templates::empty("built-in templates".into());
+        for (name, src) in BUILTIN {
+            t.add(name.to_string(), src.to_string())?;
+        }
+        Ok(t)
+    }
+
+    /// Every `*.j2` file under `dir`, named by its path relative to `dir`.
+    pub fn from_dir(dir: &Path) -> Result<Templates, crate::Error> {
+        if !dir.is_dir() {
+            return Err(crate::Error::usage(format!(
+                "--templates {}: not a folder; create one with `skimtrace templates init {}`",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        let mut t = Templates::empty(dir.display().to_string());
+        let mut files = Vec::new();
+        collect_j2(dir, dir, &mut files)?;
+        files.sort();
+        for (name, path) in files {
+            let src = std::fs::read_to_string(&path).map_err(|e| crate::Error::io(&path, e))?;
+            t.add(name, src)?;
+        }
+        Ok(t)
+    }
+
+    fn empty(source: String) -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Block tags on lines of their own leave no blank lines behind, and a body keeps its
+        // final newline: templates then read like the notice they produce.
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("default delimiters are valid"),
+        );
+        Templates {
+            env,
+            names: Vec::new(),
+            source,
+        }
+    }
+
+    fn add(&mut self, name: String, src: String) -> Result<(), Error> {
+        self.env
+            .add_template_owned(name.clone(), src)
+            .map_err(|e| template_error(&name, &e))?;
+        self.names.push(name);
+        Ok(())
+    }
+
+    /// The locales that have a complete set (subject and body) for `campaign`.
+    pub fn locales(&self, campaign: &str) -> Vec<String> {
+        let prefix = format!("{campaign}/");
+        let mut out: Vec<String> = self
+            .names
+            .iter()
+            .filter_map(|n| n.strip_prefix(&prefix))
+            .filter_map(|rest| rest.strip_suffix("/subject.txt.j2"))
+            .filter(|loc| self.has(&format!("{campaign}/{loc}/body.txt.j2")))
+            .map(str::to_string)
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// The locale whose templates serve a customer who asked for `wanted`: the same locale,
+    /// else its language (`en-US` → `en`), else `fallback`, else `en`, else any.
+    pub fn pick_locale(&self, campaign: &str, wanted: &str, fallback: &str) -> Option<String> {
+        let have = self.locales(campaign);
+        let wanted = wanted.trim().to_ascii_lowercase().replace('_', "-");
+        let lang = wanted.split('-').next().unwrap_or("").to_string();
+        [wanted, lang, fallback.to_string(), "en".to_string()]
+            .into_iter()
+            .find(|c| have.contains(c))
+            .or_else(|| have.first().cloned())
+    }
+
+    /// Checks that `campaign` has at least one template set.
+    pub fn require(&self, campaign: &str) -> Result<(), Error> {
+        if self.locales(campaign).is_empty() {
+            return Err(Error::Settings(format!(
+                "{}: no templates for campaign {campaign:?} (expected {campaign}/<locale>/subject.txt.j2 and body.txt.j2); write the built-ins with `skimtrace templates init DIR`",
+                self.source
+            )));
+        }
+        Ok(())
+    }
+
+    /// Renders one customer's notice in `locale`.
+    pub fn render(&self, campaign: &str, locale: &str, ctx: &Context) -> Result<Notice, Error> {
+        let value = minijinja::Value::from(minijinja::value::Serde(ctx));
+        let one = |part: &str| -> Result<String, Error> {
+            let name = format!("{campaign}/{locale}/{part}");
+            let t = self
+                .env
+                .get_template(&name)
+                .map_err(|e| template_error(&name, &e))?;
+            t.render(value.clone())
+                .map_err(|e| template_error(&name, &e))
+        };
+        let subject = one("subject.txt.j2")?;
+        let text = one("body.txt.j2")?;
+        let html_name = format!("{campaign}/{locale}/body.html.j2");
+        let html = if self.has(&html_name) {
+            Some(one("body.html.j2")?)
+        } else {
+            None
+        };
+        Ok(Notice {
+            locale: locale.to_string(),
+            subject: subject.trim().to_string(),
+            text,
+            html,
+        })
+    }
+}
+
+fn collect_j2(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<(), crate::Error> {
+    for e in std::fs::read_dir(dir).map_err(|e| crate::Error::io(dir, e))? {
+        let p = e.map_err(|e| crate::Error::io(dir, e))?.path();
+        if p.is_dir() {
+            collect_j2(root, &p, out)?;
+        } else if p.extension().is_some_and(|x| x == "j2") {
+            let rel = p.strip_prefix(root).unwrap_or(&p);
+            out.push((rel.to_string_lossy().replace('\\', "/"), p));
+        }
+    }
+    Ok(())
+}
+
+fn template_error(name: &str, e: &minijinja::Error) -> Error {
+    // minijinja's Display names the kind and detail; add the line where it knows one.
+    let mut message = e.to_string();
+    if let Some(line) = e.line() {
+        if !message.contains(&format!(":{line}")) {
+            message = format!("line {line}: {message}");
+        }
+    }
+    Error::Template {
+        name: name.to_string(),
+        message,
+    }
+}
+
+/// Everything a template may use. Every key is always present (possibly empty or `none`), so
+/// strict undefined only fires on a real typo.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    pub campaign: String,
+    pub locale: String,
+    pub customer: CustomerCtx,
+    pub cards: Vec<CardCtx>,
+    pub orders: OrdersCtx,
+    pub incident: IncidentCtx,
+    pub window: WindowCtx,
+    /// When the company learned of the compromise, formatted; `none` when not configured.
+    pub discovered: Option<String>,
+    /// The exposed items, localised, in the config's order.
+    pub exposed: Vec<String>,
+    /// The same joined (`、` / `, `).
+    pub exposed_text: String,
+    pub password_exposed: bool,
+    pub security_code_exposed: bool,
+    pub reissue_free: bool,
+    pub contact: ContactConfig,
+    /// The notice's date, formatted.
+    pub notice_date: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerCtx {
+    pub id: String,
+    /// The name with control characters removed; may be empty.
+    pub name: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardCtx {
+    pub brand: String,
+    pub last4: String,
+    /// `VISA（下4桁 1111）` / `Visa ending in 1111`.
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrdersCtx {
+    pub count: usize,
+    pub first: String,
+    pub last: String,
+    /// One date, or `first～last` / `first to last`.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentCtx {
+    pub id: String,
+    pub name: String,
+    pub company: String,
+    pub shop: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowCtx {
+    pub start: String,
+    pub end: String,
+    /// `2020年4月27日～2021年12月22日` / `April 27, 2020 to December 22, 2021`.
+    pub text: String,
+}
+
+/// What is the same for every customer of a run: the incident, window and config.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub campaign: String,
+    pub incident: IncidentCtx,
+    pub first_day: Date,
+    pub last_day: Date,
+    pub discovered: Option<Date>,
+    /// Keys of `incident.exposed`, validated.
+    pub exposed: Vec<String>,
+    pub notify: NotifyConfig,
+    pub contact: ContactConfig,
+    pub notice_date: Date,
+}
+
+impl Case {
+    /// Validates `incident.exposed` keys; an unknown one is a config error naming the list.
+    pub fn check_exposed(items: &[String]) -> Result<(), Error> {
+        for it in items {
+            if !EXPOSED_ITEMS.iter().any(|(k, _, _)| k == it) {
+                let known: Vec<&str> = EXPOSED_ITEMS.iter().map(|(k, _, _)| *k).collect();
+                return Err(Error::Settings(format!(
+                    "incident.exposed: unknown item {it:?}; use any of {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The template values for one customer in `locale`.
+    pub fn context(&self, r: &Recipient, locale: &str) -> Context {
+        let ja = is_ja(locale);
+        let exposed: Vec<String> = self
+            .exposed
+            .iter()
+            .filter_map(|k| EXPOSED_ITEMS.iter().find(|(key, _, _)| key == k))
+            .map(|(_, j, e)| if ja { j } else { e }.to_string())
+            .collect();
+        let first = order_date(&r.first_order_at);
+        let last = order_date(&r.last_order_at);
+        let fmt_opt = |d: Option<Date>| d.map(|d| format_date(d, locale)).unwrap_or_default();
+        let orders_text = match (first, last) {
+            (Some(a), Some(b)) if a != b => range_text(a, b, locale),
+            (Some(a), _) | (None, Some(a)) => format_date(a, locale),
+            (None, None) => String::new(),
+        };
+        Context {
+            campaign: self.campaign.clone(),
+            locale: locale.to_string(),
+            customer: CustomerCtx {
+                id: r.customer_id.clone(),
+                name: clean_name(&r.name),
+                email: r.email.clone(),
+            },
+            cards: r
+                .cards
+                .iter()
+                .map(|c| card_ctx(&c.brand, &c.last4, locale))
+                .collect(),
+            orders: OrdersCtx {
+                count: r.order_count,
+                first: fmt_opt(first),
+                last: fmt_opt(last),
+                text: orders_text,
+            },
+            incident: self.incident.clone(),
+            window: WindowCtx {
+                start: format_date(self.first_day, locale),
+                end: format_date(self.last_day, locale),
+                text: range_text(self.first_day, self.last_day, locale),
+            },
+            discovered: self.discovered.map(|d| format_date(d, locale)),
+            exposed_text: exposed.join(if ja { "、" } else { ", " }),
+            exposed,
+            password_exposed: self
+                .exposed
+                .iter()
+                .any(|k| k == "password" || k == "login_id"),
+            security_code_exposed: self.exposed.iter().any(|k| k == "security_code"),
+            reissue_free: self.notify.reissue_free,
+            contact: self.contact.clone(),
+            notice_date: format_date(self.notice_date, locale),
+        }
+    }
+}
+
+fn is_ja(locale: &str) -> bool {
+    locale == "ja" || locale.starts_with("ja-")
+}
+
+/// A name as it may appear in a notice and a header: control characters and direction
+/// overrides replaced, whitespace runs collapsed.
+pub fn clean_name(name: &str) -> String {
+    crate::text::scrub_controls(name)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `2020年4月27日` for `ja`, `April 27, 2020` otherwise.
+pub fn format_date(d: Date, locale: &str) -> String {
+    if is_ja(locale) {
+        format!("{}年{}月{}日", d.year(), d.month(), d.day())
+    } else {
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        format!(
+            "{} {}, {}",
+            MONTHS[(d.month() - 1) as usize],
+            d.day(),
+            d.year()
+        )
+    }
+}
+
+/// `A～B` for `ja`, `A to B` otherwise.
+pub fn range_text(a: Date, b: Date, locale: &str) -> String {
+    if is_ja(locale) {
+        format!("{}～{}", format_date(a, locale), format_date(b, locale))
+    } else {
+        format!("{} to {}", format_date(a, locale), format_date(b, locale))
+    }
+}
+
+/// The local date of an `affected.jsonl` timestamp (written in the shop's zone, with its
+/// offset, so the date part is already the local date).
+fn order_date(ts: &str) -> Option<Date> {
+    ts.get(..10)?.parse().ok()
+}
+
+fn card_ctx(brand: &str, last4: &str, locale: &str) -> CardCtx {
+    let shown = match brand {
+        "VISA" => "Visa",
+        "MASTERCARD" => "Mastercard",
+        "AMEX" => "American Express",
+        "JCB" => "JCB",
+        "DINERS" => "Diners Club",
+        "DISCOVER" => "Discover",
+        "UNIONPAY" => "UnionPay",
+        "DISCOVER/UNIONPAY" => "Discover/UnionPay",
+        _ => "",
+    };
+    // Only four digits ever reach a notice, whatever the input held.
+    let last4: String = if last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit()) {
+        last4.to_string()
+    } else {
+        String::new()
+    };
+    let label = match (is_ja(locale), shown.is_empty(), last4.is_empty()) {
+        (true, false, false) => format!("{shown}（下4桁 {last4}）"),
+        (true, true, false) => format!("クレジットカード（下4桁 {last4}）"),
+        (true, false, true) => format!("{shown}（番号不明）"),
+        (true, true, true) => "クレジットカード（番号不明）".to_string(),
+        (false, false, false) => format!("{shown} card ending in {last4}"),
+        (false, true, false) => format!("Card ending in {last4}"),
+        (false, false, true) => format!("{shown} card"),
+        (false, true, true) => "Payment card".to_string(),
+    };
+    CardCtx {
+        brand: shown.to_string(),
+        last4,
+        label,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_per_locale() {
+        let a: Date = "2020-04-27".parse().unwrap();
+        let b: Date = "2021-12-22".parse().unwrap();
+        assert_eq!(range_text(a, b, "ja"), "2020年4月27日～2021年12月22日");
+        assert_eq!(
+            range_text(a, b, "en"),
+            "April 27, 2020 to December 22, 2021"
+        );
+    }
+
+    #[test]
+    fn cards_show_brand_and_last4_only() {
+        assert_eq!(card_ctx("VISA", "1111", "ja").label, "Visa（下4桁 1111）");
+        assert_eq!(
+            card_ctx("JCB", "0000", "en").label,
+            "JCB card ending in 0000"
+        );
+        // A malformed last4 (more digits) never reaches the text.
+        assert_eq!(card_ctx("VISA", "41111111", "en").label, "Visa card");
+    }
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let mut t = Templates::empty("test".into());
+        t.add("notice/xx/subject.txt.j2".into(), "{{ nope }}".into())
+            .unwrap();
+        t.add("notice/xx/body.txt.j2".into(), "x".into()).unwrap();
+        let e = t.render("notice", "xx", &test_context()).unwrap_err();
+        assert!(e.to_string().contains("undefined"), "{e}");
+    }
+
+    #[test]
+    fn builtins_render_both_locales() {
+        let t = Templates::builtin().unwrap();
+        assert_eq!(t.locales("notice"), vec!["en", "ja"]);
+        for loc in ["ja", "en"] {
+            let n = t.render("notice", loc, &test_context()).unwrap();
+            assert!(!n.subject.is_empty());
+            assert!(n.html.is_some());
+        }
+        assert_eq!(
+            t.pick_locale("notice", "en-US", "ja").as_deref(),
+            Some("en")
+        );
+        assert_eq!(t.pick_locale("notice", "fr", "ja").as_deref(), Some("ja"));
+    }
+
+    pub(crate) fn test_context() -> Context {
+        let case = Case {
+            campaign: "notice".into(),
+            incident: IncidentCtx {
+                id: "t".into(),
+                name: "t".into(),
+                company: "Co".into(),
+                shop: "Shop".into(),
+            },
+            first_day: "2020-04-27".parse().unwrap(),
+            last_day: "2021-12-22".parse().unwrap(),
+            discovered: None,
+            exposed: vec!["card_number".into(), "password".into()],
+            notify: NotifyConfig::default(),
+            contact: ContactConfig::default(),
+            notice_date: "2022-08-18".parse().unwrap(),
+        };
+        let r: Recipient = serde_json::from_str(
+            r#"{"customer_id":"c-1","name":"<b>{{ 7*7 }}</b>","email":"a@example.com","cards":[{"brand":"VISA","last4":"1111"}],"order_count":1,"first_order_at":"2021-03-01T10:00:00+09:00","last_order_at":"2021-03-01T10:00:00+09:00"}"#,
+        )
+        .unwrap();
+        case.context(&r, "ja")
+    }
+}

@@ -1,0 +1,1195 @@
+//! Payment-gateway exports joined to the orders: the card brand, last 4 and expiry that order
+//! exports never carry, and the declined attempts that never became orders.
+//!
+//! Every charge row ends in one class: `matched` (joined to an order, whatever the order's
+//! time), `unmatched_in_window` (inside the window and joined to no order: an affected card
+//! entry of its own, typically a declined attempt), `out_of_window`, `not_card` (no card data:
+//! another payment source) or `rejected` (file:line and reason). Each charge is judged by its
+//! own instant: a charge inside the window is affected even when its order is not.
+//!
+//! The join, in order: by order reference (a column, with an optional regex that extracts the
+//! id; compared as written, then with `#` and leading zeros dropped when that is unique), then,
+//! where `[payments.join] email_amount_time = true`, by normalised e-mail + equal amount and
+//! currency + created within the tolerance of the order time. Two candidates make a charge
+//! ambiguous: joined to none, listed with its candidates.
+//!
+//! Memory grows with the orders and charges that concern the window: orders are read first;
+//! charges outside the window are counted and dropped unless they join an order inside it.
+
+use crate::cards::{Brand, FingerprintKey};
+use crate::config::InputSettings;
+use crate::error::{Error, Result};
+use crate::orders::{
+    CardCheck, CardInfo, EntryKind, Ingest, InputFile, OrderRecord, RejectSink, Rejected,
+};
+use crate::text::{self, header_key};
+use crate::timestamp::{self, TimeFormat};
+use crate::window::Window;
+use foldhash::{HashMap, HashMapExt};
+use jiff::Timestamp;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// `[payments]` in incident.toml.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(flatten)]
+    pub settings: InputSettings,
+    #[serde(default)]
+    pub inputs: Vec<crate::config::OrderInputConfig>,
+    #[serde(default)]
+    pub join: JoinConfig,
+}
+
+/// `[payments.join]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinConfig {
+    /// Extracts the order id from the reference column (group 1, else the whole match).
+    pub order_ref_regex: Option<String>,
+    /// Also join by normalised e-mail + amount + currency + time (off by default).
+    #[serde(default)]
+    pub email_amount_time: bool,
+    /// How far apart a charge and its order may be, in minutes, either side (inclusive).
+    #[serde(default = "default_tolerance")]
+    pub tolerance_minutes: i64,
+}
+
+fn default_tolerance() -> i64 {
+    30
+}
+
+impl Default for JoinConfig {
+    fn default() -> JoinConfig {
+        JoinConfig {
+            order_ref_regex: None,
+            email_amount_time: false,
+            tolerance_minutes: default_tolerance(),
+        }
+    }
+}
+
+/// A field of a gateway export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PField {
+    ChargeId,
+    ChargeIdFallback,
+    CreatedAt,
+    Status,
+    Amount,
+    Currency,
+    CardBrand,
+    Last4,
+    ExpiryMonth,
+    ExpiryYear,
+    Fingerprint,
+    CustomerEmail,
+    CustomerName,
+    DeclineReason,
+    OrderRef,
+    /// Where Stripe keeps the reference when `Client Reference ID` is empty.
+    Description,
+    Country,
+}
+
+impl PField {
+    const ALL: [PField; 17] = [
+        PField::ChargeId,
+        PField::ChargeIdFallback,
+        PField::CreatedAt,
+        PField::Status,
+        PField::Amount,
+        PField::Currency,
+        PField::CardBrand,
+        PField::Last4,
+        PField::ExpiryMonth,
+        PField::ExpiryYear,
+        PField::Fingerprint,
+        PField::CustomerEmail,
+        PField::CustomerName,
+        PField::DeclineReason,
+        PField::OrderRef,
+        PField::Description,
+        PField::Country,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            PField::ChargeId => "charge_id",
+            PField::ChargeIdFallback => "charge_id_fallback",
+            PField::CreatedAt => "created_at",
+            PField::Status => "status",
+            PField::Amount => "amount",
+            PField::Currency => "currency",
+            PField::CardBrand => "card_brand",
+            PField::Last4 => "last4",
+            PField::ExpiryMonth => "expiry_month",
+            PField::ExpiryYear => "expiry_year",
+            PField::Fingerprint => "fingerprint",
+            PField::CustomerEmail => "customer_email",
+            PField::CustomerName => "customer_name",
+            PField::DeclineReason => "decline_reason",
+            PField::OrderRef => "order_ref",
+            PField::Description => "description",
+            PField::Country => "country",
+        }
+    }
+
+    /// Header synonyms (in [`header_key`] form) for exports without a preset.
+    fn synonyms(self) -> &'static [&'static str] {
+        match self {
+            PField::ChargeId => &[
+                "chargeid",
+                "id",
+                "transactionid",
+                "paymentid",
+                "取引id",
+                "決済id",
+            ],
+            PField::ChargeIdFallback => &["paymentintentid"],
+            PField::CreatedAt => &[
+                "createddate(utc)",
+                "created(utc)",
+                "created",
+                "createdat",
+                "date",
+                "決済日時",
+                "取引日時",
+                "処理日時",
+                "売上日時",
+            ],
+            PField::Status => &[
+                "status",
+                "決済ステータス",
+                "ステータス",
+                "処理結果",
+                "取引状態",
+            ],
+            PField::Amount => &["amount", "金額", "決済金額", "利用金額", "取引金額"],
+            PField::Currency => &["currency", "通貨"],
+            PField::CardBrand => &[
+                "cardbrand",
+                "brand",
+                "カードブランド",
+                "カード会社",
+                "カード種別",
+            ],
+            PField::Last4 => &[
+                "cardlast4",
+                "last4",
+                "カード番号下4桁",
+                "下4桁",
+                "カード番号",
+            ],
+            PField::ExpiryMonth => &["cardexpmonth", "expmonth", "有効期限(月)"],
+            PField::ExpiryYear => &["cardexpyear", "expyear", "有効期限(年)"],
+            PField::Fingerprint => &["cardfingerprint", "fingerprint"],
+            PField::CustomerEmail => &["customeremail", "email", "メールアドレス"],
+            PField::CustomerName => &[
+                "cardname",
+                "cardholder",
+                "cardholdername",
+                "カード名義",
+                "名義人",
+            ],
+            PField::DeclineReason => &["declinereason", "エラー内容", "エラー理由"],
+            PField::OrderRef => &[
+                "clientreferenceid",
+                "orderid",
+                "orderref",
+                "orderreference",
+                "オーダーid",
+                "注文番号",
+                "注文id",
+                "orderid(metadata)",
+                "order_id(metadata)",
+            ],
+            PField::Description => &["description"],
+            PField::Country => &["cardissuecountry", "cardaddresscountry", "country"],
+        }
+    }
+}
+
+/// A layout of a gateway export.
+#[derive(Debug, Clone)]
+struct PLayout {
+    cols: BTreeMap<PField, usize>,
+    preset: &'static str,
+    security_code_cols: Vec<usize>,
+}
+
+impl PLayout {
+    fn col(&self, f: PField) -> Option<usize> {
+        self.cols.get(&f).copied()
+    }
+}
+
+/// Stripe's payments export, both layouts: detected by `Card Last4` + `Card Brand` +
+/// (`Created (UTC)` or `Created date (UTC)`).
+const STRIPE: &[(PField, &str)] = &[
+    (PField::ChargeId, "id"),
+    (PField::ChargeIdFallback, "PaymentIntent ID"),
+    (PField::CreatedAt, "Created date (UTC)"),
+    (PField::CreatedAt, "Created (UTC)"),
+    (PField::Status, "Status"),
+    (PField::Amount, "Amount"),
+    (PField::Currency, "Currency"),
+    (PField::CardBrand, "Card Brand"),
+    (PField::Last4, "Card Last4"),
+    (PField::ExpiryMonth, "Card Exp Month"),
+    (PField::ExpiryYear, "Card Exp Year"),
+    (PField::Fingerprint, "Card Fingerprint"),
+    (PField::CustomerEmail, "Customer Email"),
+    (PField::CustomerName, "Card Name"),
+    (PField::DeclineReason, "Decline Reason"),
+    (PField::OrderRef, "Client Reference ID"),
+    (PField::Description, "Description"),
+    (PField::Country, "Card Issue Country"),
+];
+
+fn resolve(
+    headers: &[String],
+    preset: Option<&str>,
+    mapping: &BTreeMap<String, String>,
+) -> std::result::Result<PLayout, String> {
+    let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+    let find = |name: &str| {
+        let k = header_key(name);
+        keys.iter().position(|h| *h == k)
+    };
+    let stripe_detected = find("Card Last4").is_some()
+        && find("Card Brand").is_some()
+        && (find("Created (UTC)").is_some() || find("Created date (UTC)").is_some());
+    let use_stripe = match preset.map(str::trim) {
+        None | Some("") | Some("auto") => stripe_detected,
+        Some("stripe") => true,
+        Some("generic") => false,
+        Some(other) => {
+            return Err(format!(
+                "unknown payments preset {other:?}; known: auto, stripe, generic"
+            ))
+        }
+    };
+    let mut cols: BTreeMap<PField, usize> = BTreeMap::new();
+    if use_stripe {
+        for (f, h) in STRIPE {
+            if let Some(i) = find(h) {
+                cols.entry(*f).or_insert(i);
+            }
+        }
+        // A metadata column holding the order id, when Client Reference ID is absent.
+        if let std::collections::btree_map::Entry::Vacant(e) = cols.entry(PField::OrderRef) {
+            if let Some(i) = keys
+                .iter()
+                .position(|k| k.ends_with("(metadata)") && k.contains("order"))
+            {
+                e.insert(i);
+            }
+        }
+    } else {
+        for f in PField::ALL {
+            let syn = f.synonyms();
+            if let Some(i) = syn.iter().find_map(|s| keys.iter().position(|k| k == s)) {
+                if !cols.values().any(|&c| c == i) {
+                    cols.insert(f, i);
+                }
+            }
+        }
+    }
+    for (k, h) in mapping {
+        let f = PField::ALL
+            .iter()
+            .copied()
+            .find(|f| f.key() == k)
+            .ok_or_else(|| {
+                format!(
+                    "[payments.columns] names an unknown field {k:?}; fields: {}",
+                    PField::ALL
+                        .iter()
+                        .map(|f| f.key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        let i = find(h).ok_or_else(|| {
+            format!("[payments.columns] {k} = {h:?}, but the file has no such header; headers found: {}", list(headers))
+        })?;
+        cols.insert(f, i);
+    }
+    let security_code_cols: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| {
+            matches!(
+                k.as_str(),
+                "cvv" | "cvc" | "cvv2" | "cvc2" | "securitycode" | "セキュリティコード"
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    cols.retain(|_, c| !security_code_cols.contains(c));
+    let mut missing = Vec::new();
+    if !cols.contains_key(&PField::CreatedAt) {
+        missing.push("created_at");
+    }
+    if !cols.contains_key(&PField::Last4)
+        && !cols.contains_key(&PField::CardBrand)
+        && !cols.contains_key(&PField::Fingerprint)
+    {
+        missing.push("card data (last4, card_brand or fingerprint)");
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "cannot map the payment export's columns: missing {}; headers found: {}. Map them with [payments.columns] (e.g. created_at = \"決済日時\", last4 = \"カード番号\"), or pick --payments-preset stripe",
+            missing.join(", "),
+            list(headers)
+        ));
+    }
+    Ok(PLayout {
+        cols,
+        preset: if use_stripe { "stripe" } else { "generic" },
+        security_code_cols,
+    })
+}
+
+fn list(headers: &[String]) -> String {
+    headers
+        .iter()
+        .take(40)
+        .map(|h| format!("{h:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The class of a charge row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PClass {
+    Matched,
+    UnmatchedInWindow,
+    OutOfWindow,
+    NotCard,
+    Rejected,
+}
+
+/// Per-file counts of a payments export.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PCounts {
+    pub rows_read: u64,
+    pub matched: u64,
+    pub unmatched_in_window: u64,
+    pub out_of_window: u64,
+    pub not_card: u64,
+    pub rejected: u64,
+}
+
+impl PCounts {
+    fn add(&mut self, c: PClass) {
+        self.rows_read += 1;
+        match c {
+            PClass::Matched => self.matched += 1,
+            PClass::UnmatchedInWindow => self.unmatched_in_window += 1,
+            PClass::OutOfWindow => self.out_of_window += 1,
+            PClass::NotCard => self.not_card += 1,
+            PClass::Rejected => self.rejected += 1,
+        }
+    }
+
+    pub fn reconciles(&self) -> bool {
+        self.rows_read
+            == self.matched
+                + self.unmatched_in_window
+                + self.out_of_window
+                + self.not_card
+                + self.rejected
+    }
+}
+
+/// What the summary says about one payments file.
+#[derive(Debug, Clone, Serialize)]
+pub struct PFileReport {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub encoding: String,
+    pub encoding_detected: bool,
+    pub preset: String,
+    pub columns: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub counts: PCounts,
+    pub ambiguous: u64,
+    pub card_numbers_masked: u64,
+    pub warnings: Vec<String>,
+}
+
+/// How a charge was joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    OrderRef,
+    EmailAmountTime,
+    None,
+}
+
+impl Match {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Match::OrderRef => "order_ref",
+            Match::EmailAmountTime => "email_amount_time",
+            Match::None => "",
+        }
+    }
+}
+
+/// A charge kept for the outputs: inside the window, or joined to an order inside it.
+#[derive(Debug, Clone)]
+pub struct Charge {
+    pub charge_id: Box<str>,
+    pub file: u32,
+    pub line: u64,
+    pub at: Timestamp,
+    pub status: Box<str>,
+    pub card: CardInfo,
+    pub order_id: Option<Box<str>>,
+    pub matched: Match,
+    /// The entry (index into `Ingest::orders`) this charge belongs to, once known.
+    pub entry: Option<u32>,
+    pub reason: &'static str,
+}
+
+/// A charge that joined no order although it concerns the window.
+#[derive(Debug, Clone)]
+pub struct Unmatched {
+    pub charge_id: String,
+    pub created_at: Timestamp,
+    pub amount: String,
+    pub currency: String,
+    pub reason: &'static str,
+    pub candidates: Vec<String>,
+    pub source: String,
+}
+
+/// The result of reading the payment exports.
+#[derive(Default)]
+pub struct Payments {
+    pub files: Vec<PFileReport>,
+    pub charges: Vec<Charge>,
+    pub unmatched: Vec<Unmatched>,
+    /// Ids of in-window card orders that got at least one charge.
+    pub orders_with_payment: foldhash::HashSet<u32>,
+    /// Orders that were candidates of an ambiguous charge.
+    pub ambiguous_candidates: foldhash::HashSet<u32>,
+}
+
+/// The order-side indexes the join looks things up in.
+struct OrderIndex {
+    /// Order id as written → entries (in-window orders, then margin orders).
+    by_id: HashMap<String, Vec<Candidate>>,
+    /// Normalised order id (`#` and leading zeros dropped) → entries.
+    by_norm: HashMap<String, Vec<Candidate>>,
+    /// Normalised e-mail → entries.
+    by_email: HashMap<String, Vec<Candidate>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Candidate {
+    /// Index into `Ingest::orders` (inside the window).
+    InWindow(u32),
+    /// Index into `Ingest::margin` (just outside).
+    Margin(u32),
+}
+
+fn norm_id(id: &str) -> String {
+    let t = id.trim().trim_start_matches('#');
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        let z = t.trim_start_matches('0');
+        if z.is_empty() {
+            "0".into()
+        } else {
+            z.to_string()
+        }
+    } else {
+        t.to_string()
+    }
+}
+
+impl OrderIndex {
+    fn build(ingest: &Ingest) -> OrderIndex {
+        let mut ix = OrderIndex {
+            by_id: HashMap::new(),
+            by_norm: HashMap::new(),
+            by_email: HashMap::new(),
+        };
+        let mut add = |o: &OrderRecord, c: Candidate| {
+            ix.by_id.entry(o.order_id.to_string()).or_default().push(c);
+            ix.by_norm.entry(norm_id(&o.order_id)).or_default().push(c);
+            if let Some(e) = &o.email {
+                ix.by_email.entry(e.to_string()).or_default().push(c);
+            }
+        };
+        for (i, o) in ingest.orders.iter().enumerate() {
+            if o.kind == EntryKind::Order {
+                add(o, Candidate::InWindow(i as u32));
+            }
+        }
+        for (i, o) in ingest.margin.iter().enumerate() {
+            add(o, Candidate::Margin(i as u32));
+        }
+        ix
+    }
+}
+
+/// Settings of the join, compiled.
+pub struct JoinRules {
+    ref_regex: Option<Regex>,
+    email_amount_time: bool,
+    tolerance: jiff::SignedDuration,
+}
+
+impl JoinRules {
+    pub fn new(cfg: &JoinConfig) -> std::result::Result<JoinRules, String> {
+        let ref_regex = cfg
+            .order_ref_regex
+            .as_deref()
+            .map(|r| Regex::new(r).map_err(|e| format!("[payments.join] order_ref_regex: {e}")))
+            .transpose()?;
+        Ok(JoinRules {
+            ref_regex,
+            email_amount_time: cfg.email_amount_time,
+            tolerance: jiff::SignedDuration::from_mins(cfg.tolerance_minutes.max(0)),
+        })
+    }
+
+    /// How far outside the window orders are kept for the e-mail join: a charge outside the
+    /// window can only join an order inside it when it lies within the tolerance of an edge,
+    /// and its other candidates lie within the tolerance of it.
+    pub fn margin(&self) -> Option<jiff::SignedDuration> {
+        self.email_amount_time.then(|| self.tolerance * 2)
+    }
+}
+
+/// An amount as a number scaled by 10^6, so `12800`, `12,800` and `12800.00` compare equal.
+fn amount_key(s: &str) -> Option<i128> {
+    let t: String = s
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .collect();
+    if t.is_empty() {
+        return None;
+    }
+    let (int, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let neg = int.starts_with('-');
+    let int: i128 = int.trim_start_matches('-').parse().ok().unwrap_or(0);
+    let frac = &frac[..frac.len().min(6)];
+    let f: i128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<i128>().ok()? * 10i128.pow(6 - frac.len() as u32)
+    };
+    let v = int * 1_000_000 + f;
+    Some(if neg { -v } else { v })
+}
+
+/// Reads every payments file and joins its charges to the orders in `ingest`.
+#[allow(clippy::too_many_arguments)]
+pub fn read(
+    inputs: &[InputFile],
+    ingest: &mut Ingest,
+    window: &Window,
+    rules: &JoinRules,
+    key: &FingerprintKey,
+    progress: Option<&indicatif::ProgressBar>,
+    reject: &mut dyn RejectSink,
+) -> Result<Payments> {
+    let index = OrderIndex::build(ingest);
+    let mut out = Payments::default();
+    let mut base = progress.map(|p| p.position()).unwrap_or(0);
+    for input in inputs {
+        let mut v = PaymentFile {
+            input,
+            window,
+            rules,
+            key,
+            index: &index,
+            ingest,
+            out: &mut out,
+            reject,
+            file_idx: 0,
+            header_width: 0,
+            layout: None,
+            report: None,
+            zone: None,
+            fmt: TimeFormat::from_config(
+                input.settings.timestamp_format.as_deref().unwrap_or("auto"),
+            ),
+            mark: Mark::default(),
+        };
+        v.file_idx = v.out.files.len() as u32;
+        v.mark = Mark {
+            charges: v.out.charges.len(),
+            unmatched: v.out.unmatched.len(),
+            rejects: v.reject.mark()?,
+            entries: v.ingest.orders.len(),
+            gateway_cards: v.ingest.gateway_cards.clone(),
+            with_payment: v.out.orders_with_payment.clone(),
+            ambiguous: v.out.ambiguous_candidates.clone(),
+        };
+        let opened = crate::csvin::read(
+            &input.path,
+            &input.display,
+            input.settings.encoding.as_deref(),
+            progress.map(|p| (p, base)),
+            &mut v,
+        )?;
+        let mut report = v.report.take().unwrap_or_else(|| PFileReport {
+            path: input.display.clone(),
+            sha256: String::new(),
+            bytes: 0,
+            encoding: String::new(),
+            encoding_detected: false,
+            preset: "none".into(),
+            columns: BTreeMap::new(),
+            counts: PCounts::default(),
+            ambiguous: 0,
+            card_numbers_masked: 0,
+            warnings: vec!["the file is empty (no header row)".into()],
+        });
+        report.encoding = opened.encoding;
+        report.encoding_detected = opened.detected;
+        report.sha256 = opened.sha256;
+        report.bytes = opened.bytes;
+        if report.card_numbers_masked > 0 {
+            report.warnings.push(format!(
+                "{} full card number(s) in the export; masked on read and written nowhere",
+                report.card_numbers_masked
+            ));
+        }
+        if !report.counts.reconciles() {
+            return Err(Error::Invariant(format!(
+                "{}: payment rows do not reconcile: {:?}",
+                input.display, report.counts
+            )));
+        }
+        base += opened.bytes;
+        out.files.push(report);
+    }
+    Ok(out)
+}
+
+struct PaymentFile<'a> {
+    input: &'a InputFile,
+    window: &'a Window,
+    rules: &'a JoinRules,
+    key: &'a FingerprintKey,
+    index: &'a OrderIndex,
+    ingest: &'a mut Ingest,
+    out: &'a mut Payments,
+    reject: &'a mut dyn RejectSink,
+    file_idx: u32,
+    header_width: usize,
+    layout: Option<PLayout>,
+    report: Option<PFileReport>,
+    zone: Option<jiff::tz::TimeZone>,
+    fmt: TimeFormat,
+    /// The state before this file, to read it again in another encoding.
+    mark: Mark,
+}
+
+/// What [`PaymentFile`] restores when a file is read again.
+#[derive(Default)]
+struct Mark {
+    charges: usize,
+    unmatched: usize,
+    rejects: u64,
+    entries: usize,
+    gateway_cards: HashMap<u32, Vec<CardInfo>>,
+    with_payment: foldhash::HashSet<u32>,
+    ambiguous: foldhash::HashSet<u32>,
+}
+
+impl PaymentFile<'_> {
+    fn get<'r>(&self, rec: &'r csv::ByteRecord, f: PField) -> Cow<'r, str> {
+        match self
+            .layout
+            .as_ref()
+            .and_then(|l| l.col(f))
+            .and_then(|i| rec.get(i))
+        {
+            Some(b) => String::from_utf8_lossy(b),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    fn masked_record(&self, rec: &csv::ByteRecord) -> String {
+        let layout = self.layout.as_ref().expect("layout");
+        let fields: Vec<String> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let s = String::from_utf8_lossy(f);
+                if layout.security_code_cols.contains(&i) {
+                    if s.trim().is_empty() {
+                        String::new()
+                    } else {
+                        "[security code removed]".into()
+                    }
+                } else if Some(i) == layout.col(PField::Fingerprint) {
+                    // The gateway's own card fingerprint is an identifier of the card: not written.
+                    if s.trim().is_empty() {
+                        String::new()
+                    } else {
+                        "[fingerprint removed]".into()
+                    }
+                } else {
+                    crate::cards::mask_card_runs(&s).0
+                }
+            })
+            .collect();
+        fields
+            .iter()
+            .map(|f| {
+                if f.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The card of a charge row, or `None` when the row holds no card data.
+    fn card(&mut self, rec: &csv::ByteRecord) -> Option<CardInfo> {
+        let brand_raw = self.get(rec, PField::CardBrand).trim().to_string();
+        let last4_raw = self.get(rec, PField::Last4).trim().to_string();
+        let fp_raw = self.get(rec, PField::Fingerprint).trim().to_string();
+        if brand_raw.is_empty() && last4_raw.is_empty() && fp_raw.is_empty() {
+            return None;
+        }
+        // Keep the last 4 as text (leading zeros matter); a column holding a whole number
+        // (some gateways write the masked or even the full PAN) gives its last 4 digits.
+        let digits: String = last4_raw.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 13 && crate::cards::luhn_valid(digits.as_bytes()) {
+            if let Some(r) = self.report.as_mut() {
+                r.card_numbers_masked += 1;
+            }
+        }
+        let last4 = if digits.len() >= 4 {
+            digits[digits.len() - 4..].to_string()
+        } else {
+            String::new()
+        };
+        let mut brand = Brand::from_name(&brand_raw).unwrap_or(Brand::Unknown);
+        if brand == Brand::Unknown && digits.len() >= 13 {
+            brand = Brand::from_iin(&digits);
+        }
+        let fingerprint = if fp_raw.is_empty() {
+            None
+        } else {
+            // Re-keyed: the gateway's fingerprint is never written as it is.
+            Some(self.key.mac("gateway-card", fp_raw.as_bytes()))
+        };
+        let masked = if last4.is_empty() {
+            String::new()
+        } else {
+            format!("************{last4}")
+        };
+        let month: String = self
+            .get(rec, PField::ExpiryMonth)
+            .trim()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let year: String = self
+            .get(rec, PField::ExpiryYear)
+            .trim()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let expiry = match (month.parse::<u8>(), year.len()) {
+            (Ok(m @ 1..=12), 4) => Some(format!("{m:02}/{year}").into_boxed_str()),
+            (Ok(m @ 1..=12), 2) => Some(format!("{m:02}/20{year}").into_boxed_str()),
+            _ => None,
+        };
+        Some(CardInfo {
+            brand,
+            masked: masked.into_boxed_str(),
+            fingerprint,
+            check: CardCheck::Gateway,
+            expiry,
+        })
+    }
+
+    /// The order reference of a charge row, when it has one.
+    fn order_ref(&self, rec: &csv::ByteRecord) -> Option<String> {
+        let raw = self.get(rec, PField::OrderRef).trim().to_string();
+        let from_desc = || -> Option<String> {
+            let d = self.get(rec, PField::Description);
+            static DEFAULT: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+            let re = DEFAULT.get_or_init(|| {
+                Regex::new(r"(?i)\border\s*(?:no\.?|number)?\s*#?\s*([A-Za-z0-9][A-Za-z0-9_-]*)")
+                    .expect("valid")
+            });
+            re.captures(&d)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_string())
+        };
+        let value = if raw.is_empty() {
+            if self.layout.as_ref().is_some_and(|l| l.preset == "stripe") {
+                return from_desc();
+            }
+            return None;
+        } else {
+            raw
+        };
+        match &self.rules.ref_regex {
+            Some(re) => re.captures(&value).map(|c| {
+                c.get(1)
+                    .or_else(|| c.get(0))
+                    .expect("match")
+                    .as_str()
+                    .to_string()
+            }),
+            None => Some(value),
+        }
+    }
+
+    fn ref_candidates(&self, r: &str) -> Vec<Candidate> {
+        if let Some(v) = self.index.by_id.get(r.trim()) {
+            return v.clone();
+        }
+        match self.index.by_norm.get(&norm_id(r)) {
+            Some(v) if v.len() == 1 => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn classify(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<PClass> {
+        let source = format!("{}:{line}", self.input.display);
+        let created = self.get(rec, PField::CreatedAt).to_string();
+        let at = match timestamp::parse(&created, &self.fmt, self.zone.as_ref()) {
+            Ok(t) => t,
+            Err(timestamp::TsError::NaiveWithoutZone(v)) => {
+                return Err(Error::usage(format!(
+                    "{source}: the charge time {v:?} has no offset, and no time zone is configured; set [payments] timezone (Stripe writes UTC) or incident.timezone"
+                )))
+            }
+            Err(e) => {
+                let record = self.masked_record(rec);
+                self.reject.push(Rejected {
+                    source,
+                    reason: format!("charge time: {e}"),
+                    record,
+                })?;
+                return Ok(PClass::Rejected);
+            }
+        };
+        let Some(card) = self.card(rec) else {
+            return Ok(PClass::NotCard);
+        };
+        let in_window = self.window.contains(at);
+        let mut charge_id = self.get(rec, PField::ChargeId).trim().to_string();
+        if charge_id.is_empty() {
+            charge_id = self.get(rec, PField::ChargeIdFallback).trim().to_string();
+        }
+        if charge_id.is_empty() {
+            charge_id = source.clone();
+        }
+        let charge_id = crate::cards::mask_card_runs(&charge_id).0;
+        let status = crate::cards::mask_card_runs(self.get(rec, PField::Status).trim()).0;
+
+        // 1. By reference.
+        let reference = self.order_ref(rec);
+        let mut matched: Option<(Candidate, Match)> = None;
+        let mut ref_to_other_order: Option<String> = None;
+        if let Some(r) = &reference {
+            let c = self.ref_candidates(r);
+            if c.len() == 1 {
+                matched = Some((c[0], Match::OrderRef));
+            } else if c.is_empty() && self.ingest.has_order(r) {
+                ref_to_other_order = Some(r.trim().to_string());
+            }
+        }
+        // 2. By e-mail + amount + currency + time.
+        let mut ambiguous: Vec<Candidate> = Vec::new();
+        if matched.is_none() && ref_to_other_order.is_none() && self.rules.email_amount_time {
+            let email = text::normalize_email(&self.get(rec, PField::CustomerEmail));
+            let amount = amount_key(&self.get(rec, PField::Amount));
+            let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
+            if let (Some(email), Some(amount)) = (email, amount) {
+                let cands: Vec<Candidate> = self
+                    .index
+                    .by_email
+                    .get(&email)
+                    .map(|v| {
+                        v.iter()
+                            .copied()
+                            .filter(|c| {
+                                let o = self.candidate(*c);
+                                let oc = self.ingest.strings.get(o.currency);
+                                amount_key(&o.amount) == Some(amount)
+                                    && (oc.is_empty()
+                                        || currency.is_empty()
+                                        || oc.eq_ignore_ascii_case(&currency))
+                                    && (o.at - at).abs() <= self.rules.tolerance.abs()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match cands.len() {
+                    0 => {}
+                    1 => matched = Some((cands[0], Match::EmailAmountTime)),
+                    _ => ambiguous = cands,
+                }
+            }
+        }
+
+        if let Some((cand, how)) = matched {
+            match cand {
+                Candidate::InWindow(i) => {
+                    self.attach(i, card.clone());
+                    self.out.orders_with_payment.insert(i);
+                    self.out.charges.push(Charge {
+                        charge_id: charge_id.into_boxed_str(),
+                        file: self.file_idx,
+                        line,
+                        at,
+                        status: status.into_boxed_str(),
+                        card,
+                        order_id: Some(self.ingest.orders[i as usize].order_id.clone()),
+                        matched: how,
+                        entry: Some(i),
+                        reason: "order_in_window",
+                    });
+                    return Ok(PClass::Matched);
+                }
+                Candidate::Margin(m) => {
+                    if in_window {
+                        // The order is just outside the window; the charge inside it makes the
+                        // person affected.
+                        let mut o = self.ingest.margin[m as usize].clone();
+                        o.kind = EntryKind::PaymentForOrder;
+                        o.at = at;
+                        o.card = None;
+                        let order_id = o.order_id.clone();
+                        let entry = self.push_entry(o, card.clone());
+                        self.out.charges.push(Charge {
+                            charge_id: charge_id.into_boxed_str(),
+                            file: self.file_idx,
+                            line,
+                            at,
+                            status: status.into_boxed_str(),
+                            card,
+                            order_id: Some(order_id),
+                            matched: how,
+                            entry: Some(entry),
+                            reason: "payment_in_window",
+                        });
+                    }
+                    return Ok(PClass::Matched);
+                }
+            }
+        }
+        if let Some(order_id) = ref_to_other_order {
+            if in_window {
+                // Joined to an order outside the window that was not kept: fetched later.
+                self.out.charges.push(Charge {
+                    charge_id: charge_id.into_boxed_str(),
+                    file: self.file_idx,
+                    line,
+                    at,
+                    status: status.into_boxed_str(),
+                    card,
+                    order_id: Some(order_id.into_boxed_str()),
+                    matched: Match::OrderRef,
+                    entry: None,
+                    reason: "payment_in_window",
+                });
+            }
+            return Ok(PClass::Matched);
+        }
+        if !ambiguous.is_empty() {
+            let names: Vec<String> = ambiguous
+                .iter()
+                .map(|c| self.candidate(*c).order_id.to_string())
+                .collect();
+            for c in &ambiguous {
+                if let Candidate::InWindow(i) = c {
+                    self.out.ambiguous_candidates.insert(*i);
+                }
+            }
+            if let Some(r) = self.report.as_mut() {
+                r.ambiguous += 1;
+            }
+            self.out.unmatched.push(Unmatched {
+                charge_id: charge_id.clone(),
+                created_at: at,
+                amount: self.get(rec, PField::Amount).trim().to_string(),
+                currency: self.get(rec, PField::Currency).trim().to_string(),
+                reason: "ambiguous",
+                candidates: names,
+                source: source.clone(),
+            });
+        }
+        if !in_window {
+            return Ok(PClass::OutOfWindow);
+        }
+        // Inside the window and joined to no order: an affected card entry of its own.
+        if ambiguous.is_empty() {
+            self.out.unmatched.push(Unmatched {
+                charge_id: charge_id.clone(),
+                created_at: at,
+                amount: self.get(rec, PField::Amount).trim().to_string(),
+                currency: self.get(rec, PField::Currency).trim().to_string(),
+                reason: "no_order",
+                candidates: Vec::new(),
+                source,
+            });
+        }
+        let name = crate::cards::mask_card_runs(self.get(rec, PField::CustomerName).trim()).0;
+        let email = text::normalize_email(
+            &crate::cards::mask_card_runs(&self.get(rec, PField::CustomerEmail)).0,
+        )
+        .map(String::into_boxed_str);
+        let country = crate::cards::mask_card_runs(self.get(rec, PField::Country).trim()).0;
+        let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
+        let entry = OrderRecord {
+            kind: EntryKind::Payment,
+            order_id: "".into(),
+            file: u32::MAX,
+            line,
+            at,
+            status: self.ingest.strings.intern(&status),
+            amount: crate::cards::mask_card_runs(self.get(rec, PField::Amount).trim())
+                .0
+                .into_boxed_str(),
+            currency: self.ingest.strings.intern(&currency),
+            card: None,
+            email,
+            login: None,
+            name: name.into_boxed_str(),
+            region: self.ingest.strings.intern(""),
+            country: self.ingest.strings.intern(&country),
+            locale: self.ingest.strings.intern(""),
+        };
+        let idx = self.push_entry(entry, card.clone());
+        self.out.charges.push(Charge {
+            charge_id: charge_id.into_boxed_str(),
+            file: self.file_idx,
+            line,
+            at,
+            status: status.into_boxed_str(),
+            card,
+            order_id: None,
+            matched: Match::None,
+            entry: Some(idx),
+            reason: "payment_without_order",
+        });
+        Ok(PClass::UnmatchedInWindow)
+    }
+
+    fn candidate(&self, c: Candidate) -> &OrderRecord {
+        match c {
+            Candidate::InWindow(i) => &self.ingest.orders[i as usize],
+            Candidate::Margin(i) => &self.ingest.margin[i as usize],
+        }
+    }
+
+    fn attach(&mut self, entry: u32, card: CardInfo) {
+        let v = self.ingest.gateway_cards.entry(entry).or_default();
+        if !v.iter().any(|c| c.identity() == card.identity()) {
+            v.push(card);
+        }
+    }
+
+    fn push_entry(&mut self, o: OrderRecord, card: CardInfo) -> u32 {
+        let idx = self.ingest.orders.len() as u32;
+        self.ingest.orders.push(o);
+        self.attach(idx, card);
+        idx
+    }
+}
+
+impl crate::csvin::Visitor for PaymentFile<'_> {
+    fn header(&mut self, headers: Vec<String>) -> Result<()> {
+        let layout = resolve(
+            &headers,
+            self.input.settings.preset.as_deref(),
+            &self.input.settings.columns,
+        )
+        .map_err(|message| Error::Layout {
+            path: self.input.path.clone(),
+            message,
+        })?;
+        // Stripe writes its times in UTC without an offset.
+        let zone_name = self
+            .input
+            .settings
+            .timezone
+            .clone()
+            .or_else(|| (layout.preset == "stripe").then(|| "UTC".to_string()));
+        self.zone = match zone_name {
+            Some(z) => Some(crate::window::zone(&z)?),
+            None => self.window.tz.clone(),
+        };
+        let mut columns = BTreeMap::new();
+        for (f, &i) in &layout.cols {
+            columns.insert(f.key().to_string(), headers[i].clone());
+        }
+        let mut warnings = Vec::new();
+        if !layout.security_code_cols.is_empty() {
+            warnings.push("the export holds security codes: they were not read and appear in no output (PCI DSS 3.3.1)".to_string());
+        }
+        self.header_width = headers.len();
+        self.report = Some(PFileReport {
+            path: self.input.display.clone(),
+            sha256: String::new(),
+            bytes: 0,
+            encoding: String::new(),
+            encoding_detected: false,
+            preset: layout.preset.to_string(),
+            columns,
+            counts: PCounts::default(),
+            ambiguous: 0,
+            card_numbers_masked: 0,
+            warnings,
+        });
+        self.layout = Some(layout);
+        Ok(())
+    }
+
+    fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
+        let expected = self.header_width;
+        let class = if rec.len() != expected {
+            let record = self.masked_record(rec);
+            self.reject.push(Rejected {
+                source: format!("{}:{line}", self.input.display),
+                reason: format!("expected {expected} fields, found {}", rec.len()),
+                record,
+            })?;
+            PClass::Rejected
+        } else {
+            self.classify(rec, line)?
+        };
+        if let Some(r) = self.report.as_mut() {
+            r.counts.add(class);
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        self.out.charges.truncate(self.mark.charges);
+        self.out.unmatched.truncate(self.mark.unmatched);
+        self.reject.rewind(self.mark.rejects)?;
+        self.ingest.orders.truncate(self.mark.entries);
+        self.ingest.gateway_cards = self.mark.gateway_cards.clone();
+        self.out.orders_with_payment = self.mark.with_payment.clone();
+        self.out.ambiguous_candidates = self.mark.ambiguous.clone();
+        self.layout = None;
+        self.report = None;
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""A loopback SMTP server for skimtrace's notify tests (aiosmtpd).
+
+Listens on 127.0.0.1 on a free port and prints the port on the first line of stdout.
+Every accepted message is stored in --dir as NNNNNN.eml (the bytes received) beside
+NNNNNN.json (envelope sender and recipients); the .eml appears last, by rename, so a
+reader never sees half a message.
+
+Failure injection:
+  --tempfail-once ADDR  answer RCPT TO:<ADDR> with 451 the first time, 250 afterwards
+  --reject ADDR         answer RCPT TO:<ADDR> with 550 every time
+  --close-after N       after N stored messages, drop the connection once at the next MAIL
+  --hang-after N        after N stored messages, never answer MAIL (the client hangs; a
+                        test kills it to simulate a crash)
+The server stops by itself after --lifetime seconds (default 300).
+"""
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from aiosmtpd.smtp import SMTP
+
+
+class Handler:
+    def __init__(self, args):
+        self.args = args
+        self.stored = 0
+        self.tempfailed = set()
+        self.closed_once = False
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        a = self.args
+        if a.close_after is not None and self.stored >= a.close_after and not self.closed_once:
+            self.closed_once = True
+            server.transport.abort()
+            return "421 4.3.2 closing"
+        if a.hang_after is not None and self.stored >= a.hang_after:
+            await asyncio.sleep(3600)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.args.reject:
+            return "550 5.1.1 mailbox unavailable"
+        if address in self.args.tempfail_once and address not in self.tempfailed:
+            self.tempfailed.add(address)
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.stored += 1
+        base = os.path.join(self.args.dir, "%06d" % self.stored)
+        with open(base + ".json", "w") as f:
+            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+        with open(base + ".tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(base + ".tmp", base + ".eml")
+        return "250 2.0.0 Ok: queued as %06d" % self.stored
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--dir", required=True)
+    p.add_argument("--tempfail-once", action="append", default=[])
+    p.add_argument("--reject", action="append", default=[])
+    p.add_argument("--close-after", type=int)
+    p.add_argument("--hang-after", type=int)
+    p.add_argument("--lifetime", type=float, default=300)
+    args = p.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    handler = Handler(args)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="skimtrace-test", data_size_limit=None),
+        "127.0.0.1",
+        0,
+    )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    try:
+        await asyncio.wait_for(server.serve_forever(), timeout=args.lifetime)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        pass
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
