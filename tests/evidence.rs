@@ -309,6 +309,7 @@ fn vector_park_logs_give_the_planted_hits_in_time_order() {
     );
     assert_eq!(ev["files"][3]["format"], "json");
     assert_eq!(ev["totals"]["lines_read"], 24);
+    assert_eq!(ev["totals"]["reconciled"], true);
     assert_eq!(ev["totals"]["checkouts_in_window"], 3);
     assert_eq!(ev["totals"]["checkouts_outside_window"], 2);
     assert_eq!(

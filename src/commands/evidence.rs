@@ -92,6 +92,15 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         .enumerate()
         .filter_map(|(i, r)| r.as_ref().ok().map(|f| (i, f)))
         .collect();
+    // Every line read is parsed or malformed: nothing is dropped silently.
+    for (i, f) in &ok {
+        if f.lines != f.parsed + f.malformed {
+            return Err(Error::Invariant(format!(
+                "{}: {} lines read but {} parsed and {} malformed",
+                inputs[*i].display, f.lines, f.parsed, f.malformed
+            )));
+        }
+    }
     let mut hits: Vec<scan::Hit> = ok
         .iter()
         .flat_map(|(_, f)| f.hits.iter().cloned())

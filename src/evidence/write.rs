@@ -313,6 +313,8 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
             "lines_read": lines,
             "parsed": parsed,
             "malformed": malformed,
+            // Checked before anything is written: lines_read = parsed + malformed, per file.
+            "reconciled": lines == parsed + malformed,
             "requests_in_window": requests_in_window,
             "evidence_requests": s.hits.len(),
             "evidence_requests_in_window": in_window_hits,
