@@ -132,7 +132,8 @@ fn vector_park_logs_give_the_planted_hits_in_time_order() {
             "referer",
             "user_agent",
             "rules",
-            "in_window"
+            "in_window",
+            "level"
         ]
     );
     let got: Vec<(String, String, String, String)> = rows[1..]
@@ -224,6 +225,14 @@ fn vector_park_logs_give_the_planted_hits_in_time_order() {
     assert_eq!(first["source"], "logs/access.log.2.gz:3");
     assert_eq!(first["status"], 200);
     assert_eq!(first["referer"], serde_json::Value::Null);
+    assert_eq!(first["level"], "critical");
+    assert_eq!(
+        first["titles"],
+        serde_json::json!([
+            "Request for a known web-shell file name",
+            "PHP file requested under a static or upload folder"
+        ])
+    );
     assert_eq!(jsonl.lines().count(), 9);
 
     // The window check: before the start (56 days), after the end (3 days), gaps.

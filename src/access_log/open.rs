@@ -47,25 +47,33 @@ pub fn open(path: &Path) -> io::Result<(Box<dyn Read + Send>, bool)> {
 }
 
 /// Orders files so that rotated sets read oldest first: `access.log.3.gz`, `access.log.2.gz`,
-/// `access.log.1`, `access.log`; other files keep their name order.
+/// `access.log.1`, `access.log` (logrotate's numbering), and `access.log-20211220.gz`,
+/// `access.log-20211221`, `access.log` (its `dateext`); other files keep their name order.
 pub fn rotation_order(files: &mut [(PathBuf, String)]) {
-    files.sort_by_key(|f| rotation_key(&f.0));
+    files.sort_by_cached_key(|f| rotation_key(&f.0));
 }
 
-fn rotation_key(p: &Path) -> (PathBuf, std::cmp::Reverse<u32>, String) {
+/// (set, class, rank, name): class 0 dated members by date, 1 numbered members from the
+/// highest number down, 2 the live file.
+fn rotation_key(p: &Path) -> (PathBuf, u8, std::cmp::Reverse<u64>, String) {
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    let (base, n) = match stem.rsplit_once('.') {
-        Some((b, num)) if !num.is_empty() && num.bytes().all(|c| c.is_ascii_digit()) => {
-            (b.to_string(), num.parse::<u32>().unwrap_or(u32::MAX))
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let (base, class, n) = match (stem.rsplit_once('.'), stem.rsplit_once('-')) {
+        (Some((b, num)), _) if digits(num) && num.len() < 8 => {
+            (b.to_string(), 1, num.parse::<u64>().unwrap_or(u64::MAX))
         }
-        _ => (stem.to_string(), 0),
+        (_, Some((b, date))) if digits(date) && (8..=10).contains(&date.len()) => {
+            (b.to_string(), 0, 0)
+        }
+        _ => (stem.to_string(), 2, 0),
     };
     (
         p.with_file_name(base),
+        class,
         std::cmp::Reverse(n),
         name.to_string(),
     )
@@ -195,6 +203,26 @@ mod tests {
                 "logs/access.log.1",
                 "logs/access.log",
                 "logs/error.log"
+            ]
+        );
+        let mut v: Vec<(PathBuf, String)> = [
+            "a/shop.log",
+            "a/shop.log-20211221",
+            "a/shop.log-20211219.gz",
+            "a/shop.log-20211220.gz",
+        ]
+        .iter()
+        .map(|s| (PathBuf::from(s), s.to_string()))
+        .collect();
+        rotation_order(&mut v);
+        let names: Vec<&str> = v.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a/shop.log-20211219.gz",
+                "a/shop.log-20211220.gz",
+                "a/shop.log-20211221",
+                "a/shop.log"
             ]
         );
     }

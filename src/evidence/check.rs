@@ -17,7 +17,8 @@ use std::collections::BTreeSet;
 /// Rule levels from least to most severe.
 pub const LEVELS: &[&str] = &["informational", "low", "medium", "high", "critical"];
 
-fn level_rank(level: &str) -> usize {
+/// The rank of a Sigma level (unknown levels rank lowest).
+pub fn level_rank(level: &str) -> usize {
     LEVELS
         .iter()
         .position(|l| l.eq_ignore_ascii_case(level))

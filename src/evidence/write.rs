@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-pub const EVIDENCE_HEADER: [&str; 11] = [
+pub const EVIDENCE_HEADER: [&str; 12] = [
     "time",
     "source",
     "ip",
@@ -23,10 +23,12 @@ pub const EVIDENCE_HEADER: [&str; 11] = [
     "user_agent",
     "rules",
     "in_window",
+    "level",
 ];
 
 /// `evidence.jsonl` and `evidence.csv`: one row per matching request, in time order (equal
-/// times by file, then line). `rules` holds rule ids; the CSV joins them with spaces.
+/// times by file, then line). `rules` holds rule ids (the CSV joins them with spaces),
+/// `level` the highest level among them; the JSONL also names the rules (`titles`).
 pub fn evidence(
     dir: &Path,
     hits: &[Hit],
@@ -42,6 +44,17 @@ pub fn evidence(
             .iter()
             .map(|&r| rules[r as usize].id.as_str())
             .collect();
+        let titles: Vec<&str> = h
+            .rules
+            .iter()
+            .map(|&r| rules[r as usize].title.as_str())
+            .collect();
+        let level = h
+            .rules
+            .iter()
+            .map(|&r| rules[r as usize].level.as_str())
+            .max_by_key(|l| super::check::level_rank(l))
+            .unwrap_or_default();
         let time = window.format(h.time);
         let source = format!("{}:{}", sources[h.file], h.line);
         let nonnull = |v: &Option<String>| v.clone().filter(|s| !s.is_empty() && s != "-");
@@ -58,6 +71,7 @@ pub fn evidence(
             nonnull(&h.user_agent).unwrap_or_default(),
             ids.join(" "),
             in_window.to_string(),
+            level.to_string(),
         ])?;
         rows.push(json!({
             "time": time,
@@ -71,6 +85,8 @@ pub fn evidence(
             "user_agent": nonnull(&h.user_agent),
             "rules": ids,
             "in_window": in_window,
+            "level": level,
+            "titles": titles,
         }));
     }
     csv.commit()?;
