@@ -275,6 +275,7 @@ fn field_match(key: &str, val: &Yaml) -> Result<Cond, Problem> {
     };
     let (mut op, mut all, mut cased, mut re, mut cidr, mut exists) =
         (StrOp::Eq, false, false, false, false, false);
+    let mut re_flags = String::new();
     for m in parts {
         match m {
             "contains" => op = StrOp::Contains,
@@ -285,7 +286,7 @@ fn field_match(key: &str, val: &Yaml) -> Result<Cond, Problem> {
             "re" => re = true,
             "cidr" => cidr = true,
             "exists" => exists = true,
-            "i" | "m" | "s" if re => {}
+            "i" | "m" | "s" if re => re_flags.push_str(m),
             other => return Err(unsupported(format!("modifier {other:?}"))),
         }
     }
@@ -323,7 +324,12 @@ fn field_match(key: &str, val: &Yaml) -> Result<Cond, Problem> {
         }
         let s = as_str(v).ok_or_else(|| invalid("a value is neither a string nor a number"))?;
         let test = if re {
-            let r = regex::bytes::Regex::new(&s)
+            let pattern = if re_flags.is_empty() {
+                s.clone()
+            } else {
+                format!("(?{re_flags}){s}")
+            };
+            let r = regex::bytes::Regex::new(&pattern)
                 .map_err(|e| invalid(format!("bad regex {s:?}: {}", first_line(&e.to_string()))))?;
             Test::Regex(r)
         } else if cidr {

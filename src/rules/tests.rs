@@ -58,6 +58,9 @@ fn re_is_case_sensitive_and_all_needs_every_value() {
     let r = "    selection:\n        cs-uri-query|re: '^/[a-z]+\\.php$'\n    condition: selection";
     assert!(hits(r, &line("GET", "/shell.php", 200, "-", "u")));
     assert!(!hits(r, &line("GET", "/Shell.php", 200, "-", "u")));
+    let ri =
+        "    selection:\n        cs-uri-query|re|i: '^/[a-z]+\\.php$'\n    condition: selection";
+    assert!(hits(ri, &line("GET", "/Shell.php", 200, "-", "u")));
     let a = "    selection:\n        cs-uri-query|contains|all:\n            - 'cmd='\n            - 'id'\n    condition: selection";
     assert!(hits(a, &line("GET", "/x?cmd=id", 200, "-", "u")));
     assert!(!hits(a, &line("GET", "/x?cmd=ls", 200, "-", "u")));
