@@ -61,6 +61,7 @@ fn main() {
         window: &window,
         checkout: None,
         reject_samples: 100,
+        progress: None,
     };
     println!(
         "file: {} ({plain_mb:.0} MB, {lines} lines), {} rules, {} threads",

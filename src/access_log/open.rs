@@ -33,9 +33,17 @@ pub fn is_gzip(path: &Path) -> io::Result<bool> {
 }
 
 /// Opens a log file for reading, decompressing gzip (all members, as `zcat` does).
-pub fn open(path: &Path) -> io::Result<(Box<dyn Read + Send>, bool)> {
+/// `on_read` is told how many bytes of the file (compressed, for gzip) were read, for a
+/// progress bar.
+pub fn open(
+    path: &Path,
+    on_read: Option<Box<dyn Fn(u64) + Send>>,
+) -> io::Result<(Box<dyn Read + Send>, bool)> {
     let gz = is_gzip(path)?;
-    let f = File::open(path)?;
+    let f = Counting {
+        inner: File::open(path)?,
+        on_read,
+    };
     if gz {
         Ok((
             Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f))),
@@ -43,6 +51,22 @@ pub fn open(path: &Path) -> io::Result<(Box<dyn Read + Send>, bool)> {
         ))
     } else {
         Ok((Box::new(f), false))
+    }
+}
+
+/// A reader that reports how much it read.
+struct Counting<R> {
+    inner: R,
+    on_read: Option<Box<dyn Fn(u64) + Send>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(f) = &self.on_read {
+            f(n as u64);
+        }
+        Ok(n)
     }
 }
 

@@ -83,8 +83,18 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         window: &window,
         checkout: Some(&checkout),
         reject_samples: logs.reject_samples.unwrap_or(100),
+        progress: ui.bytes_bar(
+            inputs
+                .iter()
+                .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+                .sum(),
+            "logs",
+        ),
     };
     let results = scan::scan_all(&inputs, &opts);
+    if let Some(pb) = &opts.progress {
+        pb.finish_and_clear();
+    }
 
     let sources: Vec<String> = inputs.iter().map(|i| i.display.clone()).collect();
     let ok: Vec<(usize, &scan::FileResult)> = results

@@ -27,6 +27,8 @@ pub struct ScanOptions<'a> {
     pub checkout: Option<&'a regex::bytes::RegexSet>,
     /// How many malformed lines to keep as samples, per file.
     pub reject_samples: usize,
+    /// Told how many bytes of the files were read (a progress bar).
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 /// One input file.
@@ -139,7 +141,11 @@ pub fn scan_file(
     input: &Input,
     opts: &ScanOptions<'_>,
 ) -> Result<FileResult, String> {
-    let (reader, gzip) = open::open(&input.path).map_err(|e| e.to_string())?;
+    let on_read = opts.progress.clone().map(|pb| {
+        let f: Box<dyn Fn(u64) + Send> = Box::new(move |n| pb.inc(n));
+        f
+    });
+    let (reader, gzip) = open::open(&input.path, on_read).map_err(|e| e.to_string())?;
     let mut chunker = Chunker::new(reader);
     let first = chunker.next_chunk().map_err(|e| e.to_string())?;
     let format: LineFormat =
