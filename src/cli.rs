@@ -100,8 +100,8 @@ pub struct AffectedArgs {
 /// Reads access logs (plain or gzip'd, rotated sets oldest first, many files in parallel) in
 /// Apache common/combined, nginx combined, JSON lines or a custom Apache LogFormat / nginx
 /// log_format; runs the built-in skimmer rules, your Sigma webserver rules and IOC lists over
-/// every request; writes evidence.jsonl, evidence.csv, timeline.csv, rejected_lines.csv and the
-/// evidence and window_check keys of summary.json. Warns on stderr when an indicator predates
+/// every request; writes evidence.jsonl, evidence.csv, timeline.csv, rejected_lines.csv,
+/// checkouts.csv and the evidence and window_check keys of summary.json. Warns on stderr when an indicator predates
 /// the window start or outlives its end, and when the logs miss days inside the window.
 #[derive(Debug, Args, Clone, Default)]
 #[command(after_help = "Examples:
