@@ -101,8 +101,9 @@ pub struct AffectedArgs {
 /// Apache common/combined, nginx combined, JSON lines or a custom Apache LogFormat / nginx
 /// log_format; runs the built-in skimmer rules, your Sigma webserver rules and IOC lists over
 /// every request; writes evidence.jsonl, evidence.csv, timeline.csv, rejected_lines.csv,
-/// checkouts.csv and the evidence and window_check keys of summary.json. Warns on stderr when an indicator predates
-/// the window start or outlives its end, and when the logs miss days inside the window.
+/// checkouts.csv and the evidence and window_check keys of summary.json. Warns on stderr when
+/// an indicator predates the window start or outlives its end, and when the logs miss days
+/// inside the window.
 #[derive(Debug, Args, Clone, Default)]
 #[command(after_help = "Examples:
   skimtrace evidence --config fixtures/vector-park/incident.toml --out out/vp --force
