@@ -713,3 +713,73 @@ fn every_sigmahq_webserver_rule_loads_through_the_cli() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("86 rules accepted, 0 skipped"), "{stderr}");
 }
+
+#[test]
+fn absurd_lines_and_truncated_gzip_are_reported_not_fatal() {
+    let d = tempfile::tempdir().unwrap();
+    let ok = r#"192.0.2.1 - - [01/May/2020:10:00:00 +0900] "GET / HTTP/1.1" 200 5 "-" "UA""#;
+    let mut big = format!("{ok}\n");
+    big.push_str(&format!(
+        r#"192.0.2.2 - - [01/May/2020:10:00:01 +0900] "GET /?q={} HTTP/1.1" 200 5 "-" "UA""#,
+        "A".repeat(3 << 20)
+    ));
+    big.push('\n');
+    big.push_str(&format!(
+        r#"192.0.2.3 - - [01/May/2020:10:00:02 +0900] "GET /.env?{} HTTP/1.1" 404 5 "-" "UA""#,
+        "B".repeat(200_000)
+    ));
+    big.push_str(&format!("\n{ok}\n"));
+    std::fs::write(d.path().join("big.log"), big).unwrap();
+    let gz = std::fs::read(root().join("fixtures/vector-park/logs/access.log.2.gz")).unwrap();
+    std::fs::write(d.path().join("cut.log.gz"), &gz[..gz.len() / 2]).unwrap();
+    let out = d.path().join("out");
+    let run = skimtrace()
+        .args([
+            "evidence",
+            "--window",
+            "2020-04-27..2021-12-22",
+            "--tz",
+            "Asia/Tokyo",
+            "--logs",
+        ])
+        .arg(d.path().join("big.log"))
+        .arg(d.path().join("cut.log.gz"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cut.log.gz: reading stopped after line"),
+        "{stderr}"
+    );
+    let s = read_json(&out.join("summary.json"));
+    let big = &s["evidence"]["files"][0];
+    assert_eq!(
+        (
+            big["lines_read"].as_u64(),
+            big["parsed"].as_u64(),
+            big["malformed"].as_u64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
+    assert_eq!(
+        big["malformed_reasons"],
+        serde_json::json!({"line longer than 1048576 bytes": 1})
+    );
+    assert!(s["evidence"]["files"][1]["read_error"].is_string());
+    // The 200 kB line still parses and matches.
+    let rows = read_csv(&out.join("evidence.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1][1],
+        format!("{}:3", d.path().join("big.log").display())
+    );
+    let rej = read_csv(&out.join("rejected_lines.csv"));
+    assert_eq!(
+        rej[1][0],
+        format!("{}:2", d.path().join("big.log").display())
+    );
+    assert!(rej[1][2].len() <= 2000, "samples are cut");
+}

@@ -116,6 +116,8 @@ pub struct Chunker<R> {
     r: R,
     carry: Vec<u8>,
     eof: bool,
+    /// A read error met after some bytes: those bytes are handed out first, then the error.
+    pending: Option<io::Error>,
     /// Bytes read from the (decompressed) stream so far.
     pub bytes: u64,
 }
@@ -126,6 +128,7 @@ impl<R: Read> Chunker<R> {
             r,
             carry: Vec::new(),
             eof: false,
+            pending: None,
             bytes: 0,
         }
     }
@@ -143,8 +146,11 @@ impl<R: Read> Chunker<R> {
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.carry.truncate(start + got);
-                    return Err(e);
+                    // Keep what was read (a truncated gzip still gives its lines); report the
+                    // error once those are handed out.
+                    self.pending = Some(e);
+                    self.eof = true;
+                    break;
                 }
             }
         }
@@ -160,7 +166,10 @@ impl<R: Read> Chunker<R> {
                 self.fill(CHUNK)?;
             }
             if self.carry.is_empty() {
-                return Ok(None);
+                return match self.pending.take() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
             }
             if let Some(nl) = memchr::memrchr(b'\n', &self.carry) {
                 let rest = self.carry.split_off(nl + 1);

@@ -147,7 +147,17 @@ pub fn scan_file(
     });
     let (reader, gzip) = open::open(&input.path, on_read).map_err(|e| e.to_string())?;
     let mut chunker = Chunker::new(reader);
-    let first = chunker.next_chunk().map_err(|e| e.to_string())?;
+    let first = match chunker.next_chunk() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(FileResult {
+                format: "unknown".into(),
+                gzip,
+                read_error: Some(e.to_string()),
+                ..FileResult::default()
+            })
+        }
+    };
     let format: LineFormat =
         match opts.format {
             Some(f) => f.clone(),
