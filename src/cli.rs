@@ -29,6 +29,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Affected(AffectedArgs),
+    Evidence(EvidenceArgs),
+    Rules(RulesArgs),
     Notify(NotifyArgs),
     Templates(TemplatesArgs),
 }
@@ -91,6 +93,110 @@ pub struct AffectedArgs {
     /// the key itself on the command line.
     #[arg(long, value_name = "FILE", help_heading = "Case")]
     pub key_file: Option<PathBuf>,
+}
+
+/// Finds the compromise in the web access logs and checks the declared window against it.
+///
+/// Reads access logs (plain or gzip'd, rotated sets oldest first, many files in parallel) in
+/// Apache common/combined, nginx combined, JSON lines or a custom Apache LogFormat / nginx
+/// log_format; runs the built-in skimmer rules, your Sigma webserver rules and IOC lists over
+/// every request; writes evidence.jsonl, evidence.csv, timeline.csv, rejected_lines.csv,
+/// checkouts.csv and the evidence and window_check keys of summary.json. Warns on stderr when
+/// an indicator predates the window start or outlives its end, and when the logs miss days
+/// inside the window.
+#[derive(Debug, Args, Clone, Default)]
+#[command(after_help = "Examples:
+  skimtrace evidence --config fixtures/vector-park/incident.toml --out out/vp --force
+  skimtrace evidence --logs 'logs/access.log*' --window 2020-04-27..2021-12-22 --tz Asia/Tokyo --out out/x
+  skimtrace evidence --logs logs/ --log-format '%h %l %u %t \"%r\" %>s %b %D' --rules my-rules/ --ioc-ips ips.txt --window 2020-04-27..2021-12-22 --tz Asia/Tokyo")]
+pub struct EvidenceArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    /// Log files, globs or folders (replace [logs] paths of the config). Plain or gzip.
+    #[arg(long, num_args = 1.., value_name = "PATH", help_heading = "Input")]
+    pub logs: Vec<String>,
+    /// The log format: auto (default: decided per file), combined, common, nginx,
+    /// vhost_combined, json.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "log_format",
+        help_heading = "Input"
+    )]
+    pub format: Option<String>,
+    /// A custom format: an Apache LogFormat string (%h %l %u %t "%r" …) or an nginx
+    /// log_format string ($remote_addr - $remote_user [$time_local] …).
+    #[arg(long, value_name = "STRING", help_heading = "Input")]
+    pub log_format: Option<String>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Regex over the request target of a POST that submits a checkout (repeatable; replaces
+    /// [logs] checkout_paths and the defaults).
+    #[arg(long, value_name = "REGEX", help_heading = "Rules")]
+    pub checkout_path: Vec<String>,
+}
+
+/// Which rules are active: the built-in pack, plus Sigma files or folders, plus IOC lists.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RuleArgs {
+    /// Sigma rule files or folders (recursive, .yml/.yaml), added to the built-in pack
+    /// (repeatable; replaces [logs] rules).
+    #[arg(long, value_name = "FILE|DIR", help_heading = "Rules")]
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in skimmer rules out.
+    #[arg(long, help_heading = "Rules")]
+    pub no_builtin: bool,
+    /// IOC list of client IPs or CIDR blocks, one a line (# comments).
+    #[arg(long, value_name = "FILE", help_heading = "Rules")]
+    pub ioc_ips: Option<PathBuf>,
+    /// IOC list of domains, matched in referers and request targets.
+    #[arg(long, value_name = "FILE", help_heading = "Rules")]
+    pub ioc_domains: Option<PathBuf>,
+    /// IOC list of file paths, matched at the end of the requested path.
+    #[arg(long, value_name = "FILE", help_heading = "Rules")]
+    pub ioc_paths: Option<PathBuf>,
+}
+
+/// Lists or checks detection rules (Sigma, category webserver).
+#[derive(Debug, Args, Clone)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum RulesCommand {
+    /// Prints the active rules (built-in pack, [logs] rules, --rules, IOC lists): id, level,
+    /// title, source.
+    List(RulesListArgs),
+    /// Loads rule files or folders and reports what was accepted and what was skipped, and
+    /// which rules need fields the log format does not carry.
+    Check(RulesCheckArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RulesListArgs {
+    /// The case's incident.toml (its [logs] rules and IOC lists count).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RulesCheckArgs {
+    /// Rule files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The case's incident.toml: its [logs] format / log_format is the one checked against.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The log format to check field coverage against (default combined).
+    #[arg(long, value_name = "NAME", conflicts_with = "log_format")]
+    pub format: Option<String>,
+    /// A custom Apache LogFormat or nginx log_format string to check field coverage against.
+    #[arg(long, value_name = "STRING")]
+    pub log_format: Option<String>,
 }
 
 /// Renders one notice per affected customer from `affected.jsonl`, checks every one, and writes

@@ -14,6 +14,7 @@
 //!
 //! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
 
+pub mod access_log;
 pub mod cards;
 pub mod cli;
 pub mod commands;
@@ -22,11 +23,13 @@ pub mod csvin;
 pub mod customers;
 pub mod digest;
 pub mod error;
+pub mod evidence;
 pub mod logging;
 pub mod notify;
 pub mod orders;
 pub mod output;
 pub mod payments;
+pub mod rules;
 pub mod summary;
 #[doc(hidden)]
 pub mod synth;

@@ -1,4 +1,5 @@
 mod affected;
+mod evidence;
 mod notify;
 mod payments;
 mod properties;

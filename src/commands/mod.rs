@@ -3,7 +3,9 @@
 
 pub mod affected;
 mod common;
+pub mod evidence;
 pub mod notify;
+pub mod rules;
 pub mod templates;
 
 use crate::cli::{Cli, Command};
@@ -14,6 +16,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     let ui = common::Ui::new(cli.quiet);
     match cli.command {
         Command::Affected(args) => affected::run(&args, &ui).map(|_| 0),
+        Command::Evidence(args) => evidence::run(&args, &ui).map(|o| o.exit_code),
+        Command::Rules(args) => rules::run(&args, &ui),
         Command::Notify(args) => notify::run(&args, &ui),
         Command::Templates(args) => templates::run(&args, &ui).map(|_| 0),
     }

@@ -1,0 +1,242 @@
+//! `skimtrace evidence` throughput, side by side with `zcat` and GoAccess on the same file.
+//!
+//! Generates (once, cached) a combined-format log of `SKIMTRACE_BENCH_MB` MB (default 1024)
+//! from real-looking lines — the elastic sample log when `../shared/data` has it, else built-in
+//! templates — with varied addresses, rising timestamps over two years and a few planted
+//! attacks, plus its gzip'd copy. Then it times the scan (built-in pack, 24 rules) over the
+//! plain and the gzip'd file, `zcat FILE > /dev/null`, and `goaccess FILE
+//! --log-format=COMBINED -o report.json` when GoAccess is installed, and prints MB/s, lines/s
+//! and the peak resident memory. Run: `cargo bench --bench evidence` (or benches/evidence.sh).
+
+use flate2::write::GzEncoder;
+use skimtrace::evidence::scan::{scan_file, Input, ScanOptions};
+use skimtrace::rules::{Matcher, RuleSet};
+use skimtrace::window::Window;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const TEMPLATES: &[&str] = &[
+    r#"{ip} - - [{t}] "GET /products/detail/{n} HTTP/1.1" 200 8311 "https://shop.example.jp/products/list?category_id={m}" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.110 Safari/537.36""#,
+    r#"{ip} - - [{t}] "GET /html/template/default/assets/js/function.js?v={m} HTTP/1.1" 304 - "https://shop.example.jp/" "Mozilla/5.0 (iPhone; CPU iPhone OS 15_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.1 Mobile/15E148 Safari/604.1""#,
+    r#"{ip} - - [{t}] "POST /cart/add HTTP/1.1" 302 0 "https://shop.example.jp/products/detail/{n}" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.1 Safari/605.1.15""#,
+    r#"{ip} - - [{t}] "GET /robots.txt HTTP/1.1" 200 76 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)""#,
+];
+
+const ATTACKS: &[&str] = &[
+    r#"{ip} - - [{t}] "GET /html/upload/save_image/wso.php?cmd=id HTTP/1.1" 200 66 "-" "Mozilla/5.0""#,
+    r#"{ip} - - [{t}] "GET /.git/config HTTP/1.1" 404 196 "-" "curl/7.68.0""#,
+    r#"{ip} - - [{t}] "POST /admin/login_check HTTP/1.1" 302 0 "-" "python-requests/2.25.1""#,
+];
+
+fn main() {
+    let mb: u64 = std::env::var("SKIMTRACE_BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::var("SKIMTRACE_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/bench-evidence"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join(format!("access-{mb}mb.log"));
+    let gz = dir.join(format!("access-{mb}mb.log.gz"));
+    if !plain.exists() || !gz.exists() {
+        eprintln!(
+            "generating {} ({mb} MB) and its gzip'd copy…",
+            plain.display()
+        );
+        generate(&root, &plain, &gz, mb << 20);
+    }
+    let plain_mb = std::fs::metadata(&plain).unwrap().len() as f64 / 1e6;
+    let lines = count_lines(&plain);
+
+    let set = RuleSet::builtin();
+    let matcher = Matcher::new(&set.rules);
+    let window = Window::parse("2020-04-27..2021-12-22", Some("Asia/Tokyo")).unwrap();
+    let opts = ScanOptions {
+        matcher: &matcher,
+        format: None,
+        window: &window,
+        checkout: None,
+        reject_samples: 100,
+        progress: None,
+    };
+    println!(
+        "file: {} ({plain_mb:.0} MB, {lines} lines), {} rules, {} threads",
+        plain.display(),
+        set.rules.len(),
+        rayon::current_num_threads()
+    );
+    let scan = |p: &Path| {
+        let input = Input {
+            path: p.to_path_buf(),
+            display: p.display().to_string(),
+        };
+        let t = Instant::now();
+        let r = scan_file(0, &input, &opts).unwrap();
+        assert_eq!(r.lines, lines);
+        (t.elapsed().as_secs_f64(), r.hits.len())
+    };
+    // Best of two: the first run also warms the page cache.
+    let (p1, hits) = scan(&plain);
+    let (p2, _) = scan(&plain);
+    let tp = p1.min(p2);
+    let (g1, _) = scan(&gz);
+    let (g2, _) = scan(&gz);
+    let tg = g1.min(g2);
+    let tz = time_cmd(Command::new("zcat").arg(&gz)).min(time_cmd(Command::new("zcat").arg(&gz)));
+    println!(
+        "skimtrace plain: {tp:.2} s, {:.0} MB/s, {:.0} lines/s ({hits} hits)",
+        plain_mb / tp,
+        lines as f64 / tp
+    );
+    println!(
+        "skimtrace gzip:  {tg:.2} s, {:.0} MB/s of log, {:.2}x zcat",
+        plain_mb / tg,
+        tg / tz
+    );
+    println!("zcat > /dev/null: {tz:.2} s, {:.0} MB/s", plain_mb / tz);
+    let report = dir.join("goaccess-report.json");
+    if std::env::var("SKIMTRACE_BENCH_GOACCESS").as_deref() == Ok("0") {
+        println!("goaccess: skipped (SKIMTRACE_BENCH_GOACCESS=0)");
+    } else {
+        // One timed run: GoAccess takes a minute per GB, and the page cache is warm already.
+        let t = Instant::now();
+        let ga = Command::new("goaccess")
+            .arg(&plain)
+            .arg("--log-format=COMBINED")
+            .arg("-o")
+            .arg(&report)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .status();
+        let t = t.elapsed().as_secs_f64();
+        match ga {
+            Ok(s) if s.success() => println!(
+                "goaccess: {t:.2} s, {:.0} lines/s; skimtrace is {:.1}x faster",
+                lines as f64 / t,
+                t / tp
+            ),
+            Ok(s) => println!("goaccess: failed ({s})"),
+            Err(_) => println!("goaccess: not installed (apt-get install -y goaccess)"),
+        }
+    }
+    println!("peak resident memory: {}", peak_rss());
+}
+
+fn time_cmd(c: &mut Command) -> f64 {
+    let t = Instant::now();
+    let s = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(s.success(), "{c:?} failed");
+    t.elapsed().as_secs_f64()
+}
+
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn count_lines(p: &Path) -> u64 {
+    let mut f = std::fs::File::open(p).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0;
+    loop {
+        let k = f.read(&mut buf).unwrap();
+        if k == 0 {
+            return n;
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..k]).count() as u64;
+    }
+}
+
+/// Real lines as templates: the elastic sample when present (its time field replaced).
+fn templates(root: &Path) -> Vec<String> {
+    let p = root.join("../shared/data/elastic-apache-logs/apache_logs.gz");
+    let Ok(f) = std::fs::File::open(&p) else {
+        return TEMPLATES.iter().map(|s| s.to_string()).collect();
+    };
+    let re = regex::Regex::new(r"^\S+ (.*)\[[^\]]+\](.*)$").unwrap();
+    BufReader::new(flate2::read::MultiGzDecoder::new(f))
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| {
+            let c = re.captures(&l)?;
+            Some(format!("{{ip}} {}[{{t}}]{}", &c[1], &c[2]))
+        })
+        .filter(|l| l.ends_with('"'))
+        .collect()
+}
+
+fn generate(root: &Path, plain: &Path, gz: &Path, bytes: u64) {
+    let templates = templates(root);
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(plain).unwrap());
+    let mut gzw = GzEncoder::new(
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(gz).unwrap()),
+        flate2::Compression::default(),
+    );
+    let (mut written, mut i) = (0u64, 0u64);
+    let total_lines = bytes / 230;
+    let start: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
+    let span: i64 = 2 * 365 * 86_400;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while written < bytes {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = start + (i as i64 * span / total_lines.max(1) as i64);
+        let civil = jiff::Timestamp::from_second(t)
+            .unwrap()
+            .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)));
+        let ts = format!(
+            "{:02}/{}/{}:{:02}:{:02}:{:02} +0900",
+            civil.day(),
+            months[civil.month() as usize - 1],
+            civil.year(),
+            civil.hour(),
+            civil.minute(),
+            civil.second()
+        );
+        let ip = format!(
+            "{}.{}.{}.{}",
+            1 + x % 223,
+            (x >> 8) % 256,
+            (x >> 16) % 256,
+            1 + (x >> 24) % 254
+        );
+        let tpl = if x.is_multiple_of(10_000) {
+            ATTACKS[(x >> 32) as usize % ATTACKS.len()]
+        } else {
+            &templates[(x >> 20) as usize % templates.len()]
+        };
+        let line = tpl
+            .replace("{ip}", &ip)
+            .replace("{t}", &ts)
+            .replace("{n}", &(x % 5000).to_string())
+            .replace("{m}", &(x % 97).to_string());
+        out.write_all(line.as_bytes()).unwrap();
+        out.write_all(b"\n").unwrap();
+        gzw.write_all(line.as_bytes()).unwrap();
+        gzw.write_all(b"\n").unwrap();
+        written += line.len() as u64 + 1;
+        i += 1;
+    }
+    out.flush().unwrap();
+    gzw.finish().unwrap().flush().unwrap();
+}

@@ -1,0 +1,289 @@
+//! Opening log files: plain or gzip (decided by the magic bytes, not the name), rotated sets in
+//! order, and a file cut into chunks of whole lines so that several threads can parse one file.
+//!
+//! Memory stays flat: a file is read in chunks of about [`CHUNK`] bytes and a bounded number of
+//! chunks is in flight. A line longer than [`MAX_LINE`] is not buffered whole; it is reported as
+//! one malformed line (with its first bytes as a sample) and skipped.
+
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Target size of a chunk handed to a parsing thread.
+pub const CHUNK: usize = 1 << 20;
+/// Longest line parsed; longer ones are counted as malformed and skipped.
+pub const MAX_LINE: usize = 1 << 20;
+/// How much of an overlong line is kept for the rejects sample.
+const OVERLONG_SAMPLE: usize = 512;
+
+/// Whether a file starts with the gzip magic bytes.
+pub fn is_gzip(path: &Path) -> io::Result<bool> {
+    let mut f = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        let n = f.read(&mut magic[got..])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        got += n;
+    }
+    Ok(magic == [0x1f, 0x8b])
+}
+
+/// Opens a log file for reading, decompressing gzip (all members, as `zcat` does).
+/// `on_read` is told how many bytes of the file (compressed, for gzip) were read, for a
+/// progress bar.
+pub fn open(
+    path: &Path,
+    on_read: Option<Box<dyn Fn(u64) + Send>>,
+) -> io::Result<(Box<dyn Read + Send>, bool)> {
+    let gz = is_gzip(path)?;
+    let f = Counting {
+        inner: File::open(path)?,
+        on_read,
+    };
+    if gz {
+        Ok((
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f))),
+            true,
+        ))
+    } else {
+        Ok((Box::new(f), false))
+    }
+}
+
+/// A reader that reports how much it read.
+struct Counting<R> {
+    inner: R,
+    on_read: Option<Box<dyn Fn(u64) + Send>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(f) = &self.on_read {
+            f(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// Orders files so that rotated sets read oldest first: `access.log.3.gz`, `access.log.2.gz`,
+/// `access.log.1`, `access.log` (logrotate's numbering), and `access.log-20211220.gz`,
+/// `access.log-20211221`, `access.log` (its `dateext`); other files keep their name order.
+pub fn rotation_order(files: &mut [(PathBuf, String)]) {
+    files.sort_by_cached_key(|f| rotation_key(&f.0));
+}
+
+/// (set, class, rank, name): class 0 dated members by date, 1 numbered members from the
+/// highest number down, 2 the live file.
+fn rotation_key(p: &Path) -> (PathBuf, u8, std::cmp::Reverse<u64>, String) {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let (base, class, n) = match (stem.rsplit_once('.'), stem.rsplit_once('-')) {
+        (Some((b, num)), _) if digits(num) && num.len() < 8 => {
+            (b.to_string(), 1, num.parse::<u64>().unwrap_or(u64::MAX))
+        }
+        (_, Some((b, date))) if digits(date) && (8..=10).contains(&date.len()) => {
+            (b.to_string(), 0, 0)
+        }
+        _ => (stem.to_string(), 2, 0),
+    };
+    (
+        p.with_file_name(base),
+        class,
+        std::cmp::Reverse(n),
+        name.to_string(),
+    )
+}
+
+/// A piece of a file handed to a parser.
+pub enum Chunk {
+    /// Whole lines (the last one may lack its newline at the end of the file).
+    Lines(Vec<u8>),
+    /// One line longer than [`MAX_LINE`]: its first bytes and its length.
+    Overlong { sample: Vec<u8>, len: u64 },
+}
+
+/// Cuts a stream into chunks of whole lines, in order.
+pub struct Chunker<R> {
+    r: R,
+    carry: Vec<u8>,
+    eof: bool,
+    /// A read error met after some bytes: those bytes are handed out first, then the error.
+    pending: Option<io::Error>,
+    /// Bytes read from the (decompressed) stream so far.
+    pub bytes: u64,
+}
+
+impl<R: Read> Chunker<R> {
+    pub fn new(r: R) -> Self {
+        Chunker {
+            r,
+            carry: Vec::new(),
+            eof: false,
+            pending: None,
+            bytes: 0,
+        }
+    }
+
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        let start = self.carry.len();
+        self.carry.resize(start + want, 0);
+        let mut got = 0;
+        while got < want {
+            match self.r.read(&mut self.carry[start + got..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Keep what was read (a truncated gzip still gives its lines); report the
+                    // error once those are handed out.
+                    self.pending = Some(e);
+                    self.eof = true;
+                    break;
+                }
+            }
+        }
+        self.carry.truncate(start + got);
+        self.bytes += got as u64;
+        Ok(())
+    }
+
+    /// The next chunk, `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        loop {
+            if !self.eof && self.carry.len() < CHUNK {
+                self.fill(CHUNK)?;
+            }
+            if self.carry.is_empty() {
+                return match self.pending.take() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+            if let Some(nl) = memchr::memrchr(b'\n', &self.carry) {
+                let rest = self.carry.split_off(nl + 1);
+                let lines = std::mem::replace(&mut self.carry, rest);
+                // Keep room for the next read without reallocating every time.
+                self.carry.reserve(CHUNK);
+                return Ok(Some(Chunk::Lines(lines)));
+            }
+            if self.eof {
+                return Ok(Some(Chunk::Lines(std::mem::take(&mut self.carry))));
+            }
+            if self.carry.len() >= MAX_LINE {
+                return self.skip_overlong().map(Some);
+            }
+            // A long line: read more until its newline shows up.
+            self.fill(CHUNK)?;
+        }
+    }
+
+    /// Drops the rest of an overlong line (up to its newline), keeping a sample.
+    fn skip_overlong(&mut self) -> io::Result<Chunk> {
+        let sample = self.carry[..OVERLONG_SAMPLE.min(self.carry.len())].to_vec();
+        let mut len = self.carry.len() as u64;
+        self.carry.clear();
+        loop {
+            self.fill(CHUNK)?;
+            if let Some(nl) = memchr::memchr(b'\n', &self.carry) {
+                len += nl as u64;
+                self.carry.drain(..=nl);
+                return Ok(Chunk::Overlong { sample, len });
+            }
+            len += self.carry.len() as u64;
+            self.carry.clear();
+            if self.eof {
+                return Ok(Chunk::Overlong { sample, len });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_sets_oldest_first() {
+        let mut v: Vec<(PathBuf, String)> = [
+            "logs/access.log",
+            "logs/access.log.1",
+            "logs/access.log.10.gz",
+            "logs/access.log.2.gz",
+            "logs/error.log",
+        ]
+        .iter()
+        .map(|s| (PathBuf::from(s), s.to_string()))
+        .collect();
+        rotation_order(&mut v);
+        let names: Vec<&str> = v.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "logs/access.log.10.gz",
+                "logs/access.log.2.gz",
+                "logs/access.log.1",
+                "logs/access.log",
+                "logs/error.log"
+            ]
+        );
+        let mut v: Vec<(PathBuf, String)> = [
+            "a/shop.log",
+            "a/shop.log-20211221",
+            "a/shop.log-20211219.gz",
+            "a/shop.log-20211220.gz",
+        ]
+        .iter()
+        .map(|s| (PathBuf::from(s), s.to_string()))
+        .collect();
+        rotation_order(&mut v);
+        let names: Vec<&str> = v.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a/shop.log-20211219.gz",
+                "a/shop.log-20211220.gz",
+                "a/shop.log-20211221",
+                "a/shop.log"
+            ]
+        );
+    }
+
+    #[test]
+    fn chunks_keep_whole_lines_and_cut_overlong_ones() {
+        let mut data = Vec::new();
+        for i in 0..200_000 {
+            data.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        data.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE + 10));
+        data.extend_from_slice(b"\nlast");
+        let mut c = Chunker::new(&data[..]);
+        let (mut lines, mut overlong) = (0, 0);
+        while let Some(ch) = c.next_chunk().unwrap() {
+            match ch {
+                Chunk::Lines(b) => {
+                    assert!(b.ends_with(b"\n") || b.ends_with(b"last"));
+                    lines += b.split(|&x| x == b'\n').filter(|l| !l.is_empty()).count();
+                }
+                Chunk::Overlong { len, sample } => {
+                    overlong += 1;
+                    assert_eq!(len, (3 * MAX_LINE + 10) as u64);
+                    assert_eq!(sample.len(), 512);
+                }
+            }
+        }
+        assert_eq!((lines, overlong), (200_001, 1));
+        assert_eq!(c.bytes, data.len() as u64);
+    }
+}

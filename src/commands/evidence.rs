@@ -1,0 +1,225 @@
+//! `skimtrace evidence`: web access logs in, evidence and the window check out.
+//!
+//! Stages, in order: load the case and `[logs]` → pick the format and the rules (checked before
+//! any log is opened) → scan every file (parallel, streaming) → put the hits in time order →
+//! check them against the window, find log gaps → write evidence.jsonl, evidence.csv,
+//! timeline.csv, rejected_lines.csv, checkouts.csv, summary.json → tell the user, warnings
+//! first.
+
+use super::common::{self, Ui};
+use crate::access_log::open::rotation_order;
+use crate::cli::EvidenceArgs;
+use crate::error::{Error, Result};
+use crate::evidence::{check, scan, write, Input, LogsConfig, ScanOptions, DEFAULT_CHECKOUT_PATHS};
+use crate::output;
+use crate::rules::Matcher;
+use std::path::{Path, PathBuf};
+
+/// What a finished run produced.
+pub struct Outcome {
+    pub out: PathBuf,
+    pub evidence_requests: usize,
+    pub warnings: Vec<String>,
+    /// 0, or 1 when a file could not be read (the others were).
+    pub exit_code: u8,
+}
+
+pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
+    let cfg = common::load_config(&args.case)?;
+    let window = common::window(&cfg)?;
+    let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+    let inputs = log_inputs(args, &cfg, &logs)?;
+    let format = super::rules::line_format(
+        args.format.as_deref().or(logs.format.as_deref()),
+        args.log_format.as_deref().or(logs.log_format.as_deref()),
+    )?;
+    let set = super::rules::active_rules(&cfg, &logs, &args.rules)?;
+    if set.rules.is_empty() {
+        return Err(Error::usage(
+            "no rules are active: drop --no-builtin or add --rules / --ioc-* lists",
+        ));
+    }
+    let checkout_paths: Vec<String> = if !args.checkout_path.is_empty() {
+        args.checkout_path.clone()
+    } else {
+        logs.checkout_paths.clone().unwrap_or_else(|| {
+            DEFAULT_CHECKOUT_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        })
+    };
+    let checkout = regex::bytes::RegexSet::new(&checkout_paths)
+        .map_err(|e| Error::usage(format!("checkout_paths: {e}")))?;
+    let min_level = logs
+        .indicator_min_level
+        .clone()
+        .unwrap_or_else(|| "high".into());
+    if !check::LEVELS.contains(&min_level.as_str()) {
+        return Err(Error::usage(format!(
+            "[logs] indicator_min_level {min_level:?}: use one of {}",
+            check::LEVELS.join(", ")
+        )));
+    }
+    let out = common::out_dir(&args.case, &cfg);
+    output::prepare_dir(&out, args.case.force)?;
+
+    let builtin = set
+        .rules
+        .iter()
+        .filter(|r| r.source.starts_with("builtin:"))
+        .count();
+    ui.say(format!(
+        "skimtrace: {} rules active ({} built-in), {} skipped; reading {} log files",
+        set.rules.len(),
+        builtin,
+        set.skipped.len(),
+        inputs.len()
+    ));
+    let matcher = Matcher::new(&set.rules);
+    let opts = ScanOptions {
+        matcher: &matcher,
+        format: format.as_ref(),
+        window: &window,
+        checkout: Some(&checkout),
+        reject_samples: logs.reject_samples.unwrap_or(100),
+        progress: ui.bytes_bar(
+            inputs
+                .iter()
+                .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+                .sum(),
+            "logs",
+        ),
+    };
+    let results = scan::scan_all(&inputs, &opts);
+    if let Some(pb) = &opts.progress {
+        pb.finish_and_clear();
+    }
+
+    let sources: Vec<String> = inputs.iter().map(|i| i.display.clone()).collect();
+    let ok: Vec<(usize, &scan::FileResult)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().ok().map(|f| (i, f)))
+        .collect();
+    // Every line read is parsed or malformed: nothing is dropped silently.
+    for (i, f) in &ok {
+        if f.lines != f.parsed + f.malformed {
+            return Err(Error::Invariant(format!(
+                "{}: {} lines read but {} parsed and {} malformed",
+                inputs[*i].display, f.lines, f.parsed, f.malformed
+            )));
+        }
+    }
+    let mut hits: Vec<scan::Hit> = ok
+        .iter()
+        .flat_map(|(_, f)| f.hits.iter().cloned())
+        .collect();
+    hits.sort_by_key(|h| (h.time, h.file, h.line));
+    let spans = check::spans(&hits, set.rules.len());
+    let findings = check::findings(&set.rules, &spans, &window, &min_level, &sources);
+    let ok_refs: Vec<&scan::FileResult> = ok.iter().map(|(_, f)| *f).collect();
+    let gaps = check::gaps(&ok_refs, &window);
+    let fields_missing = match &format {
+        Some(f) => set.fields_missing(f),
+        None => Vec::new(),
+    };
+    if !fields_missing.is_empty() {
+        ui.say(format!(
+            "skimtrace: {} rules use fields the {} format does not carry (see summary.json, or `skimtrace rules check`)",
+            fields_missing.len(),
+            format.as_ref().map(|f| f.name.as_str()).unwrap_or("auto")
+        ));
+    }
+
+    write::evidence(&out, &hits, &set.rules, &sources, &window)?;
+    write::timeline(&out, &ok_refs, &set.rules, &window)?;
+    write::rejects(&out, &ok, &sources)?;
+    write::checkouts(&out, &ok_refs, &sources, &window)?;
+    let summary = write::summary(&write::SummaryInput {
+        window: &window,
+        inputs: &inputs,
+        results: &results,
+        rules: &set.rules,
+        builtin,
+        skipped: &set.skipped,
+        hits: &hits,
+        spans: &spans,
+        findings: &findings,
+        gaps: &gaps,
+        min_level: &min_level,
+        fields_missing: &fields_missing,
+        checkout_paths: &checkout_paths,
+    });
+    crate::summary::merge_write(&out, summary)?;
+
+    // Tell the user: per-file problems, then the window check.
+    let mut warnings = Vec::new();
+    let mut exit_code = 0;
+    for (input, r) in inputs.iter().zip(&results) {
+        match r {
+            Err(e) => {
+                warnings.push(format!("{}: {e}", input.display));
+                exit_code = 1;
+            }
+            Ok(f) => {
+                if let Some(e) = &f.read_error {
+                    warnings.push(format!(
+                        "{}: reading stopped after line {}: {e}",
+                        input.display, f.lines
+                    ));
+                    exit_code = 1;
+                }
+                if f.lines > 0 && f.parsed == 0 {
+                    warnings.push(format!(
+                        "{}: no line parsed as {} ({} malformed); pass --format or --log-format",
+                        input.display, f.format, f.malformed
+                    ));
+                }
+            }
+        }
+    }
+    warnings.extend(findings.iter().map(|f| f.message.clone()));
+    warnings.extend(gaps.iter().map(check::Gap::message));
+    for w in &warnings {
+        ui.warn(w);
+    }
+    let (lines, parsed, malformed) = ok.iter().fold((0, 0, 0), |a, (_, f)| {
+        (a.0 + f.lines, a.1 + f.parsed, a.2 + f.malformed)
+    });
+    ui.say(format!(
+        "skimtrace: {lines} lines read, {parsed} parsed, {malformed} malformed (rejected_lines.csv); {} matching requests, {} in the window; wrote {}",
+        hits.len(),
+        hits.iter().filter(|h| window.contains(h.time)).count(),
+        out.display()
+    ));
+    Ok(Outcome {
+        out,
+        evidence_requests: hits.len(),
+        warnings,
+        exit_code,
+    })
+}
+
+/// The log files: `--logs` (relative to the current folder) replaces `[logs] paths`
+/// (relative to the config); rotated sets are read oldest first.
+fn log_inputs(
+    args: &EvidenceArgs,
+    cfg: &crate::config::Config,
+    logs: &LogsConfig,
+) -> Result<Vec<Input>> {
+    let mut files = if !args.logs.is_empty() {
+        common::expand_inputs(&args.logs, Path::new("."), "--logs")?
+    } else if !logs.paths.is_empty() {
+        common::expand_inputs(&logs.paths, &cfg.base_dir, "[logs] paths")?
+    } else {
+        return Err(Error::usage(
+            "no access logs: pass --logs PATH (a file, a glob or a folder) or set [logs] paths in the config",
+        ));
+    };
+    rotation_order(&mut files);
+    Ok(files
+        .into_iter()
+        .map(|(path, display)| Input { path, display })
+        .collect())
+}

@@ -1,0 +1,474 @@
+//! Reading the logs: every file in parallel, and each file cut into chunks of whole lines that
+//! are parsed and matched in parallel while one thread reads (and decompresses) ahead. Results
+//! come back tagged with their chunk number and are put back in order, so line numbers are
+//! exact. Nothing per line outlives its chunk except the hits, so memory stays flat in the size
+//! of the logs.
+
+use crate::access_log::format::LineFormat;
+use crate::access_log::open::{self, Chunk, Chunker, MAX_LINE};
+use crate::access_log::Record;
+use crate::cards::mask_card_runs;
+use crate::rules::Matcher;
+use crate::window::Window;
+use jiff::civil::Date;
+use jiff::Timestamp;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+/// What the scan needs besides the files.
+pub struct ScanOptions<'a> {
+    pub matcher: &'a Matcher,
+    /// A fixed format, or `None` to pick one per file from its first lines.
+    pub format: Option<&'a LineFormat>,
+    pub window: &'a Window,
+    /// Regexes over the request target of POSTs that submit a checkout.
+    pub checkout: Option<&'a regex::bytes::RegexSet>,
+    /// How many malformed lines to keep as samples, per file.
+    pub reject_samples: usize,
+    /// Told how many bytes of the files were read (a progress bar).
+    pub progress: Option<indicatif::ProgressBar>,
+}
+
+/// One input file.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    pub display: String,
+}
+
+/// A request that matched at least one rule. Every text is masked for card-like runs.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub time: Timestamp,
+    pub file: usize,
+    pub line: u64,
+    pub ip: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub target: Option<String>,
+    pub status: Option<u16>,
+    pub referer: Option<String>,
+    pub user_agent: Option<String>,
+    /// Indices into the active rules, ascending.
+    pub rules: Vec<u32>,
+}
+
+/// A checkout submission inside the window, with what could tie it to an order: the user
+/// (`%u`, `$remote_user`) and the session (`%{NAME}C`, `$cookie_NAME`). Masked like hits.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub time: Timestamp,
+    pub file: usize,
+    pub line: u64,
+    pub ip: Option<String>,
+    pub user: Option<String>,
+    pub session: Option<String>,
+    pub target: Option<String>,
+    pub status: Option<u16>,
+    pub user_agent: Option<String>,
+}
+
+/// A malformed line kept as a sample.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub line: u64,
+    pub reason: String,
+    /// The line, card-like runs masked, cut to 2,000 characters.
+    pub text: String,
+}
+
+/// Requests of one local day.
+#[derive(Debug, Clone, Default)]
+pub struct DayStats {
+    pub requests: u64,
+    pub checkouts_in: u64,
+    pub checkouts_out: u64,
+    pub evidence: u64,
+    pub rule_hits: BTreeMap<u32, u64>,
+}
+
+/// Everything one file gave.
+#[derive(Debug, Default)]
+pub struct FileResult {
+    pub format: String,
+    pub gzip: bool,
+    /// Bytes read after decompression.
+    pub bytes: u64,
+    pub lines: u64,
+    pub parsed: u64,
+    pub malformed: u64,
+    pub malformed_reasons: BTreeMap<String, u64>,
+    pub rejects: Vec<Reject>,
+    pub hits: Vec<Hit>,
+    /// Checkout submissions inside the window (for `checkouts.csv` and `affected --logs`).
+    pub checkouts: Vec<Checkout>,
+    pub days: BTreeMap<Date, DayStats>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// A read error that cut the file short (e.g. a truncated gzip); lines before it count.
+    pub read_error: Option<String>,
+}
+
+#[derive(Default)]
+struct ChunkOut {
+    idx: usize,
+    lines: u64,
+    parsed: u64,
+    malformed: u64,
+    reasons: BTreeMap<String, u64>,
+    rejects: Vec<Reject>,
+    hits: Vec<Hit>,
+    checkouts: Vec<Checkout>,
+    days: BTreeMap<Date, DayStats>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+/// Scans all files, in parallel; results in input order.
+pub fn scan_all(inputs: &[Input], opts: &ScanOptions<'_>) -> Vec<Result<FileResult, String>> {
+    inputs
+        .par_iter()
+        .enumerate()
+        .map(|(i, input)| scan_file(i, input, opts))
+        .collect()
+}
+
+/// Scans one file. `Err` only when the file cannot be opened or holds no line to sniff.
+pub fn scan_file(
+    file_idx: usize,
+    input: &Input,
+    opts: &ScanOptions<'_>,
+) -> Result<FileResult, String> {
+    let on_read = opts.progress.clone().map(|pb| {
+        let f: Box<dyn Fn(u64) + Send> = Box::new(move |n| pb.inc(n));
+        f
+    });
+    let (reader, gzip) = open::open(&input.path, on_read).map_err(|e| e.to_string())?;
+    let mut chunker = Chunker::new(reader);
+    let first = match chunker.next_chunk() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(FileResult {
+                format: "unknown".into(),
+                gzip,
+                read_error: Some(e.to_string()),
+                ..FileResult::default()
+            })
+        }
+    };
+    let format: LineFormat =
+        match opts.format {
+            Some(f) => f.clone(),
+            None => {
+                let sample: &[u8] = match &first {
+                    Some(Chunk::Lines(b)) => b,
+                    _ => &[],
+                };
+                match LineFormat::sniff(sample) {
+                    Some(f) => f,
+                    None if sample.is_empty() => LineFormat::named("combined").expect("preset"),
+                    None => return Err(
+                        "no known log format fits its first lines; pass --format or --log-format"
+                            .into(),
+                    ),
+                }
+            }
+        };
+    let mut result = FileResult {
+        format: format.name.clone(),
+        gzip,
+        ..FileResult::default()
+    };
+    let (tx, rx) = mpsc::sync_channel::<std::io::Result<Chunk>>(4);
+    let reader = std::thread::spawn(move || {
+        loop {
+            match chunker.next_chunk() {
+                Ok(Some(c)) => {
+                    if tx.send(Ok(c)).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+        chunker.bytes
+    });
+    let read_error = std::sync::Mutex::new(None::<String>);
+    let chunks = first.into_iter().map(Ok).chain(rx);
+    let mut outs: Vec<ChunkOut> = chunks
+        .enumerate()
+        .par_bridge()
+        .map_init(
+            || opts.matcher.scratch(),
+            |scratch, (idx, c)| match c {
+                Ok(c) => scan_chunk(idx, c, &format, file_idx, opts, scratch),
+                Err(e) => {
+                    *read_error.lock().expect("lock") = Some(e.to_string());
+                    ChunkOut {
+                        idx,
+                        ..ChunkOut::default()
+                    }
+                }
+            },
+        )
+        .collect();
+    result.bytes = reader.join().unwrap_or(0);
+    result.read_error = read_error.into_inner().expect("lock");
+    outs.sort_by_key(|o| o.idx);
+    let mut offset = 0u64;
+    for o in outs {
+        for mut h in o.hits {
+            h.line += offset;
+            result.hits.push(h);
+        }
+        for mut c in o.checkouts {
+            c.line += offset;
+            result.checkouts.push(c);
+        }
+        for mut r in o.rejects {
+            if result.rejects.len() < opts.reject_samples {
+                r.line += offset;
+                result.rejects.push(r);
+            }
+        }
+        offset += o.lines;
+        result.lines += o.lines;
+        result.parsed += o.parsed;
+        result.malformed += o.malformed;
+        for (k, v) in o.reasons {
+            *result.malformed_reasons.entry(k).or_default() += v;
+        }
+        for (d, s) in o.days {
+            let e = result.days.entry(d).or_default();
+            e.requests += s.requests;
+            e.checkouts_in += s.checkouts_in;
+            e.checkouts_out += s.checkouts_out;
+            e.evidence += s.evidence;
+            for (r, n) in s.rule_hits {
+                *e.rule_hits.entry(r).or_default() += n;
+            }
+        }
+        result.first = min_opt(result.first, o.first);
+        result.last = max_opt(result.last, o.last);
+    }
+    Ok(result)
+}
+
+fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// The local day of an instant, cached: logs are mostly in time order, so one lookup in the
+/// zone database per day instead of one per line.
+struct DayCache<'a> {
+    window: &'a Window,
+    from: Timestamp,
+    to: Timestamp,
+    date: Date,
+}
+
+impl<'a> DayCache<'a> {
+    fn new(window: &'a Window) -> Self {
+        DayCache {
+            window,
+            from: Timestamp::MAX,
+            to: Timestamp::MIN,
+            date: Date::default(),
+        }
+    }
+
+    fn day(&mut self, t: Timestamp) -> Date {
+        if self.from <= t && t < self.to {
+            return self.date;
+        }
+        let date = self.window.local_date(t);
+        let tz = self.window.tz.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+        let midnight = |d: Date| {
+            tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .compatible()
+                .ok()
+        };
+        let start = midnight(date);
+        let end = date.tomorrow().ok().and_then(midnight);
+        if let (Some(s), Some(e)) = (start, end) {
+            self.from = s;
+            self.to = e;
+            self.date = date;
+        }
+        date
+    }
+}
+
+fn scan_chunk(
+    idx: usize,
+    chunk: Chunk,
+    format: &LineFormat,
+    file_idx: usize,
+    opts: &ScanOptions<'_>,
+    scratch: &mut crate::rules::matcher::Scratch,
+) -> ChunkOut {
+    let mut out = ChunkOut {
+        idx,
+        ..ChunkOut::default()
+    };
+    let data = match chunk {
+        Chunk::Overlong { sample, len } => {
+            out.lines = 1;
+            reject(
+                &mut out,
+                opts,
+                1,
+                format!("line longer than {} bytes ({len} bytes)", MAX_LINE),
+                &sample,
+            );
+            return out;
+        }
+        Chunk::Lines(d) => d,
+    };
+    let mut days = DayCache::new(opts.window);
+    let mut matched: Vec<u32> = Vec::new();
+    let mut start = 0usize;
+    let mut rel = 0u64;
+    while start < data.len() {
+        let end = memchr::memchr(b'\n', &data[start..])
+            .map(|i| start + i)
+            .unwrap_or(data.len());
+        let mut line = &data[start..end];
+        start = end + 1;
+        rel += 1;
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        if line.len() > MAX_LINE {
+            reject(
+                &mut out,
+                opts,
+                rel,
+                format!("line longer than {} bytes ({} bytes)", MAX_LINE, line.len()),
+                line,
+            );
+            continue;
+        }
+        let rec = match format.parse(line) {
+            Ok(r) => r,
+            Err(e) => {
+                reject(&mut out, opts, rel, e.0, line);
+                continue;
+            }
+        };
+        out.parsed += 1;
+        let t = rec.time.expect("parsers set the time");
+        out.first = min_opt(out.first, Some(t));
+        out.last = max_opt(out.last, Some(t));
+        let day = days.day(t);
+        let stats = out.days.entry(day).or_default();
+        stats.requests += 1;
+        if let Some(set) = opts.checkout {
+            if rec.method.as_deref() == Some(b"POST")
+                && rec.target.as_deref().is_some_and(|t| set.is_match(t))
+            {
+                if opts.window.contains(t) {
+                    stats.checkouts_in += 1;
+                    out.checkouts.push(Checkout {
+                        time: t,
+                        file: file_idx,
+                        line: rel,
+                        ip: text(rec.ip.as_deref()),
+                        user: text(rec.user.as_deref()).filter(|u| u != "-" && !u.is_empty()),
+                        session: text(rec.session.as_deref()).filter(|u| u != "-" && !u.is_empty()),
+                        target: text(rec.target.as_deref()),
+                        status: status(&rec),
+                        user_agent: text(rec.user_agent.as_deref()),
+                    });
+                } else {
+                    stats.checkouts_out += 1;
+                }
+            }
+        }
+        matched.clear();
+        opts.matcher.matches(line, &rec, scratch, &mut matched);
+        if !matched.is_empty() {
+            stats.evidence += 1;
+            for &r in &matched {
+                *stats.rule_hits.entry(r).or_default() += 1;
+            }
+            out.hits.push(hit(&rec, t, file_idx, rel, &matched));
+        }
+    }
+    out.lines = rel;
+    out
+}
+
+fn reject(out: &mut ChunkOut, opts: &ScanOptions<'_>, rel: u64, reason: String, line: &[u8]) {
+    out.malformed += 1;
+    let key = match reason.find(" at column") {
+        Some(i) => reason[..i].to_string(),
+        None => reason.clone(),
+    };
+    let key = if key.starts_with("line longer than") {
+        format!("line longer than {MAX_LINE} bytes")
+    } else if key.starts_with("cannot read time") {
+        "cannot read time".to_string()
+    } else if key.starts_with("not a JSON object") {
+        "not a JSON object".to_string()
+    } else if key.starts_with("status ") {
+        "status is not a number".to_string()
+    } else {
+        key
+    };
+    *out.reasons.entry(key).or_default() += 1;
+    if out.rejects.len() < opts.reject_samples {
+        let cut = &line[..line.len().min(2000)];
+        out.rejects.push(Reject {
+            line: rel,
+            reason: mask(&reason),
+            text: mask(&String::from_utf8_lossy(cut)),
+        });
+    }
+}
+
+fn mask(s: &str) -> String {
+    mask_card_runs(s).0
+}
+
+fn text(v: Option<&[u8]>) -> Option<String> {
+    v.map(|b| mask(&String::from_utf8_lossy(b)))
+}
+
+fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) -> Hit {
+    Hit {
+        time: t,
+        file,
+        line,
+        ip: text(rec.ip.as_deref()),
+        method: text(rec.method.as_deref()),
+        path: text(rec.path()),
+        target: text(rec.target.as_deref()),
+        status: status(rec),
+        referer: text(rec.referer.as_deref()),
+        user_agent: text(rec.user_agent.as_deref()),
+        rules: rules.to_vec(),
+    }
+}
+
+fn status(rec: &Record<'_>) -> Option<u16> {
+    rec.status
+        .as_deref()
+        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+}
