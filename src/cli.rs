@@ -86,6 +86,14 @@ pub struct AffectedArgs {
     /// [payments.columns]) joined to the orders (replace [payments] paths of the config).
     #[arg(long, num_args = 1.., value_name = "FILE", help_heading = "Input")]
     pub payments: Vec<String>,
+    /// Access logs (files, globs or folders; --with-logs reads [logs] paths): checkout
+    /// submissions inside the window that no order matches (by login id or session) are added
+    /// to the affected set and listed in checkouts_without_order.csv.
+    #[arg(long, num_args = 1.., value_name = "PATH", help_heading = "Input")]
+    pub logs: Vec<String>,
+    /// Read the access logs of [logs] paths for checkout submissions (like --logs).
+    #[arg(long, help_heading = "Input")]
+    pub with_logs: bool,
     /// The payments export layout: auto (detects Stripe), stripe, generic.
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub payments_preset: Option<String>,

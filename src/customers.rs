@@ -156,13 +156,14 @@ pub fn group(ingest: &Ingest, key: &FingerprintKey) -> Groups {
         let cand = match (o.email.as_deref(), o.login.as_deref()) {
             (Some(e), _) => (0u8, e, jiff::Timestamp::MIN),
             (None, Some(l)) => (1, l, jiff::Timestamp::MIN),
+            (None, None) if o.order_id.is_empty() => (3, &*o.entry_ref, o.at),
             (None, None) => (2, &*o.order_id, o.at),
         };
         identity
             .entry(roots[i])
             .and_modify(|cur| {
                 let better = match (cand.0, cur.0) {
-                    (2, 2) => (cand.2, cand.1) < (cur.2, cur.1),
+                    (2, 2) | (3, 3) => (cand.2, cand.1) < (cur.2, cur.1),
                     _ => (cand.0, cand.1) < (cur.0, cur.1),
                 };
                 if better {
@@ -177,7 +178,8 @@ pub fn group(ingest: &Ingest, key: &FingerprintKey) -> Groups {
             let label = match kind {
                 0 => "email",
                 1 => "login",
-                _ => "order",
+                2 => "order",
+                _ => "entry",
             };
             let mut id = key.fingerprint("customer", format!("{label}:{value}").as_bytes());
             id.truncate(14);
@@ -331,6 +333,7 @@ impl Groups {
                 EntryKind::Order => "card_order_in_window",
                 EntryKind::Payment => "payment_without_order",
                 EntryKind::PaymentForOrder => "payment_in_window",
+                EntryKind::Checkout => "checkout_without_order",
             });
             if !o.order_id.is_empty() && !order_ids.iter().any(|x| *x == *o.order_id) {
                 order_ids.push(o.order_id.to_string());

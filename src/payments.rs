@@ -1046,6 +1046,8 @@ impl PaymentFile<'_> {
         let entry = OrderRecord {
             kind: EntryKind::Payment,
             order_id: "".into(),
+            entry_ref: charge.charge_id.clone(),
+            session: None,
             file: u32::MAX,
             line,
             at,

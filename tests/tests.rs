@@ -1,4 +1,5 @@
 mod affected;
+mod checkouts;
 mod evidence;
 mod notify;
 mod payments;

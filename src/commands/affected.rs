@@ -130,6 +130,11 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let checkouts = if args.logs.is_empty() && !args.with_logs {
+        None
+    } else {
+        Some(join_checkouts(&cfg, &window, &args.logs, ui, &mut ingest)?)
+    };
 
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
     let groups = customers::group(&ingest, &key);
@@ -150,10 +155,29 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     if let Some(p) = &payments {
         write_payments(&out, p, &ingest, &groups, &window)?;
     }
+    if let Some(c) = &checkouts {
+        write_checkouts(&out, c, &window)?;
+    }
     rejected.commit()?;
     let (mut summary, mut warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
     if let Some(p) = &payments {
         payments_summary(&mut summary, &mut warnings, p, &ingest);
+    }
+    if let Some(c) = &checkouts {
+        if !c.tie_possible {
+            warnings.push("checkout submissions in the logs cannot be tied to orders: the logs carry no user or session field, or the order exports have no login_id or session column; nothing was added".into());
+        }
+        summary.insert(
+            "checkouts".into(),
+            json!({
+                "logs": c.sources,
+                "in_window": c.in_window,
+                "tied_to_order": c.tied,
+                "without_order": c.without.len(),
+                "untied": c.untied,
+            }),
+        );
+        summary.insert("warnings".into(), json!(warnings));
     }
     crate::summary::merge_write(&out, summary)?;
 
@@ -636,6 +660,8 @@ fn fetch_orders_of_charges(
         ingest.orders.push(crate::orders::OrderRecord {
             kind: EntryKind::PaymentForOrder,
             order_id: o.order_id.clone(),
+            entry_ref: c.charge_id.clone(),
+            session: None,
             file: u32::MAX,
             line: c.line,
             at: c.at,
@@ -794,4 +820,133 @@ fn payments_summary(
     );
     summary.insert("orders_without_payment".into(), json!(without));
     summary.insert("warnings".into(), json!(warnings));
+}
+
+/// What `affected --logs` found: checkout submissions inside the window, and those no order
+/// matches (a person who typed a card into the skimmed page without completing an order).
+struct CheckoutJoin {
+    sources: Vec<String>,
+    in_window: usize,
+    tied: usize,
+    /// Submissions without a user or session value to tie them by.
+    untied: usize,
+    /// Whether the logs and the orders share a field at all.
+    tie_possible: bool,
+    without: Vec<(crate::evidence::scan::Checkout, &'static str)>,
+}
+
+/// Ties the checkout submissions of the access logs to the in-window orders by login id
+/// (`%u`, `$remote_user`, a custom variable) or session (`%{NAME}C`, `$cookie_NAME`) and adds
+/// those with no order to the affected entries (`reason = "checkout_without_order"`).
+fn join_checkouts(
+    cfg: &Config,
+    window: &Window,
+    logs: &[String],
+    ui: &Ui,
+    ingest: &mut Ingest,
+) -> Result<CheckoutJoin> {
+    let (checkouts, sources) = super::evidence::checkouts_in_window(cfg, window, logs, ui)?;
+    let has_col = |k: &str| ingest.files.iter().any(|f| f.columns.contains_key(k));
+    let (by_login, by_session) = (has_col("login_id"), has_col("session"));
+    let mut logins: HashSet<&str> = HashSet::default();
+    let mut sessions: HashSet<&str> = HashSet::default();
+    for o in ingest.orders.iter().filter(|o| o.kind == EntryKind::Order) {
+        if let Some(l) = o.login.as_deref() {
+            logins.insert(l);
+        }
+        if let Some(s) = o.session.as_deref() {
+            sessions.insert(s);
+        }
+    }
+    let mut join = CheckoutJoin {
+        sources,
+        in_window: checkouts.len(),
+        tied: 0,
+        untied: 0,
+        tie_possible: by_login || by_session,
+        without: Vec::new(),
+    };
+    let mut adds = Vec::new();
+    for c in checkouts {
+        let user = c
+            .user
+            .as_deref()
+            .and_then(|u| crate::text::normalize_login(u, &[]));
+        let session = c
+            .session
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let usable_user = user.as_deref().filter(|_| by_login);
+        let usable_session = session.filter(|_| by_session);
+        if usable_user.is_none() && usable_session.is_none() {
+            join.untied += 1;
+            continue;
+        }
+        let found = usable_user.is_some_and(|u| logins.contains(u))
+            || usable_session.is_some_and(|s| sessions.contains(s));
+        if found {
+            join.tied += 1;
+            continue;
+        }
+        let reason = if usable_user.is_some() {
+            "no order with this login id"
+        } else {
+            "no order with this session"
+        };
+        adds.push((
+            c.time,
+            usable_user.map(str::to_string),
+            format!("{}:{}", join.sources[c.file], c.line),
+        ));
+        join.without.push((c, reason));
+    }
+    for (at, login, source) in adds {
+        let empty = ingest.strings.intern("");
+        ingest.orders.push(crate::orders::OrderRecord {
+            kind: EntryKind::Checkout,
+            order_id: "".into(),
+            entry_ref: source.into_boxed_str(),
+            session: None,
+            file: u32::MAX,
+            line: 0,
+            at,
+            status: empty,
+            amount: "".into(),
+            currency: empty,
+            card: None,
+            email: None,
+            login: login.map(String::into_boxed_str),
+            name: "".into(),
+            region: empty,
+            country: empty,
+            locale: empty,
+        });
+    }
+    Ok(join)
+}
+
+/// checkouts_without_order.csv: the checkout submissions inside the window that no order
+/// matches, in time order.
+fn write_checkouts(out: &Path, c: &CheckoutJoin, window: &Window) -> Result<()> {
+    let mut csv = CsvOut::create(
+        &out.join("checkouts_without_order.csv"),
+        &[
+            "time", "source", "ip", "user", "session", "target", "reason",
+        ],
+    )?;
+    let mut rows: Vec<&(crate::evidence::scan::Checkout, &str)> = c.without.iter().collect();
+    rows.sort_by(|a, b| (a.0.time, a.0.file, a.0.line).cmp(&(b.0.time, b.0.file, b.0.line)));
+    for (k, reason) in rows {
+        csv.row([
+            window.format(k.time),
+            format!("{}:{}", c.sources[k.file], k.line),
+            k.ip.clone().unwrap_or_default(),
+            k.user.clone().unwrap_or_default(),
+            k.session.clone().unwrap_or_default(),
+            k.target.clone().unwrap_or_default(),
+            reason.to_string(),
+        ])?;
+    }
+    csv.commit()
 }

@@ -203,6 +203,61 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
 
 /// The log files: `--logs` (relative to the current folder) replaces `[logs] paths`
 /// (relative to the config); rotated sets are read oldest first.
+/// The checkout submissions inside the window found in the access logs (`--logs`, else
+/// `[logs] paths`), for `affected --logs`, and the names of the log files read.
+pub fn checkouts_in_window(
+    cfg: &crate::config::Config,
+    window: &crate::window::Window,
+    logs_paths: &[String],
+    ui: &Ui,
+) -> Result<(Vec<scan::Checkout>, Vec<String>)> {
+    let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+    let args = EvidenceArgs {
+        logs: logs_paths.to_vec(),
+        ..EvidenceArgs::default()
+    };
+    let inputs = log_inputs(&args, cfg, &logs)?;
+    let format = super::rules::line_format(logs.format.as_deref(), logs.log_format.as_deref())?;
+    let set = super::rules::active_rules(cfg, &logs, &args.rules)?;
+    let checkout_paths: Vec<String> = logs.checkout_paths.clone().unwrap_or_else(|| {
+        DEFAULT_CHECKOUT_PATHS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    let checkout = regex::bytes::RegexSet::new(&checkout_paths)
+        .map_err(|e| Error::usage(format!("checkout_paths: {e}")))?;
+    let matcher = Matcher::new(&set.rules);
+    let opts = ScanOptions {
+        matcher: &matcher,
+        format: format.as_ref(),
+        window,
+        checkout: Some(&checkout),
+        reject_samples: 0,
+        progress: ui.bytes_bar(
+            inputs
+                .iter()
+                .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+                .sum(),
+            "logs",
+        ),
+    };
+    let mut checkouts = Vec::new();
+    for (i, r) in scan::scan_all(&inputs, &opts).into_iter().enumerate() {
+        match r {
+            Ok(f) => checkouts.extend(f.checkouts.iter().cloned().map(|mut c| {
+                c.file = i;
+                c
+            })),
+            Err(e) => ui.warn(format!("{}: {e}", inputs[i].display)),
+        }
+    }
+    if let Some(pb) = &opts.progress {
+        pb.finish_and_clear();
+    }
+    Ok((checkouts, inputs.into_iter().map(|i| i.display).collect()))
+}
+
 fn log_inputs(
     args: &EvidenceArgs,
     cfg: &crate::config::Config,

@@ -31,10 +31,12 @@ pub enum Field {
     Region,
     Country,
     Locale,
+    /// A session id or checkout token, to tie checkout submissions in the logs to orders.
+    Session,
 }
 
 impl Field {
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::OrderId,
         Field::OrderIdFallback,
         Field::OrderedAt,
@@ -52,6 +54,7 @@ impl Field {
         Field::Region,
         Field::Country,
         Field::Locale,
+        Field::Session,
     ];
 
     /// The name used in `[orders.columns]` and in messages.
@@ -74,6 +77,7 @@ impl Field {
             Field::Region => "region",
             Field::Country => "country",
             Field::Locale => "locale",
+            Field::Session => "session",
         }
     }
 
@@ -261,6 +265,13 @@ impl Field {
                 "国",
             ],
             Field::Locale => &["locale", "language", "lang", "言語"],
+            Field::Session => &[
+                "session",
+                "sessionid",
+                "checkouttoken",
+                "carttoken",
+                "セッションid",
+            ],
         }
     }
 }

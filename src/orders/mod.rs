@@ -166,6 +166,11 @@ impl CardCheck {
 pub struct OrderRecord {
     pub kind: EntryKind,
     pub order_id: Box<str>,
+    /// What identifies an entry that is not an order: the charge id of a payment, the log line
+    /// of a checkout. Empty for orders.
+    pub entry_ref: Box<str>,
+    /// The order's session id (for tying checkout submissions in the logs to orders).
+    pub session: Option<Box<str>>,
     /// Index into [`Ingest::files`].
     pub file: u32,
     pub line: u64,
@@ -195,6 +200,9 @@ pub enum EntryKind {
     Payment,
     /// A charge inside the window for an order outside it: the person is the order's.
     PaymentForOrder,
+    /// A checkout submission in the access logs, inside the window, that no order matches
+    /// (added by `affected --logs`).
+    Checkout,
 }
 
 /// An interned string: an index into [`Strings`].
@@ -792,8 +800,13 @@ impl Ingest {
             l.split(['-', '_']).next().unwrap_or("").to_string()
         };
         let status = clean(ctx.status_name(ctx.get(rec, Field::Status).trim()));
+        let session = Some(clean(ctx.get(rec, Field::Session).trim()))
+            .filter(|s| !s.is_empty())
+            .map(String::into_boxed_str);
         OrderRecord {
             kind,
+            entry_ref: "".into(),
+            session,
             order_id: clean(order_id).into_boxed_str(),
             file: file_idx as u32,
             line,
