@@ -936,7 +936,7 @@ fn write_checkouts(out: &Path, c: &CheckoutJoin, window: &Window) -> Result<()> 
         ],
     )?;
     let mut rows: Vec<&(crate::evidence::scan::Checkout, &str)> = c.without.iter().collect();
-    rows.sort_by(|a, b| (a.0.time, a.0.file, a.0.line).cmp(&(b.0.time, b.0.file, b.0.line)));
+    rows.sort_by_key(|r| (r.0.time, r.0.file, r.0.line));
     for (k, reason) in rows {
         csv.row([
             window.format(k.time),
