@@ -196,50 +196,68 @@ fn order_inputs(args: &AffectedArgs, cfg: &Config) -> Result<Vec<InputFile>> {
         encoding: args.encoding.clone(),
         ..InputSettings::default()
     };
-    let base = cfg.orders.settings.overlaid(&cli);
-    let mut inputs = Vec::new();
-    if !args.orders.is_empty() {
-        for (path, display) in common::expand_inputs(&args.orders, Path::new("."), "--orders")? {
-            inputs.push(InputFile {
-                path,
-                display,
-                settings: base.clone(),
-            });
-        }
-    } else {
-        for (path, display) in
-            common::expand_inputs(&cfg.orders.paths, &cfg.base_dir, "[orders] paths")?
-        {
-            inputs.push(InputFile {
-                path,
-                display,
-                settings: base.clone(),
-            });
-        }
-        for extra in &cfg.orders.inputs {
-            let settings = cfg.orders.settings.overlaid(&extra.settings).overlaid(&cli);
-            for (path, display) in
-                common::expand_inputs(&extra.paths, &cfg.base_dir, "[[orders.inputs]] paths")?
-            {
-                if let Some(existing) = inputs
-                    .iter_mut()
-                    .find(|i| common::same_file(&i.path, &path))
-                {
-                    existing.settings = settings.clone();
-                } else {
-                    inputs.push(InputFile {
-                        path,
-                        display,
-                        settings: settings.clone(),
-                    });
-                }
-            }
-        }
-    }
+    let inputs = collect_inputs(
+        cfg,
+        (&args.orders, "--orders"),
+        (&cfg.orders.paths, "[orders] paths"),
+        &cfg.orders.settings,
+        (&cfg.orders.inputs, "[[orders.inputs]] paths"),
+        &cli,
+    )?;
     if inputs.is_empty() {
         return Err(Error::usage(
             "no order exports: pass --orders FILE... or set [orders] paths in the config",
         ));
+    }
+    Ok(inputs)
+}
+
+/// Input files and their settings, for orders and payments alike: the command line's paths
+/// replace the config's; otherwise the section's `paths` with its settings, and each
+/// `[[….inputs]]` entry with its own (overriding the section's for a file named twice). The
+/// command line's settings win everywhere.
+fn collect_inputs(
+    cfg: &Config,
+    (cli_paths, cli_what): (&[String], &str),
+    (paths, paths_what): (&[String], &str),
+    settings: &InputSettings,
+    (extras, extras_what): (&[crate::config::OrderInputConfig], &str),
+    cli: &InputSettings,
+) -> Result<Vec<InputFile>> {
+    let base = settings.overlaid(cli);
+    let mut inputs: Vec<InputFile> = Vec::new();
+    if !cli_paths.is_empty() {
+        for (path, display) in common::expand_inputs(cli_paths, Path::new("."), cli_what)? {
+            inputs.push(InputFile {
+                path,
+                display,
+                settings: base.clone(),
+            });
+        }
+        return Ok(inputs);
+    }
+    for (path, display) in common::expand_inputs(paths, &cfg.base_dir, paths_what)? {
+        inputs.push(InputFile {
+            path,
+            display,
+            settings: base.clone(),
+        });
+    }
+    for extra in extras {
+        let own = settings.overlaid(&extra.settings).overlaid(cli);
+        for (path, display) in common::expand_inputs(&extra.paths, &cfg.base_dir, extras_what)? {
+            match inputs
+                .iter_mut()
+                .find(|i| common::same_file(&i.path, &path))
+            {
+                Some(existing) => existing.settings = own.clone(),
+                None => inputs.push(InputFile {
+                    path,
+                    display,
+                    settings: own.clone(),
+                }),
+            }
+        }
     }
     Ok(inputs)
 }
@@ -573,46 +591,14 @@ fn payment_inputs(
         preset: args.payments_preset.clone(),
         ..InputSettings::default()
     };
-    let base = pay.settings.overlaid(&cli);
-    let mut inputs: Vec<InputFile> = Vec::new();
-    if !args.payments.is_empty() {
-        for (path, display) in common::expand_inputs(&args.payments, Path::new("."), "--payments")?
-        {
-            inputs.push(InputFile {
-                path,
-                display,
-                settings: base.clone(),
-            });
-        }
-        return Ok(inputs);
-    }
-    for (path, display) in common::expand_inputs(&pay.paths, &cfg.base_dir, "[payments] paths")? {
-        inputs.push(InputFile {
-            path,
-            display,
-            settings: base.clone(),
-        });
-    }
-    for extra in &pay.inputs {
-        let settings = pay.settings.overlaid(&extra.settings).overlaid(&cli);
-        for (path, display) in
-            common::expand_inputs(&extra.paths, &cfg.base_dir, "[[payments.inputs]] paths")?
-        {
-            if let Some(existing) = inputs
-                .iter_mut()
-                .find(|i| common::same_file(&i.path, &path))
-            {
-                existing.settings = settings.clone();
-            } else {
-                inputs.push(InputFile {
-                    path,
-                    display,
-                    settings: settings.clone(),
-                });
-            }
-        }
-    }
-    Ok(inputs)
+    collect_inputs(
+        cfg,
+        (&args.payments, "--payments"),
+        (&pay.paths, "[payments] paths"),
+        &pay.settings,
+        (&pay.inputs, "[[payments.inputs]] paths"),
+        &cli,
+    )
 }
 
 /// Charges inside the window that name an order outside it (not kept while the orders were
