@@ -39,18 +39,7 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
             "no rules are active: drop --no-builtin or add --rules / --ioc-* lists",
         ));
     }
-    let checkout_paths: Vec<String> = if !args.checkout_path.is_empty() {
-        args.checkout_path.clone()
-    } else {
-        logs.checkout_paths.clone().unwrap_or_else(|| {
-            DEFAULT_CHECKOUT_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        })
-    };
-    let checkout = regex::bytes::RegexSet::new(&checkout_paths)
-        .map_err(|e| Error::usage(format!("checkout_paths: {e}")))?;
+    let (checkout_paths, checkout) = checkout_set(&args.checkout_path, &logs)?;
     let min_level = logs
         .indicator_min_level
         .clone()
@@ -219,14 +208,7 @@ pub fn checkouts_in_window(
     let inputs = log_inputs(&args, cfg, &logs)?;
     let format = super::rules::line_format(logs.format.as_deref(), logs.log_format.as_deref())?;
     let set = super::rules::active_rules(cfg, &logs, &args.rules)?;
-    let checkout_paths: Vec<String> = logs.checkout_paths.clone().unwrap_or_else(|| {
-        DEFAULT_CHECKOUT_PATHS
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    });
-    let checkout = regex::bytes::RegexSet::new(&checkout_paths)
-        .map_err(|e| Error::usage(format!("checkout_paths: {e}")))?;
+    let (_, checkout) = checkout_set(&[], &logs)?;
     let matcher = Matcher::new(&set.rules);
     let opts = ScanOptions {
         matcher: &matcher,
@@ -256,6 +238,27 @@ pub fn checkouts_in_window(
         pb.finish_and_clear();
     }
     Ok((checkouts, inputs.into_iter().map(|i| i.display).collect()))
+}
+
+/// The regexes that make a POST a checkout submission: `--checkout-path`, else `[logs]
+/// checkout_paths`, else the built-in paths of EC-CUBE, Magento and WooCommerce.
+fn checkout_set(
+    cli: &[String],
+    logs: &LogsConfig,
+) -> Result<(Vec<String>, regex::bytes::RegexSet)> {
+    let paths: Vec<String> = if !cli.is_empty() {
+        cli.to_vec()
+    } else {
+        logs.checkout_paths.clone().unwrap_or_else(|| {
+            DEFAULT_CHECKOUT_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        })
+    };
+    let set = regex::bytes::RegexSet::new(&paths)
+        .map_err(|e| Error::usage(format!("checkout_paths: {e}")))?;
+    Ok((paths, set))
 }
 
 fn log_inputs(
