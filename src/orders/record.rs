@@ -1,0 +1,323 @@
+//! What is kept of an order (and of any other affected entry), compactly, and the counts and
+//! reports that describe a file.
+
+use crate::cards::{Brand, CardInput, FingerprintKey};
+use foldhash::HashMap;
+use jiff::Timestamp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The class of a record (and of its order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    InWindow,
+    OutOfWindow,
+    NotCard,
+    Rejected,
+}
+
+/// What is known of the card of one order. Kept compact: there is one per in-window order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInfo {
+    pub brand: Brand,
+    /// The case's mask format (`411111******1111`); its last 4 characters are the last 4
+    /// digits. Empty when no number was given.
+    pub masked: Box<str>,
+    /// Keyed fingerprint (HMAC-SHA256) of the full PAN, raw; `None` when only a masked number
+    /// was available.
+    pub fingerprint: Option<[u8; 32]>,
+    pub check: CardCheck,
+    /// Expiry as `MM/YYYY`, where an export gives it (payment gateways do).
+    pub expiry: Option<Box<str>>,
+}
+
+/// Tells cards apart: the keyed fingerprint where there is one, else brand + mask (which can
+/// only tell cards of one person apart).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CardIdentity {
+    Fingerprint([u8; 32]),
+    Mask(Brand, Box<str>),
+}
+
+impl CardInfo {
+    pub fn identity(&self) -> CardIdentity {
+        match &self.fingerprint {
+            Some(f) => CardIdentity::Fingerprint(*f),
+            None => CardIdentity::Mask(self.brand, self.masked.clone()),
+        }
+    }
+
+    /// The last 4 digits (empty when the number is unknown).
+    pub fn last4(&self) -> &str {
+        let m = &*self.masked;
+        if m.len() >= 4
+            && m.is_char_boundary(m.len() - 4)
+            && m[m.len() - 4..].bytes().all(|b| b.is_ascii_digit())
+        {
+            &m[m.len() - 4..]
+        } else {
+            ""
+        }
+    }
+
+    /// The fingerprint as written in outputs (lower-case base32).
+    pub fn fingerprint_text(&self) -> Option<String> {
+        self.fingerprint.map(|f| crate::cards::base32_lower(&f))
+    }
+
+    /// `VISA ****1111`: what a customer-facing text may show.
+    pub fn display(&self) -> String {
+        // An unknown brand reads "CARD ****1111", not "UNKNOWN ****1111", in a notice.
+        let brand = match self.brand {
+            Brand::Unknown => "CARD",
+            b => b.label(),
+        };
+        let last4 = self.last4();
+        if last4.is_empty() {
+            format!("{brand} (number not available)")
+        } else {
+            format!("{brand} ****{last4}")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardCheck {
+    /// A full number that passes Luhn.
+    Valid,
+    /// A full number that fails Luhn: kept (the customer typed it) and flagged.
+    Invalid,
+    /// Only a masked number was in the export.
+    Masked,
+    /// The card cell held something that is not a card number.
+    Unreadable,
+    /// No card number in the export.
+    None,
+    /// Brand and last 4 from the payment gateway's export (the full number is not known).
+    Gateway,
+}
+
+impl CardCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardCheck::Valid => "valid",
+            CardCheck::Invalid => "invalid",
+            CardCheck::Masked => "masked",
+            CardCheck::Unreadable => "unreadable",
+            CardCheck::None => "none",
+            CardCheck::Gateway => "gateway",
+        }
+    }
+}
+
+/// An in-window card order. Kept compact (one per in-window order): text that repeats across
+/// orders (status, currency, region, country, locale) is interned in [`Strings`].
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub kind: EntryKind,
+    pub order_id: Box<str>,
+    /// What identifies an entry that is not an order: the charge id of a payment, the log line
+    /// of a checkout. Empty for orders.
+    pub entry_ref: Box<str>,
+    /// The order's session id (for tying checkout submissions in the logs to orders).
+    pub session: Option<Box<str>>,
+    /// Index into [`Ingest::files`].
+    pub file: u32,
+    pub line: u64,
+    pub at: Timestamp,
+    pub status: Sym,
+    pub amount: Box<str>,
+    pub currency: Sym,
+    pub card: Option<CardInfo>,
+    /// Normalised e-mail (the notification address form).
+    pub email: Option<Box<str>>,
+    /// Normalised login/customer id.
+    pub login: Option<Box<str>>,
+    pub name: Box<str>,
+    pub region: Sym,
+    pub country: Sym,
+    pub locale: Sym,
+}
+
+/// What an affected entry is: an in-window order, or a payment-gateway charge in the window
+/// (added by [`crate::payments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A card order inside the window.
+    Order,
+    /// A charge inside the window that matches no order (typically a declined attempt): the
+    /// person is known from the charge itself.
+    Payment,
+    /// A charge inside the window for an order outside it: the person is the order's.
+    PaymentForOrder,
+    /// A checkout submission in the access logs, inside the window, that no order matches
+    /// (added by `affected --logs`).
+    Checkout,
+}
+
+/// An interned string: an index into [`Strings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(u32);
+
+/// Interned text: each distinct value stored once.
+#[derive(Debug, Default)]
+pub struct Strings {
+    list: Vec<Box<str>>,
+    index: HashMap<Box<str>, Sym>,
+}
+
+impl Strings {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&k) = self.index.get(s) {
+            return k;
+        }
+        let k = Sym(self.list.len() as u32);
+        self.list.push(s.into());
+        self.index.insert(s.into(), k);
+        k
+    }
+
+    pub fn get(&self, k: Sym) -> &str {
+        &self.list[k.0 as usize]
+    }
+}
+
+/// Per-class counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub in_window: u64,
+    pub out_of_window: u64,
+    pub not_card: u64,
+    pub rejected: u64,
+}
+
+impl Counts {
+    pub(super) fn add(&mut self, c: Class) {
+        self.rows_read += 1;
+        match c {
+            Class::InWindow => self.in_window += 1,
+            Class::OutOfWindow => self.out_of_window += 1,
+            Class::NotCard => self.not_card += 1,
+            Class::Rejected => self.rejected += 1,
+        }
+    }
+
+    /// Whether the four classes add up to the rows read.
+    pub fn reconciles(&self) -> bool {
+        self.rows_read == self.in_window + self.out_of_window + self.not_card + self.rejected
+    }
+
+    pub fn merge(&mut self, o: &Counts) {
+        self.rows_read += o.rows_read;
+        self.in_window += o.in_window;
+        self.out_of_window += o.out_of_window;
+        self.not_card += o.not_card;
+        self.rejected += o.rejected;
+    }
+}
+
+/// Distinct orders per class (exports with one record per line item have more records).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct OrderCounts {
+    pub orders_in_window: u64,
+    pub orders_out_of_window: u64,
+    pub orders_not_card: u64,
+}
+
+/// What the summary says about one input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub encoding: String,
+    pub encoding_detected: bool,
+    pub preset: String,
+    /// Field → the header it was read from.
+    pub columns: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub counts: Counts,
+    #[serde(flatten)]
+    pub orders: OrderCounts,
+    pub not_card_excluded_status: u64,
+    pub card_numbers_in_text: u64,
+    pub security_code_columns: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// How rows with one payment method were classified.
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodTally {
+    pub class: &'static str,
+    pub rows: u64,
+}
+
+/// A rejected record, ready for `rejected.csv` (every card-like run already masked, security
+/// codes removed).
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub source: String,
+    pub reason: String,
+    pub record: String,
+}
+
+/// Reads the card cell (and the brand cell) of an in-window order.
+pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<CardInfo> {
+    let brand_col = Brand::from_name(brand_raw);
+    match CardInput::parse(raw) {
+        Some(CardInput::Full(pan)) => {
+            let mut brand = pan.brand();
+            if brand == Brand::Unknown {
+                brand = brand_col.unwrap_or(Brand::Unknown);
+            }
+            Some(CardInfo {
+                brand,
+                masked: pan.masked().into_boxed_str(),
+                fingerprint: Some(pan.fingerprint_raw(key)),
+                check: if pan.luhn_ok() {
+                    CardCheck::Valid
+                } else {
+                    CardCheck::Invalid
+                },
+                expiry: None,
+            })
+        }
+        Some(CardInput::Masked { lead, last4, len }) => {
+            let mut brand = if lead.is_empty() {
+                Brand::Unknown
+            } else {
+                Brand::from_iin(&lead)
+            };
+            if brand == Brand::Unknown {
+                brand = brand_col.unwrap_or(Brand::Unknown);
+            }
+            let allowed = len.saturating_sub(10).min(6);
+            let lead: String = lead.chars().take(allowed).collect();
+            let stars = len.saturating_sub(lead.len() + 4);
+            Some(CardInfo {
+                brand,
+                masked: format!("{lead}{}{last4}", "*".repeat(stars)).into_boxed_str(),
+                fingerprint: None,
+                check: CardCheck::Masked,
+                expiry: None,
+            })
+        }
+        Some(CardInput::Unreadable) => Some(CardInfo {
+            brand: brand_col.unwrap_or(Brand::Unknown),
+            masked: "".into(),
+            fingerprint: None,
+            check: CardCheck::Unreadable,
+            expiry: None,
+        }),
+        None => brand_col.map(|brand| CardInfo {
+            brand,
+            masked: "".into(),
+            fingerprint: None,
+            check: CardCheck::None,
+            expiry: None,
+        }),
+    }
+}
