@@ -1,4 +1,5 @@
 mod affected;
+mod casefolder;
 mod evidence;
 mod notify;
 mod payments;
