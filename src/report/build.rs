@@ -143,6 +143,21 @@ fn months_between(a: &str, b: &str) -> Vec<String> {
     out
 }
 
+/// `YYYY-MM` of the month `by` months from the one `s` starts with; `s` when unreadable.
+fn shift_month(s: &str, by: i32) -> String {
+    let parsed = s
+        .get(..4)
+        .and_then(|y| y.parse::<i32>().ok())
+        .zip(s.get(5..7).and_then(|m| m.parse::<i32>().ok()));
+    match parsed {
+        Some((y, m)) => {
+            let n = y * 12 + (m - 1) + by;
+            format!("{:04}-{:02}", n.div_euclid(12), n.rem_euclid(12) + 1)
+        }
+        None => s.to_string(),
+    }
+}
+
 /// Days `YYYY-MM-DD` from `a` to `b` inclusive.
 fn days_between(a: &str, b: &str) -> Vec<String> {
     let (Ok(mut d), Ok(end)) = (
@@ -193,7 +208,8 @@ fn orders_per_month(doc: &mut Doc, data: &CaseData, warnings: &mut Vec<String>) 
         .max()
         .unwrap_or("")
         .to_string();
-    let labels = months_between(&lo, &hi);
+    // One month either side, so the shaded window shows where it starts and ends.
+    let labels = months_between(&shift_month(&lo, -1), &shift_month(&hi, 1));
     let bins: Vec<Bin> = labels
         .iter()
         .map(|m| Bin {
@@ -758,5 +774,7 @@ mod tests {
             ["2020-02-28", "2020-02-29", "2020-03-01"]
         );
         assert!(months_between("x", "2021-01").is_empty());
+        assert_eq!(shift_month("2020-01-15", -1), "2019-12");
+        assert_eq!(shift_month("2021-12", 1), "2022-01");
     }
 }

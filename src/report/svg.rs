@@ -116,7 +116,9 @@ pub fn time_chart(c: &TimeChart) -> String {
     // Bars.
     for (i, b) in c.bins.iter().enumerate() {
         let x = left + i as f64 * bw + if bw > 3.0 { bw * 0.1 } else { 0.0 };
-        let w = if bw > 3.0 { bw * 0.8 } else { bw.max(1.0) };
+        // Days over two years are narrower than a pixel: draw a visible sliver rather than
+        // nothing (neighbouring days may overlap; the table under the chart has the numbers).
+        let w = if bw > 3.0 { bw * 0.8 } else { 3.0 };
         let mut base = 0.0;
         for (k, v) in b.values.iter().enumerate() {
             if *v == 0 {
