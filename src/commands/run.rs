@@ -47,6 +47,12 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
     common::window(&cfg)?;
     let clock = Clock::from_env()?;
     let out = common::out_dir(&args.case, &cfg);
+    if !args.case.force && out.join(manifest::FILE).exists() {
+        return Err(Error::usage(format!(
+            "{}: already holds a case (manifest.json); pass --force to run again into it (the current manifest is kept as manifest.prev.json), or pick another --out",
+            out.display()
+        )));
+    }
     output::prepare_dir(&out, args.case.force)?;
     keep_previous_manifest(&out)?;
 
@@ -102,7 +108,6 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
         })?;
         warnings += af.warnings.len();
         stages.push(done("affected", 0, timed(t)));
-        lines.push(format!("affected: {} customers", af.customers));
     }
 
     // 3. notify (render only)
