@@ -28,6 +28,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Run(RunArgs),
+    Init(InitArgs),
+    Report(ReportArgs),
+    Verify(VerifyArgs),
     Affected(AffectedArgs),
     Evidence(EvidenceArgs),
     Rules(RulesArgs),
@@ -291,4 +295,76 @@ pub enum TemplatesAction {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// Runs the whole case into one case folder: evidence (when [logs] is configured), affected,
+/// notify (render only: sending stays an explicit `notify --send`), report and manifest.
+///
+/// The output folder (--out, else [output] dir, else out/<incident id>) must be empty unless
+/// --force; a re-run with --force keeps the previous manifest as manifest.prev.json. A stage
+/// whose section is missing from the config is skipped, and the final summary says so. The
+/// case's templates/ folder (beside incident.toml, as `skimtrace init` writes it) is used for
+/// the notices when it exists. With SOURCE_DATE_EPOCH set, the manifest's time is pinned and
+/// the same inputs and key give a byte-identical case folder.
+#[derive(Debug, Args, Clone, Default)]
+#[command(after_help = "Examples:
+  skimtrace run --config fixtures/vector-park/incident.toml
+  skimtrace run --config case/incident.toml --out case/out --force
+  SOURCE_DATE_EPOCH=1660780800 skimtrace run --config case/incident.toml --out /tmp/a")]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    /// A file holding the fingerprint key (SKIMTRACE_FINGERPRINT_KEY wins when set).
+    #[arg(long, value_name = "FILE", help_heading = "Case")]
+    pub key_file: Option<PathBuf>,
+    /// Notice templates (default: templates/ beside incident.toml when it exists, else the
+    /// built-in ones).
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
+    pub templates: Option<PathBuf>,
+}
+
+/// Scaffolds a case folder: a commented incident.toml (every option, with the bundled demo
+/// case's values as examples), templates/ (the built-in notice templates), rules/ (the built-in
+/// Sigma rules) and inputs/ (orders/, payments/, logs/), then prints the next steps.
+#[derive(Debug, Args, Clone)]
+#[command(after_help = "Example:
+  skimtrace init cases/2024-shop && $EDITOR cases/2024-shop/incident.toml")]
+pub struct InitArgs {
+    /// The folder to create (an existing one must be empty unless --force).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write into a folder that is not empty (files skimtrace writes are overwritten).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Writes report.html (one self-contained page, inline SVG charts, no scripts) and report.md
+/// (the same figures, for pasting into the regulator's form) into a case folder, from its
+/// summary.json and the files beside it.
+#[derive(Debug, Args, Clone)]
+#[command(after_help = "Examples:
+  skimtrace report out/vector-park-demo
+  skimtrace report out/case --config case/incident.toml")]
+pub struct ReportArgs {
+    /// The case folder.
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// The case's incident.toml (thresholds, contact, discovered date); default: the config
+    /// recorded in OUT/manifest.json.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Re-hashes every file of a case folder against its manifest.json and lists the files that
+/// changed, are missing or were added.
+///
+/// Exit codes: 0 when the folder is exactly as the manifest lists it; 1 on any difference (each
+/// printed on stdout as `changed|missing|extra<TAB>path`); 2 when there is no manifest.
+#[derive(Debug, Args, Clone)]
+#[command(after_help = "Example:
+  skimtrace verify out/vector-park-demo")]
+pub struct VerifyArgs {
+    /// The case folder.
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
 }

@@ -185,6 +185,12 @@ impl Config {
             path: path.to_path_buf(),
             message: format!("cannot read the config file: {e}"),
         })?;
+        Config::from_text(raw, path)
+    }
+
+    /// Parses config text as if read from `path` (relative paths resolve against its folder).
+    /// `report` uses it to read the config a manifest recorded.
+    pub fn from_text(raw: String, path: &Path) -> Result<Config> {
         let mut cfg: Config = toml::from_str(&raw).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: describe_toml_error(&raw, &e),

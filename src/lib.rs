@@ -25,10 +25,12 @@ pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod logging;
+pub mod manifest;
 pub mod notify;
 pub mod orders;
 pub mod output;
 pub mod payments;
+pub mod report;
 pub mod rules;
 pub mod summary;
 #[doc(hidden)]

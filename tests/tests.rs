@@ -1,4 +1,5 @@
 mod affected;
+mod casefolder;
 mod checkouts;
 mod evidence;
 mod notify;

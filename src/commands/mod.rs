@@ -4,9 +4,13 @@
 pub mod affected;
 mod common;
 pub mod evidence;
+pub mod init;
 pub mod notify;
+pub mod report;
 pub mod rules;
+pub mod run;
 pub mod templates;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -15,6 +19,10 @@ use crate::error::Result;
 pub fn dispatch(cli: Cli) -> Result<u8> {
     let ui = common::Ui::new(cli.quiet);
     match cli.command {
+        Command::Run(args) => run::run(&args, &ui),
+        Command::Init(args) => init::run(&args, &ui).map(|_| 0),
+        Command::Report(args) => report::run(&args, &ui).map(|_| 0),
+        Command::Verify(args) => verify::run(&args, &ui),
         Command::Affected(args) => affected::run(&args, &ui).map(|_| 0),
         Command::Evidence(args) => evidence::run(&args, &ui).map(|o| o.exit_code),
         Command::Rules(args) => rules::run(&args, &ui),

@@ -1,0 +1,326 @@
+//! `skimtrace run`: the whole case into one case folder.
+//!
+//! Stages, in order: load and check the config → decide the case folder once (empty, or
+//! `--force`; the previous manifest moves to manifest.prev.json) → evidence (when `[logs]` is
+//! configured) → affected → notify (render only) → report → manifest → one summary on stderr.
+//!
+//! Each stage is the command of the same name, called with the case folder already decided
+//! (so `--force` is passed on: the later stages must write into the folder the earlier ones
+//! filled). A stage that fails stops the run and says which; the folder then has no manifest,
+//! which `verify` reports.
+
+use super::common::{self, Ui};
+use super::{affected, evidence, notify};
+use crate::cli::{AffectedArgs, EvidenceArgs, NotifyArgs, RunArgs};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::manifest::{self, Clock, Manifest, Stage};
+use crate::output;
+use crate::report::data::lookup;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The headline counts copied into the manifest (summary.json keys).
+const COUNTS: &[&str] = &[
+    "customers_affected",
+    "customers_without_contact",
+    "cards_affected",
+    "orders_in_window",
+    "rows_read",
+    "in_window",
+    "out_of_window",
+    "not_card",
+    "rejected",
+    "payments.rows_read",
+    "orders_without_payment",
+    "evidence.totals.lines_read",
+    "evidence.totals.evidence_requests",
+    "evidence.totals.evidence_requests_in_window",
+];
+
+pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
+    let config_path = args.case.config.clone().ok_or_else(|| {
+        Error::usage("run needs the case's config: pass --config incident.toml (create one with `skimtrace init DIR`)")
+    })?;
+    let cfg = common::load_config(&args.case)?;
+    common::window(&cfg)?;
+    let clock = Clock::from_env()?;
+    let out = common::out_dir(&args.case, &cfg);
+    if !args.case.force && out.join(manifest::FILE).exists() {
+        return Err(Error::usage(format!(
+            "{}: already holds a case (manifest.json); pass --force to run again into it (the current manifest is kept as manifest.prev.json), or pick another --out",
+            out.display()
+        )));
+    }
+    output::prepare_dir(&out, args.case.force)?;
+    keep_previous_manifest(&out)?;
+
+    let mut case = args.case.clone();
+    case.out = Some(out.clone());
+    case.force = true;
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    let mut warnings = 0usize;
+    let mut exit = 0u8;
+    let timed = |t: Instant| (!clock.pinned).then(|| t.elapsed().as_millis() as u64);
+
+    // 1. evidence
+    let t = Instant::now();
+    if cfg.logs.is_none() {
+        stages.push(skipped("evidence", "no [logs] in the config"));
+    } else {
+        header(ui, 1, "evidence");
+        let ev = stage("evidence", &out, || {
+            evidence::run(
+                &EvidenceArgs {
+                    case: case.clone(),
+                    ..EvidenceArgs::default()
+                },
+                ui,
+            )
+        })?;
+        warnings += ev.warnings.len();
+        exit = exit.max(ev.exit_code);
+        stages.push(done("evidence", ev.exit_code, timed(t)));
+        lines.push(format!(
+            "evidence: {} matching requests",
+            ev.evidence_requests
+        ));
+    }
+
+    // 2. affected
+    let t = Instant::now();
+    let has_orders = !cfg.orders.paths.is_empty() || !cfg.orders.inputs.is_empty();
+    if !has_orders {
+        stages.push(skipped("affected", "no [orders] paths in the config"));
+    } else {
+        header(ui, 2, "affected");
+        let af = stage("affected", &out, || {
+            affected::run(
+                &AffectedArgs {
+                    case: case.clone(),
+                    key_file: args.key_file.clone(),
+                    ..AffectedArgs::default()
+                },
+                ui,
+            )
+        })?;
+        warnings += af.warnings.len();
+        stages.push(done("affected", 0, timed(t)));
+    }
+
+    // 3. notify (render only)
+    let t = Instant::now();
+    if cfg.notify.is_none() {
+        stages.push(skipped("notify", "no [notify] in the config"));
+    } else if !has_orders {
+        stages.push(skipped(
+            "notify",
+            "no affected customers (affected was skipped)",
+        ));
+    } else {
+        header(ui, 3, "notify (render only)");
+        let templates = args.templates.clone().or_else(|| {
+            let d = cfg.base_dir.join("templates");
+            d.is_dir().then_some(d)
+        });
+        let code = stage("notify", &out, || {
+            notify::run(
+                &NotifyArgs {
+                    case: case.clone(),
+                    affected: out.join("affected.jsonl"),
+                    templates: templates.clone(),
+                    ..NotifyArgs::default()
+                },
+                ui,
+            )
+        })?;
+        exit = exit.max(code);
+        stages.push(done("notify", code, timed(t)));
+        if let Some(d) = &templates {
+            lines.push(format!("notify: templates from {}", d.display()));
+        }
+    }
+
+    // 4. report
+    let t = Instant::now();
+    header(ui, 4, "report");
+    let ctx = crate::report::Context::from_config(Some(&cfg))?;
+    let written = stage("report", &out, || crate::report::write(&out, &ctx))?;
+    for w in &written.warnings {
+        ui.warn(w);
+    }
+    warnings += written.warnings.len();
+    stages.push(done("report", 0, timed(t)));
+
+    // 5. manifest
+    header(ui, 5, "manifest");
+    let summary = crate::summary::read(&out).unwrap_or_default();
+    let m = Manifest {
+        manifest_version: manifest::VERSION,
+        tool: format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
+        incident_id: cfg.incident_id(),
+        config: Some(config_entry(&config_path, &cfg, args)?),
+        inputs: manifest::inputs(&input_files(&cfg, &summary))?,
+        outputs: manifest::outputs(&out)?,
+        counts: counts(&summary, &out),
+        timing: manifest::Timing {
+            generated_at: clock.at.to_string(),
+            source: if clock.pinned {
+                "SOURCE_DATE_EPOCH".into()
+            } else {
+                "clock".into()
+            },
+            stages,
+        },
+    };
+    manifest::write(&out, &m)?;
+
+    final_summary(ui, &out, &m, &lines, warnings);
+    Ok(exit)
+}
+
+fn header(ui: &Ui, n: u8, name: &str) {
+    ui.say(format!("skimtrace: [{n}/5] {name}"));
+}
+
+/// Runs one stage; on failure, says which stage stopped and what the folder holds.
+fn stage<T>(name: &str, out: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    f().inspect_err(|_| {
+        eprintln!(
+            "skimtrace: the {name} stage failed; {} holds the stages before it and no manifest: fix the problem below and run again with --force",
+            out.display()
+        );
+    })
+}
+
+fn skipped(name: &str, why: &str) -> Stage {
+    Stage {
+        stage: name.into(),
+        status: format!("skipped: {why}"),
+        millis: None,
+    }
+}
+
+fn done(name: &str, code: u8, millis: Option<u64>) -> Stage {
+    Stage {
+        stage: name.into(),
+        status: if code == 0 {
+            "done".into()
+        } else {
+            "done with failures (exit 1)".into()
+        },
+        millis,
+    }
+}
+
+/// Moves manifest.json aside before any stage writes: from here on the folder no longer
+/// matches it, and a run that dies half way must not leave a manifest that looks current.
+fn keep_previous_manifest(out: &Path) -> Result<()> {
+    let cur = out.join(manifest::FILE);
+    if cur.exists() {
+        let prev = out.join(manifest::PREV_FILE);
+        std::fs::rename(&cur, &prev).map_err(|e| Error::io(&prev, e))?;
+    }
+    Ok(())
+}
+
+fn config_entry(path: &Path, cfg: &Config, args: &RunArgs) -> Result<manifest::ConfigEntry> {
+    let text = cfg.raw.clone().unwrap_or_default();
+    let mut overrides = std::collections::BTreeMap::new();
+    if let Some(w) = &args.case.window {
+        overrides.insert("incident.window".to_string(), w.clone());
+    }
+    if let Some(tz) = &args.case.tz {
+        overrides.insert("incident.timezone".to_string(), tz.clone());
+    }
+    Ok(manifest::ConfigEntry {
+        path: path.to_string_lossy().replace('\\', "/"),
+        size: text.len() as u64,
+        sha256: crate::digest::sri_of(text.as_bytes()),
+        overrides,
+        text,
+    })
+}
+
+/// The files the stages read, as summary.json names them (relative to the config's folder).
+fn input_files(cfg: &Config, summary: &Map<String, Value>) -> Vec<(PathBuf, String, &'static str)> {
+    let mut out = Vec::new();
+    for (key, field, role) in [
+        ("files", "path", "orders"),
+        ("payments.files", "path", "payments"),
+        ("evidence.files", "file", "logs"),
+    ] {
+        for f in lookup(summary, key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(shown) = f.get(field).and_then(Value::as_str) {
+                out.push((cfg.base_dir.join(shown), shown.to_string(), role));
+            }
+        }
+    }
+    out
+}
+
+fn csv_rows(path: &Path) -> Option<u64> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    Some(r.records().count() as u64)
+}
+
+fn counts(summary: &Map<String, Value>, out: &Path) -> Map<String, Value> {
+    let mut m = Map::new();
+    for k in COUNTS {
+        if let Some(v) = lookup(summary, k) {
+            m.insert(k.to_string(), v.clone());
+        }
+    }
+    if let Some(n) = csv_rows(&out.join("notices").join("index.csv")) {
+        m.insert("notices_rendered".into(), n.into());
+    }
+    if let Some(n) = csv_rows(&out.join("no_email.csv")) {
+        m.insert("customers_without_email".into(), n.into());
+    }
+    m
+}
+
+fn final_summary(ui: &Ui, out: &Path, m: &Manifest, lines: &[String], warnings: usize) {
+    let c = |k: &str| {
+        m.counts
+            .get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    ui.say(String::new());
+    ui.say(format!("skimtrace: case folder {}", out.display()));
+    for s in &m.timing.stages {
+        ui.say(format!("  {:<9} {}", s.stage, s.status));
+    }
+    ui.say(format!(
+        "  customers affected {}, cards {}, card orders in the window {}, notices rendered {} (not sent)",
+        c("customers_affected"),
+        c("cards_affected"),
+        c("orders_in_window"),
+        c("notices_rendered")
+    ));
+    for l in lines {
+        ui.say(format!("  {l}"));
+    }
+    if warnings > 0 {
+        ui.say(format!(
+            "  {warnings} warning(s), printed above and kept in summary.json"
+        ));
+    }
+    ui.say(format!(
+        "  read {}; check the folder later with `skimtrace verify {}`",
+        out.join(crate::report::HTML_FILE).display(),
+        out.display()
+    ));
+    ui.say(format!(
+        "  manifest.json lists {} files and {} inputs",
+        m.outputs.len(),
+        m.inputs.len()
+    ));
+}

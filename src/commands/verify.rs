@@ -1,0 +1,38 @@
+//! `skimtrace verify OUT`: read the manifest → re-hash every file of the case folder → list what
+//! changed, is missing or was added. Exit 0 when identical, 1 on any difference, 2 without a
+//! manifest.
+
+use super::common::Ui;
+use crate::cli::VerifyArgs;
+use crate::error::{Error, Result};
+use crate::manifest;
+
+pub fn run(args: &VerifyArgs, ui: &Ui) -> Result<u8> {
+    let m = manifest::read(&args.out)?;
+    let diffs = manifest::verify(&args.out, &m)?;
+    let (_, own) = manifest::hash_file(&args.out.join(manifest::FILE))?;
+    for (change, path) in &diffs {
+        println!("{}\t{path}", change.as_str());
+    }
+    // The manifest cannot vouch for itself: its digest, recorded elsewhere, can.
+    ui.say(format!(
+        "skimtrace: manifest.json is {own} (generated {}, {})",
+        m.timing.generated_at, m.tool
+    ));
+    if diffs.is_empty() {
+        ui.say(format!(
+            "skimtrace: {}: all {} files match the manifest",
+            args.out.display(),
+            m.outputs.len()
+        ));
+        return Ok(0);
+    }
+    let count = |c: manifest::Change| diffs.iter().filter(|(x, _)| *x == c).count();
+    Err(Error::CheckFailed(format!(
+        "{}: {} changed, {} missing, {} extra file(s) (listed on stdout); the case folder is not as the manifest records it",
+        args.out.display(),
+        count(manifest::Change::Changed),
+        count(manifest::Change::Missing),
+        count(manifest::Change::Extra)
+    )))
+}

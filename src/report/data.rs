@@ -1,0 +1,261 @@
+//! What the report reads from a case folder: `summary.json` (every count), `orders.csv` (orders
+//! per month), `evidence.jsonl` (hits per day), and the notices' `index.csv`, `no_email.csv` and
+//! `sent.jsonl` when present. Nothing is recomputed from the inputs: the report's figures are the
+//! case folder's figures.
+
+use crate::error::{Error, Result};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The case folder's figures, read once.
+#[derive(Debug, Default)]
+pub struct CaseData {
+    pub summary: Map<String, Value>,
+    /// Local month (`YYYY-MM`) → in-window card orders (orders.csv), when orders.csv exists.
+    pub months: Option<BTreeMap<String, u64>>,
+    /// Local day → (indicator hits, other matching requests), when evidence.jsonl exists.
+    pub hit_days: Option<BTreeMap<String, (u64, u64)>>,
+    pub notices: Option<Notices>,
+}
+
+/// What `notify` left in the folder.
+#[derive(Debug, Default)]
+pub struct Notices {
+    /// Rows of notices/index.csv (notices rendered), when it exists.
+    pub rendered: Option<u64>,
+    /// Rows of no_email.csv (customers to reach by post), when it exists.
+    pub no_email: Option<u64>,
+    /// Customers whose notice the server accepted (sent.jsonl, review copies left out), when
+    /// the journal exists.
+    pub accepted: Option<u64>,
+}
+
+impl CaseData {
+    /// Reads the case folder. summary.json is required (it holds every count); the other files
+    /// add charts and sections when present.
+    pub fn load(dir: &Path) -> Result<CaseData> {
+        let summary = crate::summary::read(dir).ok_or_else(|| {
+            Error::usage(format!(
+                "{}: no readable summary.json; run `skimtrace run --config incident.toml --out {}` (or `skimtrace affected`) first",
+                dir.join(crate::summary::FILE).display(),
+                dir.display()
+            ))
+        })?;
+        let months = read_months(&dir.join("orders.csv"))?;
+        let indicators = indicator_rules(&summary);
+        let hit_days = read_hit_days(&dir.join("evidence.jsonl"), &indicators)?;
+        let notices = read_notices(dir)?;
+        Ok(CaseData {
+            summary,
+            months,
+            hit_days,
+            notices,
+        })
+    }
+
+    /// The value at a dotted path of summary.json (`payments.rows_read`, `by_region.JP/東京都`):
+    /// at each level the longest key that matches wins, so keys holding dots still resolve.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        lookup(&self.summary, path)
+    }
+
+    /// A count at a dotted path, 0 when absent.
+    pub fn count(&self, path: &str) -> u64 {
+        self.get(path).and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// A string at a dotted path.
+    pub fn text(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(Value::as_str)
+    }
+}
+
+/// Resolves a dotted path in a JSON object (see [`CaseData::get`]); a number indexes an array
+/// (`files.0.rows_read`).
+pub fn lookup<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = map.get(path) {
+        return Some(v);
+    }
+    let dots: Vec<usize> = path.match_indices('.').map(|(i, _)| i).collect();
+    for &i in dots.iter().rev() {
+        let rest = &path[i + 1..];
+        match map.get(&path[..i]) {
+            Some(Value::Object(m)) => {
+                if let Some(v) = lookup(m, rest) {
+                    return Some(v);
+                }
+            }
+            Some(Value::Array(a)) => {
+                let (idx, tail) = rest.split_once('.').unwrap_or((rest, ""));
+                let item = idx.parse::<usize>().ok().and_then(|n| a.get(n));
+                match (item, tail) {
+                    (Some(v), "") => return Some(v),
+                    (Some(Value::Object(m)), t) => {
+                        if let Some(v) = lookup(m, t) {
+                            return Some(v);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn open_csv(path: &Path) -> Result<Option<csv::Reader<std::fs::File>>> {
+    match std::fs::File::open(path) {
+        Ok(f) => Ok(Some(csv::ReaderBuilder::new().from_reader(f))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn bad(path: &Path, message: String) -> Error {
+    Error::Input {
+        path: PathBuf::from(path),
+        message: format!("{message}; re-create the case folder with `skimtrace run --force`"),
+    }
+}
+
+/// In-window card orders per local month. `ordered_at` is RFC 3339 with the incident's offset,
+/// so its first seven characters are the local month.
+fn read_months(path: &Path) -> Result<Option<BTreeMap<String, u64>>> {
+    let Some(mut r) = open_csv(path)? else {
+        return Ok(None);
+    };
+    let headers = r.headers().map_err(|e| bad(path, e.to_string()))?.clone();
+    let col = headers
+        .iter()
+        .position(|h| h == "ordered_at")
+        .ok_or_else(|| bad(path, "no ordered_at column".into()))?;
+    let mut months = BTreeMap::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(path, format!("line {}: {e}", i + 2)))?;
+        let at = rec.get(col).unwrap_or_default();
+        let month = at.get(..7).unwrap_or("(unknown)").to_string();
+        *months.entry(month).or_insert(0) += 1;
+    }
+    Ok(Some(months))
+}
+
+/// Rules the window check counts as indicators (summary.json `evidence.rules.matched`).
+fn indicator_rules(summary: &Map<String, Value>) -> BTreeSet<String> {
+    lookup(summary, "evidence.rules.matched")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r.get("indicator").and_then(Value::as_bool) == Some(true))
+        .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// Matching requests per local day, split into indicator hits and the rest.
+fn read_hit_days(
+    path: &Path,
+    indicators: &BTreeSet<String>,
+) -> Result<Option<BTreeMap<String, (u64, u64)>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let mut days: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| bad(path, format!("line {}: {e}", i + 1)))?;
+        let day = v
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| t.get(..10))
+            .ok_or_else(|| bad(path, format!("line {}: no time", i + 1)))?
+            .to_string();
+        let indicator = v
+            .get("rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|r| indicators.contains(r));
+        let e = days.entry(day).or_default();
+        if indicator {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    Ok(Some(days))
+}
+
+fn count_rows(path: &Path) -> Result<Option<u64>> {
+    let Some(mut r) = open_csv(path)? else {
+        return Ok(None);
+    };
+    let mut n = 0;
+    for rec in r.records() {
+        rec.map_err(|e| bad(path, e.to_string()))?;
+        n += 1;
+    }
+    Ok(Some(n))
+}
+
+fn read_notices(dir: &Path) -> Result<Option<Notices>> {
+    let rendered = count_rows(&dir.join("notices").join("index.csv"))?;
+    let no_email = count_rows(&dir.join("no_email.csv"))?;
+    let journal = dir.join("sent.jsonl");
+    let accepted = match std::fs::read_to_string(&journal) {
+        Ok(text) => {
+            let mut customers = BTreeSet::new();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                // A torn last line (a killed run) is the journal's own business: skip it here.
+                let Ok(ev) = serde_json::from_str::<crate::notify::journal::Event>(line) else {
+                    continue;
+                };
+                if !ev.review && ev.phase == crate::notify::journal::Phase::Accepted {
+                    customers.insert(ev.customer_id);
+                }
+            }
+            Some(customers.len() as u64)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(&journal, e)),
+    };
+    if rendered.is_none() && no_email.is_none() && accepted.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Notices {
+        rendered,
+        no_email,
+        accepted,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_paths_find_keys_with_slashes_and_nesting() {
+        let v: Value = serde_json::json!({
+            "by_region": {"JP/東京都": 3, "US/CA": 1},
+            "payments": {"rows_read": 31},
+            "a.b": 7
+        });
+        let m = v.as_object().unwrap();
+        assert_eq!(lookup(m, "by_region.JP/東京都"), Some(&Value::from(3)));
+        assert_eq!(lookup(m, "payments.rows_read"), Some(&Value::from(31)));
+        assert_eq!(lookup(m, "a.b"), Some(&Value::from(7)));
+        assert_eq!(lookup(m, "payments.nope"), None);
+        let v: Value = serde_json::json!({"files": [{"rows_read": 5}, {"rows_read": 6}]});
+        assert_eq!(
+            lookup(v.as_object().unwrap(), "files.1.rows_read"),
+            Some(&Value::from(6))
+        );
+    }
+}

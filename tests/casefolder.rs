@@ -1,0 +1,414 @@
+//! The case folder (issue 5): `run`, `verify`, `report`, `init` and manifest.json, on a
+//! temporary copy of the bundled case.
+
+use crate::util::{copy_case, read_json, skimtrace};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const EPOCH: &str = "1660780800"; // 2022-08-18T00:00:00Z
+
+/// Runs `skimtrace run` on the copy's config into `out`, with a pinned SOURCE_DATE_EPOCH.
+fn run_case(case: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    skimtrace()
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .arg("run")
+        .arg("--config")
+        .arg(case.join("incident.toml"))
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .assert()
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+struct Case {
+    _tmp: tempfile::TempDir,
+    case: PathBuf,
+    out: PathBuf,
+}
+
+fn fresh_run() -> Case {
+    let tmp = copy_case("vector-park");
+    let case = tmp.path().join("vector-park");
+    let out = tmp.path().join("out");
+    run_case(&case, &out, &[]).success();
+    Case {
+        _tmp: tmp,
+        case,
+        out,
+    }
+}
+
+fn verify(out: &Path) -> assert_cmd::assert::Assert {
+    skimtrace().arg("verify").arg(out).assert()
+}
+
+#[test]
+fn run_produces_the_whole_case_folder() {
+    let c = fresh_run();
+    for f in [
+        "affected.csv",
+        "affected.jsonl",
+        "orders.csv",
+        "rejected.csv",
+        "payments.csv",
+        "summary.json",
+        "evidence.jsonl",
+        "evidence.csv",
+        "timeline.csv",
+        "notices/index.csv",
+        "no_email.csv",
+        "report.html",
+        "report.md",
+        "manifest.json",
+    ] {
+        assert!(c.out.join(f).is_file(), "{f} missing");
+    }
+    let m = read_json(&c.out.join("manifest.json"));
+    assert_eq!(m["timing"]["generated_at"], "2022-08-18T00:00:00Z");
+    assert_eq!(m["timing"]["source"], "SOURCE_DATE_EPOCH");
+    assert_eq!(m["counts"]["customers_affected"], 140);
+    assert!(m["config"]["text"].as_str().unwrap().contains("[incident]"));
+    let inputs = m["inputs"].as_array().unwrap();
+    assert!(inputs
+        .iter()
+        .any(|i| i["path"] == "orders/ec-cube4.csv" && i["role"] == "orders"));
+    assert!(inputs.iter().any(|i| i["role"] == "payments"));
+    assert!(inputs.iter().any(|i| i["role"] == "logs"));
+    let outputs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert!(outputs.contains(&"report.html"));
+    assert!(outputs
+        .iter()
+        .any(|p| p.starts_with("notices/") && p.ends_with(".eml")));
+    assert!(
+        !outputs.contains(&"manifest.json"),
+        "the manifest lists itself"
+    );
+    // Digests are base64 (SRI), never hex.
+    for o in m["outputs"].as_array().unwrap() {
+        let d = o["sha256"].as_str().unwrap();
+        assert!(d.starts_with("sha256-") && d.ends_with('='), "{d}");
+    }
+    // No card number anywhere in the folder.
+    for (name, bytes) in files(&c.out) {
+        let text = String::from_utf8_lossy(&bytes);
+        let runs = crate::util::luhn_runs(&text);
+        assert!(runs.is_empty(), "{name}: card-like runs {runs:?}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&c.out), 0o700);
+        assert_eq!(mode(&c.out.join("notices")), 0o700);
+        for f in [
+            "report.html",
+            "report.md",
+            "manifest.json",
+            "notices/index.csv",
+        ] {
+            assert_eq!(mode(&c.out.join(f)), 0o600, "{f}");
+        }
+    }
+}
+
+#[test]
+fn verify_passes_then_names_changed_missing_and_extra_files() {
+    let c = fresh_run();
+    verify(&c.out).code(0);
+
+    // One byte of one output changed.
+    let p = c.out.join("affected.csv");
+    let mut bytes = std::fs::read(&p).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x01;
+    std::fs::write(&p, &bytes).unwrap();
+    let a = verify(&c.out).code(1);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert_eq!(stdout, "changed\taffected.csv\n");
+    bytes[last] ^= 0x01;
+    std::fs::write(&p, &bytes).unwrap();
+    verify(&c.out).code(0);
+
+    // A file deleted, another added.
+    std::fs::remove_file(c.out.join("report.md")).unwrap();
+    std::fs::write(c.out.join("notices").join("extra.eml"), b"x").unwrap();
+    let a = verify(&c.out).code(1);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert_eq!(stdout, "extra\tnotices/extra.eml\nmissing\treport.md\n");
+
+    // No manifest: exit 2.
+    std::fs::remove_file(c.out.join("manifest.json")).unwrap();
+    verify(&c.out).code(2);
+}
+
+#[test]
+fn two_runs_with_the_same_key_and_epoch_are_byte_identical() {
+    let tmp = copy_case("vector-park");
+    let case = tmp.path().join("vector-park");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_case(&case, &a, &[]).success();
+    run_case(&case, &b, &[]).success();
+    let (fa, fb) = (files(&a), files(&b));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fa {
+        assert!(bytes == &fb[name], "{name} differs between the two runs");
+    }
+}
+
+#[test]
+fn a_rerun_needs_force_and_keeps_the_previous_manifest() {
+    let c = fresh_run();
+    let first = std::fs::read(c.out.join("manifest.json")).unwrap();
+    let a = run_case(&c.case, &c.out, &[]).code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("--force"), "{err}");
+    assert!(!c.out.join("manifest.prev.json").exists());
+
+    run_case(&c.case, &c.out, &["--force"]).success();
+    assert_eq!(
+        std::fs::read(c.out.join("manifest.prev.json")).unwrap(),
+        first
+    );
+    verify(&c.out).code(0);
+    let m = read_json(&c.out.join("manifest.json"));
+    assert!(m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["path"] == "manifest.prev.json"));
+}
+
+#[test]
+fn run_skips_stages_whose_config_is_absent() {
+    let tmp = copy_case("vector-park");
+    let case = tmp.path().join("vector-park");
+    let cfg = std::fs::read_to_string(case.join("incident.toml")).unwrap();
+    // Drop [logs] and [notify]: evidence and notify are skipped, the rest runs.
+    let mut kept = String::new();
+    let mut skip = false;
+    for line in cfg.lines() {
+        if line.starts_with('[') {
+            skip = line == "[logs]" || line == "[notify]";
+        }
+        if !skip {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(case.join("incident.toml"), kept).unwrap();
+    let out = tmp.path().join("out");
+    let a = run_case(&case, &out, &[]).success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        err.contains("evidence  skipped: no [logs] in the config"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notify    skipped: no [notify] in the config"),
+        "{err}"
+    );
+    assert!(!out.join("evidence.jsonl").exists());
+    assert!(!out.join("notices").exists());
+    assert!(out.join("report.html").is_file());
+    verify(&out).code(0);
+}
+
+/// Every `data-key` figure of report.html equals summary.json's value at that key, and the key
+/// figures of report.md are the same.
+#[test]
+fn report_figures_equal_summary_json() {
+    let c = fresh_run();
+    let summary = read_json(&c.out.join("summary.json"));
+    let html = std::fs::read_to_string(c.out.join("report.html")).unwrap();
+    let re = regex::Regex::new(r#"data-key="([^"]+)" data-value="([^"]*)""#).unwrap();
+    let mut checked = 0;
+    for cap in re.captures_iter(&html) {
+        let key = unescape(&cap[1]);
+        let value = unescape(&cap[2]);
+        let want = lookup(&summary, &key).unwrap_or_else(|| panic!("{key} not in summary.json"));
+        let want = match want {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        assert_eq!(value, want, "report.html figure {key}");
+        checked += 1;
+    }
+    assert!(checked > 60, "only {checked} figures carry a data-key");
+    for key in [
+        "customers_affected",
+        "cards_affected",
+        "orders_in_window",
+        "by_brand.VISA.customers",
+        "by_country.JP",
+        "by_region.US/CA",
+        "files.0.rows_read",
+        "payments.files.1.matched",
+        "evidence.totals.evidence_requests",
+        "window_check.status",
+    ] {
+        assert!(
+            html.contains(&format!("data-key=\"{key}\"")),
+            "report.html lacks {key}"
+        );
+    }
+    // report.md: the key-figures table, `| label | value | `key` |`.
+    let md = std::fs::read_to_string(c.out.join("report.md")).unwrap();
+    let row = regex::Regex::new(r"(?m)^\| [^|]+ \| ([^|]+) \| `([^`]+)` \|$").unwrap();
+    let mut n = 0;
+    for cap in row.captures_iter(&md) {
+        let value = cap[1].replace('\\', "");
+        let want = match lookup(&summary, &cap[2]).unwrap() {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        assert_eq!(value, want, "report.md figure {}", &cap[2]);
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} key figures in report.md");
+    // The monthly chart sums to the orders in the window.
+    assert!(md.contains(&format!("| total | {} |", summary["orders_in_window"])));
+    // Self-contained: no scripts, no external assets.
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert!(html.contains("<svg"));
+    assert!(md.contains("no legal advice"));
+    assert!(md.contains("To be completed"));
+}
+
+/// A hostile value from the inputs is escaped in both reports.
+#[test]
+fn report_escapes_what_comes_from_the_inputs() {
+    let c = fresh_run();
+    let p = c.out.join("summary.json");
+    let mut s = read_json(&p);
+    s["incident"]["name"] = "<script>alert(1)</script> | x".into();
+    s["by_country"]["<img src=x onerror=alert(1)>"] = 1.into();
+    std::fs::write(&p, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+    skimtrace().arg("report").arg(&c.out).assert().success();
+    let html = std::fs::read_to_string(c.out.join("report.html")).unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("<img"),
+        "unescaped input in report.html"
+    );
+    assert!(html.contains("&lt;script&gt;"));
+    let md = std::fs::read_to_string(c.out.join("report.md")).unwrap();
+    assert!(
+        !md.contains("<script>") && !md.contains("<img"),
+        "unescaped input in report.md"
+    );
+    // The standalone report reads the config the manifest recorded: thresholds are there.
+    assert!(
+        md.contains("US-CA"),
+        "thresholds missing from a report rebuilt from the manifest"
+    );
+}
+
+#[test]
+fn init_scaffolds_a_case_whose_config_parses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("case");
+    let a = skimtrace().arg("init").arg(&dir).assert().success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("Next steps"), "{err}");
+    for p in [
+        "incident.toml",
+        "templates/notice/ja/body.txt.j2",
+        "templates/notice/en/subject.txt.j2",
+        "rules/webshell-names.yml",
+    ] {
+        assert!(dir.join(p).is_file(), "{p} missing");
+    }
+    for p in ["inputs/orders", "inputs/payments", "inputs/logs"] {
+        assert!(dir.join(p).is_dir(), "{p} missing");
+    }
+    // The config parses and its rules load (`rules list` reads [logs] rules).
+    skimtrace()
+        .args(["rules", "list", "--config"])
+        .arg(dir.join("incident.toml"))
+        .assert()
+        .success();
+    // Non-empty: refused without --force.
+    skimtrace().arg("init").arg(&dir).assert().code(2);
+    skimtrace()
+        .arg("init")
+        .arg(&dir)
+        .arg("--force")
+        .assert()
+        .success();
+    // With the bundled exports copied in, the scaffolded case runs end to end.
+    let vp = crate::util::root().join("fixtures/vector-park");
+    for f in ["ec-cube4.csv", "shop-cards.csv", "shopify.csv"] {
+        std::fs::copy(vp.join("orders").join(f), dir.join("inputs/orders").join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(vp.join("logs")).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() && !e.file_name().to_string_lossy().ends_with(".md") {
+            std::fs::copy(e.path(), dir.join("inputs/logs").join(e.file_name())).unwrap();
+        }
+    }
+    let out = dir.join("out");
+    skimtrace()
+        .arg("run")
+        .arg("--config")
+        .arg(dir.join("incident.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("report.html").is_file());
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// summary.json at a dotted path (the report's convention: longest key first; numbers index
+/// arrays).
+fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    if let Some(x) = v.get(path) {
+        return Some(x);
+    }
+    let dots: Vec<usize> = path.match_indices('.').map(|(i, _)| i).collect();
+    for &i in dots.iter().rev() {
+        let head = &path[..i];
+        let inner = match v {
+            serde_json::Value::Array(a) => head.parse::<usize>().ok().and_then(|n| a.get(n)),
+            _ => v.get(head),
+        };
+        if let Some(inner) = inner {
+            if let Some(x) = lookup(inner, &path[i + 1..]) {
+                return Some(x);
+            }
+        }
+    }
+    match v {
+        serde_json::Value::Array(a) => path.parse::<usize>().ok().and_then(|n| a.get(n)),
+        _ => None,
+    }
+}
