@@ -33,6 +33,7 @@ pub enum Command {
     Rules(RulesArgs),
     Notify(NotifyArgs),
     Templates(TemplatesArgs),
+    Diff(DiffArgs),
 }
 
 /// Options shared by every command that reads the case's config.
@@ -263,6 +264,48 @@ pub struct NotifyArgs {
     /// SMTP connections used in parallel (default 1).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Sending")]
     pub connections: usize,
+}
+
+/// Compares two `affected` runs: who is new, who dropped out, whose cards, e-mail, orders or
+/// contact changed.
+///
+/// OLD and NEW are case folders (holding affected.jsonl and summary.json) or affected.jsonl
+/// files. People are matched by normalised e-mail or login id, as `affected` links them (people
+/// with neither by a shared order id), not by customer_id. Prints counts per kind on stdout;
+/// with --out, writes diff.csv and diff.jsonl (one row per person: added, removed, changed with
+/// the fields, or unchanged) and diff.json (counts, both windows, key ids, manifest digests).
+/// `--affected-only added,changed` also writes an affected.jsonl of just those people, ready
+/// for `notify` (removed people as in OLD, the others as in NEW).
+///
+/// Exit codes: 0 whether or not the runs differ; 1 when an input cannot be read; 2 for usage
+/// errors, a folder without affected.jsonl, and runs made with different fingerprint keys
+/// (nothing is written then).
+#[derive(Debug, Args, Clone, Default)]
+#[command(after_help = "Examples:
+  skimtrace diff out/vp-prelim out/vp
+  skimtrace diff out/vp-prelim out/vp --out out/vp-diff
+  skimtrace diff out/vp-prelim out/vp --out out/vp-followup --affected-only added,changed")]
+pub struct DiffArgs {
+    /// The earlier run: a case folder or its affected.jsonl.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later run: a case folder or its affected.jsonl.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Write diff.csv, diff.jsonl, diff.json (and affected.jsonl with --affected-only) here.
+    /// Without it only the summary is printed.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write affected.jsonl holding only the people of these kinds (comma-separated:
+    /// added, removed, changed, unchanged). Needs --out.
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        value_parser = ["added", "removed", "changed", "unchanged"],
+        requires = "out"
+    )]
+    pub affected_only: Vec<String>,
 }
 
 /// Manages notice templates.
