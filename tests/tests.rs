@@ -4,3 +4,4 @@ mod notify;
 mod payments;
 mod properties;
 mod util;
+mod waves;
