@@ -568,4 +568,53 @@ fn an_unknown_campaign_without_templates_is_an_error() {
     w.notify("final/affected.jsonl", "Bad/Name", &["--check"])
         .assert()
         .code(2);
+    // `templates init` writes every wave; a campaign of one's own is a folder beside them.
+    w.cmd(&["templates", "init", "tpl", "--quiet"])
+        .assert()
+        .success();
+    for wave in ["preliminary", "notice", "correction"] {
+        for loc in ["ja", "en"] {
+            assert!(w.path(&format!("tpl/{wave}/{loc}/body.txt.j2")).is_file());
+        }
+        w.notify(
+            "final/affected.jsonl",
+            wave,
+            &["--check", "--templates", "tpl"],
+        )
+        .assert()
+        .success();
+    }
+    for loc in ["ja", "en"] {
+        let dir = w.path(&format!("tpl/reminder/{loc}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("subject.txt.j2"),
+            "Reminder: {{ incident.shop }}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("body.txt.j2"), "{{ window.text }}\n").unwrap();
+    }
+    w.notify(
+        "final/affected.jsonl",
+        "reminder",
+        &["--check", "--templates", "tpl"],
+    )
+    .assert()
+    .success();
+    // The window is not final in a preliminary warning: a template that uses it fails.
+    std::fs::write(
+        w.path("tpl/preliminary/ja/body.txt.j2"),
+        "{{ window.text }}\n",
+    )
+    .unwrap();
+    let out = w
+        .notify(
+            "final/affected.jsonl",
+            "preliminary",
+            &["--check", "--templates", "tpl"],
+        )
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("undefined"), "{err}");
 }

@@ -145,7 +145,7 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         return Ok(0);
     }
     let plan = check::prepare(&recipients, &preparer, threads);
-    report_plan(&plan, plan.messages.len(), ui);
+    report_plan(&plan, plan.messages.len(), &layout, ui);
     check_passed(&plan)?;
     if args.check {
         ui.say("skimtrace: check passed");
@@ -242,13 +242,15 @@ fn sender(
     })
 }
 
-fn report_plan(plan: &Plan, rendered: usize, ui: &Ui) {
+fn report_plan(plan: &Plan, rendered: usize, layout: &Layout, ui: &Ui) {
     for line in plan.problem_report() {
         eprintln!("skimtrace: problem: {line}");
     }
     ui.say(format!(
-        "skimtrace: {rendered} notices rendered, {} customers without a usable address (no_email.csv), {} problems",
+        "skimtrace: {rendered} {} messages rendered, {} customers without a usable address ({}), {} problems",
+        layout.campaign,
         plan.no_email.len(),
+        layout.no_email().file_name().unwrap_or_default().to_string_lossy(),
         plan.problems.len()
     ));
 }
@@ -334,7 +336,7 @@ fn write_notices(
             Ok::<_, Error>(())
         },
     )?;
-    report_plan(&plan, rendered, ui);
+    report_plan(&plan, rendered, layout, ui);
     check_passed(&plan)?;
     write_no_email(layout, &plan)?;
     index.commit()?;
