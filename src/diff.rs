@@ -701,6 +701,23 @@ mod tests {
     }
 
     #[test]
+    fn a_split_is_one_changed_row_and_masked_cards_compare_by_mask() {
+        let mut old = p("c-1", Some("a@x.jp"), &["u7"], &["1", "2"]);
+        old.emails.push("b@x.jp".into());
+        old.cards = vec![card(None, "1111")];
+        let mut n1 = p("c-1", Some("a@x.jp"), &[], &["1"]);
+        n1.cards = vec![card(None, "1111")];
+        let n2 = p("c-2", None, &["u7"], &["2"]);
+        let d = compare(&[old], &[n1, n2]);
+        assert_eq!(d.rows.len(), 1);
+        let r = &d.rows[0];
+        assert!(r.link.starts_with("split"), "{}", r.link);
+        assert_eq!(r.new_customer_ids, ["c-1", "c-2"]);
+        assert!(!r.fields.contains(&"cards"), "{:?}", r.fields);
+        assert!(r.fields.contains(&"emails"), "{:?}", r.fields);
+    }
+
+    #[test]
     fn a_merge_names_the_link() {
         let old = vec![
             p("c-1", Some("a@x.jp"), &[], &["1"]),
