@@ -37,6 +37,7 @@ pub enum Command {
     Rules(RulesArgs),
     Notify(NotifyArgs),
     Templates(TemplatesArgs),
+    Diff(DiffArgs),
 }
 
 /// Options shared by every command that reads the case's config.
@@ -228,13 +229,42 @@ pub struct RulesCheckArgs {
   skimtrace notify --affected out/vp/affected.jsonl --config incident.toml --check
   skimtrace notify --affected out/vp/affected.jsonl --config incident.toml
   skimtrace notify --affected out/vp/affected.jsonl --config incident.toml --send smtp://mail.example.com:587 --to-override review@example.com --limit 5
+  skimtrace notify --affected out/vp-prelim/affected.jsonl --config incident.toml --campaign preliminary --date 2021-12-14 --out out/vp-mail --send smtps://mail.example.com
+  skimtrace notify --status --out out/vp-mail
   SKIMTRACE_SMTP_USER=notice SKIMTRACE_SMTP_PASSWORD=... skimtrace notify --affected out/vp/affected.jsonl --config incident.toml --send smtps://mail.example.com --rate 5")]
 pub struct NotifyArgs {
     #[command(flatten)]
     pub case: CaseArgs,
-    /// The affected.jsonl written by `skimtrace affected`. The out folder defaults to its folder.
-    #[arg(long, value_name = "FILE", help_heading = "Input")]
-    pub affected: PathBuf,
+    /// The affected.jsonl written by `skimtrace affected` (or by `diff --affected-only`). The
+    /// out folder defaults to its folder.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Input",
+        required_unless_present = "status"
+    )]
+    pub affected: Option<PathBuf>,
+    /// The campaign: picks the template set of that name (built in: preliminary, notice,
+    /// correction) and keeps its own journal, Message-IDs and notices folder. Exactly once holds
+    /// per campaign and per recipient address. `notice` writes notices/, sent.jsonl,
+    /// failed.csv, no_email.csv; another campaign C writes notices-C/, sent-C.jsonl,
+    /// failed-C.csv, no_email-C.csv.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "notice",
+        help_heading = "Input"
+    )]
+    pub campaign: String,
+    /// The letter's date and the Date header (YYYY-MM-DD); overrides [notify] date, e.g. for a
+    /// preliminary warning sent before the formal notice.
+    #[arg(long, value_name = "DATE", help_heading = "Input")]
+    pub date: Option<String>,
+    /// Print, per campaign, how many messages were rendered, accepted, deferred, failed,
+    /// unknown and not yet sent, from the journals in --out (default: the folder of
+    /// --affected); sends nothing.
+    #[arg(long, help_heading = "Mode", conflicts_with_all = ["send", "check"])]
+    pub status: bool,
     /// A template folder (as written by `skimtrace templates init`); default: the built-in
     /// ja and en templates.
     #[arg(long, value_name = "DIR", help_heading = "Input")]
@@ -277,6 +307,48 @@ pub struct NotifyArgs {
     pub connections: usize,
 }
 
+/// Compares two `affected` runs: who is new, who dropped out, whose cards, e-mail, orders or
+/// contact changed.
+///
+/// OLD and NEW are case folders (holding affected.jsonl and summary.json) or affected.jsonl
+/// files. People are matched by normalised e-mail or login id, as `affected` links them (people
+/// with neither by a shared order id), not by customer_id. Prints counts per kind on stdout;
+/// with --out, writes diff.csv and diff.jsonl (one row per person: added, removed, changed with
+/// the fields, or unchanged) and diff.json (counts, both windows, key ids, manifest digests).
+/// `--affected-only added,changed` also writes an affected.jsonl of just those people, ready
+/// for `notify` (removed people as in OLD, the others as in NEW).
+///
+/// Exit codes: 0 whether or not the runs differ; 1 when an input cannot be read; 2 for usage
+/// errors, a folder without affected.jsonl, and runs made with different fingerprint keys
+/// (nothing is written then).
+#[derive(Debug, Args, Clone, Default)]
+#[command(after_help = "Examples:
+  skimtrace diff out/vp-prelim out/vp
+  skimtrace diff out/vp-prelim out/vp --out out/vp-diff
+  skimtrace diff out/vp-prelim out/vp --out out/vp-followup --affected-only added,changed")]
+pub struct DiffArgs {
+    /// The earlier run: a case folder or its affected.jsonl.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later run: a case folder or its affected.jsonl.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Write diff.csv, diff.jsonl, diff.json (and affected.jsonl with --affected-only) here.
+    /// Without it only the summary is printed.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write affected.jsonl holding only the people of these kinds (comma-separated:
+    /// added, removed, changed, unchanged). Needs --out.
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        value_parser = ["added", "removed", "changed", "unchanged"],
+        requires = "out"
+    )]
+    pub affected_only: Vec<String>,
+}
+
 /// Manages notice templates.
 #[derive(Debug, Args, Clone)]
 pub struct TemplatesArgs {
@@ -286,8 +358,9 @@ pub struct TemplatesArgs {
 
 #[derive(Debug, Subcommand, Clone)]
 pub enum TemplatesAction {
-    /// Writes the built-in templates (notice/ja, notice/en: subject, text and HTML bodies) into
-    /// DIR for counsel to edit; use them with `notify --templates DIR`.
+    /// Writes the built-in templates (preliminary, notice and correction, each in ja and en:
+    /// subject, text body, and for notice an HTML body) into DIR for counsel to edit; use them
+    /// with `notify --templates DIR`.
     Init {
         /// The folder to write into (created when missing).
         dir: PathBuf,

@@ -44,6 +44,9 @@ pub enum Error {
     /// Preparing or sending notices (`notify`).
     #[error(transparent)]
     Notify(#[from] crate::notify::Error),
+    /// Comparing two runs (`diff`).
+    #[error(transparent)]
+    Diff(#[from] crate::diff::Error),
 }
 
 impl Error {
@@ -56,6 +59,7 @@ impl Error {
             | Error::Invariant(_)
             | Error::CheckFailed(_) => 1,
             Error::Notify(e) => e.exit_code(),
+            Error::Diff(e) => e.exit_code(),
         }
     }
 

@@ -10,7 +10,9 @@
 //! - [`customers`] links the in-window card orders of one person into one affected customer;
 //! - [`summary`] reconciles the counts of every input row;
 //! - [`output`] writes files atomically, owner-only, formula-safe;
-//! - [`notify`] renders one notice per affected customer and sends it, exactly once.
+//! - [`notify`] renders one notice per affected customer and sends it, exactly once, per
+//!   campaign;
+//! - [`diff`] compares two runs (who is new, who dropped out, who changed).
 //!
 //! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
 
@@ -21,6 +23,7 @@ pub mod commands;
 pub mod config;
 pub mod csvin;
 pub mod customers;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod evidence;

@@ -126,15 +126,15 @@ impl Case {
     }
 }
 
-/// The loopback SMTP server, stopped when dropped.
-struct Server {
+/// The loopback SMTP server, stopped when dropped (also used by `waves`).
+pub(crate) struct Server {
     child: Child,
     port: u16,
     dir: PathBuf,
 }
 
 impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new("python3")
             .arg(root().join("tests/smtp/server.py"))
             .arg("--dir")
@@ -162,12 +162,12 @@ impl Server {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Received messages: (envelope recipients, raw bytes), in arrival order.
-    fn received(&self) -> Vec<(Vec<String>, Vec<u8>)> {
+    pub(crate) fn received(&self) -> Vec<(Vec<String>, Vec<u8>)> {
         received(&self.dir)
     }
 }

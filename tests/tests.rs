@@ -6,3 +6,4 @@ mod notify;
 mod payments;
 mod properties;
 mod util;
+mod waves;

@@ -3,6 +3,7 @@
 
 pub mod affected;
 mod common;
+pub mod diff;
 pub mod evidence;
 pub mod init;
 pub mod notify;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Rules(args) => rules::run(&args, &ui),
         Command::Notify(args) => notify::run(&args, &ui),
         Command::Templates(args) => templates::run(&args, &ui).map(|_| 0),
+        Command::Diff(args) => diff::run(&args, &ui).map(|_| 0),
     }
 }
 

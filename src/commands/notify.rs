@@ -1,5 +1,6 @@
-//! `skimtrace notify`: read the case → read affected.jsonl → render and check every notice →
-//! stop (`--check`), write the .eml files, or send them through the journal → summary.
+//! `skimtrace notify`: read the case → read affected.jsonl → render and check every notice of
+//! the campaign → stop (`--check`), write the .eml files, or send them through the campaign's
+//! journal → summary. `--status` only reads the journals.
 
 use super::common::{self, Ui};
 use crate::cli::NotifyArgs;
@@ -12,14 +13,30 @@ use crate::notify::par;
 use crate::notify::render::{Case, IncidentCtx, Templates};
 use crate::notify::send::{self, SendOptions, Target};
 use crate::notify::settings::{ContactConfig, NotifyConfig};
-use crate::notify::{Error as NotifyError, DEFAULT_CAMPAIGN};
+use crate::notify::{Error as NotifyError, Layout};
 use crate::output::{self, CsvOut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
-    let campaign = DEFAULT_CAMPAIGN;
+    let out = out_dir(args)?;
+    if args.status {
+        let rows = crate::notify::status::read(&out)?;
+        if rows.is_empty() {
+            println!(
+                "no campaign has rendered or sent anything in {}",
+                out.display()
+            );
+        } else {
+            print!("{}", crate::notify::status::table(&rows));
+        }
+        return Ok(0);
+    }
+    let affected = args.affected.as_deref().expect("clap requires --affected");
+    let campaign = args.campaign.as_str();
+    crate::notify::check_campaign(campaign)?;
+    let layout = Layout::new(&out, campaign);
     let cfg = common::load_config(&args.case)?;
     let window = common::window(&cfg)?;
     let ncfg: NotifyConfig = cfg.section(&cfg.notify, "notify")?;
@@ -37,10 +54,10 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         .map(crate::window::zone)
         .transpose()?
         .unwrap_or(jiff::tz::TimeZone::UTC);
-    let notice_date = match &ncfg.date {
+    let notice_date = match args.date.as_ref().or(ncfg.date.as_ref()) {
         Some(d) => d.parse::<jiff::civil::Date>().map_err(|e| {
             NotifyError::Settings(format!(
-                "[notify] date = {d:?}: not a date YYYY-MM-DD ({e})"
+                "date {d:?} (--date or [notify] date): not a date YYYY-MM-DD ({e})"
             ))
         })?,
         None => jiff::Timestamp::now().to_zoned_datetime(tz.clone()).date(),
@@ -74,13 +91,13 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         notice_date,
     };
 
-    let mut recipients = crate::notify::input::read_affected(&args.affected)?;
+    let mut recipients = crate::notify::input::read_affected(affected)?;
     if !args.only.is_empty() {
         for id in &args.only {
             if !recipients.iter().any(|r| &r.customer_id == id) {
                 return Err(Error::usage(format!(
                     "--only {id}: no such customer in {}",
-                    args.affected.display()
+                    affected.display()
                 )));
             }
         }
@@ -109,32 +126,33 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         },
     );
     let threads = par::threads();
-    let out = args.case.out.clone().unwrap_or_else(|| {
-        args.affected
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-    });
     if args.send.is_none() && !args.check {
         // Render, check and write in one streaming pass; nothing reaches notices/ unless
         // every customer passed the check.
         std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-        let written = write_notices(&out, &recipients, &preparer, threads, args.case.force, ui)?;
+        let written = write_notices(
+            &layout,
+            &recipients,
+            &preparer,
+            threads,
+            args.case.force,
+            ui,
+        )?;
         ui.say(format!(
-            "skimtrace: wrote {written} notices to {}",
-            out.join("notices").display()
+            "skimtrace: wrote {written} {campaign} messages to {}",
+            layout.notices().display()
         ));
         return Ok(0);
     }
     let plan = check::prepare(&recipients, &preparer, threads);
-    report_plan(&plan, plan.messages.len(), ui);
+    report_plan(&plan, plan.messages.len(), &layout, ui);
     check_passed(&plan)?;
     if args.check {
         ui.say("skimtrace: check passed");
         return Ok(0);
     }
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    write_no_email(&out, &plan)?;
+    write_no_email(&layout, &plan)?;
     let url = args.send.as_deref().expect("--send is set");
     let render = |p: &Planned| -> Result<Vec<u8>> {
         // Rendering is deterministic: the second time gives the message the check passed.
@@ -147,7 +165,23 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
             .into()),
         }
     };
-    send_all(args, url, &out, plan, &render, &sender, campaign, &ncfg, ui)
+    send_all(args, url, &layout, plan, &render, &sender, &ncfg, ui)
+}
+
+/// The case folder: `--out`, else the folder of `--affected`.
+fn out_dir(args: &NotifyArgs) -> Result<PathBuf> {
+    if let Some(o) = &args.case.out {
+        return Ok(o.clone());
+    }
+    match &args.affected {
+        Some(a) => Ok(a
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
+        None => Err(Error::usage(
+            "--status needs the case folder: pass --out DIR (or --affected FILE)",
+        )),
+    }
 }
 
 fn check_passed(plan: &Plan) -> Result<()> {
@@ -208,20 +242,22 @@ fn sender(
     })
 }
 
-fn report_plan(plan: &Plan, rendered: usize, ui: &Ui) {
+fn report_plan(plan: &Plan, rendered: usize, layout: &Layout, ui: &Ui) {
     for line in plan.problem_report() {
         eprintln!("skimtrace: problem: {line}");
     }
     ui.say(format!(
-        "skimtrace: {rendered} notices rendered, {} customers without a usable address (no_email.csv), {} problems",
+        "skimtrace: {rendered} {} messages rendered, {} customers without a usable address ({}), {} problems",
+        layout.campaign,
         plan.no_email.len(),
+        layout.no_email().file_name().unwrap_or_default().to_string_lossy(),
         plan.problems.len()
     ));
 }
 
-fn write_no_email(out: &Path, plan: &Plan) -> Result<()> {
+fn write_no_email(layout: &Layout, plan: &Plan) -> Result<()> {
     let mut csv = CsvOut::create(
-        &out.join("no_email.csv"),
+        &layout.no_email(),
         &["customer_id", "name", "contact", "reason"],
     )?;
     for n in &plan.no_email {
@@ -230,9 +266,6 @@ fn write_no_email(out: &Path, plan: &Plan) -> Result<()> {
     csv.commit()
 }
 
-/// The staging folder beside `notices/`: every file of a run is written there first.
-const STAGING: &str = ".notices.tmp";
-
 /// Renders, checks and writes every notice in one pass over the customers, on `threads`
 /// threads: each message is rendered, written and dropped, so memory stays flat whatever the
 /// number of customers. Files go to a staging folder; only when every customer passed the
@@ -240,20 +273,20 @@ const STAGING: &str = ".notices.tmp";
 /// with `index.csv` (in the customers' order) last. On a problem the staging folder is
 /// removed and nothing is written. Returns the number of notices written.
 fn write_notices(
-    out: &Path,
+    layout: &Layout,
     recipients: &[Recipient],
     preparer: &Preparer,
     threads: usize,
     force: bool,
     ui: &Ui,
 ) -> Result<usize> {
-    let dir = out.join("notices");
+    let dir = layout.notices();
     let exists = dir.exists();
     if exists {
         // Refuse before rendering, not after (`output::prepare_dir` does the same checks).
         output::prepare_dir(&dir, force)?;
     }
-    let staging = Staging::create(out.join(STAGING))?;
+    let staging = Staging::create(layout.staging())?;
     let mut index = CsvOut::create(
         &staging.0.join("index.csv"),
         &["customer_id", "to", "locale", "subject", "sha256"],
@@ -303,9 +336,9 @@ fn write_notices(
             Ok::<_, Error>(())
         },
     )?;
-    report_plan(&plan, rendered, ui);
+    report_plan(&plan, rendered, layout, ui);
     check_passed(&plan)?;
-    write_no_email(out, &plan)?;
+    write_no_email(layout, &plan)?;
     index.commit()?;
     if !exists {
         std::fs::rename(&staging.0, &dir).map_err(|e| Error::io(&dir, e))?;
@@ -391,11 +424,10 @@ fn file_stem(id: &str) -> String {
 fn send_all(
     args: &NotifyArgs,
     url: &str,
-    out: &Path,
+    layout: &Layout,
     plan: Plan,
     render: &(dyn Fn(&Planned) -> Result<Vec<u8>> + Sync),
     sender: &Sender,
-    campaign: &str,
     ncfg: &NotifyConfig,
     ui: &Ui,
 ) -> Result<u8> {
@@ -423,9 +455,9 @@ fn send_all(
             password: zeroize::Zeroizing::new(pass),
         });
     }
-    let journal = Journal::open(&out.join("sent.jsonl"))?;
+    let journal = Journal::open(&layout.journal())?;
     let review = args.to_override.is_some();
-    let (todo, skipped) = select(&plan.messages, &journal, args);
+    let (todo, skipped, covered) = select(&plan.messages, &journal, args, review);
     for (what, n) in &skipped {
         if *n > 0 {
             ui.say(format!("skimtrace: {n} {what}"));
@@ -433,7 +465,7 @@ fn send_all(
     }
     let journal = Mutex::new(journal);
     let opts = SendOptions {
-        campaign: campaign.to_string(),
+        campaign: layout.campaign.clone(),
         from: sender.from.email.clone(),
         rate: args.rate,
         connections: args.connections,
@@ -450,12 +482,13 @@ fn send_all(
     ));
     let result = send::run(&target, todo, render, &journal, &opts, &|_| {});
     let journal = journal.into_inner().expect("journal lock");
-    write_failed(out, &journal)?;
+    write_failed(layout, &journal)?;
     let tally = result?;
     // The final word comes from the journal: what every message of this plan ended as.
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; 6];
     for m in &plan.messages {
         let i = match journal.status(&m.message_id) {
+            Status::Pending if covered.contains(&m.message_id) => 5,
             Status::Accepted => 0,
             Status::Deferred => 1,
             Status::Failed => 2,
@@ -468,16 +501,16 @@ fn send_all(
         "skimtrace: this run: {} accepted, {} deferred, {} failed, {} unknown",
         tally.accepted, tally.deferred, tally.failed, tally.unknown
     ));
-    let [acc, def, fail, unk, pend] = counts;
+    let [acc, def, fail, unk, pend, cov] = counts;
     ui.say(format!(
-        "skimtrace: in all: {acc} accepted, {def} deferred, {fail} failed, {unk} unknown, {pend} not yet sent"
+        "skimtrace: in all: {acc} accepted, {def} deferred, {fail} failed, {unk} unknown, {pend} not yet sent, {cov} left out (their address already has this campaign's message)"
     ));
     if def + fail + unk > 0 {
         if def > 0 {
             eprintln!("skimtrace: {def} deferred (the server said try later): run the same command again to retry them");
         }
         if fail > 0 {
-            eprintln!("skimtrace: {fail} failed permanently: see failed.csv (retry with --retry-failed once fixed)");
+            eprintln!("skimtrace: {fail} failed permanently: see {} (retry with --retry-failed once fixed)", layout.failed().display());
         }
         if unk > 0 {
             eprintln!("skimtrace: {unk} unknown (the connection broke after DATA; the customer may have the message): check the server's logs, then pass --resend-unknown to send them again");
@@ -487,20 +520,66 @@ fn send_all(
     Ok(0)
 }
 
-/// The messages to send this run, and what was skipped and why.
+/// The messages to send this run, what was skipped and why, and the Message-IDs left out
+/// because their address already has this campaign's message.
+///
+/// Exactly once holds per Message-ID (the customer id is in it) and per normalised recipient
+/// address: lists from different runs can give one person two customer ids (a new e-mail that
+/// sorts first changes the id), and the address must still get one message per campaign. So a
+/// message is left out when another message of the campaign to the same address was accepted
+/// (or may have been: unknown, unless `--resend-unknown`), or is already picked in this run.
+/// Review copies all go to one inbox and are not held to this.
 fn select(
     messages: &[Planned],
     journal: &Journal,
     args: &NotifyArgs,
-) -> (Vec<Planned>, Vec<(&'static str, usize)>) {
-    let (mut accepted, mut failed, mut unknown) = (0, 0, 0);
+    review: bool,
+) -> (
+    Vec<Planned>,
+    Vec<(&'static str, usize)>,
+    std::collections::HashSet<String>,
+) {
+    use std::collections::{HashMap, HashSet};
+    let norm = |a: &str| crate::text::normalize_email(a).unwrap_or_default();
+    // Address → the strongest standing of any message of the campaign sent to it.
+    let mut by_address: HashMap<String, Status> = HashMap::new();
+    if !review {
+        for ev in journal.last_events() {
+            if ev.review {
+                continue;
+            }
+            let st = ev.phase.status();
+            let e = by_address.entry(norm(&ev.recipient)).or_insert(st);
+            if st == Status::Accepted || (st == Status::Unknown && *e != Status::Accepted) {
+                *e = st;
+            }
+        }
+    }
+    let (mut accepted, mut failed, mut unknown, mut same_address) = (0, 0, 0, 0);
+    let mut covered = HashSet::new();
+    let mut picked: HashSet<String> = HashSet::new();
     let mut todo = Vec::new();
     for m in messages {
         match journal.status(&m.message_id) {
             Status::Accepted => accepted += 1,
             Status::Failed if !args.retry_failed => failed += 1,
             Status::Unknown if !args.resend_unknown => unknown += 1,
-            _ => todo.push(m.clone()),
+            _ => {
+                if !review {
+                    let addr = norm(m.to.as_ref());
+                    let held = match by_address.get(&addr) {
+                        Some(Status::Accepted) => true,
+                        Some(Status::Unknown) => !args.resend_unknown,
+                        _ => false,
+                    };
+                    if held || !picked.insert(addr) {
+                        same_address += 1;
+                        covered.insert(m.message_id.clone());
+                        continue;
+                    }
+                }
+                todo.push(m.clone())
+            }
         }
     }
     if let Some(limit) = args.limit {
@@ -518,14 +597,19 @@ fn select(
                 "with unknown delivery: skipped (--resend-unknown to send again)",
                 unknown,
             ),
+            (
+                "left out: their address already has this campaign's message (under another customer id)",
+                same_address,
+            ),
         ],
+        covered,
     )
 }
 
 /// `failed.csv`: every customer notice whose last journal event is a permanent failure.
-fn write_failed(out: &Path, journal: &Journal) -> Result<()> {
+fn write_failed(layout: &Layout, journal: &Journal) -> Result<()> {
     let mut csv = CsvOut::create(
-        &out.join("failed.csv"),
+        &layout.failed(),
         &["customer_id", "recipient", "message_id", "reply", "time"],
     )?;
     for ev in journal.last_events() {

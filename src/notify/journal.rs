@@ -66,7 +66,8 @@ pub enum Status {
 }
 
 impl Phase {
-    fn status(self) -> Status {
+    /// Where a message whose last event is this phase stands.
+    pub fn status(self) -> Status {
         match self {
             Phase::Started => Status::Pending,
             Phase::Data | Phase::Unknown => Status::Unknown,
@@ -86,42 +87,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating) the journal and reads what it holds. A line cut short by a crash (a
-    /// prefix of an event: it opens like one but has no closing brace) is ignored: it was never
-    /// fsynced as a whole, so its step did not complete. Any other line that does not parse is
-    /// an error naming the line.
+    /// Opens (creating) the journal and reads what it holds (see [`read`] for torn lines).
     pub fn open(path: &Path) -> Result<Journal> {
-        let mut last: HashMap<String, Event> = HashMap::new();
-        let mut needs_newline = false;
-        if path.exists() {
-            let f = File::open(path).map_err(|e| Error::io(path, e))?;
-            let lines: Vec<String> = std::io::BufReader::new(f)
-                .lines()
-                .collect::<std::io::Result<_>>()
-                .map_err(|e| Error::io(path, e))?;
-            for (i, line) in lines.iter().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<Event>(line) {
-                    Ok(ev) => {
-                        last.insert(ev.message_id.clone(), ev);
-                    }
-                    Err(_) if line.starts_with('{') && !line.trim_end().ends_with('}') => {
-                        needs_newline = i + 1 == lines.len();
-                    }
-                    Err(e) => {
-                        return Err(Error::Input {
-                            path: path.to_path_buf(),
-                            message: format!(
-                                "line {}: not a journal event ({e}); the journal is never edited by skimtrace: restore it from a backup",
-                                i + 1
-                            ),
-                        })
-                    }
-                }
-            }
-        }
+        let (last, needs_newline) = read_last(path)?;
         let mut opts = OpenOptions::new();
         opts.create(true).append(true);
         #[cfg(unix)]
@@ -171,6 +139,54 @@ impl Journal {
         self.last.insert(ev.message_id.clone(), ev);
         Ok(())
     }
+}
+
+/// Reads a journal without opening it for writing (`notify --status`): every message's last
+/// event, sorted by customer id then Message-ID. A missing file has no events.
+pub fn read(path: &Path) -> Result<Vec<Event>> {
+    let (last, _) = read_last(path)?;
+    let mut v: Vec<Event> = last.into_values().collect();
+    v.sort_by(|a, b| (&a.customer_id, &a.message_id).cmp(&(&b.customer_id, &b.message_id)));
+    Ok(v)
+}
+
+/// Every message's last event, and whether the file ends in a torn line (a prefix of an event:
+/// it opens like one but has no closing brace, left by a crash mid-write; ignored, since it was
+/// never fsynced as a whole, so its step did not complete). Any other line that does not parse
+/// is an error naming the line.
+fn read_last(path: &Path) -> Result<(HashMap<String, Event>, bool)> {
+    let mut last: HashMap<String, Event> = HashMap::new();
+    let mut needs_newline = false;
+    if path.exists() {
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let lines: Vec<String> = std::io::BufReader::new(f)
+            .lines()
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io(path, e))?;
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Event>(line) {
+                Ok(ev) => {
+                    last.insert(ev.message_id.clone(), ev);
+                }
+                Err(_) if line.starts_with('{') && !line.trim_end().ends_with('}') => {
+                    needs_newline = i + 1 == lines.len();
+                }
+                Err(e) => {
+                    return Err(Error::Input {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "line {}: not a journal event ({e}); the journal is never edited by skimtrace: restore it from a backup",
+                            i + 1
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    Ok((last, needs_newline))
 }
 
 /// Now, as RFC 3339 UTC.

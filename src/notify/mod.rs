@@ -15,9 +15,12 @@
 //!   `TCP_NODELAY`), step by step so the journal can record the moment the server accepted
 //!   `DATA`.
 //!
-//! Everything is keyed by a *campaign* name (`notice` by default): template sets live under
-//! `DIR/<campaign>/<locale>/`, Message-IDs carry the campaign, and journal events name it, so
-//! later campaigns (preliminary warning, correction) slot in without a new layout.
+//! Everything is keyed by a *campaign* name (`notice` by default; built in: `preliminary`,
+//! `notice`, `correction`): template sets live under `DIR/<campaign>/<locale>/`, Message-IDs
+//! carry the campaign, each campaign has its own journal, `notices` folder and CSVs in the case
+//! folder ([`Layout`]), and [`status`] sums them up. Exactly once is per campaign and per
+//! normalised recipient address: a customer may get one preliminary warning and one formal
+//! notice, never two of either, even from lists of different runs.
 
 pub mod check;
 pub mod input;
@@ -28,11 +31,101 @@ pub mod render;
 pub mod send;
 pub mod settings;
 pub mod smtp;
+pub mod status;
 
 pub use input::Recipient;
 
 /// The campaign used when none is named.
 pub const DEFAULT_CAMPAIGN: &str = "notice";
+
+/// Where a campaign's files go in a case folder. The `notice` campaign keeps the names it had
+/// before there were campaigns (`notices/`, `sent.jsonl`, `failed.csv`, `no_email.csv`), so
+/// case folders and scripts written for it keep working; every other campaign `C` gets
+/// `notices-C/`, `sent-C.jsonl`, `failed-C.csv` and `no_email-C.csv` beside them.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub dir: std::path::PathBuf,
+    pub campaign: String,
+}
+
+impl Layout {
+    /// The layout of `campaign` (a name [`check_campaign`] accepted) in `dir`.
+    pub fn new(dir: &std::path::Path, campaign: &str) -> Layout {
+        Layout {
+            dir: dir.to_path_buf(),
+            campaign: campaign.to_string(),
+        }
+    }
+
+    fn name(&self, stem: &str, ext: &str) -> std::path::PathBuf {
+        if self.campaign == DEFAULT_CAMPAIGN {
+            self.dir.join(format!("{stem}{ext}"))
+        } else {
+            self.dir.join(format!("{stem}-{}{ext}", self.campaign))
+        }
+    }
+
+    /// The folder of rendered messages and `index.csv`.
+    pub fn notices(&self) -> std::path::PathBuf {
+        self.name("notices", "")
+    }
+
+    /// Where a rendering run stages its files before they move into [`Layout::notices`].
+    pub fn staging(&self) -> std::path::PathBuf {
+        self.name(".notices", ".tmp")
+    }
+
+    /// The send journal.
+    pub fn journal(&self) -> std::path::PathBuf {
+        self.name("sent", ".jsonl")
+    }
+
+    pub fn failed(&self) -> std::path::PathBuf {
+        self.name("failed", ".csv")
+    }
+
+    pub fn no_email(&self) -> std::path::PathBuf {
+        self.name("no_email", ".csv")
+    }
+
+    /// The campaigns that have a journal or a notices folder in `dir`, sorted.
+    pub fn discover(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+        let mut found = std::collections::BTreeSet::new();
+        for e in std::fs::read_dir(dir)? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            let campaign = match name.as_str() {
+                "sent.jsonl" | "notices" => Some(DEFAULT_CAMPAIGN.to_string()),
+                n => n
+                    .strip_prefix("sent-")
+                    .and_then(|r| r.strip_suffix(".jsonl"))
+                    .or_else(|| n.strip_prefix("notices-"))
+                    .map(str::to_string),
+            };
+            if let Some(c) = campaign.filter(|c| check_campaign(c).is_ok()) {
+                found.insert(c);
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+}
+
+/// A campaign name becomes part of file names and Message-IDs: lower-case ASCII letters,
+/// digits, `-` and `_`, starting with a letter or digit, at most 40 characters.
+pub fn check_campaign(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Settings(format!(
+            "--campaign {name:?}: use lower-case letters, digits, - and _ (at most 40), e.g. preliminary, notice, correction"
+        )))
+    }
+}
 
 /// What can go wrong while preparing or sending notices.
 #[derive(Debug, thiserror::Error)]

@@ -47,7 +47,70 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "notice/en/body.html.j2",
         include_str!("templates/notice/en/body.html.j2"),
     ),
+    (
+        "preliminary/ja/subject.txt.j2",
+        include_str!("templates/preliminary/ja/subject.txt.j2"),
+    ),
+    (
+        "preliminary/ja/body.txt.j2",
+        include_str!("templates/preliminary/ja/body.txt.j2"),
+    ),
+    (
+        "preliminary/en/subject.txt.j2",
+        include_str!("templates/preliminary/en/subject.txt.j2"),
+    ),
+    (
+        "preliminary/en/body.txt.j2",
+        include_str!("templates/preliminary/en/body.txt.j2"),
+    ),
+    (
+        "correction/ja/subject.txt.j2",
+        include_str!("templates/correction/ja/subject.txt.j2"),
+    ),
+    (
+        "correction/ja/body.txt.j2",
+        include_str!("templates/correction/ja/body.txt.j2"),
+    ),
+    (
+        "correction/en/subject.txt.j2",
+        include_str!("templates/correction/en/subject.txt.j2"),
+    ),
+    (
+        "correction/en/body.txt.j2",
+        include_str!("templates/correction/en/body.txt.j2"),
+    ),
 ];
+
+/// The campaigns with built-in templates, in the order a case sends them.
+pub const BUILTIN_CAMPAIGNS: &[&str] = &["preliminary", "notice", "correction"];
+
+/// What a campaign's templates may use. The variables that only make sense in one wave are
+/// left out of the others, so a template that uses them fails the check (strict undefined)
+/// instead of sending a wrong statement:
+/// - `preliminary` (the warning while the investigation runs) has no `window`: the period is
+///   not known yet;
+/// - `correction` (to someone told before who is not affected after all) has the final
+///   `window` and `orders`, but no `cards`, `exposed`, `exposed_text`, `password_exposed`,
+///   `security_code_exposed` or `reissue_free`: nothing of theirs was exposed;
+/// - `notice` and any campaign of your own (`--templates DIR`) have everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wave {
+    Preliminary,
+    Notice,
+    Correction,
+}
+
+impl Wave {
+    /// The wave of a campaign name; names other than `preliminary` and `correction` get every
+    /// variable.
+    pub fn of(campaign: &str) -> Wave {
+        match campaign {
+            "preliminary" => Wave::Preliminary,
+            "correction" => Wave::Correction,
+            _ => Wave::Notice,
+        }
+    }
+}
 
 /// The exposed-item keys `incident.exposed` may hold, with their `ja` and `en` wording.
 pub const EXPOSED_ITEMS: &[(&str, &str, &str)] = &[
@@ -166,8 +229,9 @@ impl Templates {
     pub fn require(&self, campaign: &str) -> Result<(), Error> {
         if self.locales(campaign).is_empty() {
             return Err(Error::Settings(format!(
-                "{}: no templates for campaign {campaign:?} (expected {campaign}/<locale>/subject.txt.j2 and body.txt.j2); write the built-ins with `skimtrace templates init DIR`",
-                self.source
+                "{}: no templates for campaign {campaign:?} (expected {campaign}/<locale>/subject.txt.j2 and body.txt.j2); built-in campaigns are {}: write them out with `skimtrace templates init DIR`, add {campaign}/ja and {campaign}/en there, and pass --templates DIR",
+                self.source,
+                BUILTIN_CAMPAIGNS.join(", ")
             )));
         }
         Ok(())
@@ -251,19 +315,29 @@ pub struct Context {
     pub campaign: String,
     pub locale: String,
     pub customer: CustomerCtx,
-    pub cards: Vec<CardCtx>,
+    /// Not in `correction` (see [`Wave`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cards: Option<Vec<CardCtx>>,
     pub orders: OrdersCtx,
     pub incident: IncidentCtx,
-    pub window: WindowCtx,
+    /// Not in `preliminary`: the window is not final yet (see [`Wave`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowCtx>,
     /// When the company learned of the compromise, formatted; `none` when not configured.
     pub discovered: Option<String>,
-    /// The exposed items, localised, in the config's order.
-    pub exposed: Vec<String>,
+    /// The exposed items, localised, in the config's order. Not in `correction`, like the
+    /// four below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed: Option<Vec<String>>,
     /// The same joined (`、` / `, `).
-    pub exposed_text: String,
-    pub password_exposed: bool,
-    pub security_code_exposed: bool,
-    pub reissue_free: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_exposed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_code_exposed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reissue_free: Option<bool>,
     pub contact: ContactConfig,
     /// The notice's date, formatted.
     pub notice_date: String,
@@ -379,6 +453,8 @@ impl Case {
             (Some(a), _) | (None, Some(a)) => format_date(a, locale),
             (None, None) => String::new(),
         };
+        let wave = Wave::of(&self.campaign);
+        let exposure = wave != Wave::Correction;
         Context {
             campaign: self.campaign.clone(),
             locale: locale.to_string(),
@@ -387,11 +463,13 @@ impl Case {
                 name: clean_name(&r.name),
                 email: r.email.clone(),
             },
-            cards: r
-                .cards
-                .iter()
-                .map(|c| card_ctx(&c.brand, &c.last4, locale))
-                .collect(),
+            cards: keep(
+                exposure,
+                r.cards
+                    .iter()
+                    .map(|c| card_ctx(&c.brand, &c.last4, locale))
+                    .collect(),
+            ),
             orders: OrdersCtx {
                 count: r.order_count,
                 first: fmt_opt(first),
@@ -399,16 +477,21 @@ impl Case {
                 text: orders_text,
             },
             incident: self.incident.clone(),
-            window: fixed.window.clone(),
+            window: (wave != Wave::Preliminary).then(|| fixed.window.clone()),
             discovered: fixed.discovered.clone(),
-            exposed_text: fixed.exposed_text.clone(),
-            exposed: fixed.exposed.clone(),
-            password_exposed: self
-                .exposed
-                .iter()
-                .any(|k| k == "password" || k == "login_id"),
-            security_code_exposed: self.exposed.iter().any(|k| k == "security_code"),
-            reissue_free: self.notify.reissue_free,
+            exposed_text: keep(exposure, fixed.exposed_text.clone()),
+            exposed: keep(exposure, fixed.exposed.clone()),
+            password_exposed: keep(
+                exposure,
+                self.exposed
+                    .iter()
+                    .any(|k| k == "password" || k == "login_id"),
+            ),
+            security_code_exposed: keep(
+                exposure,
+                self.exposed.iter().any(|k| k == "security_code"),
+            ),
+            reissue_free: keep(exposure, self.notify.reissue_free),
             contact: self.contact.clone(),
             notice_date: fixed.notice_date.clone(),
         }
@@ -423,6 +506,11 @@ pub struct LocaleFixed {
     pub exposed: Vec<String>,
     pub exposed_text: String,
     pub notice_date: String,
+}
+
+/// `Some(v)` when the wave has the variable.
+fn keep<T>(yes: bool, v: T) -> Option<T> {
+    yes.then_some(v)
 }
 
 fn is_ja(locale: &str) -> bool {
@@ -566,6 +654,77 @@ mod tests {
             Some("en")
         );
         assert_eq!(t.pick_locale("notice", "fr", "ja").as_deref(), Some("ja"));
+    }
+
+    #[test]
+    fn each_wave_has_its_own_variables_and_builtins_render() {
+        let t = Templates::builtin().unwrap();
+        for campaign in BUILTIN_CAMPAIGNS {
+            assert_eq!(t.locales(campaign), vec!["en", "ja"], "{campaign}");
+            for loc in ["ja", "en"] {
+                let n = t
+                    .render(campaign, loc, &wave_context(campaign, loc))
+                    .unwrap();
+                assert!(!n.subject.is_empty(), "{campaign}/{loc}");
+            }
+        }
+        // The window is not final in a preliminary warning: using it is an error there.
+        let mut t = Templates::empty("test".into());
+        for c in ["preliminary", "notice", "correction"] {
+            t.add(format!("{c}/xx/subject.txt.j2"), "{{ window.text }}".into())
+                .unwrap();
+            t.add(format!("{c}/xx/body.txt.j2"), "x".into()).unwrap();
+        }
+        let e = t
+            .render("preliminary", "xx", &wave_context("preliminary", "xx"))
+            .unwrap_err();
+        assert!(e.to_string().contains("undefined"), "{e}");
+        assert!(t
+            .render("notice", "xx", &wave_context("notice", "xx"))
+            .is_ok());
+        assert!(t
+            .render("correction", "xx", &wave_context("correction", "xx"))
+            .is_ok());
+        // Nothing of theirs was exposed: a correction has no cards.
+        let mut t = Templates::empty("test".into());
+        t.add("correction/xx/subject.txt.j2".into(), "{{ cards }}".into())
+            .unwrap();
+        t.add("correction/xx/body.txt.j2".into(), "x".into())
+            .unwrap();
+        assert!(t
+            .render("correction", "xx", &wave_context("correction", "xx"))
+            .is_err());
+    }
+
+    fn wave_context(campaign: &str, locale: &str) -> Context {
+        let case = Case {
+            campaign: campaign.into(),
+            ..test_case()
+        };
+        let r: Recipient = serde_json::from_str(
+            r#"{"customer_id":"c-1","name":"A","email":"a@example.com","cards":[{"brand":"VISA","last4":"1111"}],"order_count":1,"first_order_at":"2021-03-01T10:00:00+09:00","last_order_at":"2021-03-01T10:00:00+09:00"}"#,
+        )
+        .unwrap();
+        case.context(&r, locale)
+    }
+
+    fn test_case() -> Case {
+        Case {
+            campaign: "notice".into(),
+            incident: IncidentCtx {
+                id: "t".into(),
+                name: "t".into(),
+                company: "Co".into(),
+                shop: "Shop".into(),
+            },
+            first_day: "2020-04-27".parse().unwrap(),
+            last_day: "2021-12-22".parse().unwrap(),
+            discovered: None,
+            exposed: vec!["card_number".into(), "password".into()],
+            notify: NotifyConfig::default(),
+            contact: ContactConfig::default(),
+            notice_date: "2022-08-18".parse().unwrap(),
+        }
     }
 
     pub(crate) fn test_context() -> Context {
