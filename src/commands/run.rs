@@ -129,7 +129,7 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
             notify::run(
                 &NotifyArgs {
                     case: case.clone(),
-                    affected: out.join("affected.jsonl"),
+                    affected: Some(out.join("affected.jsonl")),
                     templates: templates.clone(),
                     ..NotifyArgs::default()
                 },
