@@ -131,6 +131,8 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
                     case: case.clone(),
                     affected: Some(out.join("affected.jsonl")),
                     templates: templates.clone(),
+                    // The formal notice: the case folder's renders are that campaign's.
+                    campaign: "notice".to_string(),
                     ..NotifyArgs::default()
                 },
                 ui,
