@@ -152,6 +152,21 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Replaces control characters other than tab, CR and LF (a NUL, an escape sequence) and Unicode
+/// direction overrides and isolates (which make `Ta\u{202e}gnp.exe` display as `Taexe.png`) with
+/// a space, so a cell shows what it holds. JSONL outputs keep the value as it was read.
+pub fn scrub_cell(cell: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| crate::text::is_unsafe_char(c) && !matches!(c, '\t' | '\r' | '\n');
+    if cell.chars().any(unsafe_char) {
+        cell.chars()
+            .map(|c| if unsafe_char(c) { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        cell
+    }
+}
+
 /// A CSV writer over an [`AtomicFile`] that neutralises every cell. RFC 4180: CRLF line ends,
 /// a field quoted when it holds a comma, a quote, CR or LF (quotes doubled). UTF-8 without a
 /// BOM.
@@ -183,7 +198,7 @@ impl CsvOut {
             if i > 0 {
                 self.line.push(b',');
             }
-            let cell = csv_safe(c.as_ref());
+            let cell = scrub_cell(csv_safe(c.as_ref()));
             let b = cell.as_bytes();
             if b.iter().any(|&x| matches!(x, b',' | b'"' | b'\r' | b'\n')) {
                 self.line.push(b'"');
@@ -247,6 +262,16 @@ mod tests {
         }
         assert_eq!(csv_safe("Taro"), "Taro");
         assert_eq!(csv_safe(""), "");
+    }
+
+    #[test]
+    fn controls_and_direction_overrides_become_spaces() {
+        assert_eq!(
+            scrub_cell("Ta\u{202e}gnp.exe\u{202c}".into()),
+            "Ta gnp.exe "
+        );
+        assert_eq!(scrub_cell("a\0b\u{1b}[31m".into()), "a b [31m");
+        assert_eq!(scrub_cell("a\r\nb\tc".into()), "a\r\nb\tc");
     }
 
     #[test]

@@ -2,6 +2,7 @@ mod affected;
 mod casefolder;
 mod checkouts;
 mod evidence;
+mod hostile;
 mod notify;
 mod payments;
 mod properties;

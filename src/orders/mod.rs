@@ -621,6 +621,11 @@ struct FileState<'a> {
     report: FileReport,
     text_columns: BTreeSet<String>,
     status_cache: HashMap<Box<[u8]>, bool>,
+    /// The header row as read (trimmed), to tell a header repeated mid-file.
+    headers: Vec<String>,
+    /// Records holding bytes that are not UTF-8 (read with U+FFFD in their place), and the
+    /// line of the first.
+    invalid_utf8: (u64, u64),
 }
 
 impl FileReport {
@@ -652,6 +657,12 @@ impl FileState<'_> {
                 "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
                 report.card_numbers_in_text,
                 self.text_columns.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if self.invalid_utf8.0 > 0 {
+            report.warnings.push(format!(
+                "{} record(s) hold bytes that are not valid UTF-8 (first at line {}); they were read with U+FFFD in their place: check --encoding",
+                self.invalid_utf8.0, self.invalid_utf8.1
             ));
         }
         if !report.security_code_columns.is_empty() {
@@ -738,12 +749,31 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
             report,
             text_columns: BTreeSet::new(),
             status_cache: HashMap::new(),
+            headers,
+            invalid_utf8: (0, 0),
         });
         Ok(())
     }
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
         let st = self.state.as_mut().expect("a record after the header");
+        if std::str::from_utf8(rec.as_slice()).is_err() {
+            if st.invalid_utf8.0 == 0 {
+                st.invalid_utf8.1 = line;
+            }
+            st.invalid_utf8.0 += 1;
+        }
+        // The header row again (two exports pasted into one file): rejected, not read as an
+        // order whose payment method is "Payment Method".
+        if is_header_again(rec, &st.headers) {
+            self.reject.push(Rejected {
+                source: format!("{}:{line}", self.input.display),
+                reason: "the header row again (two exports joined into one file?)".into(),
+                record: masked_record(rec, &st.ctx.layout),
+            })?;
+            st.report.counts.add(Class::Rejected);
+            return Ok(());
+        }
         let class = self.ingest.classify(
             rec,
             line,
@@ -869,4 +899,18 @@ fn record_hash(email_raw: &str, time: &str) -> u32 {
     h.update(&[0xff]);
     h.update(time.as_bytes());
     h.digest() as u32
+}
+
+/// Whether a record repeats the header row (fields compared trimmed, a BOM ignored).
+fn is_header_again(rec: &csv::ByteRecord, headers: &[String]) -> bool {
+    rec.len() == headers.len()
+        && rec.iter().zip(headers).enumerate().all(|(i, (f, h))| {
+            let f = String::from_utf8_lossy(f);
+            let f = if i == 0 {
+                f.trim_start_matches('\u{feff}')
+            } else {
+                &f
+            };
+            f.trim() == h
+        })
 }
