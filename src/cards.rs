@@ -272,24 +272,31 @@ impl CardInput {
                 '0'..='9' => compact.push(c),
                 '*' | 'x' | 'X' | '•' | '#' | '＊' => compact.push('*'),
                 ' ' | '-' => {}
-                _ => return Some(CardInput::Unreadable),
+                _ => {
+                    // It may hold a whole card number with one stray character: wipe it.
+                    compact.zeroize();
+                    return Some(CardInput::Unreadable);
+                }
             }
         }
         let n = compact.len();
-        if n < 4 || !compact.contains('*') {
+        let last4_ok = n >= 4 && compact[n - 4..].bytes().all(|b| b.is_ascii_digit());
+        if !last4_ok || !compact.contains('*') {
+            compact.zeroize();
             return Some(CardInput::Unreadable);
         }
-        let last4 = &compact[n - 4..];
-        if !last4.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(CardInput::Unreadable);
-        }
-        let lead: String = compact.chars().take_while(|c| c.is_ascii_digit()).collect();
         // A "masked" value that shows more than BIN + last 4 is treated as a full number would
         // be: only BIN and last 4 are kept from it.
-        let lead = lead.chars().take(6).collect();
+        let lead = compact
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .take(6)
+            .collect();
+        let last4 = compact[n - 4..].to_string();
+        compact.zeroize();
         Some(CardInput::Masked {
             lead,
-            last4: last4.to_string(),
+            last4,
             len: n,
         })
     }
@@ -536,6 +543,7 @@ mod tests {
     fn debug_of_a_pan_is_masked() {
         let p = Pan::parse("4111 1111 1111 1111").unwrap();
         assert_eq!(format!("{p:?}"), "Pan(411111******1111)");
+        assert_eq!(format!("{p}"), "411111******1111");
         assert_eq!(p.to_string(), "411111******1111");
     }
 
@@ -584,5 +592,30 @@ mod tests {
         assert!(f
             .bytes()
             .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)));
+    }
+
+    /// `Debug` of every type that holds card data shows at most BIN + last 4, and a key's
+    /// `Debug` shows no key bytes.
+    #[test]
+    fn debug_never_shows_a_full_card_number_or_a_key() {
+        let full = "4111 1111 1111 1111";
+        let digits = "4111111111111111";
+        let shown = [
+            format!("{:?}", Pan::parse(full).unwrap()),
+            format!("{:?}", CardInput::parse(full).unwrap()),
+            format!("{:?}", CardInput::parse("4111111111111111*").unwrap()),
+            format!("{:?}", CardInput::parse("41111111111111**1111").unwrap()),
+            format!("{:?}", CardInput::parse("4111111111111111x").unwrap()),
+        ];
+        for s in &shown {
+            assert!(!s.replace([' ', '-'], "").contains(digits), "{s}");
+            assert!(!s.contains("1111111111"), "{s}");
+        }
+        let key = FingerprintKey::new(b"super-secret-key-material".to_vec(), KeySource::File);
+        let k = format!("{key:?}");
+        assert!(!k.contains("super-secret"), "{k}");
+        let info = crate::orders::card_info(full, "", &key).unwrap();
+        let d = format!("{info:?}");
+        assert!(d.contains("411111******1111") && !d.contains(digits), "{d}");
     }
 }

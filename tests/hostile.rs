@@ -568,3 +568,60 @@ fn a_full_filesystem_fails_with_exit_1_and_leaves_no_partial_file() {
         );
     }
 }
+
+/// Card-data discipline: with full card numbers in every field of the input (and a CVV
+/// column), nothing the tool prints (`-vv` included) or writes holds a full card number or a
+/// security code, also when the run fails with a usage error that quotes a value.
+#[test]
+fn no_full_card_number_or_security_code_anywhere_even_with_vv() {
+    const P: &str = "4111111111111111";
+    const CVV: &str = "7391";
+    let header =
+        "Order ID,Ordered At,Email,Name,Payment Method,Card Number,Status,Amount,CVV,Notes";
+    let body = format!(
+        "{header}\n\
+         {P},2021-01-01 10:00,{P}@example.jp,{P},{P},{P},{P},{P},{CVV},card {P} 12/25\n\
+         A2,{P},b@example.jp,Bob,Credit Card,{P},paid,100,{CVV},x\n\
+         A3,2021-01-01 10:00,c@example.jp,4111 1111 1111 1111,Credit Card,4111-1111-1111-1111,paid,100,{CVV},n\n\
+         A4,2021-01-01 10:00,d@example.jp,Dan,Credit Card,{P}x,paid,100,{CVV},n\n\
+         A5,2021-01-01 10:00,e@example.jp,Eve,Credit Card,{P},paid\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pans.csv"), &body).unwrap();
+    assert!(luhn_runs(&body).len() >= 8);
+    let check = |what: &str, text: &str| {
+        assert!(luhn_runs(text).is_empty(), "{what}: a full card number");
+        let tokens: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).collect();
+        assert!(!tokens.contains(&CVV), "{what}: the security code");
+    };
+    // A run that succeeds, with debug logging.
+    for (args, code) in [
+        (vec!["--tz", "Asia/Tokyo"], 0),
+        // No zone: a usage error that names a value.
+        (vec![], 2),
+    ] {
+        let out = dir.path().join(format!("out{code}"));
+        let o = skimtrace()
+            .current_dir(dir.path())
+            .args(["affected", "-vv", "--orders", "pans.csv"])
+            .args(["--window", "2020-04-27..2021-12-22"])
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        check("stderr", &stderr(&o));
+        check("stdout", &String::from_utf8_lossy(&o.stdout));
+        for f in listing(&out) {
+            let p = out.join(&f);
+            if p.is_file() {
+                check(&f, &String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+            }
+        }
+        if code == 0 {
+            assert!(stderr(&o).contains("DEBUG") || stderr(&o).contains("INFO"));
+            assert_reconciles(&out);
+        }
+    }
+}
