@@ -27,11 +27,37 @@ pub fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
                 dir.display()
             )));
         }
+        remove_stale_temporaries(dir)?;
     } else {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     set_mode(dir, 0o700);
     Ok(())
+}
+
+/// Removes the temporary files ([`AtomicFile`]'s `.NAME.tmp-PID`) that a killed run left in
+/// the folder and its subfolders. A SIGKILL runs no destructor, so without this they would
+/// stay beside the outputs of the next run (and be listed by nothing, checked by nothing).
+fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_dir() {
+            remove_stale_temporaries(&path)?;
+        } else if is_temporary_name(&entry.file_name().to_string_lossy()) {
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `.NAME.tmp-PID`, the name [`AtomicFile::create`] gives.
+fn is_temporary_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name.rsplit_once(".tmp-").is_some_and(|(stem, pid)| {
+            stem.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 #[cfg(unix)]
@@ -272,6 +298,29 @@ mod tests {
         );
         assert_eq!(scrub_cell("a\0b\u{1b}[31m".into()), "a b [31m");
         assert_eq!(scrub_cell("a\r\nb\tc".into()), "a\r\nb\tc");
+    }
+
+    #[test]
+    fn a_forced_folder_loses_the_temporaries_of_a_killed_run() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("notices")).unwrap();
+        for f in [
+            ".a.csv.tmp-123",
+            "notices/.index.csv.tmp-9",
+            "keep.csv",
+            ".tmp-1",
+            "x.tmp-1",
+        ] {
+            fs::write(d.path().join(f), "x").unwrap();
+        }
+        prepare_dir(d.path(), true).unwrap();
+        let mut left: Vec<String> = fs::read_dir(d.path())
+            .unwrap()
+            .chain(fs::read_dir(d.path().join("notices")).unwrap())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".tmp-1", "keep.csv", "notices", "x.tmp-1"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 mod affected;
 mod casefolder;
 mod checkouts;
+mod crash;
 mod evidence;
 mod hostile;
 mod notify;
