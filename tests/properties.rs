@@ -375,3 +375,64 @@ proptest! {
         prop_assert_eq!(&people(&split), &whole, "split into {} files", split.len());
     }
 }
+
+// --- Every input row is counted exactly once --------------------------------------------------
+
+/// One line of a messy export: a good order, or one of the ways a record goes wrong.
+fn messy_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (0u32..2000, 1u32..28, 0usize..3, any::<bool>()).prop_map(|(id, day, year, card)| {
+            let y = [2019, 2021, 2023][year];
+            let (method, pan) = if card { ("Credit Card", "4242424242424242") } else { ("Bank Transfer", "") };
+            format!("R{id},{y}-03-{day:02} 10:00:00,p{id}@example.jp,{method},{pan}")
+        }),
+        1 => Just("R-bad,not a date,x@example.jp,Credit Card,".to_string()),
+        1 => Just("R-short,2021-03-01 10:00:00".to_string()),
+        1 => Just("R-long,2021-03-01 10:00:00,a@example.jp,Credit Card,,extra,fields".to_string()),
+        1 => Just("Order ID,Ordered At,Email,Payment Method,Card Number".to_string()),
+        1 => Just(",,,,".to_string()),
+        1 => "[a-z,\"]{0,12}".prop_map(|s| s.replace('"', "")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// rows_read = in_window + out_of_window + not_card + rejected per file and in total, and
+    /// rows_read is the number of non-empty records written (an empty line is no record).
+    #[test]
+    fn every_row_is_counted_exactly_once_per_file(
+        files in prop::collection::vec(prop::collection::vec(messy_line(), 0..30), 1..4),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names = Vec::new();
+        let mut records = Vec::new();
+        for (i, lines) in files.iter().enumerate() {
+            let name = format!("f{i}.csv");
+            let body = format!("Order ID,Ordered At,Email,Payment Method,Card Number\n{}\n", lines.join("\n"));
+            std::fs::write(dir.path().join(&name), body).unwrap();
+            records.push(lines.iter().filter(|l| !l.is_empty()).count() as u64);
+            names.push(name);
+        }
+        let o = skimtrace()
+            .current_dir(dir.path())
+            .args(["affected", "-q", "--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
+            .args(["--out", "out", "--orders"])
+            .args(&names)
+            .output()
+            .unwrap();
+        prop_assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let s = crate::util::read_json(&dir.path().join("out/summary.json"));
+        let classes = |v: &serde_json::Value| -> u64 {
+            ["in_window", "out_of_window", "not_card", "rejected"].iter().map(|k| v[*k].as_u64().unwrap()).sum()
+        };
+        prop_assert_eq!(s["rows_read"].as_u64().unwrap(), classes(&s));
+        prop_assert_eq!(s["rows_read"].as_u64().unwrap(), records.iter().sum::<u64>());
+        for (f, n) in s["files"].as_array().unwrap().iter().zip(&records) {
+            prop_assert_eq!(f["rows_read"].as_u64().unwrap(), classes(f), "{}", f);
+            prop_assert_eq!(f["rows_read"].as_u64().unwrap(), *n, "{}", f);
+        }
+        let rejected = crate::util::read_csv(&dir.path().join("out/rejected.csv")).len() as u64 - 1;
+        prop_assert_eq!(rejected, s["rejected"].as_u64().unwrap());
+    }
+}
