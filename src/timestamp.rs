@@ -297,8 +297,11 @@ fn parse_month_name(s: &str, zone: Option<&TimeZone>) -> Option<Result<Timestamp
 }
 
 /// RFC 3339 in the given zone's offset at that instant (`2021-12-22T23:59:59+09:00`), with
-/// fractional seconds only when there are any. Without a zone, UTC (`Z`).
+/// fractional seconds only when there are any. Without a zone, UTC (`Z`). An offset with
+/// seconds (local mean time before a zone's first rule: Asia/Tokyo was +09:18:59 before 1888)
+/// has no RFC 3339 form, so such an instant is written in UTC.
 pub fn format_rfc3339(ts: Timestamp, zone: Option<&TimeZone>) -> String {
+    let zone = zone.filter(|tz| tz.to_offset(ts).seconds() % 60 == 0);
     match zone {
         Some(tz) => {
             let z = ts.to_zoned_datetime(tz.clone());
@@ -321,6 +324,23 @@ pub fn format_rfc3339(ts: Timestamp, zone: Option<&TimeZone>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Fuzz finding (fuzz/fuzz_targets/timestamp.rs): an epoch value in 1441 was written with
+    /// Tokyo's local mean time offset, `+09:18:59`, which no RFC 3339 reader (ours included)
+    /// reads back. Now such an instant is written in UTC.
+    #[test]
+    fn an_offset_with_seconds_is_written_in_utc_and_reads_back() {
+        let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+        let t: Timestamp = "1441-11-09T08:15:33.334Z".parse().unwrap();
+        let text = format_rfc3339(t, Some(&tokyo));
+        assert_eq!(text, "1441-11-09T08:15:33.334Z");
+        assert_eq!(parse(&text, &TimeFormat::Auto, Some(&tokyo)), Ok(t));
+        let recent: Timestamp = "2021-12-22T14:59:59Z".parse().unwrap();
+        assert_eq!(
+            format_rfc3339(recent, Some(&tokyo)),
+            "2021-12-22T23:59:59+09:00"
+        );
+    }
+
     use super::*;
 
     fn tokyo() -> TimeZone {
