@@ -412,3 +412,65 @@ fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Va
         _ => None,
     }
 }
+
+/// The report's "Notifications" section (issue 9): one row per campaign with what it rendered,
+/// and its list compared with the current affected list.
+#[test]
+fn report_lists_each_campaign_against_the_current_list() {
+    let c = fresh_run();
+    // A preliminary warning rendered into the same folder, to a list of two people.
+    let all = std::fs::read_to_string(c.out.join("affected.jsonl")).unwrap();
+    let two: String = all.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let list = c.out.parent().unwrap().join("first-two.jsonl");
+    std::fs::write(&list, two).unwrap();
+    skimtrace()
+        .args(["notify", "--campaign", "preliminary", "--config"])
+        .arg(c.case.join("incident.toml"))
+        .arg("--affected")
+        .arg(&list)
+        .arg("--out")
+        .arg(&c.out)
+        .assert()
+        .success();
+    skimtrace()
+        .args(["report", "--config"])
+        .arg(c.case.join("incident.toml"))
+        .arg(&c.out)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(c.out.join("report.md")).unwrap();
+    let section = &md[md
+        .find("## Notifications")
+        .expect("a Notifications section")..];
+    let row = |name: &str| -> Vec<String> {
+        section
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}`")))
+            .unwrap_or_else(|| panic!("no row for {name} in\n{section}"))
+            .split('|')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let customers = all.lines().count();
+    let rendered: usize = read_json(&c.out.join("summary.json"))["customers_affected"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(customers, rendered);
+    let notice = row("notice");
+    let pre = row("preliminary");
+    // The notice went to everyone with an address; the preliminary list holds two people, both
+    // still affected, so everyone else is affected but not reached by it.
+    assert_eq!(pre[1], "2", "{pre:?}");
+    assert_eq!(pre[4], "not sent", "{pre:?}");
+    assert_eq!(pre[5], "2", "{pre:?}");
+    assert_eq!(pre[6], "0", "{pre:?}");
+    assert_eq!(pre[7], (customers - 2).to_string(), "{pre:?}");
+    assert_eq!(notice[6], "0", "{notice:?}");
+    let notice_rendered: usize = notice[1].parse().unwrap();
+    assert_eq!(
+        notice[7],
+        (customers - notice_rendered).to_string(),
+        "{notice:?}"
+    );
+}

@@ -27,6 +27,7 @@ pub fn build(data: &CaseData, ctx: &Context) -> (Doc, Vec<String>) {
     thresholds(&mut doc, data, ctx);
     appi(&mut doc, data, ctx);
     window_check(&mut doc, data);
+    notifications(&mut doc, data);
     reconciliation(&mut doc, data);
     let w: Vec<String> = strings(data.get("warnings"));
     if !w.is_empty() {
@@ -647,6 +648,50 @@ fn window_check(doc: &mut Doc, data: &CaseData) {
     }
     doc.table(&["", "value"], rows);
     doc.list(strings(data.get("window_check.warnings")));
+}
+
+/// Per campaign: when it ran, whom it reached, and how its list compares with the current one
+/// (people it reached who are no longer affected may be owed a correction; people now affected
+/// whom it never reached still need it).
+fn notifications(doc: &mut Doc, data: &CaseData) {
+    if data.campaigns.is_empty() {
+        return;
+    }
+    doc.h2("Notifications");
+    doc.p("Each campaign (preliminary warning, formal notice, correction…) with what its journal and its rendered list say, compared with the current affected list of this folder.");
+    let rows = data
+        .campaigns
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::code(&c.name),
+                Cell::text(c.rendered.to_string()),
+                Cell::text(c.accepted.to_string()),
+                Cell::text(format!("{} / {} / {}", c.deferred, c.failed, c.unknown)),
+                Cell::text(match (&c.first_sent, &c.last_sent) {
+                    (Some(a), Some(b)) if a == b => a.clone(),
+                    (Some(a), Some(b)) => format!("{a} to {b}"),
+                    _ => "not sent".to_string(),
+                }),
+                Cell::text(c.still_affected.to_string()),
+                Cell::text(c.no_longer_affected.to_string()),
+                Cell::text(c.not_in_campaign.to_string()),
+            ]
+        })
+        .collect();
+    doc.table(
+        &[
+            "campaign",
+            "rendered",
+            "accepted",
+            "deferred / failed / unknown",
+            "sent",
+            "still affected",
+            "no longer affected",
+            "affected, not reached",
+        ],
+        rows,
+    );
 }
 
 fn recon_row(data: &CaseData, base: &str, cols: &[&str]) -> Vec<Cell> {

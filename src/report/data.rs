@@ -17,6 +17,32 @@ pub struct CaseData {
     /// Local day → (indicator hits, other matching requests), when evidence.jsonl exists.
     pub hit_days: Option<BTreeMap<String, (u64, u64)>>,
     pub notices: Option<Notices>,
+    /// Each notification campaign found in the folder (`notice`, `preliminary`, …).
+    pub campaigns: Vec<Campaign>,
+}
+
+/// What one notification campaign left in the folder, and how its list compares with the
+/// current affected list.
+#[derive(Debug, Default)]
+pub struct Campaign {
+    pub name: String,
+    /// Customers with a rendered message (`index.csv`).
+    pub rendered: u64,
+    /// Customers by the last outcome the journal holds for their message (review copies left
+    /// out): accepted, deferred, failed, unknown (sent without a final reply).
+    pub accepted: u64,
+    pub deferred: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    /// First and last journal event (RFC 3339), when the campaign was sent.
+    pub first_sent: Option<String>,
+    pub last_sent: Option<String>,
+    /// Of the campaign's customers (rendered or journalled): still on the current list.
+    pub still_affected: u64,
+    /// Of the campaign's customers: no longer on the current list (a correction may be owed).
+    pub no_longer_affected: u64,
+    /// On the current list but never reached by this campaign.
+    pub not_in_campaign: u64,
 }
 
 /// What `notify` left in the folder.
@@ -46,11 +72,13 @@ impl CaseData {
         let indicators = indicator_rules(&summary);
         let hit_days = read_hit_days(&dir.join("evidence.jsonl"), &indicators)?;
         let notices = read_notices(dir)?;
+        let campaigns = read_campaigns(dir)?;
         Ok(CaseData {
             summary,
             months,
             hit_days,
             notices,
+            campaigns,
         })
     }
 
@@ -203,6 +231,115 @@ fn count_rows(path: &Path) -> Result<Option<u64>> {
         n += 1;
     }
     Ok(Some(n))
+}
+
+/// The customer ids of a CSV's `customer_id` column, when the file exists.
+fn customer_ids(path: &Path) -> Result<Option<BTreeSet<String>>> {
+    let Some(mut r) = open_csv(path)? else {
+        return Ok(None);
+    };
+    let headers = r.headers().map_err(|e| bad(path, e.to_string()))?.clone();
+    let Some(col) = headers.iter().position(|h| h == "customer_id") else {
+        return Ok(Some(BTreeSet::new()));
+    };
+    let mut ids = BTreeSet::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| bad(path, e.to_string()))?;
+        if let Some(v) = rec.get(col) {
+            ids.insert(v.to_string());
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// The campaigns of the folder: `notice` keeps `notices/` and `sent.jsonl`; any other campaign
+/// C has `notices-C/` and `sent-C.jsonl` (see `notify --campaign`).
+fn read_campaigns(dir: &Path) -> Result<Vec<Campaign>> {
+    use crate::notify::journal::{Event, Phase};
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n == "notices" || n == "sent.jsonl" {
+                names.insert("notice".into());
+            } else if let Some(c) = n.strip_prefix("notices-") {
+                names.insert(c.to_string());
+            } else if let Some(c) = n
+                .strip_prefix("sent-")
+                .and_then(|c| c.strip_suffix(".jsonl"))
+            {
+                names.insert(c.to_string());
+            }
+        }
+    }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let current: BTreeSet<String> = match std::fs::read_to_string(dir.join("affected.jsonl")) {
+        Ok(text) => text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| {
+                v.get("customer_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let (folder, journal) = if name == "notice" {
+            ("notices".to_string(), "sent.jsonl".to_string())
+        } else {
+            (format!("notices-{name}"), format!("sent-{name}.jsonl"))
+        };
+        let mut c = Campaign {
+            name,
+            ..Campaign::default()
+        };
+        let mut members = customer_ids(&dir.join(&folder).join("index.csv"))?.unwrap_or_default();
+        c.rendered = members.len() as u64;
+        let path = dir.join(&journal);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                // The last phase of each customer's message decides its outcome.
+                let mut last: BTreeMap<String, Phase> = BTreeMap::new();
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    let Ok(ev) = serde_json::from_str::<Event>(line) else {
+                        continue;
+                    };
+                    if ev.review {
+                        continue;
+                    }
+                    if c.first_sent.as_deref().is_none_or(|t| ev.time.as_str() < t) {
+                        c.first_sent = Some(ev.time.clone());
+                    }
+                    if c.last_sent.as_deref().is_none_or(|t| ev.time.as_str() > t) {
+                        c.last_sent = Some(ev.time.clone());
+                    }
+                    members.insert(ev.customer_id.clone());
+                    last.insert(ev.customer_id, ev.phase);
+                }
+                for phase in last.values() {
+                    match phase {
+                        Phase::Accepted => c.accepted += 1,
+                        Phase::Deferred => c.deferred += 1,
+                        Phase::Failed => c.failed += 1,
+                        Phase::Data | Phase::Unknown => c.unknown += 1,
+                        Phase::Started => {}
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+        c.still_affected = members.intersection(&current).count() as u64;
+        c.no_longer_affected = members.difference(&current).count() as u64;
+        c.not_in_campaign = current.difference(&members).count() as u64;
+        out.push(c);
+    }
+    Ok(out)
 }
 
 fn read_notices(dir: &Path) -> Result<Option<Notices>> {
