@@ -185,6 +185,25 @@ pub enum RulesCommand {
     /// Loads rule files or folders and reports what was accepted and what was skipped, and
     /// which rules need fields the log format does not carry.
     Check(RulesCheckArgs),
+    /// Writes the active rules (built-in pack, [logs] rules, --rules) as Sigma YAML files, one
+    /// per rule, unchanged, for `sigma convert` (pySigma) and the engine it targets.
+    #[command(after_help = "Examples:
+  skimtrace rules export sigma-out/
+  skimtrace rules export sigma-out/ --config incident.toml --rules my-rules/
+  sigma convert -t sqlite -p <pipeline.yml> sigma-out/")]
+    Export(RulesExportArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RulesExportArgs {
+    /// The folder to write into (created if missing; files of the same name are replaced).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The case's incident.toml (its [logs] rules count).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args, Clone)]
