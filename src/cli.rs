@@ -147,6 +147,11 @@ pub struct EvidenceArgs {
     /// [logs] checkout_paths and the defaults).
     #[arg(long, value_name = "REGEX", help_heading = "Rules")]
     pub checkout_path: Vec<String>,
+    /// Also write every parsed request (not only the hits) to this Parquet file, with the W3C
+    /// column names the Sigma rules use, for DuckDB, Spark and other engines (see the README,
+    /// "At scale"). Card-like digit runs are masked in every column.
+    #[arg(long, value_name = "FILE.parquet", help_heading = "Output")]
+    pub emit_events: Option<PathBuf>,
 }
 
 /// Which rules are active: the built-in pack, plus Sigma files or folders, plus IOC lists.

@@ -10,6 +10,7 @@ use super::common::{self, Ui};
 use crate::access_log::open::rotation_order;
 use crate::cli::EvidenceArgs;
 use crate::error::{Error, Result};
+use crate::evidence::parquet::EventWriter;
 use crate::evidence::{check, scan, write, Input, LogsConfig, ScanOptions, DEFAULT_CHECKOUT_PATHS};
 use crate::output;
 use crate::rules::Matcher;
@@ -66,11 +67,19 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         inputs.len()
     ));
     let matcher = Matcher::new(&set.rules);
+    let events = match &args.emit_events {
+        Some(p) => Some(EventWriter::start(
+            p,
+            inputs.iter().map(|i| i.display.clone()).collect(),
+        )?),
+        None => None,
+    };
     let opts = ScanOptions {
         matcher: &matcher,
         format: format.as_ref(),
         window: &window,
         checkout: Some(&checkout),
+        events: events.as_ref().map(EventWriter::sender),
         reject_samples: logs.reject_samples.unwrap_or(100),
         progress: ui.bytes_bar(
             inputs
@@ -84,6 +93,11 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
     }
+    drop(opts);
+    let emitted = match (events, &args.emit_events) {
+        (Some(w), Some(p)) => Some((w.finish()?, p)),
+        _ => None,
+    };
 
     let sources: Vec<String> = inputs.iter().map(|i| i.display.clone()).collect();
     let ok: Vec<(usize, &scan::FileResult)> = results
@@ -182,6 +196,14 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         hits.iter().filter(|h| window.contains(h.time)).count(),
         out.display()
     ));
+    if let Some((stats, p)) = emitted {
+        ui.say(format!(
+            "skimtrace: wrote {} events in {} row groups to {}",
+            stats.rows,
+            stats.row_groups,
+            p.display()
+        ));
+    }
     Ok(Outcome {
         out,
         evidence_requests: hits.len(),
@@ -215,6 +237,7 @@ pub fn checkouts_in_window(
         format: format.as_ref(),
         window,
         checkout: Some(&checkout),
+        events: None,
         reject_samples: 0,
         progress: ui.bytes_bar(
             inputs

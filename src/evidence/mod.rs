@@ -4,10 +4,12 @@
 //!
 //! - [`scan`] reads and matches the files (parallel, streaming);
 //! - [`check`] compares the hits with the window and finds log gaps;
+//! - [`parquet`] writes every parsed request as Parquet (`--emit-events`);
 //! - [`write`] writes `evidence.jsonl`, `evidence.csv`, `timeline.csv`, `rejected_lines.csv`
 //!   and the `evidence` and `window_check` keys of `summary.json`.
 
 pub mod check;
+pub mod parquet;
 pub mod scan;
 pub mod write;
 
