@@ -152,6 +152,12 @@ pub struct EvidenceArgs {
     /// "At scale"). Card-like digit runs are masked in every column.
     #[arg(long, value_name = "FILE.parquet", help_heading = "Output")]
     pub emit_events: Option<PathBuf>,
+    /// Hits found elsewhere (a SIEM, DuckDB or Spark over --emit-events), as CSV or JSON
+    /// lines with time, ip, method, target, status, referer, user agent and rule id or title:
+    /// checked, counted and written with the local ones (columns in [logs.hits]). Without
+    /// --logs or [logs] paths, only these are read.
+    #[arg(long, num_args = 1.., value_name = "FILE", help_heading = "Input")]
+    pub hits: Vec<PathBuf>,
 }
 
 /// Which rules are active: the built-in pack, plus Sigma files or folders, plus IOC lists.

@@ -70,6 +70,8 @@ pub struct Hit {
     pub user_agent: Option<String>,
     /// Indices into the active rules, ascending.
     pub rules: Vec<u32>,
+    /// Where it was found: 0 in the logs scanned here, `k` in the `k`-th `--hits` file.
+    pub origin: u32,
 }
 
 /// A checkout submission inside the window, with what could tie it to an order: the user
@@ -499,6 +501,7 @@ fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) ->
         referer: text(rec.referer.as_deref()),
         user_agent: text(rec.user_agent.as_deref()),
         rules: rules.to_vec(),
+        origin: 0,
     }
 }
 
