@@ -218,11 +218,16 @@ impl EventWriter {
     }
 }
 
+/// zstd level 1 and no dictionary for the columns that are mostly distinct (a dictionary
+/// there is built, found too big and thrown away for every page).
 fn props() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level")))
-        .set_max_row_group_row_count(Some(ROW_GROUP))
-        .build()
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP));
+    for c in ["raw", "cs-uri-query", "cs-uri", "time", "line"] {
+        b = b.set_column_dictionary_enabled(c.into(), false);
+    }
+    b.build()
 }
 
 /// One input file's part: its writer and the chunks not yet in order.
@@ -332,7 +337,7 @@ fn join_parts(parts: &[PathBuf], target: &Path) -> Result<usize> {
     }
     let first = inputs[0].1.file_metadata();
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level")))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
         .set_key_value_metadata(first.key_value_metadata().cloned())
         .build();
     let root = first.schema_descr().root_schema_ptr();
