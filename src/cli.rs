@@ -147,6 +147,17 @@ pub struct EvidenceArgs {
     /// [logs] checkout_paths and the defaults).
     #[arg(long, value_name = "REGEX", help_heading = "Rules")]
     pub checkout_path: Vec<String>,
+    /// Also write every parsed request (not only the hits) to this Parquet file, with the W3C
+    /// column names the Sigma rules use, for DuckDB, Spark and other engines (see the README,
+    /// "At scale"). Card-like digit runs are masked in every column.
+    #[arg(long, value_name = "FILE.parquet", help_heading = "Output")]
+    pub emit_events: Option<PathBuf>,
+    /// Hits found elsewhere (a SIEM, DuckDB or Spark over --emit-events), as CSV or JSON
+    /// lines with time, ip, method, target, status, referer, user agent and rule id or title:
+    /// checked, counted and written with the local ones (columns in [logs.hits]). Without
+    /// --logs or [logs] paths, only these are read.
+    #[arg(long, num_args = 1.., value_name = "FILE", help_heading = "Input")]
+    pub hits: Vec<PathBuf>,
 }
 
 /// Which rules are active: the built-in pack, plus Sigma files or folders, plus IOC lists.
@@ -185,6 +196,25 @@ pub enum RulesCommand {
     /// Loads rule files or folders and reports what was accepted and what was skipped, and
     /// which rules need fields the log format does not carry.
     Check(RulesCheckArgs),
+    /// Writes the active rules (built-in pack, [logs] rules, --rules) as Sigma YAML files, one
+    /// per rule, unchanged, for `sigma convert` (pySigma) and the engine it targets.
+    #[command(after_help = "Examples:
+  skimtrace rules export sigma-out/
+  skimtrace rules export sigma-out/ --config incident.toml --rules my-rules/
+  sigma convert -t sqlite -p <pipeline.yml> sigma-out/")]
+    Export(RulesExportArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RulesExportArgs {
+    /// The folder to write into (created if missing; files of the same name are replaced).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The case's incident.toml (its [logs] rules count).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -1,4 +1,5 @@
 mod affected;
+mod atscale;
 mod casefolder;
 mod checkouts;
 mod crash;

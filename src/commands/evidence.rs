@@ -10,6 +10,8 @@ use super::common::{self, Ui};
 use crate::access_log::open::rotation_order;
 use crate::cli::EvidenceArgs;
 use crate::error::{Error, Result};
+use crate::evidence::hits;
+use crate::evidence::parquet::EventWriter;
 use crate::evidence::{check, scan, write, Input, LogsConfig, ScanOptions, DEFAULT_CHECKOUT_PATHS};
 use crate::output;
 use crate::rules::Matcher;
@@ -28,7 +30,12 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
     let cfg = common::load_config(&args.case)?;
     let window = common::window(&cfg)?;
     let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
-    let inputs = log_inputs(args, &cfg, &logs)?;
+    let hits_files = hits::files(&args.hits)?;
+    let inputs = if hits_files.is_empty() || !args.logs.is_empty() || !logs.paths.is_empty() {
+        log_inputs(args, &cfg, &logs)?
+    } else {
+        Vec::new()
+    };
     let format = super::rules::line_format(
         args.format.as_deref().or(logs.format.as_deref()),
         args.log_format.as_deref().or(logs.log_format.as_deref()),
@@ -66,11 +73,19 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         inputs.len()
     ));
     let matcher = Matcher::new(&set.rules);
+    let events = match &args.emit_events {
+        Some(p) => Some(EventWriter::start(
+            p,
+            inputs.iter().map(|i| i.display.clone()).collect(),
+        )?),
+        None => None,
+    };
     let opts = ScanOptions {
         matcher: &matcher,
         format: format.as_ref(),
         window: &window,
         checkout: Some(&checkout),
+        events: events.as_ref().map(EventWriter::sender),
         reject_samples: logs.reject_samples.unwrap_or(100),
         progress: ui.bytes_bar(
             inputs
@@ -84,8 +99,13 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
     }
+    drop(opts);
+    let emitted = match (events, &args.emit_events) {
+        (Some(w), Some(p)) => Some((w.finish()?, p)),
+        _ => None,
+    };
 
-    let sources: Vec<String> = inputs.iter().map(|i| i.display.clone()).collect();
+    let mut sources: Vec<String> = inputs.iter().map(|i| i.display.clone()).collect();
     let ok: Vec<(usize, &scan::FileResult)> = results
         .iter()
         .enumerate()
@@ -104,7 +124,18 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         .iter()
         .flat_map(|(_, f)| f.hits.iter().cloned())
         .collect();
-    hits.sort_by_key(|h| (h.time, h.file, h.line));
+    let imported = hits::import(
+        &hits_files,
+        &logs.hits.clone().unwrap_or_default(),
+        &set.rules,
+        window.tz.as_ref(),
+        &mut sources,
+        &mut hits,
+    )?;
+    let origins: Vec<String> = std::iter::once("local".to_string())
+        .chain(hits_files.iter().map(|f| f.display.clone()))
+        .collect();
+    hits.sort_by_key(|h| (h.time, h.file, h.line, h.origin));
     let spans = check::spans(&hits, set.rules.len());
     let findings = check::findings(&set.rules, &spans, &window, &min_level, &sources);
     let ok_refs: Vec<&scan::FileResult> = ok.iter().map(|(_, f)| *f).collect();
@@ -121,8 +152,8 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         ));
     }
 
-    write::evidence(&out, &hits, &set.rules, &sources, &window)?;
-    write::timeline(&out, &ok_refs, &set.rules, &window)?;
+    write::evidence(&out, &hits, &set.rules, &sources, &origins, &window)?;
+    write::timeline(&out, &ok_refs, &hits, &set.rules, &window)?;
     write::rejects(&out, &ok, &sources)?;
     write::checkouts(&out, &ok_refs, &sources, &window)?;
     let summary = write::summary(&write::SummaryInput {
@@ -139,7 +170,16 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         min_level: &min_level,
         fields_missing: &fields_missing,
         checkout_paths: &checkout_paths,
+        sources: &sources,
     });
+    let mut summary = summary;
+    if let Some(serde_json::Value::Object(e)) = summary.get_mut("evidence") {
+        e.insert(
+            "imported_hits".into(),
+            serde_json::to_value(&imported).unwrap_or_default(),
+        );
+        e.insert("requests_known".into(), (!inputs.is_empty()).into());
+    }
     crate::summary::merge_write(&out, summary)?;
 
     // Tell the user: per-file problems, then the window check.
@@ -182,6 +222,14 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         hits.iter().filter(|h| window.contains(h.time)).count(),
         out.display()
     ));
+    if let Some((stats, p)) = emitted {
+        ui.say(format!(
+            "skimtrace: wrote {} events in {} row groups to {}",
+            stats.rows,
+            stats.row_groups,
+            p.display()
+        ));
+    }
     Ok(Outcome {
         out,
         evidence_requests: hits.len(),
@@ -215,6 +263,7 @@ pub fn checkouts_in_window(
         format: format.as_ref(),
         window,
         checkout: Some(&checkout),
+        events: None,
         reject_samples: 0,
         progress: ui.bytes_bar(
             inputs

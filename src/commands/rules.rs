@@ -26,6 +26,29 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             ui.say(format!("{} rules active", set.rules.len()));
             Ok(0)
         }
+        RulesCommand::Export(a) => {
+            let cfg = match &a.config {
+                Some(p) => Config::load(p)?,
+                None => Config::empty(),
+            };
+            let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+            let set = active_rules(&cfg, &logs, &a.rules)?;
+            report_skipped(ui, &set);
+            let ex = crate::rules::export::export(&set, &a.dir)?;
+            for (file, id, title) in &ex.written {
+                println!("{file}\t{id}\t{title}");
+            }
+            for (id, why) in &ex.not_exported {
+                ui.warn(format!("not exported: {id}: {why}"));
+            }
+            ui.say(format!(
+                "{} rules written to {}, {} not exported",
+                ex.written.len(),
+                a.dir.display(),
+                ex.not_exported.len()
+            ));
+            Ok(0)
+        }
         RulesCommand::Check(a) => {
             let mut set = RuleSet::default();
             for p in &a.paths {

@@ -3,11 +3,15 @@
 //! declared window, and the days inside the window the logs do not cover.
 //!
 //! - [`scan`] reads and matches the files (parallel, streaming);
+//! - [`hits`] reads hits found elsewhere (`--hits`) back in;
 //! - [`check`] compares the hits with the window and finds log gaps;
+//! - [`parquet`] writes every parsed request as Parquet (`--emit-events`);
 //! - [`write`] writes `evidence.jsonl`, `evidence.csv`, `timeline.csv`, `rejected_lines.csv`
 //!   and the `evidence` and `window_check` keys of `summary.json`.
 
 pub mod check;
+pub mod hits;
+pub mod parquet;
 pub mod scan;
 pub mod write;
 
@@ -52,4 +56,6 @@ pub struct LogsConfig {
     pub indicator_min_level: Option<String>,
     /// Malformed lines kept as samples per file (default 100).
     pub reject_samples: Option<usize>,
+    /// `[logs.hits]`: the columns of `--hits` files, when the default names do not fit.
+    pub hits: Option<hits::HitsConfig>,
 }

@@ -29,6 +29,23 @@ pub struct ScanOptions<'a> {
     pub reject_samples: usize,
     /// Told how many bytes of the files were read (a progress bar).
     pub progress: Option<indicatif::ProgressBar>,
+    /// Where every parsed request goes as a Parquet row (`--emit-events`), if anywhere.
+    pub events: Option<super::parquet::EventSender>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// The same options, without an events sink.
+    pub fn clone_without_events(&self) -> ScanOptions<'a> {
+        ScanOptions {
+            matcher: self.matcher,
+            format: self.format,
+            window: self.window,
+            checkout: self.checkout,
+            reject_samples: self.reject_samples,
+            progress: self.progress.clone(),
+            events: None,
+        }
+    }
 }
 
 /// One input file.
@@ -53,6 +70,8 @@ pub struct Hit {
     pub user_agent: Option<String>,
     /// Indices into the active rules, ascending.
     pub rules: Vec<u32>,
+    /// Where it was found: 0 in the logs scanned here, `k` in the `k`-th `--hits` file.
+    pub origin: u32,
 }
 
 /// A checkout submission inside the window, with what could tie it to an order: the user
@@ -124,6 +143,7 @@ struct ChunkOut {
     days: BTreeMap<Date, DayStats>,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+    events: Option<super::parquet::EventRows>,
 }
 
 /// Scans all files, in parallel; results in input order.
@@ -206,15 +226,27 @@ pub fn scan_file(
         .par_bridge()
         .map_init(
             || opts.matcher.scratch(),
-            |scratch, (idx, c)| match c {
-                Ok(c) => scan_chunk(idx, c, &format, file_idx, opts, scratch),
-                Err(e) => {
-                    *read_error.lock().expect("lock") = Some(e.to_string());
-                    ChunkOut {
-                        idx,
-                        ..ChunkOut::default()
+            |scratch, (idx, c)| {
+                let mut out = match c {
+                    Ok(c) => scan_chunk(idx, c, &format, file_idx, opts, scratch),
+                    Err(e) => {
+                        *read_error.lock().expect("lock") = Some(e.to_string());
+                        ChunkOut {
+                            idx,
+                            ..ChunkOut::default()
+                        }
                     }
+                };
+                if let Some(tx) = &opts.events {
+                    // Every chunk is sent, rows or not: the writer needs its line count.
+                    let _ = tx.send(super::parquet::ChunkMsg {
+                        file: file_idx,
+                        idx,
+                        lines: out.lines,
+                        rows: out.events.take(),
+                    });
                 }
+                out
             },
         )
         .collect();
@@ -374,6 +406,11 @@ fn scan_chunk(
         };
         out.parsed += 1;
         let t = rec.time.expect("parsers set the time");
+        if opts.events.is_some() {
+            out.events
+                .get_or_insert_with(Default::default)
+                .push(&rec, t, rel, line);
+        }
         out.first = min_opt(out.first, Some(t));
         out.last = max_opt(out.last, Some(t));
         let day = days.day(t);
@@ -464,6 +501,7 @@ fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) ->
         referer: text(rec.referer.as_deref()),
         user_agent: text(rec.user_agent.as_deref()),
         rules: rules.to_vec(),
+        origin: 0,
     }
 }
 

@@ -34,6 +34,7 @@ pub fn evidence(
     hits: &[Hit],
     rules: &[Rule],
     sources: &[String],
+    origins: &[String],
     window: &Window,
 ) -> Result<()> {
     let mut csv = CsvOut::create(&dir.join("evidence.csv"), &EVIDENCE_HEADER)?;
@@ -87,16 +88,27 @@ pub fn evidence(
             "in_window": in_window,
             "level": level,
             "titles": titles,
+            "origin": origins.get(h.origin as usize).map(String::as_str).unwrap_or("local"),
         }));
     }
     csv.commit()?;
     output::write_jsonl(&dir.join("evidence.jsonl"), &rows)
 }
 
-/// `timeline.csv`: one row per local day from the first to the last day with log lines (days
-/// without lines included, with zeros, so gaps show), with requests, checkout submissions
-/// inside and outside the window, matching requests, and hits per rule that matched.
-pub fn timeline(dir: &Path, files: &[&FileResult], rules: &[Rule], window: &Window) -> Result<()> {
+/// `timeline.csv`: one row per local day from the first to the last day with log lines or hits
+/// (days without either included, with zeros, so gaps show), with requests, checkout
+/// submissions inside and outside the window, matching requests, and hits per rule that
+/// matched. Matching requests and rule hits are counted from `hits` (local and imported);
+/// request and checkout totals come from the logs read here, and are left empty when no log
+/// was read (a run on `--hits` alone does not know them).
+pub fn timeline(
+    dir: &Path,
+    files: &[&FileResult],
+    hits: &[Hit],
+    rules: &[Rule],
+    window: &Window,
+) -> Result<()> {
+    let requests_known = !files.is_empty();
     let mut days: BTreeMap<jiff::civil::Date, super::scan::DayStats> = BTreeMap::new();
     for f in files {
         for (d, s) in &f.days {
@@ -104,12 +116,22 @@ pub fn timeline(dir: &Path, files: &[&FileResult], rules: &[Rule], window: &Wind
             e.requests += s.requests;
             e.checkouts_in += s.checkouts_in;
             e.checkouts_out += s.checkouts_out;
-            e.evidence += s.evidence;
-            for (r, n) in &s.rule_hits {
-                *e.rule_hits.entry(*r).or_default() += n;
-            }
         }
     }
+    for h in hits {
+        let e = days.entry(window.local_date(h.time)).or_default();
+        e.evidence += 1;
+        for r in &h.rules {
+            *e.rule_hits.entry(*r).or_default() += 1;
+        }
+    }
+    let known = |n: u64| {
+        if requests_known {
+            n.to_string()
+        } else {
+            String::new()
+        }
+    };
     let matched: BTreeSet<u32> = days
         .values()
         .flat_map(|s| s.rule_hits.keys().copied())
@@ -149,9 +171,9 @@ pub fn timeline(dir: &Path, files: &[&FileResult], rules: &[Rule], window: &Wind
             let mut row = vec![
                 d.to_string(),
                 (wf <= d && d <= wl).to_string(),
-                s.requests.to_string(),
-                s.checkouts_in.to_string(),
-                s.checkouts_out.to_string(),
+                known(s.requests),
+                known(s.checkouts_in),
+                known(s.checkouts_out),
                 s.evidence.to_string(),
             ];
             row.extend(
@@ -245,6 +267,8 @@ pub struct SummaryInput<'a> {
     pub min_level: &'a str,
     pub fields_missing: &'a [(String, Vec<String>)],
     pub checkout_paths: &'a [String],
+    /// The names hits point into (`Hit::file`): the inputs, then names from `--hits` files.
+    pub sources: &'a [String],
 }
 
 /// The `evidence` and `window_check` keys of `summary.json`.
@@ -366,7 +390,7 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
             latest = Some((sp.last.0, sp.last.1, sp.last.2, r));
         }
     }
-    let sources: Vec<&str> = s.inputs.iter().map(|i| i.display.as_str()).collect();
+    let sources = s.sources;
     let ind = |x: Option<(jiff::Timestamp, usize, u64, &Rule)>| {
         x.map(|(t, f, l, r)| {
             json!({"time": w.format(t), "rule": r.id, "title": r.title, "source": format!("{}:{l}", sources[f]), "in_window": w.contains(t)})

@@ -45,6 +45,9 @@ pub struct Rule {
     /// Where it came from (`builtin:php-in-static-folder.yml` or a path).
     pub source: String,
     pub cond: Cond,
+    /// The rule's YAML as loaded (`rules export` writes it unchanged); `None` for rules built
+    /// from IOC lists.
+    pub yaml: Option<String>,
 }
 
 /// A boolean tree over leaves.
@@ -229,6 +232,7 @@ pub fn parse_rule(text: &str, source: &str) -> Result<Rule, (Option<String>, Pro
             .to_string(),
         source: source.to_string(),
         cond,
+        yaml: Some(text.to_string()),
     })
 }
 
