@@ -381,23 +381,52 @@ pub fn may_hold_card(b: &[u8]) -> bool {
     let mut run = 0usize;
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() {
+        if b[i].is_ascii_digit() {
             run += 1;
             if run >= 13 {
                 return true;
             }
-        } else if (c == b' ' || c == b'-')
-            && run > 0
-            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
-        {
+            i += 1;
+        } else if run > 0 && separator_at(b, i) > 0 {
             // a single separator inside a run
+            i += separator_at(b, i);
         } else {
             run = 0;
+            i += 1;
         }
-        i += 1;
     }
     false
+}
+
+/// The length of a separator between two digits of a card number at `i`, or 0: a space, a
+/// dash, and — as card numbers typed into a form reach query strings and logs — `+` and
+/// `%20` (a form-encoded and a percent-encoded space). It must be followed by a digit.
+fn separator_at(b: &[u8], i: usize) -> usize {
+    let len = match b[i] {
+        b' ' | b'-' | b'+' => 1,
+        b'%' if b[i..].starts_with(b"%20") => 3,
+        _ => return 0,
+    };
+    if b.get(i + len).is_some_and(u8::is_ascii_digit) {
+        len
+    } else {
+        0
+    }
+}
+
+/// The digits of `b[start..end]`, separators (see [`separator_at`]) skipped.
+fn run_digits(b: &[u8], start: usize, end: usize) -> Vec<u8> {
+    let mut digits = Vec::with_capacity(24);
+    let mut i = start;
+    while i < end {
+        if b[i].is_ascii_digit() {
+            digits.push(b[i]);
+            i += 1;
+        } else {
+            i += separator_at(b, i).max(1);
+        }
+    }
+    digits
 }
 
 /// Finds card-like runs in text: 13–19 digits, possibly split by single spaces or dashes,
@@ -432,13 +461,8 @@ pub fn find_card_runs(text: &str) -> Vec<(usize, usize)> {
                 count += 1;
                 j += 1;
                 end = j;
-            } else if (b[j] == b' ' || b[j] == b'-')
-                && j + 1 < b.len()
-                && b[j + 1].is_ascii_digit()
-                && j > start
-                && b[j - 1].is_ascii_digit()
-            {
-                j += 1;
+            } else if j > start && b[j - 1].is_ascii_digit() && separator_at(b, j) > 0 {
+                j += separator_at(b, j);
             } else {
                 break;
             }
@@ -447,11 +471,7 @@ pub fn find_card_runs(text: &str) -> Vec<(usize, usize)> {
         // expiry, `4111 1111 1111 1111 12/25`, makes an 18-digit run that fails Luhn as a
         // whole): when one passes Luhn, the whole run is masked.
         if count >= 13 {
-            let mut digits: Vec<u8> = b[start..end]
-                .iter()
-                .copied()
-                .filter(u8::is_ascii_digit)
-                .collect();
+            let mut digits: Vec<u8> = run_digits(b, start, end);
             if (digits.len() <= 19 && luhn_valid(&digits))
                 || (13..=19.min(digits.len())).any(|w| digits.windows(w).any(luhn_valid))
             {
@@ -475,21 +495,26 @@ pub fn mask_card_runs(text: &str) -> (String, usize) {
     let mut last = 0;
     for &(s, e) in &runs {
         out.push_str(&text[last..s]);
-        let run = &text[s..e];
-        let mut digits: String = run.chars().filter(char::is_ascii_digit).collect();
+        let b = text.as_bytes();
+        let mut digits = run_digits(b, s, e);
         let masked = if digits.len() <= 19 {
-            mask_digits(&digits)
+            mask_digits(std::str::from_utf8(&digits).expect("ASCII digits"))
         } else {
             "*".repeat(digits.len())
         };
         digits.zeroize();
-        // Put the masked digits back in place of the digits, keeping separators.
+        // Put the masked digits back in place of the digits, keeping separators (a `%20`
+        // stays `%20`: its own digits are not the card's).
         let mut m = masked.chars();
-        for c in run.chars() {
-            if c.is_ascii_digit() {
+        let mut i = s;
+        while i < e {
+            if b[i].is_ascii_digit() {
                 out.push(m.next().unwrap_or('*'));
+                i += 1;
             } else {
-                out.push(c);
+                let len = separator_at(b, i).max(1);
+                out.push_str(&text[i..i + len]);
+                i += len;
             }
         }
         last = e;
@@ -501,6 +526,20 @@ pub fn mask_card_runs(text: &str) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_numbers_split_by_url_encoded_spaces_are_masked() {
+        let (t, n) = mask_card_runs("GET /pay?cc=4111%201111%201111%201111&exp=12");
+        assert_eq!(n, 1, "{t}");
+        assert_eq!(t, "GET /pay?cc=4111%2011**%20****%201111&exp=12");
+        let (t, n) = mask_card_runs("cc=4111+1111+1111+1111");
+        assert_eq!(n, 1, "{t}");
+        assert_eq!(t, "cc=4111+11**+****+1111");
+        assert!(may_hold_card(b"4111%201111%201111%201111"));
+        // %20 between short numbers is left alone.
+        let (t, n) = mask_card_runs("a%2012%2034");
+        assert_eq!((t.as_str(), n), ("a%2012%2034", 0));
+    }
 
     #[test]
     fn brands_from_published_test_numbers() {
