@@ -474,3 +474,36 @@ fn report_lists_each_campaign_against_the_current_list() {
         "{notice:?}"
     );
 }
+
+/// `run --force` leaves nothing stale: the previous run's outputs that this run does not write
+/// are gone (here: the evidence of a stage now skipped), while a send journal stays.
+#[test]
+fn a_forced_rerun_removes_stale_outputs_but_keeps_journals() {
+    let c = fresh_run();
+    assert!(c.out.join("evidence.csv").exists());
+    std::fs::write(c.out.join("sent.jsonl"), "").unwrap();
+    // The next run has no [logs]: evidence is skipped.
+    let cfg_path = c.case.join("incident.toml");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    let start = cfg.find("\n[logs]").expect("[logs] in the bundled config");
+    let end = start
+        + cfg[start..]
+            .find("\n[notify]")
+            .expect("[notify] after [logs]");
+    std::fs::write(&cfg_path, format!("{}{}", &cfg[..start], &cfg[end..])).unwrap();
+    run_case(&c.case, &c.out, &["--force"]).success();
+    assert!(
+        !c.out.join("evidence.csv").exists(),
+        "stale evidence.csv left"
+    );
+    assert!(
+        !c.out.join("timeline.csv").exists(),
+        "stale timeline.csv left"
+    );
+    assert!(
+        c.out.join("sent.jsonl").exists(),
+        "the send journal was removed"
+    );
+    assert!(c.out.join("manifest.prev.json").exists());
+    verify(&c.out).success();
+}

@@ -219,11 +219,41 @@ fn done(name: &str, code: u8, millis: Option<u64>) -> Stage {
 
 /// Moves manifest.json aside before any stage writes: from here on the folder no longer
 /// matches it, and a run that dies half way must not leave a manifest that looks current.
+/// Keeps the previous manifest as manifest.prev.json and removes the outputs it lists, so the
+/// new case folder holds this run's files only (a stage now skipped, or a customer no longer
+/// affected, leaves nothing stale behind). Send journals (`sent*.jsonl`) and `failed*.csv` are
+/// never removed: they are the record of what was sent. Only plain relative paths inside the
+/// folder are touched, whatever the manifest says.
 fn keep_previous_manifest(out: &Path) -> Result<()> {
     let cur = out.join(manifest::FILE);
-    if cur.exists() {
-        let prev = out.join(manifest::PREV_FILE);
-        std::fs::rename(&cur, &prev).map_err(|e| Error::io(&prev, e))?;
+    if !cur.exists() {
+        return Ok(());
+    }
+    let previous = manifest::read(out).ok();
+    let prev = out.join(manifest::PREV_FILE);
+    std::fs::rename(&cur, &prev).map_err(|e| Error::io(&prev, e))?;
+    let Some(previous) = previous else {
+        return Ok(());
+    };
+    for f in &previous.outputs {
+        let rel = Path::new(&f.path);
+        let plain = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let journal = (name.starts_with("sent") && name.ends_with(".jsonl"))
+            || (name.starts_with("failed") && name.ends_with(".csv"));
+        if !plain || journal || name == manifest::PREV_FILE {
+            continue;
+        }
+        let path = out.join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?,
+            _ => {}
+        }
     }
     Ok(())
 }
