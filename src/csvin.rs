@@ -220,6 +220,42 @@ fn read_batches<R: std::io::Read>(
     }
 }
 
+/// A record as CSV text for a rejects file, safe to write: security-code columns replaced by a
+/// note, every card-like digit run masked, and `special` deciding columns of its own (the card
+/// column, a gateway fingerprint). One line, RFC 4180 quoting.
+pub fn redacted_record(
+    rec: &csv::ByteRecord,
+    security_code_cols: &[usize],
+    special: impl Fn(usize, &str) -> Option<String>,
+) -> String {
+    let mut out = String::new();
+    for (i, f) in rec.iter().enumerate() {
+        let s = String::from_utf8_lossy(f);
+        let cell = if security_code_cols.contains(&i) {
+            if s.trim().is_empty() {
+                String::new()
+            } else {
+                "[security code removed]".to_string()
+            }
+        } else if let Some(v) = special(i, &s) {
+            v
+        } else {
+            crate::cards::mask_card_runs(&s).0
+        };
+        if i > 0 {
+            out.push(',');
+        }
+        if cell.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&cell.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&cell);
+        }
+    }
+    out
+}
+
 fn input_err(path: &Path, message: String) -> Error {
     Error::Input {
         path: path.to_path_buf(),

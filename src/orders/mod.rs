@@ -841,37 +841,14 @@ fn clean(s: impl AsRef<str>) -> String {
 /// The record as CSV text for `rejected.csv`: the card column masked, security codes removed,
 /// card-like runs elsewhere masked.
 fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
-    let fields: Vec<String> = rec
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let s = String::from_utf8_lossy(f);
-            if layout.security_code_cols.contains(&i) {
-                if s.trim().is_empty() {
-                    String::new()
-                } else {
-                    "[security code removed]".to_string()
-                }
-            } else if Some(i) == layout.col(Field::CardNumber) {
-                match CardInput::parse(&s) {
-                    Some(CardInput::Full(p)) => p.masked(),
-                    Some(CardInput::Unreadable) => crate::cards::mask_card_runs(&s).0,
-                    Some(CardInput::Masked { .. }) | None => s.into_owned(),
-                }
-            } else {
-                crate::cards::mask_card_runs(&s).0
-            }
+    let card_col = layout.col(Field::CardNumber);
+    crate::csvin::redacted_record(rec, &layout.security_code_cols, |i, s| {
+        (Some(i) == card_col).then(|| match CardInput::parse(s) {
+            Some(CardInput::Full(p)) => p.masked(),
+            Some(CardInput::Unreadable) => crate::cards::mask_card_runs(s).0,
+            Some(CardInput::Masked { .. }) | None => s.to_string(),
         })
-        .collect();
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let _ = w.write_record(&fields);
-    let mut bytes = w.into_inner().unwrap_or_default();
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 /// The index key of an order id: a 128-bit hash of the id as written (trimmed).

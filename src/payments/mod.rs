@@ -472,40 +472,17 @@ impl PaymentFile<'_> {
 
     fn masked_record(&self, rec: &csv::ByteRecord) -> String {
         let layout = self.layout.as_ref().expect("layout");
-        let fields: Vec<String> = rec
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let s = String::from_utf8_lossy(f);
-                if layout.security_code_cols.contains(&i) {
-                    if s.trim().is_empty() {
-                        String::new()
-                    } else {
-                        "[security code removed]".into()
-                    }
-                } else if Some(i) == layout.col(PField::Fingerprint) {
-                    // The gateway's own card fingerprint is an identifier of the card: not written.
-                    if s.trim().is_empty() {
-                        String::new()
-                    } else {
-                        "[fingerprint removed]".into()
-                    }
+        let fp_col = layout.col(PField::Fingerprint);
+        crate::csvin::redacted_record(rec, &layout.security_code_cols, |i, s| {
+            // The gateway's own card fingerprint identifies the card: never written.
+            (Some(i) == fp_col).then(|| {
+                if s.trim().is_empty() {
+                    String::new()
                 } else {
-                    crate::cards::mask_card_runs(&s).0
+                    "[fingerprint removed]".to_string()
                 }
             })
-            .collect();
-        fields
-            .iter()
-            .map(|f| {
-                if f.contains([',', '"', '\n', '\r']) {
-                    format!("\"{}\"", f.replace('"', "\"\""))
-                } else {
-                    f.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
+        })
     }
 
     /// The card of a charge row, or `None` when the row holds no card data.
