@@ -153,7 +153,7 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     orders_written?;
     tracing::info!(elapsed = ?t0.elapsed(), "affected and orders written");
     if let Some(p) = &payments {
-        write_payments(&out, p, &ingest, &groups, &window)?;
+        write_payments(&out, p, &groups, &window)?;
     }
     if let Some(c) = &checkouts {
         write_checkouts(&out, c, &window)?;
@@ -674,13 +674,7 @@ fn fetch_orders_of_charges(
 
 /// payments.csv (one row per charge in the window or joined to an order in it) and
 /// payments_unmatched.csv (charges that concern the window but joined no order).
-fn write_payments(
-    out: &Path,
-    p: &Payments,
-    ingest: &Ingest,
-    groups: &Groups,
-    window: &Window,
-) -> Result<()> {
+fn write_payments(out: &Path, p: &Payments, groups: &Groups, window: &Window) -> Result<()> {
     let mut idx: Vec<usize> = (0..p.charges.len()).collect();
     idx.sort_by(|&a, &b| {
         let (x, y) = (&p.charges[a], &p.charges[b]);
@@ -721,7 +715,6 @@ fn write_payments(
         ])?;
     }
     csv.commit()?;
-    let _ = ingest;
     let mut un = CsvOut::create(
         &out.join("payments_unmatched.csv"),
         &[
