@@ -45,33 +45,15 @@ fn main() {
         "SKIMTRACE_FINGERPRINT_KEY",
         "bench-key-0123456789abcdef0123456789",
     );
-    let mut best = f64::MAX;
-    for run in 0..3 {
-        let out = dir.join(format!("out-{run}"));
-        let _ = std::fs::remove_dir_all(&out);
-        let args = AffectedArgs {
-            case: CaseArgs {
-                window: Some("2020-04-27..2021-12-22".into()),
-                tz: Some("Asia/Tokyo".into()),
-                out: Some(out.clone()),
-                ..CaseArgs::default()
-            },
-            orders: vec![file.to_string_lossy().into_owned()],
-            ..AffectedArgs::default()
-        };
-        let t = Instant::now();
-        let outcome = affected::run(&args, &Ui::new(true)).expect("affected runs");
-        let secs = t.elapsed().as_secs_f64();
-        best = best.min(secs);
+    let orders = vec![file.to_string_lossy().into_owned()];
+    let best = best_of_three(&dir, "out", &orders, &[], |secs, customers| {
         println!(
-            "affected: {rows} rows, {:.1} MB in {secs:.3} s: {:.0} rows/s, {:.1} MB/s ({} customers)",
+            "affected: {rows} rows, {:.1} MB in {secs:.3} s: {:.0} rows/s, {:.1} MB/s ({customers} customers)",
             bytes as f64 / 1e6,
             rows as f64 / secs,
             bytes as f64 / 1e6 / secs,
-            outcome.customers
-        );
-        let _ = std::fs::remove_dir_all(&out);
-    }
+        )
+    });
     println!(
         "affected: best {best:.3} s = {:.0} rows/s, {:.1} MB/s; peak RSS {:.0} MB",
         rows as f64 / best,
@@ -79,9 +61,31 @@ fn main() {
         peak_rss_mb()
     );
     // The same orders joined with a payments export (one charge per card order).
-    let mut best_pay = f64::MAX;
+    let payments = vec![pay.to_string_lossy().into_owned()];
+    let best_pay = best_of_three(&dir, "out-pay", &orders, &payments, |secs, customers| {
+        println!(
+            "affected --payments: {rows} orders + {pay_rows} charges ({:.1} MB) in {secs:.3} s ({customers} customers)",
+            (bytes + pay_bytes) as f64 / 1e6,
+        )
+    });
+    println!(
+        "affected --payments: best {best_pay:.3} s = {:.2}x the orders alone; peak RSS {:.0} MB",
+        best_pay / best,
+        peak_rss_mb()
+    );
+}
+
+/// Runs `affected` three times on the given exports, reporting each run; returns the best time.
+fn best_of_three(
+    dir: &std::path::Path,
+    name: &str,
+    orders: &[String],
+    payments: &[String],
+    report: impl Fn(f64, usize),
+) -> f64 {
+    let mut best = f64::MAX;
     for run in 0..3 {
-        let out = dir.join(format!("out-pay-{run}"));
+        let out = dir.join(format!("{name}-{run}"));
         let _ = std::fs::remove_dir_all(&out);
         let args = AffectedArgs {
             case: CaseArgs {
@@ -90,24 +94,16 @@ fn main() {
                 out: Some(out.clone()),
                 ..CaseArgs::default()
             },
-            orders: vec![file.to_string_lossy().into_owned()],
-            payments: vec![pay.to_string_lossy().into_owned()],
+            orders: orders.to_vec(),
+            payments: payments.to_vec(),
             ..AffectedArgs::default()
         };
         let t = Instant::now();
         let outcome = affected::run(&args, &Ui::new(true)).expect("affected runs");
         let secs = t.elapsed().as_secs_f64();
-        best_pay = best_pay.min(secs);
-        println!(
-            "affected --payments: {rows} orders + {pay_rows} charges ({:.1} MB) in {secs:.3} s ({} customers)",
-            (bytes + pay_bytes) as f64 / 1e6,
-            outcome.customers
-        );
+        best = best.min(secs);
+        report(secs, outcome.customers);
         let _ = std::fs::remove_dir_all(&out);
     }
-    println!(
-        "affected --payments: best {best_pay:.3} s = {:.2}x the orders alone; peak RSS {:.0} MB",
-        best_pay / best,
-        peak_rss_mb()
-    );
+    best
 }
