@@ -91,17 +91,31 @@ impl Default for EventRows {
     }
 }
 
-/// A value as written: `-`, empty or absent is null; card-like runs masked.
-fn value(v: Option<&[u8]>) -> Option<Cow<'_, str>> {
-    match v {
-        None | Some(b"") | Some(b"-") => None,
-        Some(b) => Some(masked(String::from_utf8_lossy(b))),
+/// A value as written: `-`, empty or absent is null; card-like runs masked. `line_clean`: the
+/// raw line holds no run of 13 digits, so a value that is a verbatim slice of it (not unescaped)
+/// holds none either and needs no scan.
+fn value<'v>(v: &'v crate::access_log::Value<'_>, line_clean: bool) -> Option<Cow<'v, str>> {
+    let b: &[u8] = match v.as_deref() {
+        None | Some(b"") | Some(b"-") => return None,
+        Some(b) => b,
+    };
+    if line_clean && matches!(v, Some(Cow::Borrowed(_))) {
+        return Some(match std::str::from_utf8(b) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(b),
+        });
     }
+    Some(masked(b))
 }
 
-/// Masks card-like runs; a text with fewer than 13 digits cannot hold one and is kept as is.
-fn masked(s: Cow<'_, str>) -> Cow<'_, str> {
-    if s.bytes().filter(u8::is_ascii_digit).count() < 13 {
+/// The text of a field with card-like runs masked. Most fields hold no run of 13 digits at all
+/// (a byte scan tells) and valid UTF-8: they are borrowed as they are, with no copy.
+fn masked(b: &[u8]) -> Cow<'_, str> {
+    let s = match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    };
+    if !crate::cards::may_hold_card(b) {
         return s;
     }
     Cow::Owned(mask_card_runs(&s).0)
@@ -119,30 +133,33 @@ impl EventRows {
     /// Adds one parsed request: line `rel` of the chunk, `raw` as read.
     pub fn push(&mut self, rec: &Record<'_>, t: Timestamp, rel: u64, raw: &[u8]) {
         self.time.append_value(t.as_microsecond());
-        let target = rec.target.as_deref();
-        let vals = [
-            rec.ip.as_deref(),
-            rec.user.as_deref(),
-            rec.method.as_deref(),
-            rec.path(),
-            target,
-            target,
-        ];
+        let clean = !crate::cards::may_hold_card(raw);
+        let path: crate::access_log::Value<'_> = rec.path().map(Cow::Borrowed);
+        let vals = [&rec.ip, &rec.user, &rec.method];
         for (b, v) in self.text.iter_mut().zip(vals) {
-            b.append_option(value(v));
+            b.append_option(value(v, clean));
         }
+        // The path is a slice of the target: verbatim exactly when the target is.
+        let path_clean = clean && matches!(rec.target, Some(Cow::Borrowed(_)));
+        self.text[3].append_option(value(&path, path_clean));
+        // `cs-uri-query` and `cs-uri` are both the whole target: masked once, written twice.
+        let target_value = value(&rec.target, clean);
+        self.text[4].append_option(target_value.as_deref());
+        self.text[5].append_option(target_value);
         self.status.append_option(
             rec.status
                 .as_deref()
                 .and_then(|s| std::str::from_utf8(s).ok()?.trim().parse::<i32>().ok()),
         );
-        self.referer.append_option(value(rec.referer.as_deref()));
-        self.user_agent
-            .append_option(value(rec.user_agent.as_deref()));
-        self.host.append_option(value(rec.host.as_deref()));
+        self.referer.append_option(value(&rec.referer, clean));
+        self.user_agent.append_option(value(&rec.user_agent, clean));
+        self.host.append_option(value(&rec.host, clean));
         self.lines.push(rel);
-        self.raw
-            .append_value(masked(String::from_utf8_lossy(raw)).as_ref());
+        if clean {
+            self.raw.append_value(String::from_utf8_lossy(raw).as_ref());
+        } else {
+            self.raw.append_value(masked(raw).as_ref());
+        }
     }
 
     /// The record batch, with `offset` added to the line numbers.
