@@ -728,22 +728,7 @@ mod tests {
     }
 
     pub(crate) fn test_context() -> Context {
-        let case = Case {
-            campaign: "notice".into(),
-            incident: IncidentCtx {
-                id: "t".into(),
-                name: "t".into(),
-                company: "Co".into(),
-                shop: "Shop".into(),
-            },
-            first_day: "2020-04-27".parse().unwrap(),
-            last_day: "2021-12-22".parse().unwrap(),
-            discovered: None,
-            exposed: vec!["card_number".into(), "password".into()],
-            notify: NotifyConfig::default(),
-            contact: ContactConfig::default(),
-            notice_date: "2022-08-18".parse().unwrap(),
-        };
+        let case = test_case();
         let r: Recipient = serde_json::from_str(
             r#"{"customer_id":"c-1","name":"<b>{{ 7*7 }}</b>","email":"a@example.com","cards":[{"brand":"VISA","last4":"1111"}],"order_count":1,"first_order_at":"2021-03-01T10:00:00+09:00","last_order_at":"2021-03-01T10:00:00+09:00"}"#,
         )
