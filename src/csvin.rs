@@ -228,7 +228,7 @@ pub fn redacted_record(
     security_code_cols: &[usize],
     special: impl Fn(usize, &str) -> Option<String>,
 ) -> String {
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     for (i, f) in rec.iter().enumerate() {
         let s = String::from_utf8_lossy(f);
         let cell = if security_code_cols.contains(&i) {
@@ -243,17 +243,11 @@ pub fn redacted_record(
             crate::cards::mask_card_runs(&s).0
         };
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        if cell.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&cell);
-        }
+        crate::output::push_field(&mut out, cell.as_bytes());
     }
-    out
+    String::from_utf8(out).expect("fields are UTF-8 text")
 }
 
 fn input_err(path: &Path, message: String) -> Error {

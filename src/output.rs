@@ -193,6 +193,23 @@ pub fn scrub_cell(cell: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> 
     }
 }
 
+/// Appends one CSV field, RFC 4180: quoted when it holds a comma, a quote, CR or LF (quotes
+/// doubled), as it is otherwise.
+pub fn push_field(line: &mut Vec<u8>, b: &[u8]) {
+    if b.iter().any(|&x| matches!(x, b',' | b'"' | b'\r' | b'\n')) {
+        line.push(b'"');
+        for &x in b {
+            if x == b'"' {
+                line.push(b'"');
+            }
+            line.push(x);
+        }
+        line.push(b'"');
+    } else {
+        line.extend_from_slice(b);
+    }
+}
+
 /// A CSV writer over an [`AtomicFile`] that neutralises every cell. RFC 4180: CRLF line ends,
 /// a field quoted when it holds a comma, a quote, CR or LF (quotes doubled). UTF-8 without a
 /// BOM.
@@ -225,19 +242,7 @@ impl CsvOut {
                 self.line.push(b',');
             }
             let cell = scrub_cell(csv_safe(c.as_ref()));
-            let b = cell.as_bytes();
-            if b.iter().any(|&x| matches!(x, b',' | b'"' | b'\r' | b'\n')) {
-                self.line.push(b'"');
-                for &x in b {
-                    if x == b'"' {
-                        self.line.push(b'"');
-                    }
-                    self.line.push(x);
-                }
-                self.line.push(b'"');
-            } else {
-                self.line.extend_from_slice(b);
-            }
+            push_field(&mut self.line, cell.as_bytes());
         }
         self.line.extend_from_slice(b"\r\n");
         self.f
