@@ -243,13 +243,19 @@ impl Config {
             Some(t) => t
                 .clone()
                 .try_into()
-                .map_err(|e: toml::de::Error| Error::Config {
-                    path: self
-                        .path
-                        .clone()
-                        .unwrap_or_else(|| PathBuf::from("incident.toml")),
-                    message: format!("[{name}]: {}", e.message()),
-                }),
+                .map_err(|e: toml::de::Error| self.error(format!("[{name}]: {}", e.message()))),
+        }
+    }
+
+    /// A config error naming the config file (`incident.toml` when the settings came from the
+    /// command line only).
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        Error::Config {
+            path: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("incident.toml")),
+            message: message.into(),
         }
     }
 }

@@ -50,22 +50,10 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     let inputs = order_inputs(args, &cfg)?;
     let key = common::fingerprint_key(&cfg, args.key_file.as_deref())?;
     let methods = MethodRules::new(&cfg.orders.card_methods, &cfg.orders.not_card_methods)
-        .map_err(|m| Error::Config {
-            path: cfg
-                .path
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("incident.toml")),
-            message: format!("[orders] {m}"),
-        })?;
+        .map_err(|m| cfg.error(format!("[orders] {m}")))?;
     let pay_cfg: PaymentsConfig = cfg.section(&cfg.payments, "payments")?;
     let pay_inputs = payment_inputs(args, &cfg, &pay_cfg)?;
-    let rules = JoinRules::new(&pay_cfg.join).map_err(|m| Error::Config {
-        path: cfg
-            .path
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("incident.toml")),
-        message: m,
-    })?;
+    let rules = JoinRules::new(&pay_cfg.join).map_err(|m| cfg.error(m))?;
     let out = common::out_dir(&args.case, &cfg);
     output::prepare_dir(&out, args.case.force)?;
 
@@ -177,8 +165,9 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
                 "untied": c.untied,
             }),
         );
-        summary.insert("warnings".into(), json!(warnings));
     }
+    // The warnings of every part, once they are all known.
+    summary.insert("warnings".into(), json!(warnings));
     crate::summary::merge_write(&out, summary)?;
 
     report_to_user(ui, &out, &ingest, &stats, &warnings);
@@ -798,7 +787,6 @@ fn payments_summary(
         }),
     );
     summary.insert("orders_without_payment".into(), json!(without));
-    summary.insert("warnings".into(), json!(warnings));
 }
 
 /// What `affected --logs` found: checkout submissions inside the window, and those no order
