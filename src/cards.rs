@@ -375,15 +375,55 @@ pub fn base32_lower(bytes: &[u8]) -> String {
     base32::encode(base32::Alphabet::Rfc4648Lower { padding: false }, bytes)
 }
 
-/// A fast pre-check on raw bytes: whether there is a run of 13 or more digits (single spaces or
-/// dashes allowed between digits). Only then is [`find_card_runs`] worth calling.
+/// Bytes a card-like run is made of: digits and the separators of [`separator_at`].
+fn run_byte(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b' ' | b'-' | b'+' | b'%')
+}
+
+/// The shortest run: 13 digits.
+const MIN_RUN: usize = 13;
+
+/// A fast pre-check on raw bytes: whether there is a run of 13 or more digits (single
+/// separators allowed between digits, see [`separator_at`]). Only then is [`find_card_runs`]
+/// worth calling.
+///
+/// Every byte of a run is a [`run_byte`] and a run spans at least 13 bytes, so each run covers
+/// one of the bytes 12, 25, 38…: only those are probed, and the exact test runs on the stretch
+/// of run bytes around a probe that hits one. A log line or a CSV field is read a thirteenth
+/// at a time; `--emit-events` calls this on every line.
 pub fn may_hold_card(b: &[u8]) -> bool {
+    let mut i = MIN_RUN - 1;
+    while i < b.len() {
+        if run_byte(b[i]) {
+            let mut s = i;
+            while s > 0 && run_byte(b[s - 1]) {
+                s -= 1;
+            }
+            let mut e = i + 1;
+            while e < b.len() && run_byte(b[e]) {
+                e += 1;
+            }
+            if e - s >= MIN_RUN && holds_run(&b[s..e]) {
+                return true;
+            }
+            while i < e {
+                i += MIN_RUN;
+            }
+        } else {
+            i += MIN_RUN;
+        }
+    }
+    false
+}
+
+/// The exact test behind [`may_hold_card`], byte by byte.
+fn holds_run(b: &[u8]) -> bool {
     let mut run = 0usize;
     let mut i = 0;
     while i < b.len() {
         if b[i].is_ascii_digit() {
             run += 1;
-            if run >= 13 {
+            if run >= MIN_RUN {
                 return true;
             }
             i += 1;
@@ -536,9 +576,30 @@ mod tests {
         assert_eq!(n, 1, "{t}");
         assert_eq!(t, "cc=4111+11**+****+1111");
         assert!(may_hold_card(b"4111%201111%201111%201111"));
+        // Exactly 13 digits, at either end; 12 are not enough.
+        assert!(may_hold_card(b"4111111111111"));
+        assert!(may_hold_card(b"4111111111111 GET"));
+        assert!(may_hold_card(b"GET /?a=4111111111111"));
+        assert!(!may_hold_card(b"GET /?a=411111111111&b=1"));
+        assert!(!may_hold_card(b"411111111111"));
         // %20 between short numbers is left alone.
         let (t, n) = mask_card_runs("a%2012%2034");
         assert_eq!((t.as_str(), n), ("a%2012%2034", 0));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, cases: 2000, ..Default::default() })]
+        /// The probing pre-check answers exactly as the byte-by-byte test on the whole text.
+        #[test]
+        fn may_hold_card_is_the_exact_test(s in "(%20|[0-9]|[0-9]|[ +a/%-]){0,80}") {
+            proptest::prop_assert_eq!(may_hold_card(s.as_bytes()), holds_run(s.as_bytes()), "{:?}", s);
+        }
+        #[test]
+        fn may_hold_card_finds_planted_runs(pre in "[a-z0-9 %/-]{0,30}", sep in "( |-|\\+|%20)?", post in "[a-z0-9 %/-]{0,30}") {
+            let run = ["4111", "1111", "1111", "1"].join(&sep);
+            let s = format!("{pre}{run}{post}");
+            proptest::prop_assert!(may_hold_card(s.as_bytes()), "{:?}", s);
+        }
     }
 
     #[test]
