@@ -254,3 +254,70 @@ fn proof_with_pysigma_and_sqlite() {
     );
     assert!(stdout.contains("proof holds"), "{stdout}");
 }
+
+/// A log of several events chunks (a row group each, encoded on the scan's threads and put
+/// back in order): every row keeps its exact line number, malformed lines leave gaps, and the
+/// raw line of each row is the one at that number.
+#[test]
+fn events_of_a_log_bigger_than_a_chunk_keep_exact_line_numbers() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("big.log");
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    let mut n = 0i64;
+    while text.len() < 3 * skimtrace::evidence::parquet::EVENTS_CHUNK {
+        n += 1;
+        if n % 997 == 0 {
+            text.push_str("not a request at all\n");
+            continue;
+        }
+        let s = n % 60;
+        text.push_str(&format!(
+            "203.0.113.{} - - [01/Jun/2021:10:{:02}:{s:02} +0900] \"GET /p/{n}?q=line-{n} HTTP/1.1\" 200 512 \"https://shop.example.jp/\" \"Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/115.0\"\n",
+            n % 250,
+            (n / 60) % 60
+        ));
+        expected.push(n);
+    }
+    std::fs::write(&log, &text).unwrap();
+    let events = d.path().join("e.parquet");
+    let o = skimtrace()
+        .args([
+            "evidence",
+            "-q",
+            "--window",
+            "2021-06-01..2021-06-30",
+            "--tz",
+            "Asia/Tokyo",
+        ])
+        .arg("--logs")
+        .arg(&log)
+        .arg("--out")
+        .arg(d.path().join("out"))
+        .arg("--emit-events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = std::fs::File::open(&events).unwrap();
+    let groups = ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .metadata()
+        .num_row_groups();
+    assert!(groups >= 3, "{groups} row groups");
+    let mut lines = Vec::new();
+    for b in batches(&events) {
+        let l = b
+            .column_by_name("line")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        for (i, raw) in strings(&b, "raw").into_iter().enumerate() {
+            let want = format!("GET /p/{0}?q=line-{0} ", l.value(i));
+            assert!(raw.unwrap().contains(&want), "line {}", l.value(i));
+            lines.push(l.value(i));
+        }
+    }
+    assert_eq!(lines, expected);
+}

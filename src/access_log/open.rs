@@ -111,9 +111,25 @@ pub enum Chunk {
     Overlong { sample: Vec<u8>, len: u64 },
 }
 
+impl Chunk {
+    /// How many lines the chunk holds, counted as the scan counts them: every newline ends
+    /// one, and a last line without its newline is one more.
+    pub fn lines(&self) -> u64 {
+        match self {
+            Chunk::Lines(d) => {
+                let newlines = memchr::memchr_iter(b'\n', d).count() as u64;
+                newlines + u64::from(d.last().is_some_and(|&b| b != b'\n'))
+            }
+            Chunk::Overlong { .. } => 1,
+        }
+    }
+}
+
 /// Cuts a stream into chunks of whole lines, in order.
 pub struct Chunker<R> {
     r: R,
+    /// Bytes read at a time, and the size a chunk reaches before it is cut.
+    chunk: usize,
     carry: Vec<u8>,
     eof: bool,
     /// A read error met after some bytes: those bytes are handed out first, then the error.
@@ -123,9 +139,11 @@ pub struct Chunker<R> {
 }
 
 impl<R: Read> Chunker<R> {
-    pub fn new(r: R) -> Self {
+    /// Cuts `r` into chunks of about `chunk` bytes ([`CHUNK`] unless a caller needs more).
+    pub fn new(r: R, chunk: usize) -> Self {
         Chunker {
             r,
+            chunk,
             carry: Vec::new(),
             eof: false,
             pending: None,
@@ -162,8 +180,8 @@ impl<R: Read> Chunker<R> {
     /// The next chunk, `None` at the end.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         loop {
-            if !self.eof && self.carry.len() < CHUNK {
-                self.fill(CHUNK)?;
+            if !self.eof && self.carry.len() < self.chunk {
+                self.fill(self.chunk)?;
             }
             if self.carry.is_empty() {
                 return match self.pending.take() {
@@ -175,7 +193,7 @@ impl<R: Read> Chunker<R> {
                 let rest = self.carry.split_off(nl + 1);
                 let lines = std::mem::replace(&mut self.carry, rest);
                 // Keep room for the next read without reallocating every time.
-                self.carry.reserve(CHUNK);
+                self.carry.reserve(self.chunk);
                 return Ok(Some(Chunk::Lines(lines)));
             }
             if self.eof {
@@ -268,7 +286,7 @@ mod tests {
         }
         data.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE + 10));
         data.extend_from_slice(b"\nlast");
-        let mut c = Chunker::new(&data[..]);
+        let mut c = Chunker::new(&data[..], CHUNK);
         let (mut lines, mut overlong) = (0, 0);
         while let Some(ch) = c.next_chunk().unwrap() {
             match ch {

@@ -3,11 +3,13 @@
 //! Athena, ClickHouse…). See the README's "At scale" for the schema.
 //!
 //! - The scan's chunk workers fill the columns of their chunk ([`EventRows`]): card-like digit
-//!   runs masked in every text column, `-` and empty values as null.
-//! - One writer thread receives the chunks over a bounded channel, puts each file's chunks back
-//!   in order (so line numbers are exact) and writes them with that file's own Parquet writer
-//!   into a part file beside the target: zstd, row groups of at most [`ROW_GROUP`] rows, so
-//!   memory stays flat in the size of the logs.
+//!   runs masked in every text column, `-` and empty values as null. The same worker encodes
+//!   and compresses them into one row group ([`EventSender::send`]): the costly part runs on
+//!   every core, and a row group holds the requests of one chunk ([`EVENTS_CHUNK`] bytes of
+//!   log at most), so memory stays flat in the size of the logs.
+//! - One writer thread receives the encoded chunks over a bounded channel, puts each file's
+//!   chunks back in order, encodes the `line` column (only it knows where a chunk starts in
+//!   its file) and appends the row group to that file's part file beside the target.
 //! - At the end the parts are joined in input order into the target, column chunks copied as
 //!   they are (no re-encoding): the output is the same whichever file finished first.
 
@@ -16,13 +18,15 @@ use crate::cards::mask_card_runs;
 use crate::error::{Error, Result};
 use crate::output::AtomicFile;
 use arrow_array::builder::{Int32Builder, StringBuilder, TimestampMicrosecondBuilder};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Int64Array, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use jiff::Timestamp;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::properties::EnabledStatistics;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use std::borrow::Cow;
@@ -32,8 +36,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-/// Rows per row group, at most.
-pub const ROW_GROUP: usize = 65_536;
+/// Bytes of log per chunk when events are written: one chunk is one row group (about 35,000
+/// requests of a combined log), within the sizes engines read well, and one per core in flight.
+pub const EVENTS_CHUNK: usize = 8 << 20;
 
 /// The text columns, in schema order after `time`.
 pub const TEXT_COLUMNS: [&str; 6] = [
@@ -76,18 +81,41 @@ pub struct EventRows {
     raw: StringBuilder,
 }
 
-impl Default for EventRows {
-    fn default() -> Self {
+impl EventRows {
+    /// Room for the requests of a chunk of `bytes` bytes, sized from a combined log (about
+    /// 200 bytes a line, a third of it the target, half the user agent), so that the columns
+    /// rarely grow, as growing copies them and touches fresh memory.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let rows = bytes / 128 + 16;
+        let text = |per_row: usize, share: usize| {
+            StringBuilder::with_capacity(rows, per_row.max(bytes / share))
+        };
         EventRows {
-            time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            text: std::array::from_fn(|_| StringBuilder::new()),
-            status: Int32Builder::new(),
-            referer: StringBuilder::new(),
-            user_agent: StringBuilder::new(),
-            host: StringBuilder::new(),
-            lines: Vec::new(),
-            raw: StringBuilder::new(),
+            time: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            text: [
+                text(rows * 15, usize::MAX),
+                text(rows, usize::MAX),
+                text(rows * 4, usize::MAX),
+                text(0, 8),
+                text(0, 3),
+                text(0, 3),
+            ],
+            status: Int32Builder::with_capacity(rows),
+            referer: text(0, 4),
+            user_agent: text(0, 2),
+            host: text(0, usize::MAX),
+            lines: Vec::with_capacity(rows),
+            raw: text(0, 1),
         }
+    }
+}
+
+/// Text as written: valid UTF-8 borrowed (the common case, checked at word speed), anything
+/// else with U+FFFD in place of the bad bytes.
+fn utf8(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
     }
 }
 
@@ -100,10 +128,7 @@ fn value<'v>(v: &'v crate::access_log::Value<'_>, line_clean: bool) -> Option<Co
         Some(b) => b,
     };
     if line_clean && matches!(v, Some(Cow::Borrowed(_))) {
-        return Some(match std::str::from_utf8(b) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(b),
-        });
+        return Some(utf8(b));
     }
     Some(masked(b))
 }
@@ -111,10 +136,7 @@ fn value<'v>(v: &'v crate::access_log::Value<'_>, line_clean: bool) -> Option<Co
 /// The text of a field with card-like runs masked. Most fields hold no run of 13 digits at all
 /// (a byte scan tells) and valid UTF-8: they are borrowed as they are, with no copy.
 fn masked(b: &[u8]) -> Cow<'_, str> {
-    let s = match std::str::from_utf8(b) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
-    };
+    let s = utf8(b);
     if !crate::cards::may_hold_card(b) {
         return s;
     }
@@ -156,14 +178,14 @@ impl EventRows {
         self.host.append_option(value(&rec.host, clean));
         self.lines.push(rel);
         if clean {
-            self.raw.append_value(String::from_utf8_lossy(raw).as_ref());
+            self.raw.append_value(utf8(raw));
         } else {
-            self.raw.append_value(masked(raw).as_ref());
+            self.raw.append_value(masked(raw));
         }
     }
 
-    /// The record batch, with `offset` added to the line numbers.
-    fn finish(mut self, source: &str, offset: u64) -> std::result::Result<RecordBatch, String> {
+    /// The columns in schema order; `first_line`: the lines of the file before the chunk.
+    fn finish(mut self, source: &str, first_line: u64) -> Vec<ArrayRef> {
         let n = self.lines.len();
         let mut cols: Vec<ArrayRef> = vec![Arc::new(self.time.finish())];
         for b in &mut self.text {
@@ -175,24 +197,94 @@ impl EventRows {
         cols.push(Arc::new(self.host.finish()));
         cols.push(Arc::new(StringArray::from(vec![source; n])));
         cols.push(Arc::new(Int64Array::from_iter_values(
-            self.lines.iter().map(|l| (l + offset) as i64),
+            self.lines.iter().map(|l| (l + first_line) as i64),
         )));
         cols.push(Arc::new(self.raw.finish()));
-        RecordBatch::try_new(schema(), cols).map_err(|e| e.to_string())
+        cols
     }
 }
 
-/// One chunk's share: every chunk of a file is sent exactly once, rows or not, so the writer
-/// knows the line offset of the next.
-pub struct ChunkMsg {
-    pub file: usize,
-    pub idx: usize,
-    pub lines: u64,
-    pub rows: Option<EventRows>,
+/// One chunk's row group, encoded and compressed by the scan worker that read the chunk.
+struct EncodedRows {
+    columns: Vec<ArrowColumnChunk>,
+    rows: u64,
 }
 
-/// The sending side, handed to the scan.
-pub type EventSender = mpsc::SyncSender<ChunkMsg>;
+/// One chunk's share: every chunk of a file is sent exactly once, rows or not, so the writer
+/// can check that the line numbers it was given follow on from the chunks before.
+struct ChunkMsg {
+    file: usize,
+    idx: usize,
+    first_line: u64,
+    lines: u64,
+    rows: Option<std::result::Result<EncodedRows, String>>,
+}
+
+/// What the scan workers share: the encoder settings and the channel to the writer thread.
+struct Encoder {
+    factory: ArrowRowGroupWriterFactory,
+    sources: Vec<String>,
+}
+
+/// The sending side, handed to the scan. Encoding happens on the sending thread, so a scan on
+/// N cores encodes on N cores; the writer thread only puts row groups in order and appends them.
+#[derive(Clone)]
+pub struct EventSender {
+    tx: mpsc::SyncSender<ChunkMsg>,
+    enc: Arc<Encoder>,
+}
+
+impl EventSender {
+    /// Encodes chunk `idx` of input `file` (`first_line` lines before it, `lines` lines read,
+    /// `rows` the parsed ones) into a row group and hands it to the writer. Every chunk must be
+    /// sent, rows or not.
+    pub fn send(
+        &self,
+        file: usize,
+        idx: usize,
+        first_line: u64,
+        lines: u64,
+        rows: Option<EventRows>,
+    ) {
+        let rows = rows
+            .filter(|r| !r.is_empty())
+            .map(|r| self.enc.encode(file, first_line, r));
+        // The writer is gone only after an error of its own, which it reports.
+        let _ = self.tx.send(ChunkMsg {
+            file,
+            idx,
+            first_line,
+            lines,
+            rows,
+        });
+    }
+}
+
+impl Encoder {
+    fn encode(
+        &self,
+        file: usize,
+        first_line: u64,
+        rows: EventRows,
+    ) -> std::result::Result<EncodedRows, String> {
+        let source = self.sources.get(file).map(String::as_str).unwrap_or("");
+        let n = rows.len() as u64;
+        let arrays = rows.finish(source, first_line);
+        let schema = schema();
+        let writers = self
+            .factory
+            .create_column_writers(0)
+            .map_err(|e| e.to_string())?;
+        let mut columns = Vec::with_capacity(writers.len());
+        for ((mut w, field), array) in writers.into_iter().zip(schema.fields()).zip(&arrays) {
+            for leaf in compute_leaves(field, array).map_err(|e| e.to_string())? {
+                w.write(&leaf).map_err(|e| e.to_string())?;
+            }
+            columns.push(w.close().map_err(|e| e.to_string())?);
+        }
+        Ok(EncodedRows { columns, rows: n })
+    }
+}
 
 /// What was written.
 #[derive(Debug, Clone, Copy, Default)]
@@ -203,7 +295,7 @@ pub struct EmitStats {
 
 /// The writer thread and its channel.
 pub struct EventWriter {
-    tx: EventSender,
+    sender: EventSender,
     handle: std::thread::JoinHandle<std::result::Result<EmitStats, Error>>,
 }
 
@@ -213,47 +305,93 @@ impl EventWriter {
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let (tx, rx) = mpsc::sync_channel::<ChunkMsg>(16);
+        let (_, factory) = ArrowWriter::try_new(std::io::sink(), schema(), Some(props()))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(|e| pq(target, e))?;
+        let (tx, rx) = mpsc::sync_channel::<ChunkMsg>(4);
         let target = target.to_path_buf();
+        let names = sources.clone();
         let handle = std::thread::Builder::new()
             .name("skimtrace-events".into())
-            .spawn(move || write_all(rx, &target, &sources))
+            .spawn(move || write_all(rx, &target, &names))
             .map_err(|e| Error::Invariant(format!("cannot start the events writer: {e}")))?;
-        Ok(EventWriter { tx, handle })
+        Ok(EventWriter {
+            sender: EventSender {
+                tx,
+                enc: Arc::new(Encoder { factory, sources }),
+            },
+            handle,
+        })
     }
 
     pub fn sender(&self) -> EventSender {
-        self.tx.clone()
+        self.sender.clone()
     }
 
     /// Waits for the last chunk and writes the target.
     pub fn finish(self) -> Result<EmitStats> {
-        drop(self.tx);
+        drop(self.sender);
         self.handle
             .join()
             .map_err(|_| Error::Invariant("the events writer panicked".into()))?
     }
 }
 
-/// zstd level 1 and no dictionary for the columns that are mostly distinct (a dictionary
-/// there is built, found too big and thrown away for every page).
+/// zstd level 1 everywhere. No dictionary for the columns that are mostly distinct (a
+/// dictionary there is built, found too big and thrown away for every page); no min/max
+/// statistics for text (they cost a comparison per value and prune nothing: every row group
+/// spans the whole alphabet of addresses and paths) but kept for `time`, `line`, `sc-status`
+/// and `source_file`, which engines use to skip row groups; `time` and `line` delta-encoded
+/// (they rise).
 fn props() -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
-        .set_max_row_group_row_count(Some(ROW_GROUP));
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")));
     for c in ["raw", "cs-uri-query", "cs-uri", "time", "line"] {
         b = b.set_column_dictionary_enabled(c.into(), false);
+    }
+    let text = TEXT_COLUMNS
+        .iter()
+        .chain(&["cs-referer", "cs-user-agent", "cs-host", "raw"]);
+    for c in text {
+        b = b.set_column_statistics_enabled((*c).into(), EnabledStatistics::None);
+    }
+    for c in ["time", "line"] {
+        b = b.set_column_encoding(c.into(), Encoding::DELTA_BINARY_PACKED);
     }
     b.build()
 }
 
+/// A chunk waiting for the chunks before it: its first line, its line count and its rows.
+type Pending = (u64, u64, Option<std::result::Result<EncodedRows, String>>);
+
 /// One input file's part: its writer and the chunks not yet in order.
 struct Part {
     path: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<SerializedFileWriter<File>>,
     next: usize,
     offset: u64,
-    pending: BTreeMap<usize, (u64, Option<EventRows>)>,
+    pending: BTreeMap<usize, Pending>,
+}
+
+impl Part {
+    /// Appends one encoded chunk as a row group.
+    fn append(&mut self, rows: EncodedRows) -> Result<u64> {
+        if self.writer.is_none() {
+            let f = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let (w, _) = ArrowWriter::try_new(f, schema(), Some(props()))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(|e| pq(&self.path, e))?;
+            self.writer = Some(w);
+        }
+        let file = self.writer.as_mut().expect("just set");
+        let path = &self.path;
+        let mut rg = file.next_row_group().map_err(|e| pq(path, e))?;
+        for c in rows.columns {
+            c.append_to_row_group(&mut rg).map_err(|e| pq(path, e))?;
+        }
+        rg.close().map_err(|e| pq(path, e))?;
+        Ok(rows.rows)
+    }
 }
 
 fn write_all(
@@ -279,21 +417,20 @@ fn write_all(
                 offset: 0,
                 pending: BTreeMap::new(),
             });
-            part.pending.insert(msg.idx, (msg.lines, msg.rows));
-            while let Some((lines, rows)) = part.pending.remove(&part.next) {
-                if let Some(rows) = rows.filter(|r| !r.is_empty()) {
-                    let source = sources.get(msg.file).map(String::as_str).unwrap_or("");
-                    let batch = rows.finish(source, part.offset).map_err(Error::Invariant)?;
-                    stats.rows += batch.num_rows() as u64;
-                    if part.writer.is_none() {
-                        let f = File::create(&part.path).map_err(|e| Error::io(&part.path, e))?;
-                        part.writer = Some(
-                            ArrowWriter::try_new(f, schema(), Some(props()))
-                                .map_err(|e| pq(&part.path, e))?,
-                        );
+            part.pending
+                .insert(msg.idx, (msg.first_line, msg.lines, msg.rows));
+            while let Some((first_line, lines, rows)) = part.pending.remove(&part.next) {
+                if let Some(rows) = rows {
+                    if first_line != part.offset {
+                        return Err(Error::Invariant(format!(
+                            "events of {}: chunk {} starts after line {first_line}, the chunks before it hold {} lines",
+                            sources.get(msg.file).map(String::as_str).unwrap_or("?"),
+                            part.next,
+                            part.offset
+                        )));
                     }
-                    let w = part.writer.as_mut().expect("just set");
-                    w.write(&batch).map_err(|e| pq(&part.path, e))?;
+                    let rows = rows.map_err(|e| pq(&part.path, e))?;
+                    stats.rows += part.append(rows)?;
                 }
                 part.offset += lines;
                 part.next += 1;

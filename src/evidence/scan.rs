@@ -166,7 +166,12 @@ pub fn scan_file(
         f
     });
     let (reader, gzip) = open::open(&input.path, on_read).map_err(|e| e.to_string())?;
-    let mut chunker = Chunker::new(reader);
+    // With events, a chunk is a row group: bigger than a scan alone needs.
+    let chunk_size = match opts.events {
+        Some(_) => super::parquet::EVENTS_CHUNK,
+        None => open::CHUNK,
+    };
+    let mut chunker = Chunker::new(reader, chunk_size);
     let first = match chunker.next_chunk() {
         Ok(c) => c,
         Err(e) => {
@@ -201,12 +206,23 @@ pub fn scan_file(
         gzip,
         ..FileResult::default()
     };
-    let (tx, rx) = mpsc::sync_channel::<std::io::Result<Chunk>>(4);
+    // Events need each chunk's first line number before the chunks are put back in order: the
+    // reader counts the lines it hands out (a newline count, only then).
+    let count_lines = opts.events.is_some();
+    let mut next_line = match &first {
+        Some(c) if count_lines => c.lines(),
+        _ => 0,
+    };
+    let (tx, rx) = mpsc::sync_channel::<std::io::Result<(u64, Chunk)>>(4);
     let reader = std::thread::spawn(move || {
         loop {
             match chunker.next_chunk() {
                 Ok(Some(c)) => {
-                    if tx.send(Ok(c)).is_err() {
+                    let first_line = next_line;
+                    if count_lines {
+                        next_line += c.lines();
+                    }
+                    if tx.send(Ok((first_line, c))).is_err() {
                         break;
                     }
                 }
@@ -220,31 +236,30 @@ pub fn scan_file(
         chunker.bytes
     });
     let read_error = std::sync::Mutex::new(None::<String>);
-    let chunks = first.into_iter().map(Ok).chain(rx);
+    let chunks = first.into_iter().map(|c| Ok((0, c))).chain(rx);
     let mut outs: Vec<ChunkOut> = chunks
         .enumerate()
         .par_bridge()
         .map_init(
             || opts.matcher.scratch(),
             |scratch, (idx, c)| {
-                let mut out = match c {
-                    Ok(c) => scan_chunk(idx, c, &format, file_idx, opts, scratch),
+                let (mut out, first_line) = match c {
+                    Ok((first_line, c)) => (
+                        scan_chunk(idx, c, &format, file_idx, opts, scratch),
+                        first_line,
+                    ),
                     Err(e) => {
                         *read_error.lock().expect("lock") = Some(e.to_string());
-                        ChunkOut {
+                        let out = ChunkOut {
                             idx,
                             ..ChunkOut::default()
-                        }
+                        };
+                        (out, 0)
                     }
                 };
                 if let Some(tx) = &opts.events {
-                    // Every chunk is sent, rows or not: the writer needs its line count.
-                    let _ = tx.send(super::parquet::ChunkMsg {
-                        file: file_idx,
-                        idx,
-                        lines: out.lines,
-                        rows: out.events.take(),
-                    });
+                    // Every chunk is sent, rows or not: the writer checks the line numbers.
+                    tx.send(file_idx, idx, first_line, out.lines, out.events.take());
                 }
                 out
             },
@@ -408,7 +423,7 @@ fn scan_chunk(
         let t = rec.time.expect("parsers set the time");
         if opts.events.is_some() {
             out.events
-                .get_or_insert_with(Default::default)
+                .get_or_insert_with(|| super::parquet::EventRows::with_capacity(data.len()))
                 .push(&rec, t, rel, line);
         }
         out.first = min_opt(out.first, Some(t));
