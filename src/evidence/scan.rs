@@ -171,7 +171,10 @@ pub fn scan_file(
         Some(_) => super::parquet::EVENTS_CHUNK,
         None => open::CHUNK,
     };
-    let mut chunker = Chunker::new(reader, chunk_size);
+    // Chunk buffers go back to the reader once scanned: a fresh buffer costs the kernel a
+    // zeroed page for every 4 KiB of it, as much as reading the bytes into it.
+    let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+    let mut chunker = Chunker::new(reader, chunk_size).with_spares(spare_rx);
     let first = match chunker.next_chunk() {
         Ok(c) => c,
         Err(e) => {
@@ -244,10 +247,14 @@ pub fn scan_file(
             || opts.matcher.scratch(),
             |scratch, (idx, c)| {
                 let (mut out, first_line) = match c {
-                    Ok((first_line, c)) => (
-                        scan_chunk(idx, c, &format, file_idx, opts, scratch),
-                        first_line,
-                    ),
+                    Ok((first_line, c)) => {
+                        let out = scan_chunk(idx, &c, &format, file_idx, opts, scratch);
+                        if let Chunk::Lines(buf) = c {
+                            // The reader may be done: then the buffer is simply dropped.
+                            let _ = spare_tx.send(buf);
+                        }
+                        (out, first_line)
+                    }
                     Err(e) => {
                         *read_error.lock().expect("lock") = Some(e.to_string());
                         let out = ChunkOut {
@@ -364,7 +371,7 @@ impl<'a> DayCache<'a> {
 
 fn scan_chunk(
     idx: usize,
-    chunk: Chunk,
+    chunk: &Chunk,
     format: &LineFormat,
     file_idx: usize,
     opts: &ScanOptions<'_>,
@@ -382,11 +389,11 @@ fn scan_chunk(
                 opts,
                 1,
                 format!("line longer than {} bytes ({len} bytes)", MAX_LINE),
-                &sample,
+                sample,
             );
             return out;
         }
-        Chunk::Lines(d) => d,
+        Chunk::Lines(d) => d.as_slice(),
     };
     let mut days = DayCache::new(opts.window);
     let mut matched: Vec<u32> = Vec::new();
