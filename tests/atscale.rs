@@ -321,3 +321,155 @@ fn events_of_a_log_bigger_than_a_chunk_keep_exact_line_numbers() {
     }
     assert_eq!(lines, expected);
 }
+
+/// A mixed case: the fixture logs scanned here plus hits from two engines (a SQL engine's CSV
+/// and an ECS JSON-lines export). Each hit keeps its origin, rows of one request merge, a row
+/// of a request scanned here adds its rule to the local hit, bad rows are rejected and counted
+/// (never fatal), and an imported hit drives the window check like a local one.
+#[test]
+fn hits_from_elsewhere_merge_with_the_local_scan() {
+    let d = case();
+    std::fs::create_dir_all(d.path().join("mine")).unwrap();
+    std::fs::write(
+        d.path().join("mine/r.yml"),
+        "title: Mine\nid: 0d7c9a8e-2b1f-4c55-9f0e-000000000001\nlogsource:\n    category: webserver\ndetection:\n    selection:\n        cs-uri-query|contains: '/mine-only-elsewhere'\n    condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    let evidence = |out: &str, extra: &[&str]| {
+        let o = skimtrace()
+            .current_dir(d.path())
+            .args([
+                "evidence",
+                "--config",
+                "incident.toml",
+                "--rules",
+                "mine",
+                "--out",
+                out,
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stderr).unwrap()
+    };
+    evidence("out-local", &[]);
+    let local = read_jsonl(&d.path().join("out-local/evidence.jsonl"));
+    let first = &local[0];
+    let (src, line) = first["source"].as_str().unwrap().rsplit_once(':').unwrap();
+    let mine = "0d7c9a8e-2b1f-4c55-9f0e-000000000001";
+    let webshell = local
+        .iter()
+        .flat_map(|h| h["rules"].as_array().unwrap().clone())
+        .map(|r| r.as_str().unwrap().to_string())
+        .next()
+        .unwrap();
+    let csv = [
+        "time,c-ip,cs-method,cs-uri-query,sc-status,cs-referer,cs-user-agent,rule_id,source_file,line".to_string(),
+        format!("{},,,,,,,{mine},{src},{line}", first["time"].as_str().unwrap()),
+        format!("2020-03-01 01:00:00+00,192.0.2.7,GET,/mine-only-elsewhere?c={},200,,curl/8,{mine},,", PAN.replace(' ', "")),
+        format!("2020-03-01 01:00:00+00,192.0.2.7,GET,/mine-only-elsewhere?c={},200,,curl/8,{webshell},,", PAN.replace(' ', "")),
+        format!("yesterday,192.0.2.7,GET,/x,200,,curl/8,{mine},,"),
+        "2020-03-02 01:00:00+00,192.0.2.7,GET,/x,200,,curl/8,no-such-rule,,".to_string(),
+    ];
+    std::fs::write(d.path().join("hits.csv"), csv.join("\n") + "\n").unwrap();
+    let jsonl = [
+        r#"{"@timestamp":"2021-05-01T00:00:00Z","source":{"ip":"198.51.100.77"},"http":{"request":{"method":"POST"},"response":{"status_code":200}},"url":{"original":"/mine-only-elsewhere"},"rule":{"name":"mine"}}"#,
+        "not json at all",
+    ];
+    std::fs::write(d.path().join("remote.jsonl"), jsonl.join("\n") + "\n").unwrap();
+    let stderr = evidence(
+        "out-mixed",
+        &["--hits", "hits.csv", "--hits", "remote.jsonl"],
+    );
+    let out = d.path().join("out-mixed");
+    let hits = read_jsonl(&out.join("evidence.jsonl"));
+    assert_eq!(hits.len(), local.len() + 2, "one new request per engine");
+    let merged = hits
+        .iter()
+        .find(|h| h["source"] == first["source"])
+        .unwrap();
+    assert_eq!(merged["origin"], "local");
+    let rules: Vec<&str> = merged["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&mine), "{rules:?}");
+    let from_csv: Vec<_> = hits.iter().filter(|h| h["origin"] == "hits.csv").collect();
+    assert_eq!(from_csv.len(), 1);
+    assert_eq!(from_csv[0]["source"], "hits.csv:3");
+    assert_eq!(from_csv[0]["time"], "2020-03-01T10:00:00+09:00");
+    assert_eq!(
+        from_csv[0]["rules"].as_array().unwrap().len(),
+        2,
+        "two rows, one request"
+    );
+    assert!(
+        luhn_runs(&from_csv[0].to_string()).is_empty(),
+        "{}",
+        from_csv[0]
+    );
+    let from_json: Vec<_> = hits
+        .iter()
+        .filter(|h| h["origin"] == "remote.jsonl")
+        .collect();
+    assert_eq!(from_json.len(), 1);
+    assert_eq!(
+        (
+            from_json[0]["method"].as_str(),
+            from_json[0]["status"].as_u64()
+        ),
+        (Some("POST"), Some(200))
+    );
+    // The CSV carries the origin too.
+    let rows = crate::util::read_csv_maps(&out.join("evidence.csv"));
+    let origins: Vec<&str> = rows.iter().map(|r| r["origin"].as_str()).collect();
+    assert_eq!(
+        origins.iter().filter(|o| **o == "local").count(),
+        local.len()
+    );
+    assert!(origins.contains(&"hits.csv") && origins.contains(&"remote.jsonl"));
+    // Bad rows: rejected with file, line and reason, counted, the run goes on.
+    let rejected = crate::util::read_csv_maps(&out.join("rejected_lines.csv"));
+    let find = |src: &str| {
+        rejected
+            .iter()
+            .find(|r| r["source"] == src)
+            .unwrap_or_else(|| panic!("{src} not in {rejected:?}"))
+    };
+    assert!(find("hits.csv:5")["reason"].contains("yesterday"));
+    assert!(find("hits.csv:6")["reason"].contains("not an active rule"));
+    assert!(find("remote.jsonl:2")["reason"].contains("not a JSON object"));
+    let summary = crate::util::read_json(&out.join("summary.json"));
+    let imported = &summary["evidence"]["imported_hits"];
+    assert_eq!(imported[0]["file"], "hits.csv");
+    assert_eq!(
+        (
+            imported[0]["rows"].as_u64(),
+            imported[0]["rejected"].as_u64(),
+            imported[0]["hits"].as_u64()
+        ),
+        (Some(5), Some(2), Some(1))
+    );
+    assert_eq!(
+        (
+            imported[1]["rows"].as_u64(),
+            imported[1]["rejected"].as_u64(),
+            imported[1]["hits"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert!(
+        stderr.contains("hits.csv: 2 of 5 rows rejected"),
+        "{stderr}"
+    );
+    // The window check sees the imported hit: rule Mine first matched 57 days before the start.
+    assert!(stderr.contains("Mine) first matched 2020-03-01T10:00:00+09:00, 57 days before the declared window start (hits.csv:3)"), "{stderr}");
+}

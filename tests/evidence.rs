@@ -133,7 +133,8 @@ fn vector_park_logs_give_the_planted_hits_in_time_order() {
             "user_agent",
             "rules",
             "in_window",
-            "level"
+            "level",
+            "origin"
         ]
     );
     let got: Vec<(String, String, String, String)> = rows[1..]

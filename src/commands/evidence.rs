@@ -154,7 +154,7 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
 
     write::evidence(&out, &hits, &set.rules, &sources, &origins, &window)?;
     write::timeline(&out, &ok_refs, &hits, &set.rules, &window)?;
-    write::rejects(&out, &ok, &sources)?;
+    write::rejects(&out, &ok, &sources, &imported)?;
     write::checkouts(&out, &ok_refs, &sources, &window)?;
     let summary = write::summary(&write::SummaryInput {
         window: &window,
@@ -207,6 +207,13 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
                 }
             }
         }
+    }
+    for f in imported.iter().filter(|f| f.rejected > 0) {
+        let first = &f.rejects[0];
+        warnings.push(format!(
+            "{}: {} of {} rows rejected (rejected_lines.csv), the first at line {}: {}",
+            f.file, f.rejected, f.rows, first.line, first.reason
+        ));
     }
     warnings.extend(findings.iter().map(|f| f.message.clone()));
     warnings.extend(gaps.iter().map(check::Gap::message));

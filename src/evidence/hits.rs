@@ -136,13 +136,21 @@ pub struct HitsFile {
     pub display: String,
 }
 
-/// What one hits file gave.
+/// What one hits file gave: `rows` read, of which `rejected` (listed in rejected_lines.csv)
+/// and the rest merged into `hits` requests (rows of one request, one per rule, are one hit).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HitsFileStats {
     pub file: String,
     pub rows: u64,
+    pub rejected: u64,
     pub hits: u64,
+    /// The rejected rows: line, reason, the row as read (masked, cut).
+    #[serde(skip)]
+    pub rejects: Vec<super::scan::Reject>,
 }
+
+/// A rejected row's text as kept: card-like runs masked, at most this many characters.
+const REJECT_TEXT: usize = 2_000;
 
 /// Reads every hits file and merges its hits into `hits` (the local ones, whose `origin` is 0):
 /// hits file `k` gets origin `k + 1`. `sources` are the source names hits point into; names
@@ -162,6 +170,7 @@ pub fn import(
     let mut stats = Vec::new();
     for (k, f) in files.iter().enumerate() {
         let before = hits.len();
+        let mut rejects = Vec::new();
         let rows = read_file(
             f,
             cfg,
@@ -171,11 +180,14 @@ pub fn import(
             sources,
             &mut index,
             hits,
+            &mut rejects,
         )?;
         stats.push(HitsFileStats {
             file: f.display.clone(),
             rows,
+            rejected: rejects.len() as u64,
             hits: (hits.len() - before) as u64,
+            rejects,
         });
     }
     Ok(stats)
@@ -187,8 +199,14 @@ enum Key {
     Content(u32, Vec<Option<String>>, Timestamp),
 }
 
-/// One row's values, by [`KEYS`] position.
-type Row = [Option<String>; 11];
+/// One row's values, by [`KEYS`] position, or why it could not be read; and its text.
+type Row = std::result::Result<[Option<String>; 11], String>;
+
+/// A row as kept in rejected_lines.csv.
+fn reject_text(s: &str) -> String {
+    let s: String = s.chars().take(REJECT_TEXT).collect();
+    mask_card_runs(&s).0
+}
 
 #[allow(clippy::too_many_arguments)]
 fn read_file(
@@ -200,6 +218,7 @@ fn read_file(
     sources: &mut Vec<String>,
     index: &mut BTreeMap<Key, usize>,
     hits: &mut Vec<Hit>,
+    rejects: &mut Vec<super::scan::Reject>,
 ) -> Result<u64> {
     let layout = |m: String| Error::Layout {
         path: f.path.clone(),
@@ -209,18 +228,18 @@ fn read_file(
     let text = String::from_utf8_lossy(&text);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let names = wanted(cfg);
-    let mut rows: Vec<(u64, Row)> = Vec::new();
+    let mut rows: Vec<(u64, Row, String)> = Vec::new();
     if text.trim_start().starts_with('{') {
         for (n, l) in text.lines().enumerate() {
             if l.trim().is_empty() {
                 continue;
             }
-            let v: serde_json::Value = serde_json::from_str(l)
-                .map_err(|e| layout(format!("line {}: not a JSON object: {e}", n + 1)))?;
-            rows.push((
-                n as u64 + 1,
-                std::array::from_fn(|i| json_get(&v, &names[i])),
-            ));
+            let row = match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v) if v.is_object() => Ok(std::array::from_fn(|i| json_get(&v, &names[i]))),
+                Ok(_) => Err("not a JSON object".to_string()),
+                Err(e) => Err(format!("not a JSON object: {e}")),
+            };
+            rows.push((n as u64 + 1, row, l.to_string()));
         }
     } else {
         let mut rd = csv::ReaderBuilder::new()
@@ -237,17 +256,30 @@ fn read_file(
                 .iter()
                 .find_map(|n| header.iter().position(|h| h == &n.to_ascii_lowercase()))
         });
-        for (n, r) in rd.records().enumerate() {
-            let r = r.map_err(|e| layout(format!("row {}: {e}", n + 2)))?;
-            rows.push((
-                n as u64 + 2,
-                std::array::from_fn(|i| cols[i].and_then(|c| r.get(c)).map(str::to_string)),
-            ));
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = rd.position().line();
+            match rd.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => rows.push((
+                    line,
+                    Ok(std::array::from_fn(|i| {
+                        cols[i].and_then(|c| record.get(c)).map(str::to_string)
+                    })),
+                    record.iter().collect::<Vec<_>>().join(","),
+                )),
+                // A broken row (a stray quote) is rejected; the reader goes on after it.
+                Err(e) => rows.push((line, Err(format!("not a CSV row: {e}")), String::new())),
+            }
         }
     }
     for i in [0, 8] {
         let key = KEYS[i];
-        if !rows.is_empty() && rows.iter().all(|(_, r)| r[i].is_none()) {
+        let read: Vec<&[Option<String>; 11]> = rows
+            .iter()
+            .filter_map(|(_, r, _)| r.as_ref().ok())
+            .collect();
+        if !read.is_empty() && read.iter().all(|r| r[i].is_none()) {
             return Err(layout(format!(
                 "no {key} column (looked for {}); name it in [logs.hits] {key} = \"…\"",
                 names[i].join(", ")
@@ -255,84 +287,144 @@ fn read_file(
         }
     }
     let own = source_index(sources, &f.display);
-    for (n, row) in &rows {
-        let at = |m: String| layout(format!("line {n}: {m}"));
-        let v = |i: usize| {
-            row[i]
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty() && *s != "-" && !s.eq_ignore_ascii_case("null"))
-                .map(|s| mask_card_runs(s).0)
+    for (n, row, raw) in &rows {
+        let reject = |reason: String| super::scan::Reject {
+            line: *n,
+            reason,
+            text: reject_text(raw),
         };
-        let time = parse_time(&v(0).unwrap_or_default(), zone).map_err(&at)?;
-        let rule_name = v(8).ok_or_else(|| at("no rule".into()))?;
-        let rule = rules
-            .iter()
-            .position(|r| r.id == rule_name)
-            .or_else(|| {
-                rules
-                    .iter()
-                    .position(|r| r.title.eq_ignore_ascii_case(&rule_name))
-            })
-            .ok_or_else(|| {
-                at(format!(
-                    "rule {rule_name:?} is not an active rule (add it with --rules, or drop --no-builtin)"
-                ))
-            })? as u32;
-        let status = match v(5) {
-            None => None,
-            Some(s) => Some(
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|x| x.fract() == 0.0 && (0.0..=999.0).contains(x))
-                    .map(|x| x as u16)
-                    .ok_or_else(|| at(format!("status {s:?} is not a number")))?,
-            ),
-        };
-        let target = v(3);
-        let path = v(4).or_else(|| {
-            target
-                .as_deref()
-                .map(|t| t.split('?').next().unwrap_or(t).to_string())
-        });
-        let line_no = v(10).and_then(|l| l.parse::<u64>().ok());
-        let (file, line, key) = match (v(9), line_no) {
-            (Some(src), Some(l)) => {
-                let fi = source_index(sources, &src);
-                (fi, l, Key::Line(fi, l))
-            }
-            _ => {
-                let content = vec![v(1), v(2), target.clone(), v(5), v(6), v(7)];
-                (own, *n, Key::Content(origin, content, time))
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                rejects.push(reject(e.clone()));
+                continue;
             }
         };
-        match index.get(&key) {
-            Some(&i) => {
-                let h = &mut hits[i];
-                if let Err(p) = h.rules.binary_search(&rule) {
-                    h.rules.insert(p, rule);
-                }
-            }
-            None => {
-                index.insert(key, hits.len());
-                hits.push(Hit {
-                    time,
-                    file,
-                    line,
-                    ip: v(1),
-                    method: v(2),
-                    path,
-                    target,
-                    status,
-                    referer: v(6),
-                    user_agent: v(7),
-                    rules: vec![rule],
-                    origin,
-                });
-            }
+        match hit_of(row, rules, zone) {
+            Ok(h) => merge(h, own, *n, origin, sources, index, hits),
+            Err(e) => rejects.push(reject(e)),
         }
     }
     Ok(rows.len() as u64)
+}
+
+/// A row's values, checked, before it is merged.
+struct RowHit {
+    time: Timestamp,
+    rule: u32,
+    values: [Option<String>; 11],
+    status: Option<u16>,
+    path: Option<String>,
+}
+
+/// Reads one row: every text trimmed and masked, `-`, empty and `null` as absent.
+fn hit_of(
+    row: &[Option<String>; 11],
+    rules: &[Rule],
+    zone: Option<&TimeZone>,
+) -> std::result::Result<RowHit, String> {
+    let values: [Option<String>; 11] = std::array::from_fn(|i| {
+        row[i]
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "-" && !s.eq_ignore_ascii_case("null"))
+            .map(|s| mask_card_runs(s).0)
+    });
+    let time = parse_time(values[0].as_deref().unwrap_or_default(), zone)?;
+    let rule_name = values[8].as_deref().ok_or("no rule")?;
+    let rule = rules
+        .iter()
+        .position(|r| r.id == rule_name)
+        .or_else(|| {
+            rules
+                .iter()
+                .position(|r| r.title.eq_ignore_ascii_case(rule_name))
+        })
+        .ok_or_else(|| {
+            format!(
+                "rule {rule_name:?} is not an active rule (add it with --rules, or drop --no-builtin)"
+            )
+        })? as u32;
+    let status = match values[5].as_deref() {
+        None => None,
+        Some(s) => Some(
+            s.parse::<f64>()
+                .ok()
+                .filter(|x| x.fract() == 0.0 && (0.0..=999.0).contains(x))
+                .map(|x| x as u16)
+                .ok_or_else(|| format!("status {s:?} is not a number"))?,
+        ),
+    };
+    let path = values[4].clone().or_else(|| {
+        values[3]
+            .as_deref()
+            .map(|t| t.split('?').next().unwrap_or(t).to_string())
+    });
+    Ok(RowHit {
+        time,
+        rule,
+        values,
+        status,
+        path,
+    })
+}
+
+/// Merges a row into the hits: a row of a request already there (the same `source_file` and
+/// `line`, or the same content in the same hits file) adds its rule to it. `own`: the hits
+/// file's source index; `n`: the row's line in it.
+fn merge(
+    h: RowHit,
+    own: usize,
+    n: u64,
+    origin: u32,
+    sources: &mut Vec<String>,
+    index: &mut BTreeMap<Key, usize>,
+    hits: &mut Vec<Hit>,
+) {
+    let [_, ip, method, target, _, status_text, referer, user_agent, _, source, line] = h.values;
+    let line_no = line.and_then(|l| l.parse::<u64>().ok());
+    let (file, line, key) = match (source, line_no) {
+        (Some(src), Some(l)) => {
+            let fi = source_index(sources, &src);
+            (fi, l, Key::Line(fi, l))
+        }
+        _ => {
+            let content = vec![
+                ip.clone(),
+                method.clone(),
+                target.clone(),
+                status_text,
+                referer.clone(),
+                user_agent.clone(),
+            ];
+            (own, n, Key::Content(origin, content, h.time))
+        }
+    };
+    match index.get(&key) {
+        Some(&i) => {
+            let hit = &mut hits[i];
+            if let Err(p) = hit.rules.binary_search(&h.rule) {
+                hit.rules.insert(p, h.rule);
+            }
+        }
+        None => {
+            index.insert(key, hits.len());
+            hits.push(Hit {
+                time: h.time,
+                file,
+                line,
+                ip,
+                method,
+                path: h.path,
+                target,
+                status: h.status,
+                referer,
+                user_agent,
+                rules: vec![h.rule],
+                origin,
+            });
+        }
+    }
 }
 
 /// The column names tried per value: the configured one, else the defaults.
@@ -377,8 +469,14 @@ fn json_get(v: &serde_json::Value, names: &[&str]) -> Option<String> {
         _ => None,
     };
     for n in names {
-        if let Some((_, x)) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)) {
-            return scalar(x);
+        // A name that holds an object (ECS `rule`, `source`) is not the value: the dotted
+        // names below (`rule.name`, `source.ip`) look inside it.
+        if let Some(s) = obj
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .and_then(|(_, x)| scalar(x))
+        {
+            return Some(s);
         }
         let mut cur = v;
         let mut ok = true;
@@ -392,7 +490,9 @@ fn json_get(v: &serde_json::Value, names: &[&str]) -> Option<String> {
             }
         }
         if ok && n.contains('.') {
-            return scalar(cur);
+            if let Some(s) = scalar(cur) {
+                return Some(s);
+            }
         }
     }
     None

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-pub const EVIDENCE_HEADER: [&str; 12] = [
+pub const EVIDENCE_HEADER: [&str; 13] = [
     "time",
     "source",
     "ip",
@@ -24,6 +24,7 @@ pub const EVIDENCE_HEADER: [&str; 12] = [
     "rules",
     "in_window",
     "level",
+    "origin",
 ];
 
 /// `evidence.jsonl` and `evidence.csv`: one row per matching request, in time order (equal
@@ -60,6 +61,10 @@ pub fn evidence(
         let source = format!("{}:{}", sources[h.file], h.line);
         let nonnull = |v: &Option<String>| v.clone().filter(|s| !s.is_empty() && s != "-");
         let in_window = window.contains(h.time);
+        let origin = origins
+            .get(h.origin as usize)
+            .map(String::as_str)
+            .unwrap_or("local");
         csv.row([
             time.clone(),
             source.clone(),
@@ -73,6 +78,7 @@ pub fn evidence(
             ids.join(" "),
             in_window.to_string(),
             level.to_string(),
+            origin.to_string(),
         ])?;
         rows.push(json!({
             "time": time,
@@ -88,7 +94,7 @@ pub fn evidence(
             "in_window": in_window,
             "level": level,
             "titles": titles,
-            "origin": origins.get(h.origin as usize).map(String::as_str).unwrap_or("local"),
+            "origin": origin,
         }));
     }
     csv.commit()?;
@@ -234,8 +240,14 @@ pub fn checkouts(
     csv.commit()
 }
 
-/// `rejected_lines.csv`: the sampled malformed lines (masked) with file:line and reason.
-pub fn rejects(dir: &Path, files: &[(usize, &FileResult)], sources: &[String]) -> Result<()> {
+/// `rejected_lines.csv`: the sampled malformed lines (masked) with file:line and reason, then
+/// every rejected row of the `--hits` files.
+pub fn rejects(
+    dir: &Path,
+    files: &[(usize, &FileResult)],
+    sources: &[String],
+    imported: &[super::hits::HitsFileStats],
+) -> Result<()> {
     let mut csv = CsvOut::create(
         &dir.join("rejected_lines.csv"),
         &["source", "reason", "line"],
@@ -244,6 +256,15 @@ pub fn rejects(dir: &Path, files: &[(usize, &FileResult)], sources: &[String]) -
         for r in &f.rejects {
             csv.row([
                 format!("{}:{}", sources[*i], r.line),
+                r.reason.clone(),
+                r.text.clone(),
+            ])?;
+        }
+    }
+    for f in imported {
+        for r in &f.rejects {
+            csv.row([
+                format!("{}:{}", f.file, r.line),
                 r.reason.clone(),
                 r.text.clone(),
             ])?;
