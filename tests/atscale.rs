@@ -53,6 +53,15 @@ fn batches(p: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// A column of a batch, as its array type.
+fn column<'b, A: 'static>(b: &'b RecordBatch, col: &str) -> &'b A {
+    b.column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"))
+        .as_any()
+        .downcast_ref::<A>()
+        .unwrap_or_else(|| panic!("{col} is not of the expected type"))
+}
+
 fn strings(b: &RecordBatch, col: &str) -> Vec<Option<String>> {
     let a = b
         .column_by_name(col)
@@ -124,18 +133,8 @@ fn emit_events_writes_every_parsed_request_masked_and_deterministic() {
             }
         }
         let files = strings(b, "source_file");
-        let lines = b
-            .column_by_name("line")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
-        let status = b
-            .column_by_name("sc-status")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .unwrap();
+        let lines = column::<Int64Array>(b, "line");
+        let status = column::<Int32Array>(b, "sc-status");
         let ua = strings(b, "cs-user-agent");
         let referer = strings(b, "cs-referer");
         for i in 0..b.num_rows() {
@@ -307,12 +306,7 @@ fn events_of_a_log_bigger_than_a_chunk_keep_exact_line_numbers() {
     assert!(groups >= 3, "{groups} row groups");
     let mut lines = Vec::new();
     for b in batches(&events) {
-        let l = b
-            .column_by_name("line")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
+        let l = column::<Int64Array>(&b, "line");
         for (i, raw) in strings(&b, "raw").into_iter().enumerate() {
             let want = format!("GET /p/{0}?q=line-{0} ", l.value(i));
             assert!(raw.unwrap().contains(&want), "line {}", l.value(i));
