@@ -7,9 +7,11 @@
 //!   and compresses them into one row group ([`EventSender::send`]): the costly part runs on
 //!   every core, and a row group holds the requests of one chunk ([`EVENTS_CHUNK`] bytes of
 //!   log at most), so memory stays flat in the size of the logs.
+//! - The reader numbers each chunk's first line as it cuts the file, so a worker writes exact
+//!   line numbers without waiting for the chunks before its own.
 //! - One writer thread receives the encoded chunks over a bounded channel, puts each file's
-//!   chunks back in order, encodes the `line` column (only it knows where a chunk starts in
-//!   its file) and appends the row group to that file's part file beside the target.
+//!   chunks back in order (checking that each starts where the ones before it end) and
+//!   appends each as a row group to that file's part file beside the target.
 //! - At the end the parts are joined in input order into the target, column chunks copied as
 //!   they are (no re-encoding): the output is the same whichever file finished first.
 
