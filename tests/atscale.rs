@@ -467,3 +467,42 @@ fn hits_from_elsewhere_merge_with_the_local_scan() {
     // The window check sees the imported hit: rule Mine first matched 57 days before the start.
     assert!(stderr.contains("Mine) first matched 2020-03-01T10:00:00+09:00, 57 days before the declared window start (hits.csv:3)"), "{stderr}");
 }
+
+/// A run on a hits file alone, as a Windows tool writes it (CRLF, blank lines): rejected rows
+/// are named by their real line, and no log gap is claimed, as no log was read.
+#[test]
+fn hits_alone_name_the_real_lines_and_claim_no_log_gaps() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = [
+        "time,c-ip,cs-uri-query,rule",
+        "",
+        "2021-05-01T00:00:00Z,192.0.2.1,/.git/config,Access to a .git folder",
+        "\"two",
+        "lines\",192.0.2.1,/.git/config,Access to a .git folder",
+        "",
+        "2021-05-02T00:00:00Z,192.0.2.1,/.git/HEAD,no such rule",
+    ];
+    std::fs::write(d.path().join("siem.csv"), rows.join("\r\n") + "\r\n").unwrap();
+    let o = skimtrace()
+        .current_dir(d.path())
+        .args([
+            "evidence",
+            "--hits",
+            "siem.csv",
+            "--window",
+            "2021-04-27..2021-12-22",
+        ])
+        .args(["--tz", "Asia/Tokyo", "--out", "out"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("no log lines"), "{stderr}");
+    let rejected = crate::util::read_csv_maps(&d.path().join("out/rejected_lines.csv"));
+    let sources: Vec<&str> = rejected.iter().map(|r| r["source"].as_str()).collect();
+    assert_eq!(sources, ["siem.csv:4", "siem.csv:7"]);
+    let hits = read_jsonl(&d.path().join("out/evidence.jsonl"));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["source"], "siem.csv:3");
+    assert_eq!(hits[0]["origin"], "siem.csv");
+}

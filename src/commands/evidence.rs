@@ -139,7 +139,12 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
     let spans = check::spans(&hits, set.rules.len());
     let findings = check::findings(&set.rules, &spans, &window, &min_level, &sources);
     let ok_refs: Vec<&scan::FileResult> = ok.iter().map(|(_, f)| *f).collect();
-    let gaps = check::gaps(&ok_refs, &window);
+    // With `--hits` alone no log was read: which days the logs miss is unknown, not "all".
+    let gaps = if inputs.is_empty() {
+        Vec::new()
+    } else {
+        check::gaps(&ok_refs, &window)
+    };
     let fields_missing = match &format {
         Some(f) => set.fields_missing(f),
         None => Vec::new(),

@@ -257,8 +257,19 @@ fn read_file(
                 .find_map(|n| header.iter().position(|h| h == &n.to_ascii_lowercase()))
         });
         let mut record = csv::StringRecord::new();
+        // Line numbers counted here from the byte offsets: the csv crate's own count is off
+        // after CRLF line ends (rust-csv#395), the ones Windows exports have.
+        let bytes = text.as_bytes();
+        let (mut counted_to, mut line) = (0usize, 1u64);
         loop {
-            let line = rd.position().line();
+            // Where the next record starts: the reader's position, past the line ends (and
+            // blank lines) it has not consumed yet.
+            let mut at = (rd.position().byte() as usize).min(bytes.len());
+            while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+                at += 1;
+            }
+            line += memchr::memchr_iter(b'\n', &bytes[counted_to.min(at)..at]).count() as u64;
+            counted_to = counted_to.max(at);
             match rd.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => rows.push((
