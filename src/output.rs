@@ -78,6 +78,19 @@ pub struct AtomicFile {
     writer: Option<BufWriter<File>>,
 }
 
+/// Creates (or truncates) a working file readable by the owner only, as every output is: a
+/// scratch file beside an output holds the same data.
+pub fn private_file(path: &Path) -> Result<fs::File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| Error::io(path, e))
+}
+
 impl AtomicFile {
     /// Opens a temporary file beside `target`, readable by the owner only.
     pub fn create(target: &Path) -> Result<AtomicFile> {
@@ -285,6 +298,25 @@ pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn working_files_are_private_and_truncated() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("part");
+        fs::write(&p, b"older and longer").unwrap();
+        let mut f = private_file(&p).unwrap();
+        f.write_all(b"new").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        let fresh = d.path().join("fresh");
+        drop(private_file(&fresh).unwrap());
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 
     #[test]
     fn formulas_are_neutralised() {

@@ -379,7 +379,7 @@ impl Part {
     /// Appends one encoded chunk as a row group.
     fn append(&mut self, rows: EncodedRows) -> Result<u64> {
         if self.writer.is_none() {
-            let f = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let f = crate::output::private_file(&self.path)?;
             let (w, _) = ArrowWriter::try_new(f, schema(), Some(props()))
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(|e| pq(&self.path, e))?;
