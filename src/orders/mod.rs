@@ -445,41 +445,37 @@ impl Ingest {
                 return Ok(Class::Rejected);
             }
         };
-        if !opts.window.contains(at) {
-            // Orders just outside the window are kept aside when payments are joined by
-            // e-mail, amount and time: a payment inside the window may belong to one.
-            if let Some(m) = opts.margin {
+        let in_window = opts.window.contains(at);
+        // Orders just outside the window are kept aside when payments are joined by e-mail,
+        // amount and time: a payment inside the window may belong to one.
+        let near = !in_window
+            && opts.margin.is_some_and(|m| {
                 let w = opts.window;
-                let near = at >= w.start.checked_sub(m).unwrap_or(w.start)
-                    && at < w.end.checked_add(m).unwrap_or(w.end);
-                if near {
-                    let o = self.build_record(
-                        rec,
-                        line,
-                        file_idx,
-                        ctx,
-                        opts,
-                        order_id,
-                        at,
-                        EntryKind::Order,
-                    );
-                    self.margin.push(o);
-                }
+                at >= w.start.checked_sub(m).unwrap_or(w.start)
+                    && at < w.end.checked_add(m).unwrap_or(w.end)
+            });
+        if in_window || near {
+            let o = self.build_record(
+                rec,
+                line,
+                file_idx,
+                ctx,
+                opts,
+                order_id,
+                at,
+                EntryKind::Order,
+            );
+            if in_window {
+                self.orders.push(o);
+            } else {
+                self.margin.push(o);
             }
-            return Ok(Class::OutOfWindow);
         }
-        let order = self.build_record(
-            rec,
-            line,
-            file_idx,
-            ctx,
-            opts,
-            order_id,
-            at,
-            EntryKind::Order,
-        );
-        self.orders.push(order);
-        Ok(Class::InWindow)
+        Ok(if in_window {
+            Class::InWindow
+        } else {
+            Class::OutOfWindow
+        })
     }
 
     /// The kept form of one order record.
