@@ -560,6 +560,18 @@ mod tests {
         (port, h)
     }
 
+    /// A client over clear text to the scripted server on `port`.
+    fn plain_client(port: u16) -> Client {
+        Client::connect(
+            "127.0.0.1",
+            port,
+            Duration::from_secs(5),
+            Security::Plain,
+            "client.example",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_transaction_with_multiline_replies_and_a_4xx() {
         let (port, h) = server(vec![
@@ -576,14 +588,7 @@ mod tests {
             ("\r\n.\r\n", "250 2.0.0 queued\r\n"),
             ("QUIT\r\n", "221 bye\r\n"),
         ]);
-        let mut c = Client::connect(
-            "127.0.0.1",
-            port,
-            Duration::from_secs(5),
-            Security::Plain,
-            "client.example",
-        )
-        .unwrap();
+        let mut c = plain_client(port);
         assert!(c.capabilities().eight_bit_mime && !c.capabilities().starttls);
         c.mail("a@example.com", true).unwrap();
         let e = c.rcpt("b@example.com").unwrap_err();
@@ -610,14 +615,7 @@ mod tests {
     #[test]
     fn credentials_never_go_over_clear_text() {
         let (port, h) = server(vec![("\r\n", "250-test\r\n250 AUTH PLAIN LOGIN\r\n")]);
-        let mut c = Client::connect(
-            "127.0.0.1",
-            port,
-            Duration::from_secs(5),
-            Security::Plain,
-            "client.example",
-        )
-        .unwrap();
+        let mut c = plain_client(port);
         let cred = Credentials {
             user: "u".into(),
             password: Zeroizing::new("secret".into()),
@@ -632,14 +630,7 @@ mod tests {
     #[test]
     fn a_closed_connection_is_broken_not_a_reply() {
         let (port, h) = server(vec![("\r\n", "250 test\r\n")]);
-        let mut c = Client::connect(
-            "127.0.0.1",
-            port,
-            Duration::from_secs(5),
-            Security::Plain,
-            "client.example",
-        )
-        .unwrap();
+        let mut c = plain_client(port);
         h.join().unwrap();
         let e = c.mail("a@example.com", false).unwrap_err();
         assert!(matches!(e, SmtpError::Broken(_)), "{e}");
