@@ -23,6 +23,20 @@ fn affected(dir: &Path, file: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `affected` over `dir/o.csv`, which must exit 0 with counts that reconcile: its output and
+/// summary.
+fn affected_ok(dir: &Path) -> (Output, Value) {
+    let o = affected(dir, "o.csv", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = assert_reconciles(&dir.join("out"));
+    (o, s)
+}
+
+/// The records in the window and the rejected ones, from a summary.
+fn in_window_and_rejected(s: &Value) -> (Option<u64>, Option<u64>) {
+    (s["in_window"].as_u64(), s["rejected"].as_u64())
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -111,14 +125,9 @@ fn nul_bytes_are_read_and_never_written_to_a_csv() {
         row("A2", 2, "b@exa\0mple.jp", "Bob")
     );
     std::fs::write(dir.path().join("o.csv"), body).unwrap();
-    let o = affected(dir.path(), "o.csv", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (_, s) = affected_ok(dir.path());
     let out = dir.path().join("out");
-    let s = assert_reconciles(&out);
-    assert_eq!(
-        (s["in_window"].as_u64(), s["rejected"].as_u64()),
-        (Some(2), Some(1))
-    );
+    assert_eq!(in_window_and_rejected(&s), (Some(2), Some(1)));
     // Before: rejected.csv and affected.csv held the NUL bytes. Now: spaces.
     for f in ["affected.csv", "orders.csv", "rejected.csv"] {
         let bytes = std::fs::read(out.join(f)).unwrap();
@@ -137,15 +146,10 @@ fn a_50_mb_single_line_is_read_in_bounded_time() {
     body.extend_from_slice(row("A2", 2, "b@example.jp", "Bob").as_bytes());
     std::fs::write(dir.path().join("o.csv"), body).unwrap();
     let t = std::time::Instant::now();
-    let o = affected(dir.path(), "o.csv", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (_, s) = affected_ok(dir.path());
     assert!(t.elapsed().as_secs() < 60, "took {:?}", t.elapsed());
-    let s = assert_reconciles(&dir.path().join("out"));
     // The long name is kept; the 50 MB line of y's is one malformed record.
-    assert_eq!(
-        (s["in_window"].as_u64(), s["rejected"].as_u64()),
-        (Some(2), Some(1))
-    );
+    assert_eq!(in_window_and_rejected(&s), (Some(2), Some(1)));
 }
 
 #[test]
@@ -207,13 +211,8 @@ fn a_csv_with_10000_columns() {
     body.push_str(&",x".repeat(extra - 1));
     body.push('\n');
     std::fs::write(dir.path().join("o.csv"), body).unwrap();
-    let o = affected(dir.path(), "o.csv", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let s = assert_reconciles(&dir.path().join("out"));
-    assert_eq!(
-        (s["in_window"].as_u64(), s["rejected"].as_u64()),
-        (Some(2), Some(1))
-    );
+    let (_, s) = affected_ok(dir.path());
+    assert_eq!(in_window_and_rejected(&s), (Some(2), Some(1)));
 }
 
 #[test]
@@ -224,14 +223,9 @@ fn an_unterminated_quote_at_the_end_of_a_file_is_one_rejected_record() {
         row("A1", 1, "a@example.jp", "Taro")
     );
     std::fs::write(dir.path().join("o.csv"), body).unwrap();
-    let o = affected(dir.path(), "o.csv", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (_, s) = affected_ok(dir.path());
     let out = dir.path().join("out");
-    let s = assert_reconciles(&out);
-    assert_eq!(
-        (s["in_window"].as_u64(), s["rejected"].as_u64()),
-        (Some(1), Some(1))
-    );
+    assert_eq!(in_window_and_rejected(&s), (Some(1), Some(1)));
     let rej = read_csv(&out.join("rejected.csv"));
     assert_eq!(rej[1][0], "o.csv:3");
     assert!(rej[1][1].contains("unterminated quote"), "{:?}", rej[1]);
@@ -250,13 +244,11 @@ fn a_header_row_repeated_mid_file_is_rejected_not_read_as_an_order() {
         row("A2", 2, "b@example.jp", "Bob")
     );
     std::fs::write(dir.path().join("o.csv"), body).unwrap();
-    let o = affected(dir.path(), "o.csv", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (o, s) = affected_ok(dir.path());
     // Before: counted as a "not card" order whose payment method is "Payment Method", with a
     // warning about that method. Now: rejected with its reason.
     assert!(!stderr(&o).contains("\"Payment Method\""), "{}", stderr(&o));
     let out = dir.path().join("out");
-    let s = assert_reconciles(&out);
     assert_eq!(
         (s["in_window"].as_u64(), s["not_card"].as_u64()),
         (Some(2), Some(0))
