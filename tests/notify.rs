@@ -117,6 +117,16 @@ impl Case {
         c
     }
 
+    /// `skimtrace notify` that must fail (with `code` when given): its stderr.
+    fn notify_fails(&self, extra: &[&str], code: Option<i32>) -> String {
+        let a = self.notify(extra).assert().failure();
+        let a = match code {
+            Some(c) => a.code(c),
+            None => a,
+        };
+        String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+    }
+
     fn journal(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.path("out/sent.jsonl"))
             .unwrap_or_default()
@@ -393,14 +403,7 @@ fn the_check_refuses_missing_variables_and_card_numbers() {
     let orig = std::fs::read_to_string(&body).unwrap();
 
     std::fs::write(&body, format!("{orig}\n{{{{ customer.nmae }}}}\n")).unwrap();
-    let out = case
-        .notify(&["--templates", "tpl"])
-        .assert()
-        .failure()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = case.notify_fails(&["--templates", "tpl"], Some(1));
     assert!(err.contains("notice/en/body.txt.j2"), "{err}");
     assert!(err.contains("undefined"), "{err}");
     assert!(
@@ -409,14 +412,7 @@ fn the_check_refuses_missing_variables_and_card_numbers() {
     );
 
     std::fs::write(&body, format!("{orig}\nTest card: 4111 1111 1111 1111\n")).unwrap();
-    let out = case
-        .notify(&["--templates", "tpl", "--check"])
-        .assert()
-        .failure()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = case.notify_fails(&["--templates", "tpl", "--check"], Some(1));
     assert!(err.contains("card-like digit run"), "{err}");
     assert!(
         !err.contains("1111 1111"),
@@ -425,13 +421,8 @@ fn the_check_refuses_missing_variables_and_card_numbers() {
 
     std::fs::write(tpl.join("notice/ja/subject.txt.j2"), "  ").unwrap();
     std::fs::write(&body, &orig).unwrap();
-    let out = case
-        .notify(&["--templates", "tpl", "--check"])
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("empty subject"));
+    let err = case.notify_fails(&["--templates", "tpl", "--check"], None);
+    assert!(err.contains("empty subject"), "{err}");
 }
 
 #[test]
@@ -557,13 +548,8 @@ fn a_broken_connection_reconnects_and_continues() {
 fn starttls_is_required_unless_tls_none_and_credentials_never_go_in_clear() {
     let case = Case::new();
     let server = Server::start(&case.path("mail"), &[]);
-    let out = case
-        .notify(&["--send", &server.url()])
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("STARTTLS"));
+    let err = case.notify_fails(&["--send", &server.url()], None);
+    assert!(err.contains("STARTTLS"), "{err}");
     let out = case
         .notify(&["--send", &server.url(), "--tls", "none"])
         .env("SKIMTRACE_SMTP_USER", "u")
