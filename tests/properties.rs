@@ -2,11 +2,11 @@
 //! free text, the window's edges, timestamps, e-mail normalisation, and an affected set that does
 //! not depend on the order of rows or on how they are split into files.
 
-use crate::util::{luhn, luhn_runs, read_jsonl, skimtrace};
+use crate::util::{luhn, luhn_runs, pan_scan_ascii, read_jsonl, skimtrace};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use proptest::prelude::*;
-use skimtrace::cards::{find_card_runs, luhn_valid, mask_card_runs, mask_digits, Pan};
+use skimtrace::cards::{luhn_valid, mask_card_runs, mask_digits, Pan};
 use skimtrace::text::normalize_email;
 use skimtrace::timestamp::{self, TimeFormat};
 use skimtrace::window::Window;
@@ -70,6 +70,49 @@ fn written(pan: &str, style: u8) -> String {
     }
 }
 
+/// Separators a card number may be split by (issue 19): spaces of every kind, dashes of every
+/// kind, `.` `,` `/` `_` `+` `·`, invisible characters, escapes, and two or three of them.
+const SEPARATORS: &[&str] = &[
+    " ", "  ", "-", ".", ",", "/", "_", "+", "·", "\u{a0}", "\u{3000}", "\t", "–", "—", "－", "ー",
+    "\u{200b}", "\u{ad}", "\u{2060}", "\u{feff}", "%20", "%2D", "%2d", "\\x2d", "+%20", " - ",
+];
+
+/// How many forms [`written_as`] knows.
+const FORMS: usize = 7;
+
+/// A PAN written in one of several forms, its digits in groups of `group` joined by `sep`:
+/// ASCII, full-width, Arabic-Indic, Devanagari, mathematical bold digits, `%XX` escapes, `\xHH`
+/// escapes.
+fn written_as(pan: &str, form: usize, group: usize, sep: &str) -> String {
+    let digit = |d: u8| -> String {
+        let v = u32::from(d - b'0');
+        match form {
+            0 => char::from(d).to_string(),
+            1 => char::from_u32(0xFF10 + v).unwrap().to_string(),
+            2 => char::from_u32(0x0660 + v).unwrap().to_string(),
+            3 => char::from_u32(0x0966 + v).unwrap().to_string(),
+            4 => char::from_u32(0x1D7CE + v).unwrap().to_string(),
+            5 => format!("%3{v}"),
+            _ => format!("\\x3{v}"),
+        }
+    };
+    pan.as_bytes()
+        .chunks(group)
+        .map(|c| c.iter().map(|&d| digit(d)).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// ASCII digits a separator itself brings into the text (`%20` holds `2` and `0`).
+fn planted_sep_digits(sep: &str, planted: &str) -> usize {
+    let per = sep.bytes().filter(u8::is_ascii_digit).count();
+    if per == 0 {
+        0
+    } else {
+        planted.matches(sep).count() * per
+    }
+}
+
 proptest! {
     // No regression file: a failing case here can be a Luhn-valid number, and none may be
     // committed (pan-scan runs over the repository).
@@ -123,21 +166,26 @@ proptest! {
         text.push_str(&words[3]);
         let (masked, n) = mask_card_runs(&text);
         prop_assert_eq!(n, pans.len());
-        prop_assert_eq!(find_card_runs(&text).len(), pans.len());
+        let cards: usize = skimtrace::cards::detect::find(&text).iter().map(|f| f.cards).sum();
+        prop_assert_eq!(cards, pans.len());
         prop_assert_eq!(masked.len(), text.len());
         prop_assert!(luhn_runs(&masked).is_empty(), "{} -> {}", text, masked);
     }
 
-    /// Whatever the text, what comes out holds no card number (as pan-scan counts them).
+    /// Whatever the text, what comes out holds no card number as pan-scan counts them: card
+    /// numbers next to short numbers, separators and letters, in one run or several.
     #[test]
-
     fn mask_card_runs_leaves_no_card_number(
         parts in prop::collection::vec(
             prop_oneof![
                 pan().prop_map(|p| p),
+                (pan(), 0u8..3).prop_map(|(p, s)| written(&p, s)),
                 "[0-9]{1,4}",
                 Just(" ".to_string()),
                 Just("-".to_string()),
+                Just(".".to_string()),
+                Just("/".to_string()),
+                Just("  ".to_string()),
                 "[a-z/]{1,3}",
             ],
             1..10,
@@ -145,7 +193,57 @@ proptest! {
     ) {
         let text: String = parts.concat();
         let (masked, _) = mask_card_runs(&text);
-        prop_assert!(luhn_runs(&masked).is_empty(), "{:?} -> {:?}", text, masked);
+        prop_assert!(pan_scan_ascii(&masked).is_empty(), "{:?} -> {:?}", text, masked);
+    }
+
+    /// A card number planted in any written form, between any words, is found whole and masked:
+    /// what is left of its digits is at most the first 6 and the last 4.
+    #[test]
+    fn a_planted_card_number_in_any_written_form_is_masked(
+        p in pan(),
+        form in 0usize..FORMS,
+        group in prop::sample::select(vec![4usize, 3, 1, 19]),
+        sep in prop::sample::select(SEPARATORS.to_vec()),
+        pre in r#"[a-zA-Z0-9 ,./:;=&?-]{0,12}[a-zA-Z:;=&?(\["]"#,
+        post in r#"[a-zA-Z:;=&?)\]"][a-zA-Z0-9 ,./:;=&?-]{0,12}"#,
+    ) {
+        let planted = written_as(&p, form, group, sep);
+        let text = format!("{pre}{planted}{post}");
+        let found = skimtrace::cards::detect::find(&text);
+        prop_assert!(
+            found.iter().any(|f| f.start == pre.len() && f.end == pre.len() + planted.len()),
+            "{:?} in {:?}: {:?}", planted, text, found
+        );
+        let (masked, _) = mask_card_runs(&text);
+        let shown = masked[pre.len()..masked.len() - post.len()].bytes().filter(u8::is_ascii_digit).count()
+            - planted_sep_digits(sep, &planted);
+        prop_assert!(shown <= 10 && shown <= p.len() - 6, "{:?} -> {:?}", planted, masked);
+        prop_assert!(!masked.contains(&p), "{:?}", masked);
+    }
+
+    /// What is not a card number is never changed: a Luhn-invalid run in any form, a run of 20 or
+    /// more digits, a hex string (whose digit runs are shorter than a card number's: one that
+    /// holds 13–19 digits in a row passing Luhn reads as a card number to any scanner).
+    #[test]
+    fn what_is_not_a_card_number_is_never_changed(
+        p in pan(),
+        delta in 1u8..10,
+        form in 0usize..FORMS,
+        long in "[1-9][0-9]{19,40}",
+        hexs in "[a-f]([0-9]{0,12}[a-f]){3,12}",
+        pre in "[a-zA-Z ,./:;=&?-]{0,12}[a-zA-Z:;=&?]",
+        post in "[a-zA-Z:;=&?][a-zA-Z ,./:;=&?-]{0,12}",
+    ) {
+        let mut bad = p.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = b'0' + (bad[last] - b'0' + delta) % 10;
+        let bad = String::from_utf8(bad).unwrap();
+        for s in [written_as(&bad, form, 4, " "), long, hexs] {
+            let text = format!("{pre}{s}{post}");
+            let (masked, n) = mask_card_runs(&text);
+            prop_assert_eq!(n, 0, "{:?}", text);
+            prop_assert_eq!(&masked, &text);
+        }
     }
 
     #[test]

@@ -146,3 +146,75 @@ pub fn luhn(digits: &[u8]) -> bool {
     }
     !digits.is_empty() && sum % 10 == 0
 }
+
+/// The card numbers `shared/tools/pan-scan` finds in ASCII text, by its own rule, written out
+/// here so the tests do not trust the library's detector: from each digit not preceded by a
+/// digit, the longest match of 13–19 digits joined by at most three of ` -._/+` and not followed
+/// by a digit; it counts when it passes Luhn, has a real brand's prefix and is grouped like a
+/// card (whole, one by one, or groups of three or more but the last). The search goes on after a
+/// match, as Python's `finditer` does.
+pub fn pan_scan_ascii(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let sep = |c: u8| matches!(c, b' ' | b'-' | b'.' | b'_' | b'/' | b'+');
+    let brand_like = |d: &[u8]| {
+        let n = |k: usize| -> u32 { std::str::from_utf8(&d[..k]).unwrap().parse().unwrap() };
+        d[0] == b'4'
+            || (51..=55).contains(&n(2))
+            || (222100..=272099).contains(&n(6))
+            || [34, 37, 36, 38, 39, 65, 62].contains(&n(2))
+            || (3528..=3589).contains(&n(4))
+            || (300..=305).contains(&n(3))
+            || n(4) == 6011
+            || (644..=649).contains(&n(3))
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        // Ends of every digit reachable with at most three separators between digits.
+        let mut ends = vec![i + 1];
+        let mut count = 1;
+        let mut j = i + 1;
+        loop {
+            let mut k = j;
+            while k < b.len() && k - j < 3 && sep(b[k]) {
+                k += 1;
+            }
+            if k < b.len() && b[k].is_ascii_digit() && count < 19 {
+                count += 1;
+                j = k + 1;
+                ends.push(j);
+            } else {
+                break;
+            }
+        }
+        let mut matched = None;
+        for (n, &e) in ends.iter().enumerate().rev() {
+            if n + 1 >= 13 && !(e < b.len() && b[e].is_ascii_digit()) {
+                matched = Some(e);
+                break;
+            }
+        }
+        let Some(e) = matched else {
+            i += 1;
+            continue;
+        };
+        let run = &text[i..e];
+        let digits: Vec<u8> = run.bytes().filter(u8::is_ascii_digit).collect();
+        let groups: Vec<&str> = run
+            .split(|c: char| sep(c as u8))
+            .filter(|g| !g.is_empty())
+            .collect();
+        let grouped = groups.len() == 1
+            || groups.iter().all(|g| g.len() == 1)
+            || groups[..groups.len() - 1].iter().all(|g| g.len() >= 3);
+        if luhn(&digits) && brand_like(&digits) && grouped {
+            found.push(String::from_utf8(digits).unwrap());
+        }
+        i = e;
+    }
+    found
+}

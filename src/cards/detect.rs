@@ -1,0 +1,662 @@
+//! The one card-number detector: every text the tool writes goes through it, whole, before any
+//! cut.
+//!
+//! **What it reads.** Not the bytes as they are but their *normalised view*, the way a person or
+//! a program would read them: NFKC (full-width `４１１１` is `4111`), every Unicode decimal digit
+//! as its ASCII digit (Arabic-Indic, Devanagari, … see [`super::chars`]), and `%XX` and `\xHH`
+//! escapes decoded (`%34%31` is `41`, `%E2%80%8B` a zero-width space). Bytes that are not UTF-8
+//! end a run.
+//!
+//! **What a card number is** (`decisions.md`): a run of 13–19 digits that passes Luhn. A run is
+//! made of digits, consecutive digits separated by at most [`MAX_SEPARATORS`] separator
+//! characters (every space including NBSP, U+3000 and tab; every dash including `－` and `ー`;
+//! `.`, `,`, `/`, `_`, `+`, `·`, `・`; zero-width and other invisible format characters and the
+//! soft hyphen), and it is bounded by anything else. Two narrowings keep the evidence the
+//! evidence (both measured, see the README's "Card numbers" section):
+//! - **IIN**: the first digit is that of a payment-card issuer (2–6, the ISO/IEC 7812 industries
+//!   of card payments; 81 and 82 for UnionPay and RuPay). Every brand of [`super::Brand`] is in.
+//! - **Grouping**: digits written whole, one by one, or in groups of three or more (the last group
+//!   may be shorter): `4111 1111 1111 1111`, `3782 822463 10005`; a list of short numbers
+//!   (`10.1.2.3, 172.16.5.4`) is not a card number.
+//!
+//! A run of more than 19 digits is not a card number — unless it is made of groups: then every
+//! stretch of whole groups that is a card number is (a card number followed by its expiry,
+//! `4111 1111 1111 1111 12/25`, or preceded by an order number). A run of 20+ digits without
+//! separators (a feed id, a stretch of a hex payload) is never touched. A digit run inside a
+//! word (`a5100000000000008f`) is read as any scanner reads it: bounded by the letters, so a hex
+//! string is left alone unless it holds 13–19 digits in a row that pass Luhn (then no reader
+//! could tell them from a card number).
+//!
+//! **What it writes.** The whole span of a card number, from its first to its last digit, is
+//! replaced: each digit (whatever its form: `４`, `%34`, `\x34`) by the masked digit of the case's
+//! one format ([`super::mask_digits`], at most the first 6 and the last 4), each separator kept as
+//! written, so `%20` stays `%20` and the text keeps its shape.
+//!
+//! It runs on one value at a time (a cell, a log field, a line), so the commas between CSV
+//! columns never join two numbers.
+
+use super::luhn_valid;
+use std::borrow::Cow;
+use zeroize::Zeroize;
+
+/// The most separator characters between two digits of one card number (`4111 - 1111`).
+pub const MAX_SEPARATORS: usize = 3;
+
+/// The fewest and the most digits of a card number.
+const MIN_DIGITS: usize = 13;
+const MAX_DIGITS: usize = 19;
+
+/// Which narrowings apply (see the module doc). [`Narrowing::DEFAULT`] is what every writer
+/// uses; the others exist to measure what each narrowing buys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Narrowing {
+    /// Require an issuer's first digit (2–6, 81, 82).
+    pub iin: bool,
+    /// Require card-like grouping (whole, one by one, or groups of three or more).
+    pub grouping: bool,
+}
+
+impl Narrowing {
+    pub const DEFAULT: Narrowing = Narrowing {
+        iin: true,
+        grouping: true,
+    };
+    pub const NONE: Narrowing = Narrowing {
+        iin: false,
+        grouping: false,
+    };
+}
+
+/// A card number found in a text: its byte range and what replaces it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    /// The masked text that replaces `start..end`.
+    pub masked: String,
+    /// How many card numbers the span holds (two written in one run make one span).
+    pub cards: usize,
+}
+
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Found({}..{}, {:?}, {})",
+            self.start, self.end, self.masked, self.cards
+        )
+    }
+}
+
+/// How one unit of the text reads in the normalised view.
+#[derive(Clone, Copy)]
+enum View {
+    Digit(u8),
+    Sep,
+    /// Several digits and separators (`⑫`, `⒈`), as ASCII (`'0'..='9'`, `' '`).
+    Many(&'static str),
+    Other,
+}
+
+/// Bytes a unit of a run can be made of: ASCII digits and separators, the bytes of `%XX` and
+/// `\xHH` escapes, and any non-ASCII byte. Every other byte is a unit of its own that ends a run,
+/// so a text can be cut at such a byte without changing what is found on either side.
+#[inline]
+fn run_byte(c: u8) -> bool {
+    matches!(c,
+        b'0'..=b'9' | b' ' | b'\t' | b'-' | b'.' | b',' | b'/' | b'_' | b'+'
+        | b'%' | b'\\' | b'x' | b'a'..=b'f' | b'A'..=b'F' | 0x80..=0xFF)
+}
+
+/// Bytes that start a digit unit: an ASCII digit, an escape, a non-ASCII lead byte.
+#[inline]
+fn digit_start_byte(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'%' | b'\\' | 0xC0..=0xFF)
+}
+
+/// Whether `b` holds a card number. Exact (the same answer as [`find`] being non-empty), and
+/// fast on text without one: only every 13th byte is looked at until one may start a run, and
+/// the detector runs only on the stretch of run bytes around it. A log line or a CSV field is
+/// mostly read a thirteenth at a time.
+pub fn may_hold_card(b: &[u8]) -> bool {
+    let mut i = MIN_DIGITS - 1;
+    while i < b.len() {
+        if run_byte(b[i]) {
+            let mut s = i;
+            while s > 0 && run_byte(b[s - 1]) {
+                s -= 1;
+            }
+            let mut e = i + 1;
+            while e < b.len() && run_byte(b[e]) {
+                e += 1;
+            }
+            let stretch = &b[s..e];
+            if stretch.len() >= MIN_DIGITS
+                && stretch.iter().filter(|&&c| digit_start_byte(c)).count() >= MIN_DIGITS
+                && scan(stretch, Narrowing::DEFAULT, &mut |_| true)
+            {
+                return true;
+            }
+            while i < e {
+                i += MIN_DIGITS;
+            }
+        } else {
+            i += MIN_DIGITS;
+        }
+    }
+    false
+}
+
+/// Every card number in `text`, in order.
+pub fn find(text: &str) -> Vec<Found> {
+    find_bytes_with(text.as_bytes(), Narrowing::DEFAULT)
+}
+
+/// [`find`] over bytes that may not be UTF-8 (a log line), with the given narrowing.
+pub fn find_bytes_with(b: &[u8], narrowing: Narrowing) -> Vec<Found> {
+    let mut out = Vec::new();
+    if narrowing == Narrowing::DEFAULT && !may_hold_card(b) {
+        return out;
+    }
+    scan(b, narrowing, &mut |f| {
+        out.push(f);
+        false
+    });
+    out
+}
+
+/// `text` with every card number masked, and how many were.
+///
+/// Masking can make a new run: the digits a mask shows may start a run that ends in digits that
+/// were not a card number's (`3589 2020 01** **** ***6263 0000 0000 0009`). The text is masked
+/// again until no card number is left, so what comes out holds none as any reader counts them.
+pub fn mask(text: &str) -> (Cow<'_, str>, usize) {
+    match mask_bytes(text.as_bytes()) {
+        (Cow::Borrowed(_), _) => (Cow::Borrowed(text), 0),
+        (Cow::Owned(b), n) => (
+            Cow::Owned(String::from_utf8(b).expect("masking keeps UTF-8 text UTF-8")),
+            n,
+        ),
+    }
+}
+
+/// [`mask`] over bytes that may not be UTF-8: the bytes around a card number are kept as they
+/// are.
+pub fn mask_bytes(b: &[u8]) -> (Cow<'_, [u8]>, usize) {
+    if !may_hold_card(b) {
+        return (Cow::Borrowed(b), 0);
+    }
+    let (mut out, n) = mask_once(b);
+    // Each pass hides at least one more digit, so this ends; in practice one more pass at most.
+    while may_hold_card(&out) {
+        out = mask_once(&out).0;
+    }
+    (Cow::Owned(out), n)
+}
+
+fn mask_once(b: &[u8]) -> (Vec<u8>, usize) {
+    let found = find_bytes_with(b, Narrowing::DEFAULT);
+    let n = found.iter().map(|f| f.cards).sum();
+    let mut out = Vec::with_capacity(b.len());
+    let mut last = 0;
+    for f in &found {
+        out.extend_from_slice(&b[last..f.start]);
+        out.extend_from_slice(f.masked.as_bytes());
+        last = f.end;
+    }
+    out.extend_from_slice(&b[last..]);
+    (out, n)
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The byte an escape at `i` stands for (`%XX` or `\xHH`) and the escape's length.
+fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
+    match b[i] {
+        b'%' => {
+            let (h, l) = (hex(*b.get(i + 1)?)?, hex(*b.get(i + 2)?)?);
+            Some((h << 4 | l, 3))
+        }
+        b'\\' if b.get(i + 1) == Some(&b'x') => {
+            let (h, l) = (hex(*b.get(i + 2)?)?, hex(*b.get(i + 3)?)?);
+            Some((h << 4 | l, 4))
+        }
+        _ => None,
+    }
+}
+
+/// How an ASCII byte reads.
+#[inline]
+fn ascii_view(c: u8) -> View {
+    match c {
+        b'0'..=b'9' => View::Digit(c - b'0'),
+        b' ' | b'\t' | b'-' | b'.' | b',' | b'/' | b'_' | b'+' => View::Sep,
+        _ => View::Other,
+    }
+}
+
+/// How a non-ASCII character reads (the generated table; CJK ideographs, kana and Hangul are
+/// answered without a look-up).
+fn char_view(c: char) -> View {
+    let cp = c as u32;
+    if (0x3400..=0x9FFF).contains(&cp)
+        || (0xAC00..=0xD7A3).contains(&cp)
+        || (0x3040..=0x30FA).contains(&cp)
+    {
+        return View::Other;
+    }
+    match super::chars::CHARS.binary_search_by_key(&cp, |&(c, _)| c) {
+        Ok(k) => {
+            let v = super::chars::CHARS[k].1;
+            match v.as_bytes() {
+                [d @ b'0'..=b'9'] => View::Digit(d - b'0'),
+                [b' '] => View::Sep,
+                _ => View::Many(v),
+            }
+        }
+        Err(_) => View::Other,
+    }
+}
+
+/// The UTF-8 character whose bytes start at `b[0]`, and its length.
+fn utf8_char(b: &[u8]) -> Option<(char, usize)> {
+    let len = match b[0] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    let s = std::str::from_utf8(b.get(..len)?).ok()?;
+    s.chars().next().map(|c| (c, len))
+}
+
+/// The unit at `b[i]`: its length in bytes and how it reads.
+fn unit_at(b: &[u8], i: usize) -> (usize, View) {
+    let c = b[i];
+    if c < 0x80 {
+        if c == b'%' || c == b'\\' {
+            if let Some((x, len)) = escape_at(b, i) {
+                if x < 0x80 {
+                    return (len, ascii_view(x));
+                }
+                // A multi-byte character written as escapes (`%EF%BC%94`, `\xef\xbc\x94`).
+                let mut bytes = [x, 0, 0, 0];
+                let want = match x {
+                    0xC2..=0xDF => 2,
+                    0xE0..=0xEF => 3,
+                    0xF0..=0xF4 => 4,
+                    _ => return (len, View::Other),
+                };
+                let mut at = i + len;
+                for slot in bytes.iter_mut().take(want).skip(1) {
+                    match (at < b.len() && b[at] == c)
+                        .then(|| escape_at(b, at))
+                        .flatten()
+                    {
+                        Some((y, l)) if l == len => {
+                            *slot = y;
+                            at += l;
+                        }
+                        _ => return (len, View::Other),
+                    }
+                }
+                return match utf8_char(&bytes[..want]) {
+                    Some((ch, _)) => (at - i, char_view(ch)),
+                    None => (len, View::Other),
+                };
+            }
+        }
+        return (1, ascii_view(c));
+    }
+    match utf8_char(&b[i..]) {
+        Some((ch, len)) => (len, char_view(ch)),
+        None => (1, View::Other),
+    }
+}
+
+/// One digit of a run: its value and the unit it came from.
+#[derive(Clone, Copy)]
+struct Digit {
+    value: u8,
+    /// The unit's byte range.
+    start: usize,
+    end: usize,
+    /// Separators between this digit and the one before it.
+    seps_before: usize,
+}
+
+/// Walks the text unit by unit, collecting runs; calls `hit` for every card number found, and
+/// stops early when it returns true. Returns whether any was found.
+fn scan(b: &[u8], narrowing: Narrowing, hit: &mut dyn FnMut(Found) -> bool) -> bool {
+    let mut run: Vec<Digit> = Vec::new();
+    let mut seps = 0usize;
+    let mut any = false;
+    let mut i = 0;
+    // Ends the current run: evaluates it, then forgets it.
+    let mut flush = |run: &mut Vec<Digit>, any: &mut bool| -> bool {
+        let stop = run.len() >= MIN_DIGITS && evaluate(b, run, narrowing, hit, any);
+        for d in run.iter_mut() {
+            d.value = 0;
+        }
+        run.clear();
+        stop
+    };
+    while i < b.len() {
+        // Skip quickly over bytes that cannot be part of a run.
+        if !run_byte(b[i]) {
+            if !run.is_empty() && flush(&mut run, &mut any) {
+                return true;
+            }
+            seps = 0;
+            i += 1;
+            continue;
+        }
+        let (len, view) = unit_at(b, i);
+        let push = |value: u8, seps: &mut usize, run: &mut Vec<Digit>| {
+            run.push(Digit {
+                value,
+                start: i,
+                end: i + len,
+                seps_before: if run.is_empty() { 0 } else { *seps },
+            });
+            *seps = 0;
+        };
+        match view {
+            View::Digit(d) => push(d, &mut seps, &mut run),
+            View::Sep => {
+                seps += 1;
+                if seps > MAX_SEPARATORS && !run.is_empty() && flush(&mut run, &mut any) {
+                    return true;
+                }
+            }
+            View::Many(v) => {
+                for c in v.bytes() {
+                    if c == b' ' {
+                        seps += 1;
+                    } else {
+                        push(c - b'0', &mut seps, &mut run);
+                    }
+                }
+            }
+            View::Other => {
+                if !run.is_empty() && flush(&mut run, &mut any) {
+                    return true;
+                }
+                seps = 0;
+            }
+        }
+        i += len;
+    }
+    if !run.is_empty() && flush(&mut run, &mut any) {
+        return true;
+    }
+    any
+}
+
+/// Tests a run of 13 or more digits; reports each card number in it. Returns true when `hit`
+/// asked to stop.
+fn evaluate(
+    b: &[u8],
+    run: &[Digit],
+    narrowing: Narrowing,
+    hit: &mut dyn FnMut(Found) -> bool,
+    any: &mut bool,
+) -> bool {
+    // Groups: digits written without a separator between them.
+    let mut groups: Vec<(usize, usize)> = Vec::new(); // [start, end) indexes into `run`
+    for (k, d) in run.iter().enumerate() {
+        if k == 0 || d.seps_before > 0 {
+            groups.push((k, k + 1));
+        } else {
+            groups.last_mut().expect("a group").1 = k + 1;
+        }
+    }
+    let mut digits = [0u8; MAX_DIGITS];
+    let mut test = |from: usize, to: usize| -> bool {
+        // Groups `from..to`.
+        let (s, e) = (groups[from].0, groups[to - 1].1);
+        let n = e - s;
+        if !(MIN_DIGITS..=MAX_DIGITS).contains(&n) {
+            return false;
+        }
+        for (slot, d) in digits.iter_mut().zip(&run[s..e]) {
+            *slot = b'0' + d.value;
+        }
+        let ds = &digits[..n];
+        (!narrowing.iin || iin_plausible(ds))
+            && (!narrowing.grouping || grouped_like_a_card(&groups[from..to]))
+            && luhn_valid(ds)
+    };
+    // Which digits of the run are card digits, and which of them the mask shows. A digit that
+    // two card numbers share (overlapping stretches of groups) is shown only when both show it.
+    let mut covered = vec![false; run.len()];
+    let mut shown = vec![true; run.len()];
+    // `joined[g]`: a card number spans groups `g` and `g + 1` (else a span ends between them).
+    let mut joined = vec![false; groups.len()];
+    // `counted[g]`: a counted card number starts at group `g`.
+    let mut counted = vec![false; groups.len()];
+    let mut mark = |from: usize, to: usize| {
+        let (s, e) = (groups[from].0, groups[to - 1].1);
+        let n = e - s;
+        let lead = n.saturating_sub(10).min(6);
+        for k in s..e {
+            covered[k] = true;
+            let i = k - s;
+            shown[k] &= i < lead || i >= n - 4;
+        }
+        for j in joined.iter_mut().take(to - 1).skip(from) {
+            *j = true;
+        }
+    };
+    if run.len() <= MAX_DIGITS {
+        // A run of 13–19 digits is a card number or not, whole.
+        if test(0, groups.len()) {
+            mark(0, groups.len());
+            counted[0] = true;
+        }
+    } else if groups.len() > 1 {
+        // Every stretch of whole groups that is a card number (a card number followed by its
+        // expiry, or two card numbers in one run) is masked.
+        let mut valid: Vec<(usize, usize)> = Vec::new();
+        for from in 0..groups.len() {
+            for to in from + 1..=groups.len() {
+                if test(from, to) {
+                    mark(from, to);
+                    valid.push((from, to));
+                }
+            }
+        }
+        // How many card numbers: the most stretches that do not overlap (earliest end first).
+        valid.sort_by_key(|&(from, to)| (to, from));
+        let mut counted_to = 0;
+        for (from, to) in valid {
+            if from >= counted_to {
+                counted[from] = true;
+                counted_to = to;
+            }
+        }
+    }
+    digits.zeroize();
+    if !covered.iter().any(|&c| c) {
+        return false;
+    }
+    *any = true;
+    // One replacement per span of covered groups that card numbers join.
+    let mut g = 0;
+    while g < groups.len() {
+        if !covered[groups[g].0] {
+            g += 1;
+            continue;
+        }
+        let first = g;
+        while joined[g] {
+            g += 1;
+        }
+        let (s, e) = (groups[first].0, groups[g].1);
+        let mut f = masked_span(b, &run[s..e], &shown[s..e]);
+        f.cards = counted[first..=g].iter().filter(|&&c| c).count();
+        g += 1;
+        if hit(f) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The replacement of a card number's span: each digit unit by its digits, those the mask hides
+/// as `*`, each separator between them as written.
+fn masked_span(b: &[u8], card: &[Digit], shown: &[bool]) -> Found {
+    let n = card.len();
+    let mut out = String::with_capacity(n + 8);
+    let mut k = 0;
+    while k < n {
+        let d = card[k];
+        if k > 0 && card[k - 1].end < d.start {
+            // The separators between two digit units, as written.
+            out.push_str(&String::from_utf8_lossy(&b[card[k - 1].end..d.start]));
+        }
+        // Every digit of this unit (a unit such as `⑫` holds more than one).
+        while k < n && card[k].start == d.start {
+            out.push(if shown[k] {
+                char::from(b'0' + card[k].value)
+            } else {
+                '*'
+            });
+            k += 1;
+        }
+    }
+    Found {
+        start: card[0].start,
+        end: card[n - 1].end,
+        masked: out,
+        cards: 0,
+    }
+}
+
+/// The first digit of a payment card's issuer: 2–6 (ISO/IEC 7812 industries 2 to 6), or 81/82
+/// (UnionPay's and RuPay's newer ranges). Every brand [`super::Brand::from_iin`] knows is in.
+fn iin_plausible(d: &[u8]) -> bool {
+    matches!(d[0], b'2'..=b'6') || d.starts_with(b"81") || d.starts_with(b"82")
+}
+
+/// Card-like grouping: one group, all groups of one digit, or every group but the last of three
+/// digits or more.
+fn grouped_like_a_card(groups: &[(usize, usize)]) -> bool {
+    groups.len() == 1
+        || groups.iter().all(|(s, e)| e - s == 1)
+        || groups[..groups.len() - 1].iter().all(|(s, e)| e - s >= 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> String {
+        mask(s).0.into_owned()
+    }
+
+    #[test]
+    fn every_written_form_is_masked() {
+        let cases = [
+            ("4111111111111111", "411111******1111"),
+            ("4000.0152.6018.1599", "4000.01**.****.1599"),
+            ("4111 1111  1111 1111", "4111 11**  **** 1111"),
+            ("４１１１１１１１１１１１１１１１", "411111******1111"),
+            ("٤١١١١١١١١١١١١١١١", "411111******1111"),
+            ("४१११११११११११११११", "411111******1111"),
+            ("4111–1111–1111–1111", "4111–11**–****–1111"),
+            ("4111ー1111ー1111ー1111", "4111ー11**ー****ー1111"),
+            (
+                "4111\u{200b}1111\u{200b}1111\u{200b}1111",
+                "4111\u{200b}11**\u{200b}****\u{200b}1111",
+            ),
+            (
+                "4111\u{ad}1111\u{ad}1111\u{ad}1111",
+                "4111\u{ad}11**\u{ad}****\u{ad}1111",
+            ),
+            ("4111%2D1111%2D1111%2D1111", "4111%2D11**%2D****%2D1111"),
+            (
+                "%34%31%31%31%31%31%31%31%31%31%31%31%31%31%31%31",
+                "411111******1111",
+            ),
+            (
+                "4111\\x2d1111\\x2d1111\\x2d1111",
+                "4111\\x2d11**\\x2d****\\x2d1111",
+            ),
+            (
+                "4111\u{3000}1111\u{3000}1111\u{3000}1111",
+                "4111\u{3000}11**\u{3000}****\u{3000}1111",
+            ),
+            ("4111/1111/1111/1111", "4111/11**/****/1111"),
+            ("4111_1111_1111_1111", "4111_11**_****_1111"),
+            ("4111·1111·1111·1111", "4111·11**·****·1111"),
+            ("4111－1111－1111－1111", "4111－11**－****－1111"),
+            ("4111%201111%201111%201111", "4111%2011**%20****%201111"),
+            ("4111+1111+1111+1111", "4111+11**+****+1111"),
+            ("378282246310005", "37828******0005"),
+            ("%EF%BC%94111111111111111", "411111******1111"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(m(raw), want, "{raw:?}");
+            assert!(may_hold_card(raw.as_bytes()), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn context_is_kept_and_bounds_respected() {
+        assert_eq!(
+            m("card: 4111-1111-1111-1111 exp 12/25."),
+            "card: 4111-11**-****-1111 exp 12/25."
+        );
+        // A card number followed by its expiry: the groups that are the card number.
+        assert_eq!(m("4111 1111 1111 1111 12/25"), "4111 11** **** 1111 12/25");
+        // Preceded by an order number.
+        assert_eq!(
+            m("order 123456 4111111111111111"),
+            "order 123456 411111******1111"
+        );
+    }
+
+    #[test]
+    fn non_card_digits_stay_byte_for_byte() {
+        for s in [
+            "feed-id=41111111111111111111",   // 20 digits
+            "cx=411111111111111111111",       // 21 digits
+            "q=666f726d2d64617461",           // hex
+            "4111111111111112",               // Luhn-invalid
+            "10.1.2.3, 172.16.5.4, 10.0.0.1", // short groups
+            "1619568000001 1619568000002",    // timestamps: 26 digits in two groups, no card
+            "2021-12-22 10:00:00 +0900",
+            "0000000000000000", // no issuer
+        ] {
+            assert_eq!(m(s), s, "{s}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The detector without its pre-check.
+    fn slow(b: &[u8]) -> bool {
+        scan(b, Narrowing::DEFAULT, &mut |_| true)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, cases: 3000, ..Default::default() })]
+        /// The probing pre-check answers exactly as the detector on the whole text.
+        #[test]
+        fn may_hold_card_is_exact(s in "(%20|%3[0-9]|[0-9]|[0-9]|[0-9]|４|٤|\u{200b}|[ +a/%x\\\\.,-]){0,60}") {
+            prop_assert_eq!(may_hold_card(s.as_bytes()), slow(s.as_bytes()), "{:?}", s);
+        }
+    }
+}
