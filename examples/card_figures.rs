@@ -45,8 +45,9 @@ fn main() {
                 if !found.is_empty() {
                     changed[k] += 1;
                     runs[k] += found.len() as u64;
-                    if k == 0 && samples.len() < 20 {
-                        samples.push(format!("{path}:{lines}: {:?}", found));
+                    if samples.len() < 20 {
+                        let what: Vec<&str> = found.iter().map(|f| f.masked.as_str()).collect();
+                        samples.push(format!("{}: {path}:{lines}: {what:?}", ways[k].0));
                     }
                 }
             }

@@ -223,7 +223,9 @@ pub fn push_field(line: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
-/// A CSV writer over an [`AtomicFile`] that neutralises every cell. RFC 4180: CRLF line ends,
+/// A CSV writer over an [`AtomicFile`] that neutralises every cell and masks every card number
+/// in it (the one detector, [`crate::cards::detect`], on each cell: the commas between cells
+/// never join two numbers). RFC 4180: CRLF line ends,
 /// a field quoted when it holds a comma, a quote, CR or LF (quotes doubled). UTF-8 without a
 /// BOM.
 pub struct CsvOut {
@@ -255,6 +257,7 @@ impl CsvOut {
                 self.line.push(b',');
             }
             let cell = scrub_cell(csv_safe(c.as_ref()));
+            let cell = crate::cards::detect::mask(&cell).0;
             push_field(&mut self.line, cell.as_bytes());
         }
         self.line.extend_from_slice(b"\r\n");
@@ -278,21 +281,274 @@ impl CsvOut {
     }
 }
 
-/// Writes JSON lines atomically, one serialised value per line.
+/// Writes JSON lines atomically, one serialised value per line, card numbers masked (see
+/// [`to_json_writer`]).
 pub fn write_jsonl<T: serde::Serialize>(target: &Path, items: &[T]) -> Result<()> {
     let mut f = AtomicFile::create(target)?;
     for it in items {
-        serde_json::to_writer(&mut f, it).map_err(|e| Error::io(target, e.into()))?;
-        f.write_all(b"\n").map_err(|e| Error::io(target, e))?;
+        json_line(&mut f, target, it)?;
     }
     f.commit()
 }
 
-/// Writes pretty JSON atomically, with a final newline.
+/// Writes one value as a JSON line (card numbers masked).
+pub fn json_line<W: Write, T: serde::Serialize + ?Sized>(
+    w: &mut W,
+    target: &Path,
+    value: &T,
+) -> Result<()> {
+    to_json_writer(&mut *w, value, false).map_err(|e| Error::io(target, e))?;
+    w.write_all(b"\n").map_err(|e| Error::io(target, e))
+}
+
+/// Writes pretty JSON atomically, with a final newline (card numbers masked).
 pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::io(target, e.into()))?;
+    let mut bytes = Vec::new();
+    to_json_writer(&mut bytes, value, true).map_err(|e| Error::io(target, e))?;
     bytes.push(b'\n');
     write_file(target, &bytes)
+}
+
+/// Serialises `value` as JSON with every string — values and object keys alike — passed
+/// through the card detector first, so no JSON output can hold a card number, whatever field it
+/// came from (a region used as a key of `by_region`, a note, an error text).
+pub fn to_json_writer<W: Write, T: serde::Serialize + ?Sized>(
+    w: W,
+    value: &T,
+    pretty: bool,
+) -> std::io::Result<()> {
+    let res = if pretty {
+        let mut ser = serde_json::Serializer::with_formatter(
+            w,
+            MaskingFormatter::new(serde_json::ser::PrettyFormatter::new()),
+        );
+        value.serialize(&mut ser)
+    } else {
+        let mut ser = serde_json::Serializer::with_formatter(
+            w,
+            MaskingFormatter::new(serde_json::ser::CompactFormatter),
+        );
+        value.serialize(&mut ser)
+    };
+    res.map_err(std::io::Error::from)
+}
+
+/// A `serde_json` formatter that collects each string, masks its card numbers and only then
+/// writes it (escaped as `serde_json` escapes). Layout is left to the inner formatter.
+struct MaskingFormatter<F> {
+    inner: F,
+    string: Option<String>,
+}
+
+impl<F> MaskingFormatter<F> {
+    fn new(inner: F) -> Self {
+        MaskingFormatter {
+            inner,
+            string: None,
+        }
+    }
+}
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormatter<F> {
+    fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.string = Some(String::new());
+        Ok(())
+    }
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        _w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        self.string
+            .as_mut()
+            .expect("a fragment inside a string")
+            .push_str(fragment);
+        Ok(())
+    }
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        _w: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape as E;
+        let c = match escape {
+            E::Quote => '"',
+            E::ReverseSolidus => '\\',
+            E::Solidus => '/',
+            E::Backspace => '\u{8}',
+            E::FormFeed => '\u{c}',
+            E::LineFeed => '\n',
+            E::CarriageReturn => '\r',
+            E::Tab => '\t',
+            E::AsciiControl(b) => char::from(b),
+        };
+        self.string
+            .as_mut()
+            .expect("an escape inside a string")
+            .push(c);
+        Ok(())
+    }
+    fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let s = self.string.take().expect("the end of a string");
+        let masked = crate::cards::detect::mask(&s).0;
+        serde_json::to_writer(w, masked.as_ref()).map_err(std::io::Error::from)
+    }
+    // Numbers and booleans as map keys are written between `begin_string` and `end_string`.
+    fn write_bool<W: ?Sized + Write>(&mut self, w: &mut W, v: bool) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_bool(w, v),
+        }
+    }
+    fn write_i8<W: ?Sized + Write>(&mut self, w: &mut W, v: i8) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_i8(w, v),
+        }
+    }
+    fn write_i16<W: ?Sized + Write>(&mut self, w: &mut W, v: i16) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_i16(w, v),
+        }
+    }
+    fn write_i32<W: ?Sized + Write>(&mut self, w: &mut W, v: i32) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_i32(w, v),
+        }
+    }
+    fn write_i64<W: ?Sized + Write>(&mut self, w: &mut W, v: i64) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_i64(w, v),
+        }
+    }
+    fn write_i128<W: ?Sized + Write>(&mut self, w: &mut W, v: i128) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_i128(w, v),
+        }
+    }
+    fn write_u8<W: ?Sized + Write>(&mut self, w: &mut W, v: u8) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_u8(w, v),
+        }
+    }
+    fn write_u16<W: ?Sized + Write>(&mut self, w: &mut W, v: u16) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_u16(w, v),
+        }
+    }
+    fn write_u32<W: ?Sized + Write>(&mut self, w: &mut W, v: u32) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_u32(w, v),
+        }
+    }
+    fn write_u64<W: ?Sized + Write>(&mut self, w: &mut W, v: u64) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_u64(w, v),
+        }
+    }
+    fn write_u128<W: ?Sized + Write>(&mut self, w: &mut W, v: u128) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_u128(w, v),
+        }
+    }
+    fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, v: f32) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_f32(w, v),
+        }
+    }
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        match self.string.as_mut() {
+            Some(s) => {
+                s.push_str(&v.to_string());
+                Ok(())
+            }
+            None => self.inner.write_f64(w, v),
+        }
+    }
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.begin_array(w)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.inner.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.begin_object(w)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.inner.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_object_value(w)
+    }
 }
 
 #[cfg(test)]

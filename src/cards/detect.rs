@@ -21,7 +21,8 @@
 //!
 //! A run of more than 19 digits is not a card number — unless it is made of groups: then every
 //! stretch of whole groups that is a card number is (a card number followed by its expiry,
-//! `4111 1111 1111 1111 12/25`, or preceded by an order number). A run of 20+ digits without
+//! `4111 1111 1111 1111 12/25`, or preceded by an order number or a version, `5.0 4111 1111
+//! 1111 1111`). A run of 20+ digits without
 //! separators (a feed id, a stretch of a hex payload) is never touched. A digit run inside a
 //! word (`a5100000000000008f`) is read as any scanner reads it: bounded by the letters, so a hex
 //! string is left alone unless it holds 13–19 digits in a row that pass Luhn (then no reader
@@ -114,9 +115,11 @@ fn digit_start_byte(c: u8) -> bool {
     matches!(c, b'0'..=b'9' | b'%' | b'\\' | 0xC0..=0xFF)
 }
 
-/// Whether `b` holds a card number. Exact (the same answer as [`find`] being non-empty), and
-/// fast on text without one: only every 13th byte is looked at until one may start a run, and
-/// the detector runs only on the stretch of run bytes around it. A log line or a CSV field is
+/// Whether `b`, or any part of it, may hold a card number: a fast test with no false negative,
+/// for `b` and for every slice of it (a field of a log line, when the line is tested once).
+///
+/// Only every 13th byte is looked at until one may be part of a run; then the stretch of run
+/// bytes around it is counted for 13 bytes that can start a digit. A log line or a CSV field is
 /// mostly read a thirteenth at a time.
 pub fn may_hold_card(b: &[u8]) -> bool {
     let mut i = MIN_DIGITS - 1;
@@ -133,7 +136,6 @@ pub fn may_hold_card(b: &[u8]) -> bool {
             let stretch = &b[s..e];
             if stretch.len() >= MIN_DIGITS
                 && stretch.iter().filter(|&&c| digit_start_byte(c)).count() >= MIN_DIGITS
-                && scan(stretch, Narrowing::DEFAULT, &mut |_| true)
             {
                 return true;
             }
@@ -145,6 +147,12 @@ pub fn may_hold_card(b: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Whether `b` holds a card number: exact (the same answer as [`find_bytes_with`] being
+/// non-empty), and as fast as [`may_hold_card`] on text without one.
+pub fn holds_card(b: &[u8]) -> bool {
+    may_hold_card(b) && scan(b, Narrowing::DEFAULT, &mut |_| true)
 }
 
 /// Every card number in `text`, in order.
@@ -187,8 +195,11 @@ pub fn mask_bytes(b: &[u8]) -> (Cow<'_, [u8]>, usize) {
         return (Cow::Borrowed(b), 0);
     }
     let (mut out, n) = mask_once(b);
+    if n == 0 && out == b {
+        return (Cow::Borrowed(b), 0);
+    }
     // Each pass hides at least one more digit, so this ends; in practice one more pass at most.
-    while may_hold_card(&out) {
+    while holds_card(&out) {
         out = mask_once(&out).0;
     }
     (Cow::Owned(out), n)
@@ -455,15 +466,17 @@ fn evaluate(
             *j = true;
         }
     };
-    if run.len() <= MAX_DIGITS {
-        // A run of 13–19 digits is a card number or not, whole.
+    let one_number = !narrowing.grouping || written_as_one_number(&groups);
+    if run.len() <= MAX_DIGITS && one_number {
+        // A run of 13–19 digits grouped like one number is a card number or not, whole.
         if test(0, groups.len()) {
             mark(0, groups.len());
             counted[0] = true;
         }
     } else if groups.len() > 1 {
-        // Every stretch of whole groups that is a card number (a card number followed by its
-        // expiry, or two card numbers in one run) is masked.
+        // Every stretch of whole groups that is a card number is masked: a card number
+        // followed by its expiry, two card numbers in one run, or one after a version or an
+        // order number (`Mozilla/5.0 4111 1111 1111 1111`).
         let mut valid: Vec<(usize, usize)> = Vec::new();
         for from in 0..groups.len() {
             for to in from + 1..=groups.len() {
@@ -546,6 +559,18 @@ fn iin_plausible(d: &[u8]) -> bool {
     matches!(d[0], b'2'..=b'6') || d.starts_with(b"81") || d.starts_with(b"82")
 }
 
+/// Whether a run's groups are those of one number written in parts: one group, one digit at a
+/// time, or groups of 3 to 6 digits (`4111 1111 1111 1111`, `3782 822463 10005`, `4477 2000 0000
+/// 0000 008`). `200 4111111111111111` is two numbers.
+fn written_as_one_number(groups: &[(usize, usize)]) -> bool {
+    groups.len() == 1
+        || groups.iter().all(|(s, e)| e - s == 1)
+        || groups.iter().enumerate().all(|(k, (s, e))| {
+            let n = e - s;
+            n <= 6 && (n >= 3 || k + 1 == groups.len())
+        })
+}
+
 /// Card-like grouping: one group, all groups of one digit, or every group but the last of three
 /// digits or more.
 fn grouped_like_a_card(groups: &[(usize, usize)]) -> bool {
@@ -602,10 +627,15 @@ mod tests {
             ("4111+1111+1111+1111", "4111+11**+****+1111"),
             ("378282246310005", "37828******0005"),
             ("%EF%BC%94111111111111111", "411111******1111"),
+            (
+                "Mozilla/5.0 4111 1111 1111 1111",
+                "Mozilla/5.0 4111 11** **** 1111",
+            ),
+            ("200 4111111111111111", "200 411111******1111"),
         ];
         for (raw, want) in cases {
             assert_eq!(m(raw), want, "{raw:?}");
-            assert!(may_hold_card(raw.as_bytes()), "{raw:?}");
+            assert!(holds_card(raw.as_bytes()), "{raw:?}");
         }
     }
 
@@ -653,10 +683,17 @@ mod properties {
 
     proptest! {
         #![proptest_config(ProptestConfig { failure_persistence: None, cases: 3000, ..Default::default() })]
-        /// The probing pre-check answers exactly as the detector on the whole text.
+        /// `holds_card` answers exactly as the detector on the whole text, and the pre-check
+        /// never misses a card number in the text or in any slice of it.
         #[test]
-        fn may_hold_card_is_exact(s in "(%20|%3[0-9]|[0-9]|[0-9]|[0-9]|４|٤|\u{200b}|[ +a/%x\\\\.,-]){0,60}") {
-            prop_assert_eq!(may_hold_card(s.as_bytes()), slow(s.as_bytes()), "{:?}", s);
+        fn pre_check_never_misses(s in "(%20|%3[0-9]|[0-9]|[0-9]|[0-9]|４|٤|\u{200b}|[ +a/%x\\\\.,\"-]){0,60}", a in 0usize..60, b in 0usize..60) {
+            prop_assert_eq!(holds_card(s.as_bytes()), slow(s.as_bytes()), "{:?}", s);
+            let (a, b) = (a.min(b).min(s.len()), a.max(b).min(s.len()));
+            let part = &s.as_bytes()[a..b];
+            if slow(part) {
+                prop_assert!(may_hold_card(s.as_bytes()), "{:?} in {:?}", part, s);
+                prop_assert!(may_hold_card(part), "{:?}", part);
+            }
         }
     }
 }

@@ -378,10 +378,15 @@ pub fn base32_lower(bytes: &[u8]) -> String {
     base32::encode(base32::Alphabet::Rfc4648Lower { padding: false }, bytes)
 }
 
-/// Whether `b` holds a card number in any written form (see [`detect`]): exact, and fast on
-/// text without one.
+/// Whether `b`, or any slice of it, may hold a card number in any written form (see
+/// [`detect`]): no false negative, fast on text without one.
 pub fn may_hold_card(b: &[u8]) -> bool {
     detect::may_hold_card(b)
+}
+
+/// Whether `b` holds a card number in any written form (see [`detect`]): exact.
+pub fn holds_card(b: &[u8]) -> bool {
+    detect::holds_card(b)
 }
 
 /// The byte ranges of the card numbers in `text` (see [`detect`]).
@@ -411,13 +416,13 @@ mod tests {
         let (t, n) = mask_card_runs("cc=4111+1111+1111+1111");
         assert_eq!(n, 1, "{t}");
         assert_eq!(t, "cc=4111+11**+****+1111");
-        assert!(may_hold_card(b"4111%201111%201111%201111"));
+        assert!(holds_card(b"4111%201111%201111%201111"));
         // 13 digits that pass Luhn, at either end; 12 are not enough.
-        assert!(may_hold_card(b"4222222222222"));
-        assert!(may_hold_card(b"4222222222222 GET"));
-        assert!(may_hold_card(b"GET /?a=4222222222222"));
+        assert!(holds_card(b"4222222222222"));
+        assert!(holds_card(b"4222222222222 GET"));
+        assert!(holds_card(b"GET /?a=4222222222222"));
         assert!(!may_hold_card(b"GET /?a=422222222222&b=1"));
-        assert!(!may_hold_card(b"4111111111111"));
+        assert!(may_hold_card(b"4111111111111") && !holds_card(b"4111111111111"));
         // %20 between short numbers is left alone.
         let (t, n) = mask_card_runs("a%2012%2034");
         assert_eq!((t.as_str(), n), ("a%2012%2034", 0));

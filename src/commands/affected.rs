@@ -17,7 +17,6 @@ use crate::window::Window;
 use foldhash::HashSet;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What a finished `affected` run produced (for `run` and the report).
@@ -309,10 +308,7 @@ fn write_affected(
             &c.last_order_at,
             c.contact.as_str(),
         ])?;
-        serde_json::to_writer(&mut jsonl, &c).map_err(|e| Error::io(&jsonl_path, e.into()))?;
-        jsonl
-            .write_all(b"\n")
-            .map_err(|e| Error::io(&jsonl_path, e))?;
+        output::json_line(&mut jsonl, &jsonl_path, &c)?;
         stats.customers += 1;
         match c.contact {
             Contact::None => stats.without_contact += 1,

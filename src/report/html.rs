@@ -5,8 +5,11 @@
 use super::doc::{Block, Cell, Doc, Table};
 use std::fmt::Write;
 
-/// Escapes text for HTML element content and attribute values (`&`, `<`, `>`, `"`, `'`).
+/// Escapes text for HTML element content and attribute values (`&`, `<`, `>`, `"`, `'`). Card
+/// numbers are masked first (the one detector, [`crate::cards::detect`]): every text of the
+/// report passes here.
 pub fn escape(s: &str) -> String {
+    let s = crate::cards::detect::mask(s).0;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

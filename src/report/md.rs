@@ -8,7 +8,11 @@ use std::fmt::Write;
 /// Escapes text for a Markdown paragraph or table cell: `|`, the characters Markdown gives
 /// meaning to, and `<`/`>` (so no tag reaches a renderer); line breaks become spaces. A bare `&`
 /// is left alone: it is text in Markdown, and the file stays readable as plain text.
+///
+/// Card numbers are masked first (the one detector, [`crate::cards::detect`]): every text of the
+/// report passes here.
 pub fn escape(s: &str) -> String {
+    let s = crate::cards::detect::mask(s).0;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -30,7 +34,10 @@ fn cell(c: &Cell) -> String {
     if c.code && !c.text.contains('`') {
         format!(
             "`{}`",
-            c.text.replace('|', "\\|").replace(['\r', '\n'], " ")
+            crate::cards::detect::mask(&c.text)
+                .0
+                .replace('|', "\\|")
+                .replace(['\r', '\n'], " ")
         )
     } else {
         escape(&c.text)
