@@ -9,43 +9,68 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Creates the output folder (mode 0700 on Unix). Refuses a non-empty folder unless `force`.
+///
+/// The folder itself must be a real folder, never a symbolic link: a link would send every
+/// output (and the removal of stale temporaries) somewhere the user did not name, e.g. a
+/// `notices` link into another case. Only a folder this call creates gets mode 0700: the tool
+/// never changes the mode of something it did not make.
 pub fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
-    if dir.exists() {
-        if !dir.is_dir() {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Error::usage(format!(
+                "{}: is a symbolic link; skimtrace writes only into a real folder and follows no link: give the folder itself (not a link to it), or pick another --out",
+                dir.display()
+            )))
+        }
+        Ok(m) if !m.is_dir() => {
             return Err(Error::usage(format!(
                 "{}: exists and is not a folder; pick another --out",
                 dir.display()
-            )));
+            )))
         }
-        let non_empty = fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            return Err(Error::usage(format!(
-                "{}: the output folder is not empty; pass --force to write into it, or pick another --out",
-                dir.display()
-            )));
+        Ok(_) => {
+            let non_empty = fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .next()
+                .is_some();
+            if non_empty && !force {
+                return Err(Error::usage(format!(
+                    "{}: the output folder is not empty; pass --force to write into it, or pick another --out",
+                    dir.display()
+                )));
+            }
+            remove_stale_temporaries(dir)?;
         }
-        remove_stale_temporaries(dir)?;
-    } else {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut b = fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(dir).map_err(|e| Error::io(dir, e))?;
+            // The umask may have taken bits away; never adds any beyond 0700.
+            set_mode(dir, 0o700);
+        }
+        Err(e) => return Err(Error::io(dir, e)),
     }
-    set_mode(dir, 0o700);
     Ok(())
 }
 
 /// Removes the temporary files ([`AtomicFile`]'s `.NAME.tmp-PID`) that a killed run left in
 /// the folder and its subfolders. A SIGKILL runs no destructor, so without this they would
 /// stay beside the outputs of the next run (and be listed by nothing, checked by nothing).
+/// Only regular files are removed and only real subfolders entered: a link is never followed.
 fn remove_stale_temporaries(dir: &Path) -> Result<()> {
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
+        // `DirEntry::file_type` does not follow a symbolic link.
         let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if kind.is_dir() {
             remove_stale_temporaries(&path)?;
-        } else if is_temporary_name(&entry.file_name().to_string_lossy()) {
+        } else if kind.is_file() && is_temporary_name(&entry.file_name().to_string_lossy()) {
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
@@ -53,7 +78,7 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
 }
 
 /// `.NAME.tmp-PID`, the name [`AtomicFile::create`] gives.
-fn is_temporary_name(name: &str) -> bool {
+pub fn is_temporary_name(name: &str) -> bool {
     name.starts_with('.')
         && name.rsplit_once(".tmp-").is_some_and(|(stem, pid)| {
             stem.len() > 1 && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
@@ -69,6 +94,186 @@ fn set_mode(path: &Path, mode: u32) {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) {}
 
+/// Opens a file for reading only when it is a regular file: a symbolic link is not followed
+/// and a FIFO or device is not opened (reading `/dev/zero` or a FIFO with no writer would never
+/// end). The file opened is checked to be the one examined, so a swap between the two steps is
+/// refused too.
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    let before = fs::symlink_metadata(path)?;
+    if !before.file_type().is_file() {
+        return Err(std::io::Error::other(not_a_file(&before)));
+    }
+    let f = File::open(path)?;
+    let after = f.metadata()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (before.dev(), before.ino()) != (after.dev(), after.ino()) {
+            return Err(std::io::Error::other("replaced while being opened"));
+        }
+    }
+    if !after.is_file() {
+        return Err(std::io::Error::other(not_a_file(&after)));
+    }
+    Ok(f)
+}
+
+/// What a non-regular file is, for messages.
+pub fn not_a_file(m: &fs::Metadata) -> &'static str {
+    if m.file_type().is_symlink() {
+        "a symbolic link, not a file"
+    } else if m.is_dir() {
+        "a folder, not a file"
+    } else {
+        "a special file (FIFO, socket or device), not a regular file"
+    }
+}
+
+/// The record a `run` keeps in its case folder while it works: what it will remove and every
+/// file it writes, one JSON string per line, each line written before the file is created. A
+/// run killed at any point leaves it behind, so the next run knows which files in the folder
+/// are the tool's own (and removes them) though no manifest lists them. Removed once the
+/// manifest is written.
+pub const RUN_RECORD: &str = ".skimtrace-run.jsonl";
+
+struct Armed {
+    root: PathBuf,
+    file: File,
+    written: Vec<String>,
+}
+
+/// The run record of the one `run` in this process, when one is under way.
+static ARMED: std::sync::Mutex<Option<Armed>> = std::sync::Mutex::new(None);
+
+fn armed() -> std::sync::MutexGuard<'static, Option<Armed>> {
+    ARMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A run record under way (see [`RUN_RECORD`]). While it lives, every [`AtomicFile`] and
+/// [`private_file`] below its folder is recorded before it is created, and the folders between
+/// the case folder and the file are checked to be real folders (no link followed).
+pub struct RunRecord {
+    root: PathBuf,
+}
+
+impl RunRecord {
+    /// Starts the record of a run in `root`, first naming `pending` (relative paths the run is
+    /// about to remove), written whole before this returns.
+    pub fn begin(root: &Path, pending: &[String]) -> Result<RunRecord> {
+        let path = root.join(RUN_RECORD);
+        let mut text = Vec::new();
+        for p in pending {
+            serde_json::to_writer(&mut text, p).map_err(|e| Error::io(&path, e.into()))?;
+            text.push(b'\n');
+        }
+        write_file(&path, &text)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        *armed() = Some(Armed {
+            root: root.to_path_buf(),
+            file,
+            written: Vec::new(),
+        });
+        Ok(RunRecord {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Records a folder whose every file this run writes (the notices, renamed in from a
+    /// staging folder), as `DIR/`.
+    pub fn note_dir(&self, rel: &str) -> Result<()> {
+        let mut guard = armed();
+        let a = guard.as_mut().expect("run record armed");
+        let line = format!("{}\n", serde_json::Value::from(format!("{rel}/")));
+        a.file
+            .write_all(line.as_bytes())
+            .map_err(|e| Error::io(self.root.join(RUN_RECORD), e))?;
+        a.written.push(format!("{rel}/"));
+        Ok(())
+    }
+
+    /// What this run has written so far (relative paths; folders end with `/`), in order.
+    pub fn written(&self) -> Vec<String> {
+        armed()
+            .as_ref()
+            .map(|a| a.written.clone())
+            .unwrap_or_default()
+    }
+
+    /// Ends the record and removes it: the run is complete (its manifest is written).
+    pub fn finish(self) -> Result<()> {
+        *armed() = None;
+        let path = self.root.join(RUN_RECORD);
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))
+    }
+}
+
+impl Drop for RunRecord {
+    /// A run that stops on an error keeps its record on disk: it did not finish.
+    fn drop(&mut self) {
+        *armed() = None;
+    }
+}
+
+/// Reads the record an earlier run left (see [`RUN_RECORD`]): the relative paths it named, or
+/// `None` when there is none. A line cut short by a kill is ignored (its file was never
+/// created).
+pub fn read_run_record(root: &Path) -> Result<Option<Vec<String>>> {
+    let path = root.join(RUN_RECORD);
+    let mut f = match open_regular(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut f, &mut text).map_err(|e| Error::io(&path, e))?;
+    Ok(Some(
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<String>(l).ok())
+            .collect(),
+    ))
+}
+
+/// Under a run record: records `target` (when inside the case folder) before it is created,
+/// and refuses when a folder between the case folder and `target` is a symbolic link or not a
+/// folder.
+fn note_write(target: &Path) -> Result<()> {
+    let mut guard = armed();
+    let Some(a) = guard.as_mut() else {
+        return Ok(());
+    };
+    let Ok(rel) = target.strip_prefix(&a.root) else {
+        return Ok(());
+    };
+    let mut at = a.root.clone();
+    let parts: Vec<_> = rel.components().collect();
+    for c in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(c);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::io(
+                    &at,
+                    std::io::Error::other(format!(
+                        "is {} where the case folder has a folder of its own; skimtrace follows no link there: remove it and run again",
+                        if m.file_type().is_symlink() { "a symbolic link" } else { "not a folder" }
+                    )),
+                ))
+            }
+            Err(_) => {} // created later by the writer, as a real folder
+        }
+    }
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    let line = format!("{}\n", serde_json::Value::from(rel.as_str()));
+    a.file
+        .write_all(line.as_bytes())
+        .map_err(|e| Error::io(a.root.join(RUN_RECORD), e))?;
+    a.written.push(rel);
+    Ok(())
+}
+
 /// A file being written: bytes go to `NAME.tmp-PID` beside the target, and only
 /// [`AtomicFile::commit`] renames it into place. Dropped without commit, the temporary file is
 /// removed.
@@ -81,6 +286,7 @@ pub struct AtomicFile {
 /// Creates (or truncates) a working file readable by the owner only, as every output is: a
 /// scratch file beside an output holds the same data.
 pub fn private_file(path: &Path) -> Result<fs::File> {
+    note_write(path)?;
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -99,6 +305,7 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
         let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        note_write(target)?;
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -630,5 +837,22 @@ mod tests {
         f.write_all(b"whole").unwrap();
         f.commit().unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"whole");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_output_folder_is_refused_and_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("theirs");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join(".a.csv.tmp-1"), "x").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+        let link = d.path().join("out");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(prepare_dir(&link, true).is_err());
+        assert!(target.join(".a.csv.tmp-1").exists());
+        let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755);
     }
 }

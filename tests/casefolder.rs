@@ -507,3 +507,192 @@ fn a_forced_rerun_removes_stale_outputs_but_keeps_journals() {
     assert!(c.out.join("manifest.prev.json").exists());
     verify(&c.out).success();
 }
+
+/// Every entry below `dir` without following links: path → (kind, mode, bytes of a file).
+#[cfg(unix)]
+fn snapshot(dir: &Path) -> BTreeMap<String, (String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, (String, u32, Vec<u8>)>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let mode = m.permissions().mode() & 0o7777;
+            if m.file_type().is_symlink() {
+                let to = std::fs::read_link(&p).unwrap();
+                out.insert(
+                    rel,
+                    (
+                        "link".into(),
+                        0,
+                        to.to_string_lossy().into_owned().into_bytes(),
+                    ),
+                );
+            } else if m.is_dir() {
+                out.insert(rel, ("dir".into(), mode, Vec::new()));
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, ("file".into(), mode, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o7777;
+    out.insert(".".into(), ("dir".into(), mode, Vec::new()));
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A `notices` folder that is a link into another folder: `run --force` refuses, naming it,
+/// and the other folder keeps every byte, every file and its mode (nothing written into it,
+/// nothing removed from it, no chmod). The case folder is untouched too: the refusal comes
+/// before anything is moved or removed.
+#[cfg(unix)]
+#[test]
+fn run_force_follows_no_symlinked_notices_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = fresh_run();
+    let victim = c.out.parent().unwrap().join("someone-elses");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("index.csv"), "theirs\n").unwrap();
+    std::fs::write(victim.join("keep.txt"), "precious\n").unwrap();
+    std::fs::write(victim.join(".index.csv.tmp-1"), "looks like ours\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_dir_all(c.out.join("notices")).unwrap();
+    std::os::unix::fs::symlink(&victim, c.out.join("notices")).unwrap();
+    let before = snapshot(&victim);
+    let folder_before = snapshot(&c.out);
+
+    let a = run_case(&c.case, &c.out, &["--force"]).code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        err.contains("notices (a symbolic link)") && err.contains("did not write"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&victim), before, "the linked folder changed");
+    assert_eq!(snapshot(&c.out), folder_before, "the case folder changed");
+
+    // The same link in a folder that holds no case yet: still refused.
+    let fresh = c.out.parent().unwrap().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::os::unix::fs::symlink(&victim, fresh.join("notices")).unwrap();
+    run_case(&c.case, &fresh, &["--force"]).code(2);
+    assert_eq!(snapshot(&victim), before, "the linked folder changed");
+
+    // A case folder given as a link is refused too: the folder written must be the one named.
+    let link = c.out.parent().unwrap().join("out-link");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let a = run_case(&c.case, &link, &["--force"]).code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(snapshot(&victim), before, "the linked folder changed");
+}
+
+/// Files the tool did not write are never adopted: `run --force` refuses, naming each (a
+/// planted CSV, a planted notice, a link to a system file), and changes nothing. The notify
+/// records (a send journal, another campaign's no_email list) are kept and not refused, but the
+/// new manifest does not list them either: it lists what the run wrote.
+#[cfg(unix)]
+#[test]
+fn run_force_refuses_files_it_did_not_write_and_lists_only_its_own() {
+    let c = fresh_run();
+    std::fs::write(c.out.join("planted.csv"), "a,b\n").unwrap();
+    std::fs::write(c.out.join("notices").join("c-planted.eml"), "x").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", c.out.join("hostname")).unwrap();
+    std::fs::write(c.out.join("sent.jsonl"), "").unwrap();
+    std::fs::write(c.out.join("no_email-preliminary.csv"), "customer_id\n").unwrap();
+    let folder_before = snapshot(&c.out);
+
+    let a = run_case(&c.case, &c.out, &["--force"]).code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    for name in [
+        "planted.csv",
+        "notices/c-planted.eml",
+        "hostname (a symbolic link)",
+    ] {
+        assert!(err.contains(name), "{name} not named in: {err}");
+    }
+    assert!(
+        !err.contains("sent.jsonl") && !err.contains("no_email-preliminary"),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(&c.out),
+        folder_before,
+        "a refused run changed the folder"
+    );
+
+    // Without the planted entries the run goes ahead; the records stay, unlisted.
+    for f in ["planted.csv", "notices/c-planted.eml", "hostname"] {
+        std::fs::remove_file(c.out.join(f)).unwrap();
+    }
+    run_case(&c.case, &c.out, &["--force"]).success();
+    assert!(c.out.join("sent.jsonl").exists());
+    assert!(c.out.join("no_email-preliminary.csv").exists());
+    let m = read_json(&c.out.join("manifest.json"));
+    let listed: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert!(!listed.contains(&"sent.jsonl"), "the journal was adopted");
+    assert!(
+        !listed.contains(&"no_email-preliminary.csv"),
+        "a record was adopted"
+    );
+    assert!(listed.contains(&"no_email.csv") && listed.contains(&"notices/index.csv"));
+    let a = verify(&c.out).code(0);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        err.contains("not covered by the manifest") && err.contains("sent.jsonl"),
+        "{err}"
+    );
+
+    // A file planted after the run is an extra for verify, and the next run refuses it.
+    std::fs::write(c.out.join("later.csv"), "x").unwrap();
+    verify(&c.out).code(1);
+    let a = run_case(&c.case, &c.out, &["--force"]).code(2);
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("later.csv"));
+}
+
+/// `verify` never follows a link nor opens a special file: a listed file replaced by a link to
+/// `/dev/zero`, another replaced by a FIFO, and an unlisted link to `/dev/zero` are reported,
+/// and verify finishes (with a timeout, so the old behaviour, reading forever, fails).
+#[cfg(unix)]
+#[test]
+fn verify_reports_links_and_fifos_without_reading_them() {
+    let c = fresh_run();
+    std::fs::remove_file(c.out.join("report.md")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", c.out.join("report.md")).unwrap();
+    std::fs::remove_file(c.out.join("affected.csv")).unwrap();
+    let ok = std::process::Command::new("mkfifo")
+        .arg(c.out.join("affected.csv"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::os::unix::fs::symlink("/dev/zero", c.out.join("notices").join("zz.eml")).unwrap();
+    let a = skimtrace()
+        .arg("verify")
+        .arg(&c.out)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert_eq!(
+        stdout,
+        "special\taffected.csv\nlink\tnotices/zz.eml\nlink\treport.md\n"
+    );
+    // A manifest replaced by a link to /dev/zero: an error, not a hang.
+    let m = c.out.join("manifest.json");
+    std::fs::remove_file(&m).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &m).unwrap();
+    let a = skimtrace()
+        .arg("verify")
+        .arg(&c.out)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("symbolic link"), "{err}");
+}

@@ -150,3 +150,125 @@ fn a_killed_run_never_verifies_and_a_forced_rerun_gives_the_same_folder() {
     let v = skimtrace().arg("verify").arg(&out).output().unwrap();
     assert_eq!(v.status.code(), Some(0));
 }
+
+/// A synthetic case of `rows` card and other orders, every one in the window, with notices.
+fn synthetic_case(dir: &Path, rows: u64, customers: u64, seed: u64) {
+    std::fs::create_dir_all(dir.join("orders")).unwrap();
+    std::fs::write(
+        dir.join("incident.toml"),
+        r#"[incident]
+name = "synthetic"
+id = "synthetic"
+company = "Example KK"
+shop = "Example shop"
+timezone = "Asia/Tokyo"
+window = "2019-01-01..2023-12-31"
+
+[orders]
+paths = ["orders/*.csv"]
+
+[notify]
+from = "Example shop <notice@example.com>"
+date = "2024-02-01"
+"#,
+    )
+    .unwrap();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("orders/o.csv")).unwrap());
+    skimtrace::synth::write_orders(&mut w, rows, customers, seed).unwrap();
+    std::io::Write::flush(&mut w).unwrap();
+}
+
+/// The notices of a case folder (file stems) and the customer ids of its affected.jsonl.
+fn notices_and_customers(
+    out: &Path,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let notices = std::fs::read_dir(out.join("notices"))
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".eml").map(str::to_string)
+        })
+        .collect();
+    let customers = crate::util::read_jsonl(&out.join("affected.jsonl"))
+        .iter()
+        .map(|c| c["customer_id"].as_str().unwrap().to_string())
+        .collect();
+    (notices, customers)
+}
+
+/// `run --force` on a smaller input, killed while it removes the previous run's outputs, then
+/// `run --force` again: the folder is the uninterrupted run's (byte for byte, apart from
+/// manifest.prev.json) and holds no notice of a customer no longer affected. The kill comes the
+/// moment manifest.prev.json appears (the previous run's thousands of notices are then being
+/// removed); a few rounds, each a new big folder.
+#[cfg(unix)]
+#[test]
+fn a_forced_run_killed_while_removing_the_previous_outputs_leaves_nothing_stale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small");
+    synthetic_case(&small, 300, 100, 7);
+    let reference = tmp.path().join("reference");
+    assert!(run_cmd(&small, &reference, false)
+        .status()
+        .unwrap()
+        .success());
+    let want = folder(&reference);
+    let (notices, customers) = notices_and_customers(&reference);
+    assert!(!notices.is_empty() && notices.is_subset(&customers));
+
+    let big = tmp.path().join("big");
+    synthetic_case(&big, 12_000, 6_000, 1);
+    let mut mid_removal = 0;
+    for round in 0..3 {
+        let out = tmp.path().join(format!("out{round}"));
+        assert!(run_cmd(&big, &out, false).status().unwrap().success());
+        let big_notices = std::fs::read_dir(out.join("notices")).unwrap().count();
+        assert!(big_notices > 3_000, "only {big_notices} notices");
+
+        let mut child = run_cmd(&small, &out, true).spawn().unwrap();
+        let prev = out.join("manifest.prev.json");
+        let t = Instant::now();
+        while !prev.exists() && t.elapsed() < Duration::from_secs(60) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        child.kill().unwrap_or(()); // SIGKILL
+        child.wait().unwrap();
+        let left = std::fs::read_dir(out.join("notices"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if !out.join("manifest.json").exists() && left > notices.len() {
+            mid_removal += 1;
+        }
+
+        assert!(run_cmd(&small, &out, true).status().unwrap().success());
+        let got = folder(&out);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "round {round}: the re-run's files differ from an uninterrupted run's ({left} notices were left by the kill)"
+        );
+        for (name, bytes) in &want {
+            assert!(&got[name] == bytes, "round {round}: {name} differs");
+        }
+        let (n, c) = notices_and_customers(&out);
+        assert!(
+            n.is_subset(&c),
+            "round {round}: notices of customers no longer affected: {:?}",
+            n.difference(&c).take(5).collect::<Vec<_>>()
+        );
+        let v = skimtrace().arg("verify").arg(&out).output().unwrap();
+        assert_eq!(v.status.code(), Some(0), "round {round}");
+        if mid_removal > 0 {
+            break;
+        }
+    }
+    assert!(
+        mid_removal > 0,
+        "no kill landed while the previous outputs were being removed"
+    );
+}

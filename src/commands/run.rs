@@ -1,7 +1,8 @@
 //! `skimtrace run`: the whole case into one case folder.
 //!
 //! Stages, in order: load and check the config → decide the case folder once (empty, or
-//! `--force`; the previous manifest moves to manifest.prev.json) → evidence (when `[logs]` is
+//! `--force`: what earlier runs wrote is removed, anything else refused, the previous manifest
+//! moves to manifest.prev.json; see [`clear_previous`]) → evidence (when `[logs]` is
 //! configured) → affected → notify (render only) → report → manifest → one summary on stderr.
 //!
 //! Each stage is the command of the same name, called with the case folder already decided
@@ -54,7 +55,7 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
         )));
     }
     output::prepare_dir(&out, args.case.force)?;
-    keep_previous_manifest(&out)?;
+    let record = clear_previous(&out)?;
 
     let mut case = args.case.clone();
     case.out = Some(out.clone());
@@ -121,6 +122,7 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
         ));
     } else {
         header(ui, 3, "notify (render only)");
+        record.note_dir("notices")?;
         let templates = args.templates.clone().or_else(|| {
             let d = cfg.base_dir.join("templates");
             d.is_dir().then_some(d)
@@ -165,7 +167,7 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
         incident_id: cfg.incident_id(),
         config: Some(config_entry(&config_path, &cfg, args)?),
         inputs: manifest::inputs(&input_files(&cfg, &summary))?,
-        outputs: manifest::outputs(&out)?,
+        outputs: manifest::entries(&out, &written_files(&out, &record)?)?,
         counts: counts(&summary, &out),
         timing: manifest::Timing {
             generated_at: clock.at.to_string(),
@@ -178,6 +180,7 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
         },
     };
     manifest::write(&out, &m)?;
+    record.finish()?;
 
     final_summary(ui, &out, &m, &lines, warnings);
     Ok(exit)
@@ -217,45 +220,150 @@ fn done(name: &str, code: u8, millis: Option<u64>) -> Stage {
     }
 }
 
-/// Moves manifest.json aside before any stage writes: from here on the folder no longer
-/// matches it, and a run that dies half way must not leave a manifest that looks current.
-/// Keeps the previous manifest as manifest.prev.json and removes the outputs it lists, so the
-/// new case folder holds this run's files only (a stage now skipped, or a customer no longer
-/// affected, leaves nothing stale behind). Send journals (`sent*.jsonl`) and `failed*.csv` are
-/// never removed: they are the record of what was sent. Only plain relative paths inside the
-/// folder are touched, whatever the manifest says.
-fn keep_previous_manifest(out: &Path) -> Result<()> {
-    let cur = out.join(manifest::FILE);
-    if !cur.exists() {
-        return Ok(());
+/// Clears the case folder for this run, before any stage writes, and starts the run's record
+/// ([`output::RUN_RECORD`]).
+///
+/// The files the tool wrote before are the outputs listed by `manifest.json`, by
+/// `manifest.prev.json` (a run killed after moving the manifest aside, or while removing what
+/// it lists, leaves only that one) and by the record of a run that did not finish. They are
+/// removed, so the folder holds this run's files only: a stage now skipped, or a customer no
+/// longer affected, leaves nothing stale behind, however often a run was killed. Journals
+/// ([`manifest::is_journal`]) are never removed: they are the record of what was sent.
+///
+/// Anything else is refused before anything is touched, naming it: a file the tool did not
+/// write (it would otherwise be listed in the new manifest as this run's), a symbolic link or a
+/// special file anywhere in the folder (a link would make the stages write, or the clean-up
+/// remove, outside the folder). The notify records ([`manifest::is_record`]) are kept as they
+/// are and not listed.
+///
+/// Order, so a kill at any point leaves enough for the next run: the new record naming every
+/// file to remove is written first, then manifest.json becomes manifest.prev.json, then the
+/// files go.
+fn clear_previous(out: &Path) -> Result<output::RunRecord> {
+    let mut owned_files = std::collections::BTreeSet::new();
+    let mut owned_dirs = Vec::new();
+    for name in [manifest::FILE, manifest::PREV_FILE] {
+        if manifest::metadata_below(out, name).is_ok_and(|m| m.is_file()) {
+            // An unreadable manifest lists nothing: its files are then refused, not guessed.
+            if let Ok(m) = manifest::read_named(out, name) {
+                owned_files.extend(m.outputs.into_iter().map(|e| e.path));
+            }
+        }
     }
-    let previous = manifest::read(out).ok();
-    let prev = out.join(manifest::PREV_FILE);
-    std::fs::rename(&cur, &prev).map_err(|e| Error::io(&prev, e))?;
-    let Some(previous) = previous else {
-        return Ok(());
+    for p in output::read_run_record(out)?.unwrap_or_default() {
+        match p.strip_suffix('/') {
+            Some(dir) => owned_dirs.push(format!("{dir}/")),
+            None => {
+                owned_files.insert(p);
+            }
+        }
+    }
+    let owned = |rel: &str| {
+        owned_files.contains(rel)
+            || owned_dirs.iter().any(|d| {
+                rel.strip_prefix(d.as_str())
+                    .is_some_and(|name| !name.contains('/'))
+            })
     };
-    for f in &previous.outputs {
-        let rel = Path::new(&f.path);
-        let plain = rel
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        let name = rel
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let journal = (name.starts_with("sent") && name.ends_with(".jsonl"))
-            || (name.starts_with("failed") && name.ends_with(".csv"));
-        if !plain || journal || name == manifest::PREV_FILE {
+    let staging = |top: &str| top.starts_with(".notices") && top.ends_with(".tmp");
+    let mut foreign = Vec::new();
+    let mut remove = Vec::new();
+    let mut staging_dirs = Vec::new();
+    for (rel, node) in manifest::walk(out)? {
+        let top = rel.split('/').next().unwrap_or_default();
+        if staging(top) && node == manifest::Node::Dir && rel == top {
+            // A rendering killed before its notices moved into place.
+            staging_dirs.push(rel);
             continue;
         }
-        let path = out.join(rel);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?,
-            _ => {}
+        if staging(top) && rel != top {
+            continue; // removed with its folder (links inside are removed, not followed)
+        }
+        match node {
+            manifest::Node::Dir => {}
+            manifest::Node::Link => foreign.push(format!("{rel} (a symbolic link)")),
+            manifest::Node::Special => foreign.push(format!("{rel} (a special file)")),
+            manifest::Node::File => {
+                if [manifest::FILE, manifest::PREV_FILE, output::RUN_RECORD].contains(&rel.as_str())
+                {
+                    continue;
+                }
+                if owned(&rel) && !manifest::is_journal(&rel) {
+                    remove.push(rel);
+                } else if !owned(&rel) && !manifest::is_record(&rel) {
+                    foreign.push(rel);
+                }
+            }
         }
     }
-    Ok(())
+    if !foreign.is_empty() {
+        let n = foreign.len();
+        let shown: Vec<String> = foreign.into_iter().take(10).collect();
+        let more = if n > shown.len() {
+            format!(" and {} more", n - shown.len())
+        } else {
+            String::new()
+        };
+        return Err(Error::usage(format!(
+            "{}: holds {n} entr{} skimtrace did not write: {}{more}; skimtrace neither follows, removes nor lists what it did not write: move them out of the case folder (or pick another --out) and run again",
+            out.display(),
+            if n == 1 { "y" } else { "ies" },
+            shown.join(", ")
+        )));
+    }
+    let record = output::RunRecord::begin(out, &remove)?;
+    let cur = out.join(manifest::FILE);
+    if manifest::metadata_below(out, manifest::FILE).is_ok() {
+        let prev = out.join(manifest::PREV_FILE);
+        std::fs::rename(&cur, &prev).map_err(|e| Error::io(&prev, e))?;
+    }
+    let mut parents = std::collections::BTreeSet::new();
+    for rel in &remove {
+        let path = out.join(rel);
+        if manifest::metadata_below(out, rel).is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        if let Some((dir, _)) = rel.rsplit_once('/') {
+            parents.insert(dir.to_string());
+        }
+    }
+    for dir in staging_dirs {
+        let path = out.join(&dir);
+        std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+    }
+    // Folders the removed files leave empty go too (deepest first), as an uninterrupted run
+    // into an empty folder would not have them. A folder still holding anything stays.
+    for dir in parents.iter().rev() {
+        if manifest::metadata_below(out, dir).is_ok_and(|m| m.is_dir()) {
+            let _ = std::fs::remove_dir(out.join(dir));
+        }
+    }
+    Ok(record)
+}
+
+/// The files this run wrote, as the manifest lists them: what the run record holds (every file
+/// of a folder recorded whole), as long as it is still a regular file, plus manifest.prev.json.
+/// Files that appeared in the folder any other way are not this run's and are not listed.
+fn written_files(out: &Path, record: &output::RunRecord) -> Result<Vec<String>> {
+    let mut files = std::collections::BTreeSet::new();
+    let is_file = |rel: &str| manifest::metadata_below(out, rel).is_ok_and(|m| m.is_file());
+    for w in record.written() {
+        if let Some(dir) = w.strip_suffix('/') {
+            if manifest::metadata_below(out, dir).is_ok_and(|m| m.is_dir()) {
+                for (rel, node) in manifest::walk(&out.join(dir))? {
+                    if node == manifest::Node::File && !rel.contains('/') {
+                        files.insert(format!("{dir}/{rel}"));
+                    }
+                }
+            }
+        } else if w != manifest::FILE && is_file(&w) {
+            files.insert(w);
+        }
+    }
+    if is_file(manifest::PREV_FILE) {
+        files.insert(manifest::PREV_FILE.to_string());
+    }
+    Ok(files.into_iter().collect())
 }
 
 fn config_entry(path: &Path, cfg: &Config, args: &RunArgs) -> Result<manifest::ConfigEntry> {
