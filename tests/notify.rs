@@ -68,15 +68,23 @@ struct Case {
 
 impl Case {
     fn new() -> Case {
+        Case::with(CUSTOMERS)
+    }
+
+    /// A case of these customers (at most 9: one order a month).
+    fn with(customers: &[(&str, &str, &str, &str)]) -> Case {
         let dir = tempfile::tempdir().unwrap();
         let mut csv = String::from(
             "Order ID,Order Date,Email,Name,Payment Method,Card Number,Status,Total,Country,Locale\n",
         );
-        for (i, (email, name, card, locale)) in CUSTOMERS.iter().enumerate() {
+        let quoted = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
+        for (i, (email, name, card, locale)) in customers.iter().enumerate() {
             csv.push_str(&format!(
-                "{},2021-0{}-01 10:00:00,{email},\"{name}\",クレジットカード,{card},paid,1000,JP,{locale}\n",
+                "{},2021-0{}-01 10:00:00,{},{},クレジットカード,{card},paid,1000,JP,{locale}\n",
                 1001 + i,
-                i + 1
+                i + 1,
+                quoted(email),
+                quoted(name),
             ));
         }
         std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
@@ -806,4 +814,104 @@ fn starttls_with_a_private_ca_and_a_login() {
     for (_, raw) in &got {
         assert_no_pan(raw);
     }
+}
+
+/// Customers whose address lettre's address check takes but its message builder refuses (an
+/// IP-literal domain, a quoted local part with a space), among ordinary ones.
+const UNUSABLE: &[(&str, &str, &str, &str)] = &[
+    ("taro@example.jp", "山田 太郎", "4111111111111111", "ja"),
+    ("h15@[127.0.0.1]", "IP Literal", "5555555555554444", "en"),
+    ("alice@example.com", "Alice Smith", "3530111333300000", "en"),
+    (
+        "\"a b\"@example.com",
+        "Quoted Local",
+        "6011111111111117",
+        "ja",
+    ),
+    ("hanako@example.jp", "佐藤 花子", "378282246310005", "ja"),
+];
+
+/// The no_email.csv rows of the two unusable customers: (name, reason).
+fn unusable_rows(path: &Path) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = crate::util::read_csv_maps(path)
+        .into_iter()
+        .map(|r| (r["name"].clone(), r["reason"].clone()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn unusable_expected() -> Vec<(String, String)> {
+    vec![
+        (
+            "IP Literal".to_string(),
+            "address has an IP-literal domain ([…])".to_string(),
+        ),
+        (
+            "Quoted Local".to_string(),
+            "address has a quoted local part (\"…\")".to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn an_address_the_builder_refuses_goes_to_no_email_and_the_batch_goes_on() {
+    let case = Case::with(UNUSABLE);
+    // Rendering: every other customer gets a notice; exit 0.
+    case.notify(&[]).assert().success();
+    let index = crate::util::read_csv(&case.path("out/notices/index.csv"));
+    let mut to: Vec<&str> = index[1..].iter().map(|r| r[1].as_str()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        ["alice@example.com", "hanako@example.jp", "taro@example.jp"]
+    );
+    assert_eq!(
+        unusable_rows(&case.path("out/no_email.csv")),
+        unusable_expected()
+    );
+
+    // Sending: the same three, once each; exit 0 (every message with an address accepted).
+    let server = Server::start(&case.path("mail"), &[]);
+    case.notify(&["--send", &server.url(), "--tls", "none"])
+        .assert()
+        .success();
+    let got = server.received();
+    let mut rcpts: Vec<String> = got.iter().map(|(r, _)| r.join(",")).collect();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        ["alice@example.com", "hanako@example.jp", "taro@example.jp"]
+    );
+    assert_eq!(
+        unusable_rows(&case.path("out/no_email.csv")),
+        unusable_expected()
+    );
+
+    // `run` renders them too and writes its manifest.
+    std::fs::write(
+        case.path("run.toml"),
+        format!("{INCIDENT}\n[orders]\npaths = [\"orders.csv\"]\n"),
+    )
+    .unwrap();
+    let o = skimtrace()
+        .current_dir(case.dir.path())
+        .args(["run", "-q", "--config", "run.toml", "--out", "case"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(case.path("case/manifest.json").exists());
+    assert_eq!(
+        crate::util::read_csv(&case.path("case/notices/index.csv")).len() - 1,
+        3
+    );
+    assert_eq!(
+        unusable_rows(&case.path("case/no_email.csv")),
+        unusable_expected()
+    );
 }
