@@ -133,7 +133,8 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((size, crate::digest::sri(&h.finalize())))
 }
 
-/// Every file under `dir` except the manifest, as `/`-separated relative paths, sorted.
+/// Every file under `dir` except the manifest and the lock file, as `/`-separated relative
+/// paths, sorted.
 /// Symbolic links are listed (and hashed as what they point to) rather than skipped, so a file
 /// swapped for a link is still noticed.
 pub fn list_files(dir: &Path) -> Result<Vec<String>> {
@@ -153,7 +154,8 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>> {
     }
     let mut out = Vec::new();
     walk(dir, dir, &mut out)?;
-    out.retain(|p| p != FILE);
+    // The lock file only says who works in the folder right now: not an output.
+    out.retain(|p| p != FILE && p != crate::notify::lock::FILE);
     out.sort();
     Ok(out)
 }

@@ -915,3 +915,187 @@ fn an_address_the_builder_refuses_goes_to_no_email_and_the_batch_goes_on() {
         unusable_expected()
     );
 }
+
+impl Case {
+    /// `notify --send URL --tls none` started in the background (its stderr dropped).
+    fn spawn_send(&self, url: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_skimtrace"))
+            .current_dir(self.dir.path())
+            .env(
+                "SKIMTRACE_FINGERPRINT_KEY",
+                "integration-test-key-0123456789abcdef",
+            )
+            .env_remove("SKIMTRACE_SMTP_USER")
+            .env_remove("SKIMTRACE_SMTP_PASSWORD")
+            .args([
+                "notify",
+                "--affected",
+                "out/affected.jsonl",
+                "--config",
+                "incident.toml",
+            ])
+            .args(["--send", url, "--tls", "none", "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until the journal satisfies `done` (the background batch got that far).
+    fn wait_for_journal(&self, what: &str, done: impl Fn(&[serde_json::Value]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(&self.journal()) {
+            assert!(Instant::now() < deadline, "the batch never got to: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Envelope recipient → how many messages the server received for it.
+fn count_by_recipient(msgs: &[(Vec<String>, Vec<u8>)]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for (rcpts, _) in msgs {
+        for r in rcpts {
+            *m.entry(r.clone()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn a_second_send_while_one_runs_exits_at_once_naming_the_holder() {
+    let case = Case::new();
+    // Each message takes a while, so the first batch is still sending when the second starts.
+    let server = Server::start(&case.path("mail"), &["--delay-data", "0.4"]);
+    let url = server.url();
+    let mut first = case.spawn_send(&url);
+    case.wait_for_journal("its first message", |j| {
+        j.iter().any(|e| e["phase"] == "started")
+    });
+
+    let started = Instant::now();
+    let err = case.notify_fails(&["--send", &url, "--tls", "none"], Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the second run waited instead of stopping"
+    );
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains("`notify --send`"), "{err}");
+    assert!(err.contains(".skimtrace.lock"), "{err}");
+    // Rendering into the folder and `run` are kept out too.
+    let err = case.notify_fails(&["--force"], Some(1));
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    std::fs::write(
+        case.path("run.toml"),
+        format!("{INCIDENT}\n[orders]\npaths = [\"orders.csv\"]\n"),
+    )
+    .unwrap();
+    let o = skimtrace()
+        .current_dir(case.dir.path())
+        .args([
+            "run", "-q", "--config", "run.toml", "--out", "out", "--force",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("pid {}", first.id())));
+
+    assert!(first.wait().unwrap().success());
+    let got = server.received();
+    let counts = count_by_recipient(&got);
+    assert_eq!(counts.len(), addressed_customers(), "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert!(
+        !case.path("out/.skimtrace.lock").exists(),
+        "a finished batch leaves no lock file"
+    );
+}
+
+#[test]
+fn a_lock_left_by_a_killed_batch_does_not_block_the_next() {
+    let case = Case::new();
+    let mail = case.path("mail");
+    // The first batch sends 2 messages, then hangs on the server: it holds the folder.
+    let hanging = Server::start(&mail, &["--hang-after", "2"]);
+    let mut first = case.spawn_send(&hanging.url());
+    case.wait_for_journal("the hang", |j| {
+        j.iter().filter(|e| e["phase"] == "accepted").count() == 2
+            && j.last().is_some_and(|e| e["phase"] == "started")
+    });
+    let pid = first.id();
+    // While it lives, another batch is refused at once (it would otherwise hang too).
+    let err = String::from_utf8_lossy(
+        &case
+            .notify(&["--send", &hanging.url(), "--tls", "none"])
+            .timeout(Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .get_output()
+            .stderr,
+    )
+    .into_owned();
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+
+    // Killed: its lock file stays, naming it, but no longer blocks.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    drop(hanging);
+    let lock = std::fs::read_to_string(case.path("out/.skimtrace.lock")).unwrap();
+    assert!(lock.contains(&format!("\"pid\":{pid}")), "{lock}");
+    let second = Server::start(&mail.join("second"), &[]);
+    case.notify(&["--send", &second.url(), "--tls", "none"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    let mut all = received(&mail);
+    all.extend(second.received());
+    let counts = count_by_recipient(&all);
+    assert_eq!(counts.len(), addressed_customers(), "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+
+    // A lock file naming a process that has ended (no lock held on it) does not block either.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    std::fs::write(
+        case.path("out/.skimtrace.lock"),
+        format!(
+            "{{\"pid\":{},\"command\":\"notify --send\",\"started\":\"2022-08-18T00:00:00Z\"}}\n",
+            gone.id()
+        ),
+    )
+    .unwrap();
+    case.notify(&["--send", &second.url(), "--tls", "none"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    assert_eq!(second.received().len(), addressed_customers() - 2);
+    assert!(!case.path("out/.skimtrace.lock").exists());
+}
+
+#[test]
+fn a_lock_file_in_a_case_folder_is_not_an_output() {
+    let case = Case::new();
+    std::fs::write(
+        case.path("run.toml"),
+        format!("{INCIDENT}\n[orders]\npaths = [\"orders.csv\"]\n"),
+    )
+    .unwrap();
+    skimtrace()
+        .current_dir(case.dir.path())
+        .args(["run", "-q", "--config", "run.toml", "--out", "case"])
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(case.path("case/manifest.json")).unwrap();
+    assert!(!manifest.contains(".skimtrace.lock"), "{manifest}");
+    // Left by a batch that was killed in the folder: verify does not report it.
+    std::fs::write(
+        case.path("case/.skimtrace.lock"),
+        "{\"pid\":1,\"command\":\"notify --send\",\"started\":\"2022-08-18T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    skimtrace()
+        .arg("verify")
+        .arg(case.path("case"))
+        .assert()
+        .success();
+}
