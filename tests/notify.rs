@@ -1099,3 +1099,25 @@ fn a_lock_file_in_a_case_folder_is_not_an_output() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_name_too_long_for_a_header_line_does_not_stop_the_batch() {
+    let long = "X".repeat(2000);
+    let case = Case::with(&[
+        ("taro@example.jp", "山田 太郎", "4111111111111111", "ja"),
+        ("long@example.com", &long, "5555555555554444", "en"),
+        ("alice@example.com", "Alice Smith", "3530111333300000", "en"),
+    ]);
+    case.notify(&[]).assert().success();
+    let index = crate::util::read_csv(&case.path("out/notices/index.csv"));
+    assert_eq!(index.len() - 1, 3, "every customer has a notice");
+    let row = index.iter().find(|r| r[1] == "long@example.com").unwrap();
+    let raw = std::fs::read(case.path(&format!("out/notices/{}.eml", row[0]))).unwrap();
+    assert!(raw.split(|&b| b == b'\n').all(|l| l.len() <= 999));
+    let m = MessageParser::default().parse(&raw).unwrap();
+    let to = m.to().unwrap().first().unwrap();
+    assert_eq!(to.address().unwrap(), "long@example.com");
+    assert_eq!(to.name().unwrap(), format!("{}…", "X".repeat(99)));
+    // The body still greets the customer by the whole name.
+    assert!(m.body_text(0).unwrap().contains(&long));
+}

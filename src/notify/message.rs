@@ -130,6 +130,24 @@ fn boundary(message_id: &str) -> String {
     format!("=_skimtrace_{}", &base32_lower(&h)[..26])
 }
 
+/// The longest display name put in `To`, in characters.
+const MAX_HEADER_NAME: usize = 100;
+
+/// The customer's name as the `To` display name: cut to [`MAX_HEADER_NAME`] characters with a
+/// final `…`. lettre folds a header only between words and inside encoded words, so a long
+/// ASCII name without spaces (2,000 `X`s in an export) gave a line longer than RFC 5322 allows,
+/// and the check stopped the batch for every customer. The `…` makes lettre encode the name,
+/// and encoded words fold. The body still greets the customer by the whole name.
+fn header_name(name: &str) -> String {
+    if name.chars().count() <= MAX_HEADER_NAME {
+        return name.to_string();
+    }
+    let mut cut: String = name.chars().take(MAX_HEADER_NAME - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
 /// `X-Skimtrace-Original-To`: the customer's address on a review copy.
 #[derive(Debug, Clone)]
 struct OriginalTo(String);
@@ -166,7 +184,7 @@ pub fn build(
     subject_prefix: &str,
     review_to: Option<&Address>,
 ) -> Result<Built, lettre::error::Error> {
-    let name = clean_name(name);
+    let name = header_name(&clean_name(name));
     let customer = Mailbox::new((!name.is_empty()).then_some(name), to.clone());
     let id = message_id(s, customer_id, review_to.is_some());
     let subject = clean_name(&format!("{subject_prefix}{}", notice.subject));
