@@ -194,7 +194,8 @@ pub fn walk(dir: &Path) -> Result<Vec<(String, Node)>> {
 pub fn list_files(dir: &Path) -> Result<Vec<String>> {
     Ok(walk(dir)?
         .into_iter()
-        .filter(|(p, n)| *n != Node::Dir && p != FILE)
+        // The lock file only says who works in the folder right now: not an output.
+        .filter(|(p, n)| *n != Node::Dir && p != FILE && p != crate::notify::lock::FILE)
         .map(|(p, _)| p)
         .collect())
 }

@@ -29,10 +29,10 @@ pub fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
             )))
         }
         Ok(_) => {
+            // The case folder's lock file (held by this run) does not make it non-empty.
             let non_empty = fs::read_dir(dir)
                 .map_err(|e| Error::io(dir, e))?
-                .next()
-                .is_some();
+                .any(|e| e.map_or(true, |e| e.file_name() != crate::notify::lock::FILE));
             if non_empty && !force {
                 return Err(Error::usage(format!(
                     "{}: the output folder is not empty; pass --force to write into it, or pick another --out",

@@ -68,15 +68,23 @@ struct Case {
 
 impl Case {
     fn new() -> Case {
+        Case::with(CUSTOMERS)
+    }
+
+    /// A case of these customers (at most 9: one order a month).
+    fn with(customers: &[(&str, &str, &str, &str)]) -> Case {
         let dir = tempfile::tempdir().unwrap();
         let mut csv = String::from(
             "Order ID,Order Date,Email,Name,Payment Method,Card Number,Status,Total,Country,Locale\n",
         );
-        for (i, (email, name, card, locale)) in CUSTOMERS.iter().enumerate() {
+        let quoted = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
+        for (i, (email, name, card, locale)) in customers.iter().enumerate() {
             csv.push_str(&format!(
-                "{},2021-0{}-01 10:00:00,{email},\"{name}\",クレジットカード,{card},paid,1000,JP,{locale}\n",
+                "{},2021-0{}-01 10:00:00,{},{},クレジットカード,{card},paid,1000,JP,{locale}\n",
                 1001 + i,
-                i + 1
+                i + 1,
+                quoted(email),
+                quoted(name),
             ));
         }
         std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
@@ -806,4 +814,310 @@ fn starttls_with_a_private_ca_and_a_login() {
     for (_, raw) in &got {
         assert_no_pan(raw);
     }
+}
+
+/// Customers whose address lettre's address check takes but its message builder refuses (an
+/// IP-literal domain, a quoted local part with a space), among ordinary ones.
+const UNUSABLE: &[(&str, &str, &str, &str)] = &[
+    ("taro@example.jp", "山田 太郎", "4111111111111111", "ja"),
+    ("h15@[127.0.0.1]", "IP Literal", "5555555555554444", "en"),
+    ("alice@example.com", "Alice Smith", "3530111333300000", "en"),
+    (
+        "\"a b\"@example.com",
+        "Quoted Local",
+        "6011111111111117",
+        "ja",
+    ),
+    ("hanako@example.jp", "佐藤 花子", "378282246310005", "ja"),
+];
+
+/// The no_email.csv rows of the two unusable customers: (name, reason).
+fn unusable_rows(path: &Path) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = crate::util::read_csv_maps(path)
+        .into_iter()
+        .map(|r| (r["name"].clone(), r["reason"].clone()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn unusable_expected() -> Vec<(String, String)> {
+    vec![
+        (
+            "IP Literal".to_string(),
+            "address has an IP-literal domain ([…])".to_string(),
+        ),
+        (
+            "Quoted Local".to_string(),
+            "address has a quoted local part (\"…\")".to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn an_address_the_builder_refuses_goes_to_no_email_and_the_batch_goes_on() {
+    let case = Case::with(UNUSABLE);
+    // Rendering: every other customer gets a notice; exit 0.
+    case.notify(&[]).assert().success();
+    let index = crate::util::read_csv(&case.path("out/notices/index.csv"));
+    let mut to: Vec<&str> = index[1..].iter().map(|r| r[1].as_str()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        ["alice@example.com", "hanako@example.jp", "taro@example.jp"]
+    );
+    assert_eq!(
+        unusable_rows(&case.path("out/no_email.csv")),
+        unusable_expected()
+    );
+
+    // Sending: the same three, once each; exit 0 (every message with an address accepted).
+    let server = Server::start(&case.path("mail"), &[]);
+    case.notify(&["--send", &server.url(), "--tls", "none"])
+        .assert()
+        .success();
+    let got = server.received();
+    let mut rcpts: Vec<String> = got.iter().map(|(r, _)| r.join(",")).collect();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        ["alice@example.com", "hanako@example.jp", "taro@example.jp"]
+    );
+    assert_eq!(
+        unusable_rows(&case.path("out/no_email.csv")),
+        unusable_expected()
+    );
+
+    // `run` renders them too and writes its manifest.
+    std::fs::write(
+        case.path("run.toml"),
+        format!("{INCIDENT}\n[orders]\npaths = [\"orders.csv\"]\n"),
+    )
+    .unwrap();
+    let o = skimtrace()
+        .current_dir(case.dir.path())
+        .args(["run", "-q", "--config", "run.toml", "--out", "case"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(case.path("case/manifest.json").exists());
+    assert_eq!(
+        crate::util::read_csv(&case.path("case/notices/index.csv")).len() - 1,
+        3
+    );
+    assert_eq!(
+        unusable_rows(&case.path("case/no_email.csv")),
+        unusable_expected()
+    );
+}
+
+impl Case {
+    /// `notify --send URL --tls none` started in the background (its stderr dropped).
+    fn spawn_send(&self, url: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_skimtrace"))
+            .current_dir(self.dir.path())
+            .env(
+                "SKIMTRACE_FINGERPRINT_KEY",
+                "integration-test-key-0123456789abcdef",
+            )
+            .env_remove("SKIMTRACE_SMTP_USER")
+            .env_remove("SKIMTRACE_SMTP_PASSWORD")
+            .args([
+                "notify",
+                "--affected",
+                "out/affected.jsonl",
+                "--config",
+                "incident.toml",
+            ])
+            .args(["--send", url, "--tls", "none", "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until the journal satisfies `done` (the background batch got that far).
+    fn wait_for_journal(&self, what: &str, done: impl Fn(&[serde_json::Value]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(&self.journal()) {
+            assert!(Instant::now() < deadline, "the batch never got to: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Envelope recipient → how many messages the server received for it.
+fn count_by_recipient(msgs: &[(Vec<String>, Vec<u8>)]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for (rcpts, _) in msgs {
+        for r in rcpts {
+            *m.entry(r.clone()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn a_second_send_while_one_runs_exits_at_once_naming_the_holder() {
+    let case = Case::new();
+    // Each message takes a while, so the first batch is still sending when the second starts.
+    let server = Server::start(&case.path("mail"), &["--delay-data", "0.4"]);
+    let url = server.url();
+    let mut first = case.spawn_send(&url);
+    case.wait_for_journal("its first message", |j| {
+        j.iter().any(|e| e["phase"] == "started")
+    });
+
+    let started = Instant::now();
+    let err = case.notify_fails(&["--send", &url, "--tls", "none"], Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the second run waited instead of stopping"
+    );
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains("`notify --send`"), "{err}");
+    assert!(err.contains(".skimtrace.lock"), "{err}");
+    // Rendering into the folder and `run` are kept out too.
+    let err = case.notify_fails(&["--force"], Some(1));
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    std::fs::write(
+        case.path("run.toml"),
+        format!("{INCIDENT}\n[orders]\npaths = [\"orders.csv\"]\n"),
+    )
+    .unwrap();
+    let o = skimtrace()
+        .current_dir(case.dir.path())
+        .args([
+            "run", "-q", "--config", "run.toml", "--out", "out", "--force",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("pid {}", first.id())));
+
+    assert!(first.wait().unwrap().success());
+    let got = server.received();
+    let counts = count_by_recipient(&got);
+    assert_eq!(counts.len(), addressed_customers(), "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert!(
+        !case.path("out/.skimtrace.lock").exists(),
+        "a finished batch leaves no lock file"
+    );
+}
+
+#[test]
+fn a_lock_left_by_a_killed_batch_does_not_block_the_next() {
+    let case = Case::new();
+    let mail = case.path("mail");
+    // The first batch sends 2 messages, then hangs on the server: it holds the folder.
+    let hanging = Server::start(&mail, &["--hang-after", "2"]);
+    let mut first = case.spawn_send(&hanging.url());
+    case.wait_for_journal("the hang", |j| {
+        j.iter().filter(|e| e["phase"] == "accepted").count() == 2
+            && j.last().is_some_and(|e| e["phase"] == "started")
+    });
+    let pid = first.id();
+    // While it lives, another batch is refused at once (it would otherwise hang too).
+    let err = String::from_utf8_lossy(
+        &case
+            .notify(&["--send", &hanging.url(), "--tls", "none"])
+            .timeout(Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .get_output()
+            .stderr,
+    )
+    .into_owned();
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+
+    // Killed: its lock file stays, naming it, but no longer blocks.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    drop(hanging);
+    let lock = std::fs::read_to_string(case.path("out/.skimtrace.lock")).unwrap();
+    assert!(lock.contains(&format!("\"pid\":{pid}")), "{lock}");
+    let second = Server::start(&mail.join("second"), &[]);
+    case.notify(&["--send", &second.url(), "--tls", "none"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    let mut all = received(&mail);
+    all.extend(second.received());
+    let counts = count_by_recipient(&all);
+    assert_eq!(counts.len(), addressed_customers(), "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+
+    // A lock file naming a process that has ended (no lock held on it) does not block either.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    std::fs::write(
+        case.path("out/.skimtrace.lock"),
+        format!(
+            "{{\"pid\":{},\"command\":\"notify --send\",\"started\":\"2022-08-18T00:00:00Z\"}}\n",
+            gone.id()
+        ),
+    )
+    .unwrap();
+    case.notify(&["--send", &second.url(), "--tls", "none"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    assert_eq!(second.received().len(), addressed_customers() - 2);
+    assert!(!case.path("out/.skimtrace.lock").exists());
+}
+
+#[test]
+fn a_lock_file_in_a_case_folder_is_not_an_output() {
+    let case = Case::new();
+    std::fs::write(
+        case.path("run.toml"),
+        format!("{INCIDENT}\n[orders]\npaths = [\"orders.csv\"]\n"),
+    )
+    .unwrap();
+    skimtrace()
+        .current_dir(case.dir.path())
+        .args(["run", "-q", "--config", "run.toml", "--out", "case"])
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(case.path("case/manifest.json")).unwrap();
+    assert!(!manifest.contains(".skimtrace.lock"), "{manifest}");
+    // Left by a batch that was killed in the folder: verify does not report it.
+    std::fs::write(
+        case.path("case/.skimtrace.lock"),
+        "{\"pid\":1,\"command\":\"notify --send\",\"started\":\"2022-08-18T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    skimtrace()
+        .arg("verify")
+        .arg(case.path("case"))
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_name_too_long_for_a_header_line_does_not_stop_the_batch() {
+    let long = "X".repeat(2000);
+    let case = Case::with(&[
+        ("taro@example.jp", "山田 太郎", "4111111111111111", "ja"),
+        ("long@example.com", &long, "5555555555554444", "en"),
+        ("alice@example.com", "Alice Smith", "3530111333300000", "en"),
+    ]);
+    case.notify(&[]).assert().success();
+    let index = crate::util::read_csv(&case.path("out/notices/index.csv"));
+    assert_eq!(index.len() - 1, 3, "every customer has a notice");
+    let row = index.iter().find(|r| r[1] == "long@example.com").unwrap();
+    let raw = std::fs::read(case.path(&format!("out/notices/{}.eml", row[0]))).unwrap();
+    assert!(raw.split(|&b| b == b'\n').all(|l| l.len() <= 999));
+    let m = MessageParser::default().parse(&raw).unwrap();
+    let to = m.to().unwrap().first().unwrap();
+    assert_eq!(to.address().unwrap(), "long@example.com");
+    assert_eq!(to.name().unwrap(), format!("{}…", "X".repeat(99)));
+    // The body still greets the customer by the whole name.
+    assert!(m.body_text(0).unwrap().contains(&long));
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::notify::check::{self, Item, Plan, PlanOptions, Planned, Preparer};
 use crate::notify::input::Recipient;
 use crate::notify::journal::{Journal, Status};
+use crate::notify::lock::CaseLock;
 use crate::notify::message::{self, Sender};
 use crate::notify::par;
 use crate::notify::render::{Case, IncidentCtx, Templates};
@@ -91,6 +92,15 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         notice_date,
     };
 
+    // Rendering and sending write into the case folder: one run at a time, and a second one
+    // is told at once which process holds it (the check alone writes nothing).
+    let _lock = match (args.check, args.send.is_some()) {
+        (true, _) => None,
+        (false, send) => Some(CaseLock::acquire(
+            &out,
+            if send { "notify --send" } else { "notify" },
+        )?),
+    };
     let mut recipients = crate::notify::input::read_affected(affected)?;
     if !args.only.is_empty() {
         for id in &args.only {

@@ -54,6 +54,9 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
             out.display()
         )));
     }
+    // Held until the run ends, before anything in the folder is touched: a `notify --send`
+    // or another run working in it stops this one at once (and the other way round).
+    let _lock = crate::notify::lock::CaseLock::acquire(&out, "run")?;
     output::prepare_dir(&out, args.case.force)?;
     let record = clear_previous(&out)?;
 

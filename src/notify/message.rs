@@ -31,7 +31,17 @@ pub struct Sender {
     pub campaign: String,
 }
 
-/// Why a customer cannot get an e-mail (written to `no_email.csv`).
+/// The longest address SMTP carries: a path is at most 256 octets with its angle brackets
+/// (RFC 5321 §4.5.3.1.3).
+const MAX_ADDRESS: usize = 254;
+
+/// Why a customer cannot get an e-mail (written to `no_email.csv`), or the address to send to.
+///
+/// Every address accepted here is one the message builder takes and gives back unchanged: an
+/// address that passed a looser check and failed only when the message was built used to stop
+/// the whole batch for one customer. So the last step asks lettre itself, by building a
+/// minimal message to the address (see [`builder_takes`]). The forms named before it are the
+/// ones known to fail there, given their own reason for the postal follow-up list.
 pub fn address_problem(email: Option<&str>) -> Result<Address, &'static str> {
     let e = match email.map(str::trim) {
         None | Some("") => return Err("no address"),
@@ -44,7 +54,36 @@ pub fn address_problem(email: Option<&str>) -> Result<Address, &'static str> {
         // A non-ASCII mailbox needs SMTPUTF8 end to end; many Japanese carriers lack it.
         return Err("address is not ASCII");
     }
-    Address::from_str(e).map_err(|_| "address is not valid")
+    if e.len() > MAX_ADDRESS {
+        return Err("address is longer than 254 characters");
+    }
+    let a = Address::from_str(e).map_err(|_| "address is not valid")?;
+    if a.domain().starts_with('[') {
+        // lettre's address check takes `[127.0.0.1]`, its header parser does not.
+        return Err("address has an IP-literal domain ([…])");
+    }
+    if a.user().starts_with('"') {
+        // Some fail to build; the others come back unquoted (`"a"@x` as `a@x`), a second
+        // spelling of one mailbox that exactly once per address would not recognise.
+        return Err("address has a quoted local part (\"…\")");
+    }
+    if !builder_takes(&a) {
+        return Err("the message builder cannot take the address");
+    }
+    Ok(a)
+}
+
+/// Whether lettre builds a message to `a` whose envelope recipient is `a` as written. lettre
+/// writes the `To` header and reads the envelope back from it, so an address its header parser
+/// refuses fails the build, and one it reads differently would be sent to another spelling.
+/// Display names cannot change this (they are quoted or RFC 2047-encoded), so the probe has
+/// none.
+fn builder_takes(a: &Address) -> bool {
+    let probe = Message::builder()
+        .from(Mailbox::new(None, a.clone()))
+        .to(Mailbox::new(None, a.clone()))
+        .body(String::new());
+    matches!(probe, Ok(m) if m.envelope().to() == std::slice::from_ref(a))
 }
 
 /// A mailbox from a config value (`Name <addr>` or `addr`), for `from` and `reply_to`.
@@ -91,6 +130,24 @@ fn boundary(message_id: &str) -> String {
     format!("=_skimtrace_{}", &base32_lower(&h)[..26])
 }
 
+/// The longest display name put in `To`, in characters.
+const MAX_HEADER_NAME: usize = 100;
+
+/// The customer's name as the `To` display name: cut to [`MAX_HEADER_NAME`] characters with a
+/// final `…`. lettre folds a header only between words and inside encoded words, so a long
+/// ASCII name without spaces (2,000 `X`s in an export) gave a line longer than RFC 5322 allows,
+/// and the check stopped the batch for every customer. The `…` makes lettre encode the name,
+/// and encoded words fold. The body still greets the customer by the whole name.
+fn header_name(name: &str) -> String {
+    if name.chars().count() <= MAX_HEADER_NAME {
+        return name.to_string();
+    }
+    let mut cut: String = name.chars().take(MAX_HEADER_NAME - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
 /// `X-Skimtrace-Original-To`: the customer's address on a review copy.
 #[derive(Debug, Clone)]
 struct OriginalTo(String);
@@ -127,7 +184,7 @@ pub fn build(
     subject_prefix: &str,
     review_to: Option<&Address>,
 ) -> Result<Built, lettre::error::Error> {
-    let name = clean_name(name);
+    let name = header_name(&clean_name(name));
     let customer = Mailbox::new((!name.is_empty()).then_some(name), to.clone());
     let id = message_id(s, customer_id, review_to.is_some());
     let subject = clean_name(&format!("{subject_prefix}{}", notice.subject));
@@ -186,5 +243,90 @@ mod tests {
             address_problem(Some("not an address")).unwrap_err(),
             "address is not valid"
         );
+    }
+
+    /// A minimal message to `addr` as [`build`] makes it: whether it builds.
+    fn builds(addr: &str) -> bool {
+        let s = Sender {
+            from: "Shop <notice@shop.example>".parse().unwrap(),
+            reply_to: None,
+            date: SystemTime::UNIX_EPOCH,
+            id_domain: "shop.example".into(),
+            incident_id: "i".into(),
+            campaign: "notice".into(),
+        };
+        let notice = Notice {
+            locale: "en".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: None,
+        };
+        let to = Address::new_dangerous(
+            &addr[..addr.rfind('@').unwrap()],
+            &addr[addr.rfind('@').unwrap() + 1..],
+        );
+        build(&s, "c-1", "Name", &to, &notice, "", None).is_ok()
+    }
+
+    /// Addresses lettre's address check takes and its message builder refuses (or reads back
+    /// as another spelling): each is a reason in no_email.csv, never a batch problem.
+    #[test]
+    fn addresses_the_builder_refuses_are_no_email() {
+        for (addr, reason) in [
+            ("h15@[127.0.0.1]", "address has an IP-literal domain ([…])"),
+            ("h@[::1]", "address has an IP-literal domain ([…])"),
+            (
+                "h@[IPv6:2001:db8::1]",
+                "address has an IP-literal domain ([…])",
+            ),
+            ("a@[300.1.1.1]", "address has an IP-literal domain ([…])"),
+            (
+                "\"a b\"@example.com",
+                "address has a quoted local part (\"…\")",
+            ),
+            (
+                "\"a@b\"@example.com",
+                "address has a quoted local part (\"…\")",
+            ),
+            (
+                "\"a\"@example.com",
+                "address has a quoted local part (\"…\")",
+            ),
+        ] {
+            assert!(
+                Address::from_str(addr).is_ok(),
+                "lettre's check takes {addr}"
+            );
+            assert_eq!(address_problem(Some(addr)).unwrap_err(), reason, "{addr}");
+        }
+        // The reason is right: these do fail to build.
+        for addr in ["h15@[127.0.0.1]", "h@[::1]", "\"a b\"@example.com"] {
+            assert!(!builds(addr), "{addr} builds after all");
+        }
+        let label = "b".repeat(60);
+        let long = format!("{}@{label}.{label}.{label}.example", "a".repeat(64));
+        assert!(Address::from_str(&long).is_ok());
+        assert_eq!(
+            address_problem(Some(&long)).unwrap_err(),
+            "address is longer than 254 characters"
+        );
+    }
+
+    /// Every address the check accepts builds, and is the envelope recipient as written.
+    #[test]
+    fn every_accepted_address_builds() {
+        for addr in [
+            "a@example.com",
+            "a!#$%&'*+/=?^_`{|}~@example.com",
+            "=?utf-8?q?x?=@example.com",
+            "a@xn--bcher-kva.example",
+            "a@localhost",
+            "h@127.0.0.1",
+            &format!("{}@example.com", "a".repeat(64)),
+        ] {
+            let a = address_problem(Some(addr)).unwrap_or_else(|e| panic!("{addr}: {e}"));
+            assert_eq!(a.to_string(), addr);
+            assert!(builds(addr), "{addr}");
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`check`] scans every rendered message before anything is written or sent, on every core
 //!   ([`par`]: an ordered parallel map, so outputs keep the customers' order);
 //! - [`journal`] is the append-only `sent.jsonl` that makes sending resumable and exactly once;
+//!   [`lock`] keeps a second run out of the case folder while one renders or sends;
 //! - [`send`] runs the batch through [`smtp`], our SMTP client (one write per message and
 //!   `TCP_NODELAY`), step by step so the journal can record the moment the server accepted
 //!   `DATA`.
@@ -25,6 +26,7 @@
 pub mod check;
 pub mod input;
 pub mod journal;
+pub mod lock;
 pub mod message;
 pub mod par;
 pub mod render;
@@ -147,6 +149,9 @@ pub enum Error {
     /// or keeps dropping the connection). The journal is saved.
     #[error("{0}")]
     Smtp(String),
+    /// Another process holds the case folder ([`lock`]): nothing was done.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl Error {
@@ -155,7 +160,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Template { .. } | Error::Settings(_) => 2,
-            Error::Affected { .. } | Error::Smtp(_) => 1,
+            Error::Affected { .. } | Error::Smtp(_) | Error::Locked(_) => 1,
         }
     }
 }

@@ -12,6 +12,8 @@ Failure injection:
   --close-after N       after N stored messages, drop the connection once at the next MAIL
   --hang-after N        after N stored messages, never answer MAIL (the client hangs; a
                         test kills it to simulate a crash)
+  --delay-data SECONDS  wait this long before answering each message's data (a batch that
+                        takes a while, for tests of two batches at once)
 TLS and login:
   --tls-cert PEM --tls-key PEM  offer STARTTLS with this certificate, and require it
   --auth USER:PASSWORD  require AUTH (PLAIN or LOGIN, only after STARTTLS) with this login
@@ -56,6 +58,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.args.delay_data:
+            await asyncio.sleep(self.args.delay_data)
         self.stored += 1
         base = os.path.join(self.args.dir, "%06d" % self.stored)
         with open(base + ".json", "w") as f:
@@ -73,6 +77,7 @@ async def main():
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--close-after", type=int)
     p.add_argument("--hang-after", type=int)
+    p.add_argument("--delay-data", type=float)
     p.add_argument("--lifetime", type=float, default=300)
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
