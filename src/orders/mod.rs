@@ -207,8 +207,13 @@ impl Ingest {
                 .warnings
                 .push("the file is empty (no header row)".into());
         }
+        if let Some(w) = opened.damage_warning() {
+            report.warnings.push(w);
+        }
         report.encoding = opened.encoding;
         report.encoding_detected = opened.detected;
+        report.encoding_reason = opened.reason;
+        report.encoding_invalid_lines = opened.damage.lines;
         report.sha256 = opened.sha256;
         report.bytes = opened.bytes;
         self.progress_base += opened.bytes;
@@ -619,9 +624,6 @@ struct FileState<'a> {
     status_cache: HashMap<Box<[u8]>, bool>,
     /// The header row as read (trimmed), to tell a header repeated mid-file.
     headers: Vec<String>,
-    /// Records holding bytes that are not UTF-8 (read with U+FFFD in their place), and the
-    /// line of the first.
-    invalid_utf8: (u64, u64),
 }
 
 impl FileReport {
@@ -632,6 +634,8 @@ impl FileReport {
             bytes: 0,
             encoding: String::new(),
             encoding_detected: false,
+            encoding_reason: String::new(),
+            encoding_invalid_lines: 0,
             preset: preset.to_string(),
             columns: BTreeMap::new(),
             counts: Counts::default(),
@@ -653,12 +657,6 @@ impl FileState<'_> {
                 "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
                 report.card_numbers_in_text,
                 self.text_columns.into_iter().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if self.invalid_utf8.0 > 0 {
-            report.warnings.push(format!(
-                "{} record(s) hold bytes that are not valid UTF-8 (first at line {}); they were read with U+FFFD in their place: check --encoding",
-                self.invalid_utf8.0, self.invalid_utf8.1
             ));
         }
         if !report.security_code_columns.is_empty() {
@@ -746,19 +744,12 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
             text_columns: BTreeSet::new(),
             status_cache: HashMap::new(),
             headers,
-            invalid_utf8: (0, 0),
         });
         Ok(())
     }
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
         let st = self.state.as_mut().expect("a record after the header");
-        if std::str::from_utf8(rec.as_slice()).is_err() {
-            if st.invalid_utf8.0 == 0 {
-                st.invalid_utf8.1 = line;
-            }
-            st.invalid_utf8.0 += 1;
-        }
         // The header row again (two exports pasted into one file): rejected, not read as an
         // order whose payment method is "Payment Method".
         if is_header_again(rec, &st.headers) {
@@ -782,6 +773,17 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
             self.reject,
         )?;
         st.report.counts.add(class);
+        Ok(())
+    }
+
+    fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
+        let st = self.state.as_mut().expect("a record after the header");
+        self.reject.push(Rejected {
+            source: format!("{}:{line}", self.input.display),
+            reason: reason.to_string(),
+            record: masked_record(rec, &st.ctx.layout),
+        })?;
+        st.report.counts.add(Class::Rejected);
         Ok(())
     }
 
