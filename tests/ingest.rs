@@ -1,5 +1,5 @@
-//! How order exports are read as a whole (issue 14): the encoding of a file decided on all of
-//! it, and a quote that never closes. Each test writes its exports,
+//! How order exports are read as a whole (issue 14): one order id in two files, the encoding of
+//! a file decided on all of it, and a quote that never closes. Each test writes its exports,
 //! runs the real binary and checks summary.json, orders.csv, affected.csv and rejected.csv.
 
 use crate::util::{read_csv_maps, read_json, skimtrace};
@@ -59,6 +59,158 @@ fn warnings(s: &Value) -> Vec<String> {
         .iter()
         .map(|w| w.as_str().unwrap().to_string())
         .collect()
+}
+
+/// The issue's case: bank transfers of 2019 in one export and in-window card orders of other
+/// customers under the same ids in another. Before, the first file's records decided the
+/// orders of the second ("not card"), and 2 of 3 customers vanished behind a vague count.
+#[test]
+fn one_order_id_in_two_files_is_one_order_only_when_the_records_agree() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("old.csv"),
+        format!(
+            "{HEADER}\n\
+             1001,2019-05-01 10:00,old1@example.jp,Old One,Bank Transfer,\n\
+             1002,2019-05-02 10:00,old2@example.jp,Old Two,Bank Transfer,\n\
+             1004,2021-03-01 09:00,dup@example.jp,Re Export,Credit Card,4012888888881881\n"
+        ),
+    )
+    .unwrap();
+    // 1001 has two line-item records: both belong to this file's 1001. 1004 is the same order
+    // as in old.csv (a re-export: same person, same instant, card): one order.
+    std::fs::write(
+        d.path().join("new.csv"),
+        format!(
+            "{HEADER}\n\
+             1001,2021-01-05 10:00,a@example.jp,Aoki,Credit Card,4111111111111111\n\
+             1001,2021-01-05 10:00,a@example.jp,Aoki,Credit Card,4111111111111111\n\
+             1002,2021-01-06 10:00,b@example.jp,Baba,Credit Card,5555555555554444\n\
+             1003,2021-01-07 10:00,c@example.jp,Chiba,Credit Card,378282246310005\n\
+             1004,2021-03-01 09:00:00,DUP@example.jp,Re Export,Credit Card,4012888888881881\n"
+        ),
+    )
+    .unwrap();
+    for order in [["old.csv", "new.csv"], ["new.csv", "old.csv"]] {
+        let s = affected(d.path(), &order);
+        assert_eq!(s["customers_affected"], 4, "{order:?}: {s}");
+        assert_eq!(s["orders_in_window"], 4, "{order:?}");
+        let old = file(&s, "old.csv");
+        assert_eq!(old["not_card"], 2, "{order:?}: {old}");
+        assert_eq!(old["in_window"], 1, "{order:?}: {old}");
+        let new = file(&s, "new.csv");
+        assert_eq!(new["in_window"], 5, "{order:?}: {new}");
+        // The collisions, with both file:lines, in reading order.
+        let (first, later) = if order[0] == "old.csv" {
+            ("old.csv", "new.csv")
+        } else {
+            ("new.csv", "old.csv")
+        };
+        let c = s["order_id_collisions"].as_array().unwrap();
+        let got: Vec<(String, String, String)> = c
+            .iter()
+            .map(|c| {
+                (
+                    c["order_id"].as_str().unwrap().to_string(),
+                    c["first"].as_str().unwrap().to_string(),
+                    c["other"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let line = |f: &str, id: &str| {
+            match (f, id) {
+                ("old.csv", "1001") => "old.csv:2",
+                ("old.csv", "1002") => "old.csv:3",
+                ("new.csv", "1001") => "new.csv:2",
+                ("new.csv", "1002") => "new.csv:4",
+                _ => unreachable!(),
+            }
+            .to_string()
+        };
+        let want: Vec<(String, String, String)> = ["1001", "1002"]
+            .iter()
+            .map(|id| (id.to_string(), line(first, id), line(later, id)))
+            .collect();
+        assert_eq!(got, want, "{order:?}");
+        assert_eq!(s["order_id_collisions_total"], 2);
+        for (id, a, b) in &want {
+            assert!(
+                warnings(&s)
+                    .iter()
+                    .any(|w| w.contains(&format!("order id {id:?}"))
+                        && w.contains(a.as_str())
+                        && w.contains(b.as_str())),
+                "{:?}",
+                warnings(&s)
+            );
+        }
+        // orders.csv: each in-window card order once, the re-exported one once, ids as written.
+        let orders = read_csv_maps(&d.path().join("out/orders.csv"));
+        let mut ids: Vec<&str> = orders.iter().map(|o| o["order_id"].as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["1001", "1002", "1003", "1004"], "{order:?}");
+        let o1001 = orders.iter().find(|o| o["order_id"] == "1001").unwrap();
+        assert_eq!(o1001["source"], "new.csv:2");
+        let people = read_csv_maps(&d.path().join("out/affected.csv"));
+        let mut emails: Vec<&str> = people.iter().map(|p| p["email"].as_str()).collect();
+        emails.sort();
+        assert_eq!(
+            emails,
+            [
+                "a@example.jp",
+                "b@example.jp",
+                "c@example.jp",
+                "dup@example.jp"
+            ]
+        );
+    }
+}
+
+/// A CP932 export whose first records are ASCII is read as UTF-8 until its first Japanese
+/// record, then read again as Shift_JIS: what its first reading joined and collided with is
+/// undone, so the collision is listed once and every order is kept.
+#[test]
+fn a_file_read_again_in_another_encoding_joins_and_collides_once() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("a.csv"),
+        format!(
+            "{HEADER}\n\
+             1001,2021-01-05 10:00,a@example.jp,Aoki,Credit Card,4111111111111111\n\
+             1002,2019-05-01 10:00,old@example.jp,Old,Bank Transfer,\n"
+        ),
+    )
+    .unwrap();
+    // Enough ASCII records that a batch of them is visited before the first Japanese one.
+    let mut b = format!(
+        "{HEADER}\n\
+         1001,2021-01-05 10:00,a@example.jp,Aoki,Credit Card,4111111111111111\n\
+         1002,2021-01-06 10:00,b@example.jp,Baba,Credit Card,5555555555554444\n"
+    );
+    for i in 0..3000 {
+        b.push_str(&format!(
+            "{},2019-01-01 10:00,f{i}@example.jp,F,Bank Transfer,\n",
+            5000 + i
+        ));
+    }
+    b.push_str("1003,2021-01-07 10:00,c@example.jp,千葉,クレジットカード,378282246310005\n");
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&b);
+    std::fs::write(d.path().join("b.csv"), &sjis).unwrap();
+    let s = affected(d.path(), &["a.csv", "b.csv"]);
+    assert_eq!(file(&s, "b.csv")["encoding"], "Shift_JIS");
+    assert_eq!(s["customers_affected"], 3, "{s}");
+    assert_eq!(s["orders_in_window"], 3, "{s}");
+    assert_eq!(file(&s, "b.csv")["orders_in_window"], 2, "{s}");
+    assert_eq!(s["order_id_collisions_total"], 1, "{s}");
+    assert_eq!(s["order_id_collisions"][0]["first"], "a.csv:3");
+    assert_eq!(s["order_id_collisions"][0]["other"], "b.csv:3");
+    assert_eq!(
+        s["order_id_collisions"][0]["differs"],
+        serde_json::json!(["customer", "payment_method", "time"])
+    );
+    assert_eq!(s["record_disagreements"], 0);
+    let people = read_csv_maps(&d.path().join("out/affected.csv"));
+    assert!(people.iter().any(|p| p["name"] == "千葉"), "{people:?}");
 }
 
 /// 1,000 orders in UTF-8, paid by `クレジットカード`; the last record's name is cut inside a
