@@ -15,7 +15,8 @@
 //! outputs; orders.csv tells such orders apart by its `source` column.
 //!
 //! A record is rejected only when its place in or out of the window cannot be decided (no
-//! readable timestamp) or it is malformed (a wrong number of fields). Everything else is
+//! readable timestamp) or it is malformed (a wrong number of fields, or a line that opened a
+//! quote that never closed: see [`crate::csvin`]). Everything else is
 //! classified, so the counts always reconcile: `rows_read = in_window + out_of_window +
 //! not_card + rejected`, per file and in total.
 
