@@ -1,22 +1,36 @@
 //! Reading one CSV export, whatever its encoding, fast: the machinery that order exports and
 //! payment-gateway exports share.
 //!
-//! - Encoding: as asked, or `auto`: a BOM names it; otherwise the file is read as UTF-8 on
-//!   speculation, every record is checked, and at the first invalid UTF-8 byte the visitor is
-//!   told to forget what it saw ([`Visitor::restart`]) and the file is read again as
-//!   Shift_JIS/CP932 (see [`crate::orders::decode`]). Japanese exports fail at the header, so
-//!   the second reading costs little; the result is the same as deciding on the whole file first.
+//! - Encoding: as asked, or `auto`: a BOM names it; otherwise the evidence of the whole file
+//!   decides ([`decode::decide`]). The hashing thread reads the file anyway, so it also runs
+//!   the UTF-8 decoder over it and counts the lines with invalid bytes (and, only when most
+//!   non-ASCII lines are not UTF-8, makes a second pass with the Shift_JIS decoder). Meanwhile the file is read as UTF-8 on speculation; only when a record is not
+//!   UTF-8 does the reading wait for that verdict: a few damaged lines in a UTF-8 file are
+//!   read with U+FFFD and warned about by line; a CP932 file makes the visitor forget what it
+//!   saw ([`Visitor::restart`]) and the file is read again as Shift_JIS. Japanese exports
+//!   show it at the header, so the second reading costs little. Memory stays flat.
+//! - Records are split here ([`Splitter`], on `csv_core`), which also bounds quoted fields: a
+//!   quote that runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, to the end of
+//!   the file, or into a record of the wrong width over several lines, is taken for an
+//!   unterminated quote: its first line is rejected ([`Visitor::rejected`]) and reading goes on
+//!   at the next line, so one stray `"` cannot swallow the rest of the file.
 //! - Two threads: one reads and splits records (I/O, CSV parsing, UTF-8 checks, line numbers),
 //!   the caller's thread visits them. Batches of records are handed back for reuse.
-//! - A third thread computes the file's SHA-256 meanwhile.
-//! - Line numbers are counted here ([`crate::orders::decode::LineCounter`]): the csv crate
-//!   names the line before the record in CRLF files (BurntSushi/rust-csv#395).
+//! - Line numbers are physical lines (`\n`, `\r\n` or a lone `\r`); a record is named by the
+//!   line its data starts on, blank lines before it skipped.
 
 use crate::error::{Error, Result};
-use crate::orders::decode;
+use crate::orders::decode::{self, Damage, Evidence, Verdict};
 use encoding_rs::Encoding;
+use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, OnceLock};
+
+/// A quoted field may hold at most this many line ends before it is taken for an
+/// unterminated quote.
+pub const MAX_QUOTED_LINES: usize = 100;
+/// A record that runs over several lines may be at most this long (bytes).
+pub const MAX_QUOTED_BYTES: usize = 64 * 1024;
 
 /// What a reading of one file sees, in order: its header, then its records.
 pub trait Visitor {
@@ -24,6 +38,9 @@ pub trait Visitor {
     fn header(&mut self, headers: Vec<String>) -> Result<()>;
     /// One record and the line it starts on.
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()>;
+    /// A line that opened a quote that never closed (its fields as they stand on that line
+    /// alone): to be rejected and counted with `reason`.
+    fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()>;
     /// The file turned out not to be UTF-8: forget everything seen so far; the file is read
     /// again from its header.
     fn restart(&mut self) -> Result<()>;
@@ -36,11 +53,52 @@ pub struct Opened {
     pub encoding: String,
     /// Whether the encoding was detected (`auto`) rather than given.
     pub detected: bool,
+    /// Why this encoding: given, a BOM, or what the whole file showed.
+    pub reason: String,
+    /// Lines holding bytes that are not valid in that encoding (read with U+FFFD).
+    pub damage: Damage,
     /// `sha256-<base64>` (see [`crate::digest`]).
     pub sha256: String,
     pub bytes: u64,
     /// The file had no header row at all.
     pub empty: bool,
+}
+
+impl Opened {
+    /// The warning a file with damaged lines gets.
+    pub fn damage_warning(&self) -> Option<String> {
+        (self.damage.lines > 0).then(|| {
+            let name = self.encoding.trim_end_matches(" (BOM)");
+            format!(
+                "{} line(s) hold bytes that are not valid {name} ({}); they were read with U+FFFD in their place: check those lines, or --encoding",
+                self.damage.lines,
+                self.damage.describe_lines()
+            )
+        })
+    }
+}
+
+/// The whole-file evidence, handed from the hashing thread to whoever needs it first.
+struct Pending {
+    rx: Mutex<mpsc::Receiver<Evidence>>,
+    got: OnceLock<Option<Evidence>>,
+}
+
+impl Pending {
+    /// Waits for the hashing thread's pass; `None` when it failed (its error is reported).
+    fn wait(&self) -> Option<&Evidence> {
+        self.got
+            .get_or_init(|| self.rx.lock().ok().and_then(|rx| rx.recv().ok()))
+            .as_ref()
+    }
+
+    /// Whether the file, read as UTF-8 on speculation, is to be read again as Shift_JIS.
+    fn not_utf8(&self) -> std::result::Result<bool, ()> {
+        match self.wait() {
+            Some(ev) => Ok(decode::decide(ev).encoding != encoding_rs::UTF_8),
+            None => Err(()),
+        }
+    }
 }
 
 /// Reads one file through `visitor`. `shown` names the file in messages.
@@ -53,37 +111,88 @@ pub fn read(
 ) -> Result<Opened> {
     let requested = decode::requested_encoding(encoding_label)?;
     let bom = decode::sniff_bom(path)?;
+    let fixed = requested.or(bom);
+    let (ev_tx, ev_rx) = mpsc::channel();
+    let pending = Pending {
+        rx: Mutex::new(ev_rx),
+        got: OnceLock::new(),
+    };
     std::thread::scope(|scope| {
-        let hasher = scope.spawn(|| decode::digest(path));
-        let (mut encoding, mut detected, mut speculative) = match (requested, bom) {
+        let hasher = scope.spawn(move || {
+            let r = match fixed {
+                Some(e) => decode::digest_and_scan(path, &[e]),
+                None => decode::digest_and_detect(path),
+            };
+            if let Ok((_, _, ev)) = &r {
+                let _ = ev_tx.send(ev.clone());
+            }
+            r
+        });
+        let (mut encoding, detected, mut speculative) = match (requested, bom) {
             (Some(e), _) => (e, false, false),
             (None, Some(e)) => (e, true, false),
             (None, None) => (encoding_rs::UTF_8, true, true),
         };
-        let empty = loop {
-            match read_as(path, shown, encoding, speculative, progress, visitor) {
-                Ok(empty) => break empty,
-                Err(Attempt::NotUtf8) => {
-                    tracing::info!("{shown}: not UTF-8: reading it again as Shift_JIS");
-                    visitor.restart()?;
-                    encoding = encoding_rs::SHIFT_JIS;
-                    detected = true;
-                    speculative = false;
-                }
-                Err(Attempt::Failed(e)) => return Err(e),
-            }
+        let read_once = |encoding, speculative: bool, visitor: &mut dyn Visitor| {
+            read_as(
+                path,
+                shown,
+                encoding,
+                speculative.then_some(&pending),
+                progress,
+                visitor,
+            )
         };
-        let (sha256, bytes) = hasher
+        let mut outcome = read_once(encoding, speculative, visitor);
+        loop {
+            let not_utf8 = match &outcome {
+                Err(Attempt::NotUtf8) => true,
+                // Read to the end as UTF-8: the whole file's verdict has the last word.
+                Ok(_) if speculative => pending.not_utf8().unwrap_or(false),
+                _ => false,
+            };
+            if !not_utf8 {
+                break;
+            }
+            tracing::info!("{shown}: not UTF-8: reading it again as Shift_JIS");
+            visitor.restart()?;
+            encoding = encoding_rs::SHIFT_JIS;
+            speculative = false;
+            outcome = read_once(encoding, speculative, visitor);
+        }
+        let (sha256, bytes, evidence) = hasher
             .join()
             .map_err(|_| input_err(path, "the hashing thread failed".into()))??;
+        let empty = match outcome {
+            Ok(empty) => empty,
+            Err(Attempt::Failed(e)) => return Err(e),
+            Err(Attempt::NotUtf8) => unreachable!("read again above"),
+        };
+        let verdict = match (requested, bom) {
+            (Some(e), _) => given(e, "given (--encoding or the config)", &evidence),
+            (None, Some(e)) => given(e, "byte-order mark", &evidence),
+            (None, None) => decode::decide(&evidence),
+        };
+        debug_assert_eq!(verdict.encoding, encoding);
         Ok(Opened {
             encoding: decode::describe(encoding, bom.is_some()),
             detected,
+            reason: verdict.reason,
+            damage: verdict.damage,
             sha256,
             bytes,
             empty,
         })
     })
+}
+
+/// The verdict for an encoding that was not chosen by the evidence.
+fn given(e: &'static Encoding, why: &str, ev: &Evidence) -> Verdict {
+    Verdict {
+        encoding: e,
+        reason: why.to_string(),
+        damage: ev.check(e).map(|c| c.damage.clone()).unwrap_or_default(),
+    }
 }
 
 /// What a reading can end in besides success.
@@ -99,39 +208,54 @@ impl From<Error> for Attempt {
     }
 }
 
-/// Records read ahead by the reader thread, with their line numbers.
+/// Records read ahead by the reader thread, with their line numbers and, for lines cut off
+/// a runaway quote, why.
 struct Batch {
     records: Vec<csv::ByteRecord>,
     lines: Vec<u64>,
+    cuts: Vec<Option<Cut>>,
     len: usize,
 }
 
 const BATCH: usize = 2048;
 
-/// One reading in one encoding. Returns whether the file was empty (no header).
+/// One reading in one encoding (`speculative`: UTF-8 until the evidence says otherwise).
+/// Returns whether the file was empty (no header).
 fn read_as(
     path: &Path,
     shown: &str,
     encoding: &'static Encoding,
-    speculative: bool,
+    speculative: Option<&Pending>,
     progress: Option<(&indicatif::ProgressBar, u64)>,
     visitor: &mut dyn Visitor,
 ) -> Result<bool, Attempt> {
-    let reader = decode::LineCounter::new(decode::open_utf8(path, encoding)?);
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(reader);
+    let mut split = Splitter::new(decode::open_utf8(path, encoding)?);
     let mut rec = csv::ByteRecord::new();
-    let has_header = csv
-        .read_byte_record(&mut rec)
-        .map_err(|e| input_err(path, format!("cannot read the header: {e}")))?;
-    if !has_header {
-        return Ok(true);
+    let read_err = |e: std::io::Error| input_err(path, format!("{shown}: read failed: {e}"));
+    let (line, cut) = match split.next(&mut rec).map_err(read_err)? {
+        Next::End => return Ok(true),
+        Next::Record(line) => (line, None),
+        Next::Cut(line, cut) => (line, Some(cut)),
+    };
+    if let Some(cut) = cut {
+        return Err(input_err(
+            path,
+            format!(
+                "{shown}:{line}: the header row cannot be read: {}; fix the quote in the export",
+                cut.what()
+            ),
+        )
+        .into());
     }
-    if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
-        return Err(Attempt::NotUtf8);
+    let mut speculative = speculative;
+    if let Some(p) = speculative {
+        if std::str::from_utf8(rec.as_slice()).is_err() {
+            match p.not_utf8() {
+                Ok(true) => return Err(Attempt::NotUtf8),
+                Ok(false) => speculative = None,
+                Err(()) => return Err(input_err(path, "the encoding check failed".into()).into()),
+            }
+        }
     }
     let headers: Vec<String> = rec
         .iter()
@@ -146,17 +270,25 @@ fn read_as(
             s.trim().to_string()
         })
         .collect();
+    split.width = Some(headers.len());
     visitor.header(headers)?;
 
     let progress = progress.map(|(p, base)| (p.clone(), base));
     let (tx, rx) = mpsc::sync_channel::<Result<Batch, Attempt>>(4);
     let (back_tx, back_rx) = mpsc::channel::<Batch>();
     std::thread::scope(|scope| -> Result<bool, Attempt> {
-        scope.spawn(move || read_batches(csv, speculative, path, shown, progress, tx, back_rx));
+        scope.spawn(move || read_batches(split, speculative, path, shown, progress, tx, back_rx));
         for msg in rx {
             let batch = msg?;
-            for (rec, &line) in batch.records[..batch.len].iter().zip(&batch.lines) {
-                visitor.record(rec, line)?;
+            for ((rec, &line), cut) in batch.records[..batch.len]
+                .iter()
+                .zip(&batch.lines)
+                .zip(&batch.cuts)
+            {
+                match cut {
+                    None => visitor.record(rec, line)?,
+                    Some(c) => visitor.rejected(rec, line, &c.reason())?,
+                }
             }
             let _ = back_tx.send(batch);
         }
@@ -165,51 +297,64 @@ fn read_as(
 }
 
 /// The reader thread: fills batches until the file ends, the visitor stops listening, or
-/// (speculative UTF-8) a record is not UTF-8.
-fn read_batches<R: std::io::Read>(
-    mut csv: csv::Reader<decode::LineCounter<R>>,
-    speculative: bool,
+/// (speculative UTF-8) the whole file's evidence says it is not UTF-8.
+fn read_batches<R: Read>(
+    mut split: Splitter<R>,
+    mut speculative: Option<&Pending>,
     path: &Path,
     shown: &str,
     progress: Option<(indicatif::ProgressBar, u64)>,
     tx: mpsc::SyncSender<Result<Batch, Attempt>>,
     back: mpsc::Receiver<Batch>,
 ) {
-    let mut n: u64 = 0;
     loop {
         let mut batch = back.try_recv().unwrap_or_else(|_| Batch {
             records: (0..BATCH).map(|_| csv::ByteRecord::new()).collect(),
             lines: Vec::with_capacity(BATCH),
+            cuts: Vec::with_capacity(BATCH),
             len: 0,
         });
         batch.len = 0;
         batch.lines.clear();
+        batch.cuts.clear();
         let mut done = false;
         while batch.len < BATCH {
             let rec = &mut batch.records[batch.len];
-            match csv.read_byte_record(rec) {
-                Ok(true) => {}
-                Ok(false) => {
+            let (line, cut) = match split.next(rec) {
+                Ok(Next::Record(line)) => (line, None),
+                Ok(Next::Cut(line, cut)) => (line, Some(cut)),
+                Ok(Next::End) => {
                     done = true;
                     break;
                 }
                 Err(e) => {
-                    let msg = format!("{shown}: read failed near record {}: {e}", n + 2);
+                    let msg = format!("{shown}: read failed near line {}: {e}", split.line);
                     let _ = tx.send(Err(input_err(path, msg).into()));
                     return;
                 }
+            };
+            if let Some(p) = speculative {
+                if std::str::from_utf8(rec.as_slice()).is_err() {
+                    match p.not_utf8() {
+                        Ok(true) => {
+                            let _ = tx.send(Err(Attempt::NotUtf8));
+                            return;
+                        }
+                        Ok(false) => speculative = None,
+                        Err(()) => {
+                            let msg = "the encoding check failed".to_string();
+                            let _ = tx.send(Err(input_err(path, msg).into()));
+                            return;
+                        }
+                    }
+                }
             }
-            n += 1;
-            if speculative && std::str::from_utf8(rec.as_slice()).is_err() {
-                let _ = tx.send(Err(Attempt::NotUtf8));
-                return;
-            }
-            let start = rec.position().map(|p| p.byte()).unwrap_or(0);
-            batch.lines.push(csv.get_mut().line_at(start));
+            batch.lines.push(line);
+            batch.cuts.push(cut);
             batch.len += 1;
         }
         if let Some((p, base)) = &progress {
-            p.set_position(base + csv.position().byte());
+            p.set_position(base + split.offset());
         }
         if batch.len > 0 && tx.send(Ok(batch)).is_err() {
             return;
@@ -218,6 +363,346 @@ fn read_batches<R: std::io::Read>(
             return;
         }
     }
+}
+
+/// Why a line was cut off as the start of an unterminated quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The quoted field ran past [`MAX_QUOTED_LINES`] lines.
+    Lines,
+    /// The record ran past [`MAX_QUOTED_BYTES`] over several lines.
+    Bytes,
+    /// The quote was still open at the end of the file.
+    Eof,
+    /// The quote closed on a later line, in a record of the wrong width.
+    Width {
+        lines: usize,
+        found: usize,
+        expected: usize,
+    },
+}
+
+impl Cut {
+    fn what(&self) -> String {
+        match self {
+            Cut::Lines => format!(
+                "a quoted field opened on this line runs past {MAX_QUOTED_LINES} lines without closing"
+            ),
+            Cut::Bytes => format!(
+                "a quoted field opened on this line runs past {} KiB without closing",
+                MAX_QUOTED_BYTES / 1024
+            ),
+            Cut::Eof => {
+                "a quoted field opened on this line never closes (it runs to the end of the file)"
+                    .to_string()
+            }
+            Cut::Width {
+                lines,
+                found,
+                expected,
+            } => format!(
+                "a quoted field opened on this line runs over {lines} lines into a record of {found} fields, not {expected}"
+            ),
+        }
+    }
+
+    /// The reason written to the rejects file.
+    pub fn reason(&self) -> String {
+        format!(
+            "{} (an unterminated quote?): this line alone is rejected and reading goes on at the next line",
+            self.what()
+        )
+    }
+}
+
+/// What [`Splitter::next`] found.
+enum Next {
+    Record(u64),
+    /// A line cut off a runaway quote (the record holds its fields, that line alone).
+    Cut(u64, Cut),
+    End,
+}
+
+/// Splits a stream of UTF-8 bytes into CSV records (RFC 4180 quoting, any line end), naming
+/// the line each starts on and cutting runaway quotes (see [`Cut`]). The bytes of the record
+/// being read are kept until it ends, so that a cut can go back to the line after its start;
+/// the bounds keep that small.
+struct Splitter<R> {
+    inner: R,
+    core: csv_core::Reader,
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Where the record being read starts in `buf` (blank lines before it included).
+    start: usize,
+    /// The next byte to parse.
+    pos: usize,
+    /// Bytes held in `buf`.
+    len: usize,
+    eof: bool,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    /// Lines are counted up to here (in `buf`)…
+    counted: usize,
+    /// …and this is the line that `counted` is on.
+    line: u64,
+    /// The header's width, once known (for [`Cut::Width`]).
+    width: Option<usize>,
+}
+
+fn csv_parser() -> csv_core::Reader {
+    csv_core::ReaderBuilder::new().build()
+}
+
+impl<R: Read> Splitter<R> {
+    fn new(inner: R) -> Splitter<R> {
+        Splitter {
+            inner,
+            core: csv_parser(),
+            buf: vec![0; 1 << 20],
+            base: 0,
+            start: 0,
+            pos: 0,
+            len: 0,
+            eof: false,
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+            counted: 0,
+            line: 1,
+            width: None,
+        }
+    }
+
+    /// Stream offset of the next byte to parse.
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    fn next(&mut self, rec: &mut csv::ByteRecord) -> std::io::Result<Next> {
+        use csv_core::ReadRecordResult as R;
+        rec.clear();
+        self.start = self.pos;
+        let (mut outlen, mut endlen) = (0, 0);
+        loop {
+            if self.pos == self.len && !self.eof {
+                if let Some(cut) = self.over_bounds(self.pos) {
+                    return Ok(self.cut(rec, cut));
+                }
+                self.fill()?;
+                continue;
+            }
+            if self.pos == self.len && self.pending() {
+                // The end of the file with a record begun: a line end closes it unless a
+                // quote is open.
+                self.room(outlen, endlen);
+                let (res, _, nout, nend) =
+                    self.core
+                        .read_record(b"\n", &mut self.out[outlen..], &mut self.ends[endlen..]);
+                if res != R::Record {
+                    return Ok(self.cut(rec, Cut::Eof));
+                }
+                return Ok(self.finish(rec, outlen + nout, endlen + nend));
+            }
+            let (res, nin, nout, nend) = self.core.read_record(
+                &self.buf[self.pos..self.len],
+                &mut self.out[outlen..],
+                &mut self.ends[endlen..],
+            );
+            self.pos += nin;
+            outlen += nout;
+            endlen += nend;
+            match res {
+                R::InputEmpty => {}
+                R::OutputFull => {
+                    let n = self.out.len() * 2;
+                    self.out.resize(n, 0);
+                }
+                R::OutputEndsFull => {
+                    let n = self.ends.len() * 2;
+                    self.ends.resize(n, 0);
+                }
+                R::Record => return Ok(self.finish(rec, outlen, endlen)),
+                R::End => return Ok(Next::End),
+            }
+        }
+    }
+
+    /// A record has ended at `pos`: checked against the bounds, then handed out.
+    fn finish(&mut self, rec: &mut csv::ByteRecord, outlen: usize, endlen: usize) -> Next {
+        let data = self.data_start();
+        // The record's bytes without its terminator: a line end inside is a quoted one.
+        let end = self.pos.saturating_sub(1).max(data);
+        let inner = &self.buf[data..end];
+        if memchr::memchr2(b'\n', b'\r', inner).is_some() {
+            let cut = self.over_bounds(end).or_else(|| {
+                let expected = self.width?;
+                (endlen != expected).then(|| Cut::Width {
+                    lines: line_ends(inner) + 1,
+                    found: endlen,
+                    expected,
+                })
+            });
+            if let Some(cut) = cut {
+                return self.cut(rec, cut);
+            }
+        }
+        fill_record(rec, &self.out[..outlen], &self.ends[..endlen]);
+        Next::Record(self.line_at(data))
+    }
+
+    /// Whether the record read so far (up to `end`, its terminator left out) runs over more
+    /// lines or bytes than a quoted field may.
+    fn over_bounds(&self, end: usize) -> Option<Cut> {
+        let data = self.data_start();
+        let span = &self.buf[data..end.max(data)];
+        memchr::memchr2(b'\n', b'\r', span)?;
+        if line_ends(span) > MAX_QUOTED_LINES {
+            Some(Cut::Lines)
+        } else if span.len() > MAX_QUOTED_BYTES {
+            Some(Cut::Bytes)
+        } else {
+            None
+        }
+    }
+
+    /// Rejects the first line of the record being read and goes on at the next line.
+    fn cut(&mut self, rec: &mut csv::ByteRecord, cut: Cut) -> Next {
+        let data = self.data_start();
+        let line = self.line_at(data);
+        let end =
+            memchr::memchr2(b'\n', b'\r', &self.buf[data..self.len]).map_or(self.len, |i| data + i);
+        parse_alone(&self.buf[data..end], rec);
+        let mut resume = end;
+        if resume < self.len {
+            resume += 1;
+            if self.buf[end] == b'\r' && self.buf.get(resume) == Some(&b'\n') && resume < self.len {
+                resume += 1;
+            }
+        }
+        self.pos = resume;
+        self.core = csv_parser();
+        Next::Cut(line, cut)
+    }
+
+    /// Whether bytes other than line ends were read since the record began.
+    fn pending(&self) -> bool {
+        self.data_start() < self.pos
+    }
+
+    /// Where the record's data begins: after the line ends the parser skipped.
+    fn data_start(&self) -> usize {
+        self.buf[self.start..self.len]
+            .iter()
+            .position(|&b| b != b'\n' && b != b'\r')
+            .map_or(self.len, |i| self.start + i)
+    }
+
+    /// The line that `at` (at or after everything asked before) is on.
+    fn line_at(&mut self, at: usize) -> u64 {
+        let from = self.counted;
+        if at <= from {
+            return self.line;
+        }
+        let mut upto = at;
+        for i in memchr::memchr2_iter(b'\n', b'\r', &self.buf[from..at]) {
+            let i = from + i;
+            // A `\r` ends a line unless a `\n` follows (then the `\n` does); a `\r` at the end
+            // of what is read so far waits for the next byte.
+            if self.buf[i] == b'\r' {
+                match self.buf[..self.len].get(i + 1) {
+                    Some(b'\n') => continue,
+                    None if !self.eof => {
+                        upto = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            self.line += 1;
+        }
+        self.counted = upto;
+        self.line
+    }
+
+    /// Reads more input, keeping the record being read.
+    fn fill(&mut self) -> std::io::Result<()> {
+        self.line_at(self.start);
+        let keep = self.start.min(self.counted);
+        if keep > 0 {
+            self.buf.copy_within(keep..self.len, 0);
+            self.base += keep as u64;
+            self.len -= keep;
+            self.pos -= keep;
+            self.counted -= keep;
+            self.start -= keep;
+        }
+        if self.len == self.buf.len() {
+            let n = self.buf.len() * 2;
+            self.buf.resize(n, 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.len += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Room for one more byte and one more field end.
+    fn room(&mut self, outlen: usize, endlen: usize) {
+        if outlen >= self.out.len() {
+            self.out.resize(outlen * 2 + 1, 0);
+        }
+        if endlen >= self.ends.len() {
+            self.ends.resize(endlen * 2 + 1, 0);
+        }
+    }
+}
+
+/// Line ends (`\n`, `\r\n`, lone `\r`) in a run of bytes.
+fn line_ends(b: &[u8]) -> usize {
+    memchr::memchr2_iter(b'\n', b'\r', b)
+        .filter(|&i| b[i] == b'\r' || i == 0 || b[i - 1] != b'\r')
+        .count()
+}
+
+fn fill_record(rec: &mut csv::ByteRecord, out: &[u8], ends: &[usize]) {
+    let mut from = 0;
+    for &e in ends {
+        rec.push_field(&out[from..e]);
+        from = e;
+    }
+}
+
+/// One line parsed as a record on its own (a quote left open runs to its end).
+fn parse_alone(line: &[u8], rec: &mut csv::ByteRecord) {
+    use csv_core::ReadRecordResult as R;
+    let mut core = csv_parser();
+    let mut out = vec![0u8; line.len() + 1];
+    let mut ends = vec![0usize; line.len() + 2];
+    let (mut input, mut outlen, mut endlen) = (line, 0, 0);
+    rec.clear();
+    loop {
+        let (res, nin, nout, nend) =
+            core.read_record(input, &mut out[outlen..], &mut ends[endlen..]);
+        input = &input[nin..];
+        outlen += nout;
+        endlen += nend;
+        match res {
+            R::InputEmpty => {}
+            R::OutputFull | R::OutputEndsFull => unreachable!("sized for the whole line"),
+            R::Record | R::End => break,
+        }
+    }
+    fill_record(rec, &out[..outlen], &ends[..endlen]);
 }
 
 /// A record as CSV text for a rejects file, safe to write: security-code columns replaced by a
@@ -254,5 +739,114 @@ fn input_err(path: &Path, message: String) -> Error {
     Error::Input {
         path: path.to_path_buf(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every record of `data` with its line, read through buffers of `chunk` bytes; cut lines
+    /// as `!line`.
+    fn split(data: &[u8], chunk: usize, width: Option<usize>) -> Vec<(String, Vec<String>)> {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut s = Splitter::new(Trickle(data, chunk));
+        s.width = width;
+        let mut rec = csv::ByteRecord::new();
+        let mut got = Vec::new();
+        loop {
+            let (tag, fields) = match s.next(&mut rec).unwrap() {
+                Next::End => return got,
+                Next::Record(l) => (l.to_string(), &rec),
+                Next::Cut(l, _) => (format!("!{l}"), &rec),
+            };
+            let fields = fields
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            got.push((tag, fields));
+        }
+    }
+
+    fn lines_of(data: &[u8]) -> Vec<String> {
+        let all: Vec<_> = [1, 3, 1 << 20]
+            .iter()
+            .map(|&c| split(data, c, None))
+            .collect();
+        assert!(all.windows(2).all(|w| w[0] == w[1]), "{all:?}");
+        all[0].iter().map(|(l, _)| l.clone()).collect()
+    }
+
+    #[test]
+    fn record_lines_for_every_line_ending() {
+        assert_eq!(lines_of(b"h\na\nb\n"), ["1", "2", "3"]);
+        assert_eq!(lines_of(b"h\r\na\r\nb\r\n"), ["1", "2", "3"]);
+        assert_eq!(lines_of(b"h\ra\rb\r"), ["1", "2", "3"]);
+        assert_eq!(lines_of(b"h\n\"x\ny\"\nb\n"), ["1", "2", "4"]);
+        assert_eq!(lines_of(b"h\r\n\"x\r\ny\"\r\nb"), ["1", "2", "4"]);
+        assert_eq!(lines_of(b"h\n\n\nb\n"), ["1", "4"]);
+        assert_eq!(lines_of(b"h\r\n\r\nb\r\nc"), ["1", "3", "4"]);
+        assert_eq!(
+            lines_of(b"hhh\r\naaa\r\r\nbbbbbbb\rc"),
+            ["1", "2", "4", "5"]
+        );
+    }
+
+    #[test]
+    fn a_quote_open_at_the_end_cuts_its_line_only() {
+        for end in ["\n", "\r\n", "\r"] {
+            let text = ["h,n", "1,\"Sato", "2,Ito", "3,Abe"].join(end);
+            let got = split(text.as_bytes(), 4, Some(2));
+            let tags: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+            assert_eq!(tags, ["1", "!2", "3", "4"], "{end:?}");
+            assert_eq!(got[1].1, ["1", "Sato"], "{end:?}");
+            assert_eq!(got[3].1, ["3", "Abe"], "{end:?}");
+        }
+        // A last line that opens a quote and has no line end.
+        let got = split(b"h,n\n1,\"Sato", 1 << 20, Some(2));
+        assert_eq!(got[1].0, "!2");
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn a_quoted_field_over_a_few_lines_of_the_right_width_is_one_record() {
+        let got = split(b"h,n\n1,\"a\nb\nc\"\n2,x\n", 2, Some(2));
+        assert_eq!(
+            got[1],
+            ("2".to_string(), vec!["1".into(), "a\nb\nc".into()])
+        );
+        assert_eq!(got[2].0, "5");
+    }
+
+    #[test]
+    fn the_bounds_hold_whatever_the_buffering() {
+        let mut text = String::from("h,n\n1,\"open\n");
+        for i in 0..150 {
+            text.push_str(&format!("{i},x\n"));
+        }
+        text.push_str("9,close\"\n");
+        for chunk in [7, 4096, 1 << 20] {
+            let got = split(text.as_bytes(), chunk, Some(2));
+            assert_eq!(got[1].0, "!2", "{chunk}");
+            assert_eq!(got.len(), 1 + 1 + 150 + 1, "{chunk}");
+        }
+        // One long line (no line end inside) is no runaway, however long.
+        let long = format!("h,n\n1,\"{}\"\n", "x".repeat(MAX_QUOTED_BYTES * 2));
+        assert_eq!(split(long.as_bytes(), 1000, Some(2))[1].0, "2");
+        // Many lines of a quoted field over the byte bound.
+        let wide = format!(
+            "h,n\n1,\"{}\n{}\"\n",
+            "x".repeat(40_000),
+            "y".repeat(40_000)
+        );
+        assert_eq!(split(wide.as_bytes(), 1000, Some(2))[1].0, "!2");
     }
 }

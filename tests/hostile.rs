@@ -107,8 +107,7 @@ fn invalid_utf8_in_a_utf8_file_is_read_and_warned_about() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Before: read silently with U+FFFD. Now: a warning naming the file and line.
     assert!(
-        stderr(&o)
-            .contains("o.csv: 1 record(s) hold bytes that are not valid UTF-8 (first at line 2)"),
+        stderr(&o).contains("o.csv: 1 line(s) hold bytes that are not valid UTF-8 (line 2)"),
         "{}",
         stderr(&o)
     );

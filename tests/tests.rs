@@ -5,6 +5,7 @@ mod checkouts;
 mod crash;
 mod evidence;
 mod hostile;
+mod ingest;
 mod notify;
 mod payments;
 mod properties;

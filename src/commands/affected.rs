@@ -497,6 +497,22 @@ fn summary(
     if cards == 0 {
         warnings.push("card details were not available: no input carried card numbers or last 4 digits (add the payment gateway's export)".into());
     }
+    const WARNED: usize = 5;
+    for c in ingest.collisions.iter().take(WARNED) {
+        warnings.push(format!(
+            "order id {:?} is used by two different orders ({} differ): {} and {}; both were kept and classified on their own",
+            c.order_id,
+            c.differs.join(", "),
+            c.first,
+            c.other
+        ));
+    }
+    if ingest.collisions_total > WARNED as u64 {
+        warnings.push(format!(
+            "{} more order id(s) are used by different orders in different files (summary.json order_id_collisions)",
+            ingest.collisions_total - WARNED as u64
+        ));
+    }
     if ingest.disagreements > 0 {
         warnings.push(format!(
             "{} later record(s) of an order disagree with its first record on e-mail or time; the first record was used",
@@ -525,6 +541,8 @@ fn summary(
         "orders_out_of_window": orders.orders_out_of_window,
         "orders_not_card": orders.orders_not_card,
         "record_disagreements": ingest.disagreements,
+        "order_id_collisions": ingest.collisions,
+        "order_id_collisions_total": ingest.collisions_total,
         "customers_affected": stats.customers,
         "customers_without_contact": stats.without_contact,
         "customers_login_only": stats.login_only,

@@ -1,11 +1,22 @@
 //! Order-export ingest: every CSV record of every file is read once, streamed, and ends up in
 //! exactly one class: in the window, out of the window, not a card payment, or rejected (with
 //! file, line and reason). Only in-window card orders are kept in memory, plus one small entry
-//! per order id (so that the later records of an order, such as Shopify's line-item rows, take
+//! per order (so that the later records of an order, such as Shopify's line-item rows, take
 //! the class of its first record).
 //!
+//! Order ids are per file's shop: within a file, the records of one id are one order. Across
+//! files, a record joins an order of another file with its id only when they **agree**: the
+//! same payment class (card or not), the same instant, and the same person (normalised e-mail,
+//! and login id, each compared where both records have one). That is a re-export or an
+//! overlapping range of the same order table. Records that disagree are different orders that
+//! share an id (two shops, a renumbered table): each is classified on its own, both are kept,
+//! and the collision is listed with both `file:line`s ([`Ingest::collisions`]). So another
+//! file's record can never make an in-window card order vanish. Ids stay as written in the
+//! outputs; orders.csv tells such orders apart by its `source` column.
+//!
 //! A record is rejected only when its place in or out of the window cannot be decided (no
-//! readable timestamp) or it is malformed (a wrong number of fields). Everything else is
+//! readable timestamp) or it is malformed (a wrong number of fields, or a line that opened a
+//! quote that never closed: see [`crate::csvin`]). Everything else is
 //! classified, so the counts always reconcile: `rows_read = in_window + out_of_window +
 //! not_card + rejected`, per file and in total.
 
@@ -22,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::text;
 use crate::timestamp::{self, TimeFormat, TsError};
 use crate::window::Window;
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 use jiff::Timestamp;
 use layout::{Field, Layout, NameOrder};
 use methods::{MethodClass, MethodRules};
@@ -57,16 +68,67 @@ pub struct IngestOptions<'a> {
     pub progress: Option<&'a indicatif::ProgressBar>,
 }
 
-/// What is remembered of every order id seen: its class and a hash of its first record's
-/// e-mail and time (to count later records that disagree). Keyed by a 128-bit hash of the id,
-/// about 40 bytes per order, so the index stays small next to the customers themselves.
+/// What is remembered of every order: its class, where its first record is, and hashes of
+/// what tells two orders apart (to count later records that disagree, and to decide whether a
+/// record of another file with the same id is the same order). Keyed by a 128-bit hash of the
+/// id, about 56 bytes per order, so the index stays small next to the customers themselves.
 #[derive(Debug, Clone, Copy)]
 struct OrderState {
     class: Class,
-    first_hash: u32,
-    /// The file that introduced the order (to roll a file back).
+    /// Paid by card (by the first record's method or card cell).
+    card: bool,
+    /// Other orders with the same id are in [`Ingest::more`].
+    more: bool,
+    /// Normalised e-mail and login id (0: none), and the instant (or the raw text when it
+    /// cannot be read).
+    email: u32,
+    login: u32,
+    when: u32,
+    /// The file that introduced the order, and the line of its first record.
     file: u32,
+    line: u64,
+    /// The last file whose records joined this order (its later records join it too).
+    joined: u32,
 }
+
+/// How two records of one id differ, as a set of bits.
+const DIFF_CUSTOMER: u8 = 1;
+const DIFF_METHOD: u8 = 2;
+const DIFF_TIME: u8 = 4;
+
+impl OrderState {
+    /// What tells `self` apart from `other` (0: they agree, i.e. are the same order).
+    fn differs(&self, other: &OrderState) -> u8 {
+        let both = |a: u32, b: u32| a != 0 && b != 0 && a != b;
+        let mut d = 0;
+        if both(self.email, other.email) || both(self.login, other.login) {
+            d |= DIFF_CUSTOMER;
+        }
+        if self.card != other.card {
+            d |= DIFF_METHOD;
+        }
+        if self.when != other.when {
+            d |= DIFF_TIME;
+        }
+        d
+    }
+}
+
+/// One order id used by different orders in different files.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Collision {
+    /// As written (card-like runs masked).
+    pub order_id: String,
+    /// `file:line` of the first record of the order read first…
+    pub first: String,
+    /// …and of the record that disagrees with it.
+    pub other: String,
+    /// What differs: `customer`, `payment_method`, `time`.
+    pub differs: Vec<&'static str>,
+}
+
+/// At most this many collisions are listed (all are counted).
+pub const COLLISIONS_LISTED: usize = 1000;
 
 /// The index is keyed by a hash already: hash it no further.
 #[derive(Default)]
@@ -98,9 +160,16 @@ pub struct Ingest {
     pub methods: BTreeMap<String, MethodTally>,
     /// Later records of an order that disagree with its first one on e-mail or time.
     pub disagreements: u64,
+    /// Order ids used by different orders in different files: the first
+    /// [`COLLISIONS_LISTED`], in reading order…
+    pub collisions: Vec<Collision>,
+    /// …and how many there are.
+    pub collisions_total: u64,
     /// Interned text of the orders.
     pub strings: Strings,
     index: OrderIndex,
+    /// The other orders of ids that several orders use (rare: see [`Collision`]).
+    more: HashMap<u128, Vec<OrderState>>,
     /// Bytes of the files read so far (for the progress bar).
     progress_base: u64,
     /// Card orders just outside the window (see [`IngestOptions::margin`]).
@@ -154,6 +223,8 @@ impl RejectSink for crate::output::CsvOut {
 struct Checkpoint {
     orders: usize,
     disagreements: u64,
+    collisions: usize,
+    collisions_total: u64,
     methods: HashMap<Box<[u8]>, (MethodClass, u64)>,
     rejects: u64,
 }
@@ -207,8 +278,13 @@ impl Ingest {
                 .warnings
                 .push("the file is empty (no header row)".into());
         }
+        if let Some(w) = opened.damage_warning() {
+            report.warnings.push(w);
+        }
         report.encoding = opened.encoding;
         report.encoding_detected = opened.detected;
+        report.encoding_reason = opened.reason;
+        report.encoding_invalid_lines = opened.damage.lines;
         report.sha256 = opened.sha256;
         report.bytes = opened.bytes;
         self.progress_base += opened.bytes;
@@ -223,6 +299,8 @@ impl Ingest {
         Ok(Checkpoint {
             orders: self.orders.len(),
             disagreements: self.disagreements,
+            collisions: self.collisions.len(),
+            collisions_total: self.collisions_total,
             methods: self.method_cache.clone(),
             rejects: reject.mark()?,
         })
@@ -232,7 +310,30 @@ impl Ingest {
     fn rollback(&mut self, cp: Checkpoint, reject: &mut dyn RejectSink) -> Result<()> {
         let file = self.files.len() as u32;
         self.orders.truncate(cp.orders);
-        self.index.retain(|_, st| st.file != file);
+        // `joined` only matters for the file being read: pointing it back at the order's own
+        // file undoes this file's joins.
+        let unjoin = |st: &mut OrderState| {
+            if st.joined == file {
+                st.joined = st.file;
+            }
+        };
+        self.index.retain(|_, st| {
+            unjoin(st);
+            st.file != file
+        });
+        let index = &mut self.index;
+        self.more.retain(|k, v| {
+            v.retain(|st| st.file != file);
+            v.iter_mut().for_each(unjoin);
+            if v.is_empty() {
+                if let Some(p) = index.get_mut(k) {
+                    p.more = false;
+                }
+            }
+            !v.is_empty()
+        });
+        self.collisions.truncate(cp.collisions);
+        self.collisions_total = cp.collisions_total;
         self.disagreements = cp.disagreements;
         self.method_cache = cp.methods;
         reject.rewind(cp.rejects)
@@ -248,7 +349,7 @@ impl Ingest {
         opts: &IngestOptions,
         report: &mut FileReport,
         text_columns: &mut BTreeSet<String>,
-        status_cache: &mut HashMap<Box<[u8]>, bool>,
+        caches: &mut Caches,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
         let layout = &ctx.layout;
@@ -291,13 +392,26 @@ impl Ingest {
             }
         };
         let key = order_key(&order_id);
-        let email_raw = ctx.get(rec, Field::Email);
+        let email = identity_hash(&ctx.get(rec, Field::Email));
         let time_raw = ctx.get(rec, Field::OrderedAt);
-        let first_hash = record_hash(&email_raw, time_raw.trim());
+        let parsed = caches.time(&time_raw, ctx);
+        let when = when_hash(&parsed, &time_raw);
+        let file = file_idx as u32;
+        let mut state = OrderState {
+            class: Class::NotCard,
+            card: false,
+            more: false,
+            email,
+            login: 0,
+            when,
+            file,
+            line,
+            joined: file,
+        };
 
         if let Some(wanted) = opts.fetch {
             if wanted.contains(&key) && !self.index.contains_key(&key) {
-                if let Ok(at) = timestamp::parse(&time_raw, &ctx.fmt, ctx.zone.as_ref()) {
+                if let Ok(at) = parsed {
                     let o = self.build_record(
                         rec,
                         line,
@@ -311,24 +425,28 @@ impl Ingest {
                     self.fetched.push(o);
                 }
             }
-            self.index.insert(
-                key,
-                OrderState {
-                    class: Class::NotCard,
-                    first_hash,
-                    file: file_idx as u32,
-                },
-            );
+            self.index.entry(key).or_insert(state);
             return Ok(Class::NotCard);
         }
-        // A later record of a known order takes that order's class.
-        if let Some(st) = self.index.get(&key) {
-            if st.first_hash != first_hash {
+        // A later record of an order of this file takes that order's class.
+        if let Some(st) = self.own_order(key, file) {
+            if st.email != email || st.when != when {
                 self.disagreements += 1;
             }
             return Ok(st.class);
         }
-
+        state.login = login_hash(&ctx.get(rec, Field::LoginId), &ctx.guest_ids);
+        // The first record of this id in this file, and another file has the id: the same
+        // order when they agree (a re-export), else another order that shares the id.
+        let mut collided = None;
+        if self.index.contains_key(&key) {
+            state.card = self.is_card(rec, ctx, opts, false);
+            if let Some(class) = self.join_agreeing(key, &state) {
+                return Ok(class);
+            }
+            collided = self.index.get(&key).copied();
+        }
+        state.card = self.is_card(rec, ctx, opts, true);
         let class = self.classify_new(
             rec,
             line,
@@ -336,9 +454,10 @@ impl Ingest {
             ctx,
             opts,
             report,
-            status_cache,
+            &mut caches.status,
             &order_id,
-            &time_raw,
+            state.card,
+            parsed,
             reject,
         )?;
         if class != Class::Rejected {
@@ -348,16 +467,115 @@ impl Ingest {
                 Class::NotCard => report.orders.orders_not_card += 1,
                 Class::Rejected => {}
             }
-            self.index.insert(
-                key,
-                OrderState {
-                    class,
-                    first_hash,
-                    file: file_idx as u32,
-                },
-            );
+            state.class = class;
+            match collided {
+                None => {
+                    self.index.insert(key, state);
+                }
+                Some(first) => {
+                    self.note_collision(&order_id, &first, &state, &ctx.input.display);
+                    self.more.entry(key).or_default().push(state);
+                    if let Some(p) = self.index.get_mut(&key) {
+                        p.more = true;
+                    }
+                }
+            }
         }
         Ok(class)
+    }
+
+    /// The order with this id that the current file introduced or joined.
+    fn own_order(&self, key: u128, file: u32) -> Option<OrderState> {
+        let first = self.index.get(&key)?;
+        if first.file == file || first.joined == file {
+            return Some(*first);
+        }
+        if !first.more {
+            return None;
+        }
+        self.more
+            .get(&key)?
+            .iter()
+            .find(|st| st.file == file || st.joined == file)
+            .copied()
+    }
+
+    /// Joins the first order with this id that `record` agrees with; its class.
+    fn join_agreeing(&mut self, key: u128, record: &OrderState) -> Option<Class> {
+        let first = self.index.get_mut(&key)?;
+        if first.differs(record) == 0 {
+            first.joined = record.file;
+            return Some(first.class);
+        }
+        if !first.more {
+            return None;
+        }
+        let st = self
+            .more
+            .get_mut(&key)?
+            .iter_mut()
+            .find(|st| st.differs(record) == 0)?;
+        st.joined = record.file;
+        Some(st.class)
+    }
+
+    fn note_collision(&mut self, id: &str, first: &OrderState, other: &OrderState, shown: &str) {
+        self.collisions_total += 1;
+        if self.collisions.len() >= COLLISIONS_LISTED {
+            return;
+        }
+        let d = first.differs(other);
+        let differs = [
+            (DIFF_CUSTOMER, "customer"),
+            (DIFF_METHOD, "payment_method"),
+            (DIFF_TIME, "time"),
+        ]
+        .iter()
+        .filter(|(bit, _)| d & bit != 0)
+        .map(|&(_, name)| name)
+        .collect();
+        self.collisions.push(Collision {
+            order_id: clean(id),
+            first: format!("{}:{}", self.files[first.file as usize].path, first.line),
+            other: format!("{shown}:{}", other.line),
+            differs,
+        });
+    }
+
+    /// Whether a record is a card payment: by its payment method where there is a method
+    /// column, else (and for an empty method) by the presence of a card number. `count`: add
+    /// the record to its method's tally.
+    fn is_card(
+        &mut self,
+        rec: &csv::ByteRecord,
+        ctx: &RowContext,
+        opts: &IngestOptions,
+        count: bool,
+    ) -> bool {
+        let card_raw = || !ctx.get(rec, Field::CardNumber).trim().is_empty();
+        let Some(i) = ctx.layout.col(Field::PaymentMethod) else {
+            return card_raw();
+        };
+        let trimmed = rec.get(i).unwrap_or_default().trim_ascii();
+        if trimmed.is_empty() {
+            return card_raw();
+        }
+        let class = match self.method_cache.get_mut(trimmed) {
+            Some((c, rows)) => {
+                if count {
+                    *rows += 1;
+                }
+                *c
+            }
+            None => {
+                let c = opts.methods.classify(&String::from_utf8_lossy(trimmed));
+                if count {
+                    self.method_cache.insert(trimmed.into(), (c, 1));
+                }
+                c
+            }
+        };
+        class == MethodClass::Card
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -371,37 +589,12 @@ impl Ingest {
         report: &mut FileReport,
         status_cache: &mut HashMap<Box<[u8]>, bool>,
         order_id: &str,
-        time_raw: &str,
+        card: bool,
+        parsed: std::result::Result<Timestamp, TsError>,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
         let layout = &ctx.layout;
-        let card_raw = ctx.get(rec, Field::CardNumber);
-        // Card or not: by payment method where there is a method column, else (and for an
-        // empty method) by the presence of a card number.
-        let is_card = match layout.col(Field::PaymentMethod) {
-            Some(i) => {
-                let raw = rec.get(i).unwrap_or_default();
-                let trimmed = raw.trim_ascii();
-                if trimmed.is_empty() {
-                    !card_raw.trim().is_empty()
-                } else {
-                    let class = match self.method_cache.get_mut(trimmed) {
-                        Some((c, rows)) => {
-                            *rows += 1;
-                            *c
-                        }
-                        None => {
-                            let c = opts.methods.classify(&String::from_utf8_lossy(trimmed));
-                            self.method_cache.insert(trimmed.into(), (c, 1));
-                            c
-                        }
-                    };
-                    class == MethodClass::Card
-                }
-            }
-            None => !card_raw.trim().is_empty(),
-        };
-        if !is_card {
+        if !card {
             return Ok(Class::NotCard);
         }
         if !opts.exclude_statuses.is_empty() {
@@ -424,7 +617,7 @@ impl Ingest {
                 }
             }
         }
-        let at = match timestamp::parse(time_raw, &ctx.fmt, ctx.zone.as_ref()) {
+        let at = match parsed {
             Ok(t) => t,
             Err(TsError::NaiveWithoutZone(v)) => {
                 return Err(Error::usage(format!(
@@ -616,12 +809,9 @@ struct FileState<'a> {
     ctx: RowContext<'a>,
     report: FileReport,
     text_columns: BTreeSet<String>,
-    status_cache: HashMap<Box<[u8]>, bool>,
+    caches: Caches,
     /// The header row as read (trimmed), to tell a header repeated mid-file.
     headers: Vec<String>,
-    /// Records holding bytes that are not UTF-8 (read with U+FFFD in their place), and the
-    /// line of the first.
-    invalid_utf8: (u64, u64),
 }
 
 impl FileReport {
@@ -632,6 +822,8 @@ impl FileReport {
             bytes: 0,
             encoding: String::new(),
             encoding_detected: false,
+            encoding_reason: String::new(),
+            encoding_invalid_lines: 0,
             preset: preset.to_string(),
             columns: BTreeMap::new(),
             counts: Counts::default(),
@@ -653,12 +845,6 @@ impl FileState<'_> {
                 "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
                 report.card_numbers_in_text,
                 self.text_columns.into_iter().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if self.invalid_utf8.0 > 0 {
-            report.warnings.push(format!(
-                "{} record(s) hold bytes that are not valid UTF-8 (first at line {}); they were read with U+FFFD in their place: check --encoding",
-                self.invalid_utf8.0, self.invalid_utf8.1
             ));
         }
         if !report.security_code_columns.is_empty() {
@@ -744,21 +930,14 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
             ctx,
             report,
             text_columns: BTreeSet::new(),
-            status_cache: HashMap::new(),
+            caches: Caches::default(),
             headers,
-            invalid_utf8: (0, 0),
         });
         Ok(())
     }
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
         let st = self.state.as_mut().expect("a record after the header");
-        if std::str::from_utf8(rec.as_slice()).is_err() {
-            if st.invalid_utf8.0 == 0 {
-                st.invalid_utf8.1 = line;
-            }
-            st.invalid_utf8.0 += 1;
-        }
         // The header row again (two exports pasted into one file): rejected, not read as an
         // order whose payment method is "Payment Method".
         if is_header_again(rec, &st.headers) {
@@ -778,10 +957,21 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
             self.opts,
             &mut st.report,
             &mut st.text_columns,
-            &mut st.status_cache,
+            &mut st.caches,
             self.reject,
         )?;
         st.report.counts.add(class);
+        Ok(())
+    }
+
+    fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
+        let st = self.state.as_mut().expect("a record after the header");
+        self.reject.push(Rejected {
+            source: format!("{}:{line}", self.input.display),
+            reason: reason.to_string(),
+            record: masked_record(rec, &st.ctx.layout),
+        })?;
+        st.report.counts.add(Class::Rejected);
         Ok(())
     }
 
@@ -852,12 +1042,37 @@ pub fn order_key(id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(id.trim().as_bytes())
 }
 
-/// A hash of a record's normalised e-mail and raw time, to notice later records of an order
-/// that disagree with its first. ASCII e-mails are lower-cased without allocating.
-fn record_hash(email_raw: &str, time: &str) -> u32 {
+/// What one file's reading looks up again and again.
+#[derive(Default)]
+struct Caches {
+    /// Status as written → excluded.
+    status: HashMap<Box<[u8]>, bool>,
+    /// The last order time read and its reading (an order's line items repeat it).
+    time: Option<(String, std::result::Result<Timestamp, TsError>)>,
+}
+
+impl Caches {
+    fn time(&mut self, raw: &str, ctx: &RowContext) -> std::result::Result<Timestamp, TsError> {
+        match &self.time {
+            Some((r, parsed)) if r == raw => parsed.clone(),
+            _ => {
+                let parsed = timestamp::parse(raw, &ctx.fmt, ctx.zone.as_ref());
+                self.time = Some((raw.to_string(), parsed.clone()));
+                parsed
+            }
+        }
+    }
+}
+
+/// A 32-bit hash of a text normalised as e-mails and logins are (trimmed, NFKC, lower case);
+/// 0 for none. ASCII is lower-cased without allocating.
+fn identity_hash(raw: &str) -> u32 {
     use xxhash_rust::xxh3::Xxh3;
+    let t = raw.trim();
+    if t.is_empty() {
+        return 0;
+    }
     let mut h = Xxh3::new();
-    let t = email_raw.trim();
     if t.is_ascii() {
         let mut buf = [0u8; 64];
         for chunk in t.as_bytes().chunks(64) {
@@ -867,11 +1082,32 @@ fn record_hash(email_raw: &str, time: &str) -> u32 {
             h.update(&buf[..chunk.len()]);
         }
     } else {
-        h.update(text::normalize_email(t).unwrap_or_default().as_bytes());
+        let n = text::nfkc_lower(t);
+        if n.trim().is_empty() {
+            return 0;
+        }
+        h.update(n.trim().as_bytes());
     }
-    h.update(&[0xff]);
-    h.update(time.as_bytes());
-    h.digest() as u32
+    (h.digest() as u32).max(1)
+}
+
+/// [`identity_hash`] of a login id, 0 for the platform's guest values.
+fn login_hash(raw: &str, guest_ids: &[String]) -> u32 {
+    let t = raw.trim();
+    if guest_ids.iter().any(|g| g == t) {
+        0
+    } else {
+        identity_hash(t)
+    }
+}
+
+/// A hash of an order's instant, or of its time as written when it cannot be read.
+fn when_hash(parsed: &std::result::Result<Timestamp, TsError>, raw: &str) -> u32 {
+    use xxhash_rust::xxh3::xxh3_64;
+    match parsed {
+        Ok(t) => xxh3_64(&t.as_nanosecond().to_le_bytes()) as u32,
+        Err(_) => xxh3_64(raw.trim().as_bytes()) as u32 ^ 0x5a5a_5a5a,
+    }
 }
 
 /// Whether a record repeats the header row (fields compared trimmed, a BOM ignored).

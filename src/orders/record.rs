@@ -235,6 +235,10 @@ pub struct FileReport {
     pub bytes: u64,
     pub encoding: String,
     pub encoding_detected: bool,
+    /// Why that encoding (given, a BOM, or what the whole file showed).
+    pub encoding_reason: String,
+    /// Lines with bytes that are not valid in that encoding (read with U+FFFD).
+    pub encoding_invalid_lines: u64,
     pub preset: String,
     /// Field → the header it was read from.
     pub columns: BTreeMap<String, String>,

@@ -128,6 +128,10 @@ pub struct PFileReport {
     pub bytes: u64,
     pub encoding: String,
     pub encoding_detected: bool,
+    /// Why that encoding (given, a BOM, or what the whole file showed).
+    pub encoding_reason: String,
+    /// Lines with bytes that are not valid in that encoding (read with U+FFFD).
+    pub encoding_invalid_lines: u64,
     pub preset: String,
     pub columns: BTreeMap<String, String>,
     #[serde(flatten)]
@@ -397,6 +401,8 @@ pub fn read(
             bytes: 0,
             encoding: String::new(),
             encoding_detected: false,
+            encoding_reason: String::new(),
+            encoding_invalid_lines: 0,
             preset: "none".into(),
             columns: BTreeMap::new(),
             counts: PCounts::default(),
@@ -404,8 +410,13 @@ pub fn read(
             card_numbers_masked: 0,
             warnings: vec!["the file is empty (no header row)".into()],
         });
+        if let Some(w) = opened.damage_warning() {
+            report.warnings.push(w);
+        }
         report.encoding = opened.encoding;
         report.encoding_detected = opened.detected;
+        report.encoding_reason = opened.reason;
+        report.encoding_invalid_lines = opened.damage.lines;
         report.sha256 = opened.sha256;
         report.bytes = opened.bytes;
         if report.card_numbers_masked > 0 {
@@ -874,6 +885,8 @@ impl crate::csvin::Visitor for PaymentFile<'_> {
             bytes: 0,
             encoding: String::new(),
             encoding_detected: false,
+            encoding_reason: String::new(),
+            encoding_invalid_lines: 0,
             preset: layout.preset.to_string(),
             columns,
             counts: PCounts::default(),
@@ -900,6 +913,19 @@ impl crate::csvin::Visitor for PaymentFile<'_> {
         };
         if let Some(r) = self.report.as_mut() {
             r.counts.add(class);
+        }
+        Ok(())
+    }
+
+    fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
+        let record = self.masked_record(rec);
+        self.reject.push(Rejected {
+            source: format!("{}:{line}", self.input.display),
+            reason: reason.to_string(),
+            record,
+        })?;
+        if let Some(r) = self.report.as_mut() {
+            r.counts.add(PClass::Rejected);
         }
         Ok(())
     }
