@@ -705,18 +705,59 @@ fn parse_alone(line: &[u8], rec: &mut csv::ByteRecord) {
     fill_record(rec, &out[..outlen], &ends[..endlen]);
 }
 
-/// A record as CSV text for a rejects file, safe to write: security-code columns replaced by a
-/// note, every card-like digit run masked, and `special` deciding columns of its own (the card
-/// column, a gateway fingerprint). One line, RFC 4180 quoting.
+/// A record as CSV text for a rejects file, safe to write. One line, RFC 4180 quoting.
+///
+/// - A record of the file's width: security-code columns replaced by a note, `special` deciding
+///   columns of its own (the card column, a gateway fingerprint), every card number elsewhere
+///   masked by the one detector.
+/// - A record of another width (a field too many or too few: every column may have moved) is
+///   trusted for nothing: every field that is a whole card-length number (12–19 digits, Luhn
+///   or not, as a card column would hold it) is masked like a card number. When the file has a
+///   security-code column, the code may now sit `d` columns either side of it (`d` the fields
+///   too many or too few): every field of 3–4 digits found there is taken for a code, and every
+///   field of the record equal to one is removed; a field that swallowed a separator (a comma,
+///   a line break or a quote: the reason for the shift) has every free-standing 3–4-digit
+///   number starred, since a code may sit inside it.
 pub fn redacted_record(
     rec: &csv::ByteRecord,
+    width: usize,
     security_code_cols: &[usize],
     special: impl Fn(usize, &str) -> Option<String>,
 ) -> String {
+    let shifted = rec.len() != width;
+    let short_number = |f: &[u8]| -> Option<String> {
+        let n = crate::cards::detect::ascii_digits(String::from_utf8_lossy(f).trim());
+        ((3..=4).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
+    };
+    let codes: Vec<String> = if shifted {
+        let d = rec.len().abs_diff(width);
+        security_code_cols
+            .iter()
+            .flat_map(|&c| c.saturating_sub(d)..=c + d)
+            .filter_map(|i| rec.get(i))
+            .filter_map(short_number)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut out: Vec<u8> = Vec::new();
     for (i, f) in rec.iter().enumerate() {
         let s = String::from_utf8_lossy(f);
-        let cell = if security_code_cols.contains(&i) {
+        let cell = if shifted {
+            if short_number(f).is_some_and(|n| codes.contains(&n)) {
+                "[security code removed]".to_string()
+            } else {
+                let s = match crate::cards::Pan::parse(&crate::cards::detect::ascii_digits(&s)) {
+                    Some(p) => p.masked(),
+                    None => crate::cards::mask_card_runs(&s).0,
+                };
+                if !security_code_cols.is_empty() && s.contains([',', '\n', '\r', '"']) {
+                    star_short_numbers(&s)
+                } else {
+                    s
+                }
+            }
+        } else if security_code_cols.contains(&i) {
             if s.trim().is_empty() {
                 String::new()
             } else {
@@ -733,6 +774,32 @@ pub fn redacted_record(
         crate::output::push_field(&mut out, cell.as_bytes());
     }
     String::from_utf8(out).expect("fields are UTF-8 text")
+}
+
+/// Every free-standing number of 3 or 4 digits (in any script's digits) as `***`.
+fn star_short_numbers(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let is_digit = |c: char| crate::cards::detect::char_digit(c).is_some();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if is_digit(chars[i]) {
+            let mut j = i;
+            while j < chars.len() && is_digit(chars[j]) {
+                j += 1;
+            }
+            if (3..=4).contains(&(j - i)) {
+                out.push_str("***");
+            } else {
+                out.extend(&chars[i..j]);
+            }
+            i = j;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn input_err(path: &Path, message: String) -> Error {

@@ -28,9 +28,12 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("skimtrace: error: {err}");
+            // No message quotes a cell, and card numbers are masked all the same: an error
+            // from a library (the CSV reader, a template engine) may quote input.
+            let mask = |s: String| skimtrace::cards::detect::mask(&s).0.into_owned();
+            eprintln!("skimtrace: error: {}", mask(err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", mask(cause.to_string()));
             }
             ExitCode::from(code as u8)
         }

@@ -597,7 +597,7 @@ fn card_numbers_in_free_text_are_counted_and_masked() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.starts_with("orders/shop-cards.csv") && w.contains("card-like number")),
+            .any(|w| w.starts_with("orders/shop-cards.csv") && w.contains("card number(s) found")),
         "{warnings:?}"
     );
     assert!(

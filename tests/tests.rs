@@ -1,5 +1,6 @@
 mod affected;
 mod atscale;
+mod cardforms;
 mod casefolder;
 mod checkouts;
 mod crash;

@@ -253,6 +253,38 @@ fn ascii_view(c: u8) -> View {
     }
 }
 
+/// The digit a character reads as (`4`, `４`, `٤`, `४`…), if it is one.
+pub fn char_digit(c: char) -> Option<u8> {
+    if c.is_ascii() {
+        return c.is_ascii_digit().then(|| c as u8 - b'0');
+    }
+    match char_view(c) {
+        View::Digit(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// Whether a character is a separator a card number may be split by (see the module doc).
+pub fn is_separator(c: char) -> bool {
+    if c.is_ascii() {
+        matches!(ascii_view(c as u8), View::Sep)
+    } else {
+        matches!(char_view(c), View::Sep)
+    }
+}
+
+/// `s` with every digit of any script as its ASCII digit and every separator as a space, other
+/// characters as they are (for reading a cell that should hold one number).
+pub fn ascii_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match char_digit(c) {
+            Some(d) => char::from(b'0' + d),
+            None if !c.is_ascii() && matches!(char_view(c), View::Sep) => ' ',
+            None => c,
+        })
+        .collect()
+}
+
 /// How a non-ASCII character reads (the generated table; CJK ideographs, kana and Hangul are
 /// answered without a look-up).
 fn char_view(c: char) -> View {
@@ -559,16 +591,16 @@ fn iin_plausible(d: &[u8]) -> bool {
     matches!(d[0], b'2'..=b'6') || d.starts_with(b"81") || d.starts_with(b"82")
 }
 
-/// Whether a run's groups are those of one number written in parts: one group, one digit at a
-/// time, or groups of 3 to 6 digits (`4111 1111 1111 1111`, `3782 822463 10005`, `4477 2000 0000
-/// 0000 008`). `200 4111111111111111` is two numbers.
+/// Whether a run's groups are those of one number written in parts, as card numbers are: one
+/// group, one digit at a time, or a first group of 4 to 6 digits followed by groups of 3 to 6
+/// (the last may be shorter): `4111 1111 1111 1111`, `3782 822463 10005`, `4477 2000 0000 0000
+/// 008`. `200 4111111111111111` and `000-4532.0192.7364.1234` are two numbers.
 fn written_as_one_number(groups: &[(usize, usize)]) -> bool {
+    let len = |k: usize| groups[k].1 - groups[k].0;
     groups.len() == 1
         || groups.iter().all(|(s, e)| e - s == 1)
-        || groups.iter().enumerate().all(|(k, (s, e))| {
-            let n = e - s;
-            n <= 6 && (n >= 3 || k + 1 == groups.len())
-        })
+        || ((4..=6).contains(&len(0))
+            && (1..groups.len()).all(|k| len(k) <= 6 && (len(k) >= 3 || k + 1 == groups.len())))
 }
 
 /// Card-like grouping: one group, all groups of one digit, or every group but the last of three
@@ -632,6 +664,7 @@ mod tests {
                 "Mozilla/5.0 4111 11** **** 1111",
             ),
             ("200 4111111111111111", "200 411111******1111"),
+            ("P-000-4111.1111.1111.1111", "P-000-4111.11**.****.1111"),
         ];
         for (raw, want) in cases {
             assert_eq!(m(raw), want, "{raw:?}");

@@ -161,13 +161,17 @@ pub struct Pan {
 impl Pan {
     /// Reads a card number written with optional spaces or dashes. Returns `None` when what is
     /// left is not 12–19 digits (then it is not a full PAN: maybe a masked one, see [`CardInput`]).
+    ///
+    /// Digits of any script (`４`, `٤`) read as their ASCII digits, and every separator the
+    /// detector knows (any space or dash, `.`, `/`, zero-width characters…) is skipped, so a
+    /// card column written in full-width digits is read as the card it holds.
     pub fn parse(raw: &str) -> Option<Pan> {
         let mut digits = String::with_capacity(19);
         for c in raw.trim().chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' => {}
-                _ => {
+            match detect::char_digit(c) {
+                Some(d) => digits.push(char::from(b'0' + d)),
+                None if detect::is_separator(c) => {}
+                None => {
                     digits.zeroize();
                     return None;
                 }
@@ -305,6 +309,10 @@ impl CardInput {
     }
 }
 
+/// The fewest bytes of a fingerprint key a user gives (128 bits, PCI DSS 3.5.1.1's "at least
+/// 128 bits of effective strength" for keyed hashes).
+pub const MIN_KEY_BYTES: usize = 16;
+
 /// The per-incident secret for keyed fingerprints (HMAC-SHA256).
 pub struct FingerprintKey {
     key: Vec<u8>,
@@ -323,6 +331,48 @@ pub enum KeySource {
 impl FingerprintKey {
     pub fn new(key: Vec<u8>, source: KeySource) -> FingerprintKey {
         FingerprintKey { key, source }
+    }
+
+    /// The key a user gave: `env` (`SKIMTRACE_FINGERPRINT_KEY`) when set and not empty, else the
+    /// key file (its bytes, surrounding whitespace trimmed), else a fresh random key.
+    ///
+    /// A key shorter than [`MIN_KEY_BYTES`] is refused (exit 2): the key id is published in
+    /// `summary.json`, so a short key is found by trying every key against it, and with the key
+    /// every fingerprint gives back its card number (the brand prefix and last 4 being known,
+    /// the 6 digits between are a million tries). See SECURITY.md.
+    pub fn load(env: Option<String>, file: Option<&std::path::Path>) -> crate::Result<Self> {
+        const HOW: &str = "make one with `head -c 32 /dev/urandom | base64`";
+        if let Some(k) = env.filter(|k| !k.is_empty()) {
+            let key = FingerprintKey::new(k.into_bytes(), KeySource::Env);
+            if key.key.len() < MIN_KEY_BYTES {
+                return Err(crate::Error::usage(format!(
+                    "SKIMTRACE_FINGERPRINT_KEY is {} bytes long; a fingerprint key needs at least {MIN_KEY_BYTES} random bytes ({HOW})",
+                    key.key.len()
+                )));
+            }
+            return Ok(key);
+        }
+        if let Some(p) = file {
+            let bytes = std::fs::read(p).map_err(|e| crate::Error::Config {
+                path: p.to_path_buf(),
+                message: format!("cannot read the fingerprint key file: {e}"),
+            })?;
+            let mut trimmed = bytes.trim_ascii().to_vec();
+            let mut bytes = bytes;
+            bytes.zeroize();
+            if trimmed.len() < MIN_KEY_BYTES {
+                let n = trimmed.len();
+                trimmed.zeroize();
+                return Err(crate::Error::Config {
+                    path: p.to_path_buf(),
+                    message: format!(
+                        "the fingerprint key file holds {n} bytes; a fingerprint key needs at least {MIN_KEY_BYTES} random bytes ({HOW} > key)"
+                    ),
+                });
+            }
+            return Ok(FingerprintKey::new(trimmed, KeySource::File));
+        }
+        Ok(FingerprintKey::random())
     }
 
     /// A fresh random 32-byte key, for runs where the user gave none.
@@ -378,6 +428,56 @@ pub fn base32_lower(bytes: &[u8]) -> String {
     base32::encode(base32::Alphabet::Rfc4648Lower { padding: false }, bytes)
 }
 
+/// Whether a column header names a card security code (CVV2, CVC2, CID, CSC, CVN, CAV2,
+/// セキュリティコード…): such a column is never read and never written (PCI DSS 3.3.1 forbids
+/// keeping it). The vocabulary is broad on purpose — a missed name writes codes in clear — and
+/// matched on the header's NFKC, lower-cased form without spaces, `_`, `-`, `.`, `/`, `(`, `)`,
+/// `#` or `:` (`CVV Code`, `cc_cid`, `card_cvv2`, `CVV/CVC`, `Security No`, `セキュリティ番号`).
+pub fn is_security_code_header(header: &str) -> bool {
+    let k: String = crate::text::header_key(header)
+        .chars()
+        .filter(|c| !matches!(c, '/' | '(' | ')' | '#' | ':' | '（' | '）' | '・'))
+        .collect();
+    const ANYWHERE: &[&str] = &[
+        "cvv",
+        "cvc",
+        "cvn",
+        "cvd",
+        "cav2",
+        "securitycode",
+        "securityno",
+        "securitynum",
+        "securityvalue",
+        "verificationcode",
+        "verificationvalue",
+        "verificationnumber",
+        "verificationno",
+        "cardcode",
+        "セキュリティ",
+        "カード確認",
+        "確認番号",
+        "認証番号",
+        "cvv2",
+    ];
+    // `Card CVC Status`, `CVV2 Result`: the outcome of the check, not the code.
+    const OUTCOME: &[&str] = &["status", "check", "result", "response", "match", "結果"];
+    if OUTCOME.iter().any(|w| k.contains(w)) {
+        return false;
+    }
+    if ANYWHERE.iter().any(|w| k.contains(w)) {
+        return true;
+    }
+    // Short codes only as the whole name, after a card prefix: `cid`, `cc_cid`, `card_csc`.
+    let mut rest = k.as_str();
+    for prefix in ["creditcard", "payment", "card", "cc"] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    matches!(
+        rest,
+        "cid" | "csc" | "ccv" | "cav" | "cvk" | "cid2" | "csc2" | "spc"
+    )
+}
+
 /// Whether `b`, or any slice of it, may hold a card number in any written form (see
 /// [`detect`]): no false negative, fast on text without one.
 pub fn may_hold_card(b: &[u8]) -> bool {
@@ -426,6 +526,55 @@ mod tests {
         // %20 between short numbers is left alone.
         let (t, n) = mask_card_runs("a%2012%2034");
         assert_eq!((t.as_str(), n), ("a%2012%2034", 0));
+    }
+
+    #[test]
+    fn security_code_headers_in_every_spelling() {
+        for h in [
+            "CVV",
+            "cvc",
+            "CVV2",
+            "CVC2",
+            "CID",
+            "Security Code",
+            "Card Security Code",
+            "CVV Code",
+            "CSC",
+            "CVN",
+            "cc_cid",
+            "card_cvv2",
+            "CVV/CVC",
+            "Security No",
+            "セキュリティ番号",
+            "セキュリティコード",
+            "セキュリティーコード",
+            "ＣＶＶ",
+            "Card Verification Value",
+            "card_code",
+            "CVD",
+            "cc-csc",
+            "カード確認番号",
+            "Card CVV (3 or 4 digits)",
+        ] {
+            assert!(is_security_code_header(h), "{h}");
+        }
+        for h in [
+            "Card Number",
+            "Order ID",
+            "Customer ID",
+            "Email",
+            "Card Brand",
+            "Last 4",
+            "Phone",
+            "Description",
+            "Card ID",
+            "CIDR",
+            "Accident",
+            "Security",
+            "Code",
+        ] {
+            assert!(!is_security_code_header(h), "{h}");
+        }
     }
 
     #[test]

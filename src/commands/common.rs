@@ -1,7 +1,7 @@
 //! What every command needs: the case's config with command-line overrides, the window, the
 //! fingerprint key, input paths expanded, and the terminal (progress bar, messages on stderr).
 
-use crate::cards::{FingerprintKey, KeySource};
+use crate::cards::FingerprintKey;
 use crate::cli::CaseArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -20,16 +20,20 @@ impl Ui {
         Ui { quiet }
     }
 
-    /// A line on stderr, unless `--quiet`.
+    /// A line on stderr, unless `--quiet`. Card numbers masked, as in every output.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", crate::cards::detect::mask(msg.as_ref()).0);
         }
     }
 
-    /// A warning on stderr (also under `--quiet`: warnings change what a user must do).
+    /// A warning on stderr (also under `--quiet`: warnings change what a user must do). Card
+    /// numbers masked.
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("skimtrace: warning: {}", msg.as_ref());
+        eprintln!(
+            "skimtrace: warning: {}",
+            crate::cards::detect::mask(msg.as_ref()).0
+        );
     }
 
     /// A byte-counting progress bar, shown only when stderr is a terminal and not `--quiet`.
@@ -85,31 +89,14 @@ pub fn out_dir(args: &CaseArgs, cfg: &Config) -> PathBuf {
     PathBuf::from("out").join(cfg.incident_id())
 }
 
-/// The fingerprint key: `SKIMTRACE_FINGERPRINT_KEY`, else the key file, else a random key.
+/// The fingerprint key: `SKIMTRACE_FINGERPRINT_KEY`, else the key file, else a random key
+/// (see [`FingerprintKey::load`]).
 pub fn fingerprint_key(cfg: &Config, key_file: Option<&Path>) -> Result<FingerprintKey> {
-    if let Ok(k) = std::env::var("SKIMTRACE_FINGERPRINT_KEY") {
-        if !k.is_empty() {
-            return Ok(FingerprintKey::new(k.into_bytes(), KeySource::Env));
-        }
-    }
+    let env = std::env::var("SKIMTRACE_FINGERPRINT_KEY").ok();
     let file = key_file
         .map(Path::to_path_buf)
         .or_else(|| cfg.fingerprint.key_file.as_ref().map(|p| cfg.resolve(p)));
-    if let Some(p) = file {
-        let bytes = std::fs::read(&p).map_err(|e| Error::Config {
-            path: p.clone(),
-            message: format!("cannot read the fingerprint key file: {e}"),
-        })?;
-        let trimmed = bytes.trim_ascii().to_vec();
-        if trimmed.is_empty() {
-            return Err(Error::Config {
-                path: p,
-                message: "the fingerprint key file is empty; put at least 32 random bytes in it (e.g. head -c 32 /dev/urandom | base64 > key)".into(),
-            });
-        }
-        return Ok(FingerprintKey::new(trimmed, KeySource::File));
-    }
-    Ok(FingerprintKey::random())
+    FingerprintKey::load(env, file.as_deref())
 }
 
 /// Expands paths, globs and folders into files, sorted; relative ones against `base`.

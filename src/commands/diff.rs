@@ -27,7 +27,10 @@ pub fn run(args: &DiffArgs, ui: &Ui) -> Result<Diff> {
         check_out(out, &[&old, &new])?;
     }
     let d = diff::compare(&old.people, &new.people);
-    print!("{}", summary_text(&old, &new, &d));
+    print!(
+        "{}",
+        crate::cards::detect::mask(&summary_text(&old, &new, &d)).0
+    );
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         write_rows(out, &d)?;

@@ -254,7 +254,10 @@ fn sender(
 
 fn report_plan(plan: &Plan, rendered: usize, layout: &Layout, ui: &Ui) {
     for line in plan.problem_report() {
-        eprintln!("skimtrace: problem: {line}");
+        eprintln!(
+            "skimtrace: problem: {}",
+            crate::cards::detect::mask(&line.to_string()).0
+        );
     }
     ui.say(format!(
         "skimtrace: {rendered} {} messages rendered, {} customers without a usable address ({}), {} problems",

@@ -34,6 +34,32 @@ pub struct Recipient {
     pub contact: String,
 }
 
+impl Recipient {
+    /// Masks every card number in the text a notice may show (name, logins, card fields), in
+    /// any written form, after the NFKC normalisation a template or a mail reader may apply:
+    /// an `affected.jsonl` made elsewhere, or edited, is not trusted to be masked. The address
+    /// is checked, not changed: one that holds a card number goes to `no_email.csv`.
+    fn mask_card_numbers(&mut self) {
+        let m = |s: &mut String| {
+            if let (std::borrow::Cow::Owned(t), _) = crate::cards::detect::mask(s) {
+                *s = t;
+            }
+            let n = crate::text::nfkc_lower(s);
+            if crate::cards::holds_card(n.as_bytes()) {
+                *s = crate::cards::detect::mask(&n).0.into_owned();
+            }
+        };
+        m(&mut self.name);
+        for l in &mut self.login_ids {
+            m(l);
+        }
+        for c in &mut self.cards {
+            m(&mut c.brand);
+            m(&mut c.last4);
+        }
+    }
+}
+
 /// A card as a notice may show it: brand and last 4, nothing else.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RecipientCard {
@@ -53,7 +79,7 @@ pub fn read_affected(path: &Path) -> Result<Vec<Recipient>, crate::Error> {
         if line.trim().is_empty() {
             continue;
         }
-        let r: Recipient = serde_json::from_str(&line).map_err(|e| Error::Affected {
+        let mut r: Recipient = serde_json::from_str(&line).map_err(|e| Error::Affected {
             path: path.to_path_buf(),
             line: i + 1,
             // serde_json's message names the field, never the value.
@@ -67,6 +93,7 @@ pub fn read_affected(path: &Path) -> Result<Vec<Recipient>, crate::Error> {
             }
             .into());
         }
+        r.mask_card_numbers();
         out.push(r);
     }
     let mut seen = std::collections::HashSet::new();

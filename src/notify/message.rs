@@ -57,6 +57,11 @@ pub fn address_problem(email: Option<&str>) -> Result<Address, &'static str> {
     if e.len() > MAX_ADDRESS {
         return Err("address is longer than 254 characters");
     }
+    if crate::cards::holds_card(e.as_bytes()) || e.contains("****") {
+        // A card number (or its mask, as `affected` writes it) as a mailbox: sending would
+        // put it on the wire, and the masked spelling reaches nobody.
+        return Err("address holds a card number");
+    }
     let a = Address::from_str(e).map_err(|_| "address is not valid")?;
     if a.domain().starts_with('[') {
         // lettre's address check takes `[127.0.0.1]`, its header parser does not.

@@ -175,6 +175,16 @@ impl Templates {
     fn empty(source: String) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Every value a template prints passes through the card detector: a notice never shows
+        // a card number, whatever field (or config value) it came from.
+        env.set_formatter(|out, state, value| {
+            if let Some(s) = value.as_str() {
+                if let (std::borrow::Cow::Owned(m), _) = crate::cards::detect::mask(s) {
+                    return minijinja::escape_formatter(out, state, &minijinja::Value::from(m));
+                }
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         // Block tags on lines of their own leave no blank lines behind, and a body keeps its
         // final newline: templates then read like the notice they produce.
         env.set_syntax(

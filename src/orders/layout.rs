@@ -276,24 +276,6 @@ impl Field {
     }
 }
 
-/// Header synonyms of a security-code column: such a column is never read and never written.
-const SECURITY_CODE: &[&str] = &[
-    "cvv",
-    "cvc",
-    "cvv2",
-    "cvc2",
-    "cid",
-    "securitycode",
-    "cardsecuritycode",
-    "cardcode",
-    "cardverificationcode",
-    "cardverificationvalue",
-    "cardcvc",
-    "cardcvv",
-    "セキュリティコード",
-    "セキュリティーコード",
-];
-
 /// How personal names are put together from family and given name columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameOrder {
@@ -587,10 +569,10 @@ pub fn resolve(
         })?;
         cols.insert(f, i);
     }
-    let security_code_cols: Vec<usize> = keys
+    let security_code_cols: Vec<usize> = headers
         .iter()
         .enumerate()
-        .filter(|(_, k)| SECURITY_CODE.contains(&k.as_str()))
+        .filter(|(_, h)| crate::cards::is_security_code_header(h))
         .map(|(i, _)| i)
         .collect();
     for i in &security_code_cols {
@@ -669,7 +651,12 @@ pub fn resolve(
 }
 
 fn list(headers: &[String]) -> String {
-    let shown: Vec<String> = headers.iter().take(40).map(|h| format!("{h:?}")).collect();
+    // A headerless export's "headers" are its first row: card numbers masked.
+    let shown: Vec<String> = headers
+        .iter()
+        .take(40)
+        .map(|h| format!("{:?}", crate::cards::detect::mask(h).0))
+        .collect();
     let more = if headers.len() > 40 {
         format!(" … ({} in all)", headers.len())
     } else {

@@ -38,7 +38,7 @@ use jiff::Timestamp;
 use layout::{Field, Layout, NameOrder};
 use methods::{MethodClass, MethodRules};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::hash::Hasher;
 use std::path::PathBuf;
 
@@ -348,7 +348,6 @@ impl Ingest {
         ctx: &RowContext,
         opts: &IngestOptions,
         report: &mut FileReport,
-        text_columns: &mut BTreeSet<String>,
         caches: &mut Caches,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
@@ -371,11 +370,19 @@ impl Ingest {
                 continue;
             }
             if crate::cards::may_hold_card(f) {
-                let s = String::from_utf8_lossy(f);
-                let found = crate::cards::find_card_runs(&s).len() as u64;
+                let found: usize = crate::cards::detect::find_bytes_with(
+                    f,
+                    crate::cards::detect::Narrowing::DEFAULT,
+                )
+                .iter()
+                .map(|f| f.cards)
+                .sum();
                 if found > 0 {
-                    report.card_numbers_in_text += found;
-                    text_columns.insert(layout.headers[i].clone());
+                    report.card_numbers_in_text += found as u64;
+                    *report
+                        .card_numbers_masked
+                        .entry(layout.headers[i].clone())
+                        .or_default() += found as u64;
                 }
             }
         }
@@ -619,9 +626,9 @@ impl Ingest {
         }
         let at = match parsed {
             Ok(t) => t,
-            Err(TsError::NaiveWithoutZone(v)) => {
+            Err(TsError::NaiveWithoutZone(_)) => {
                 return Err(Error::usage(format!(
-                    "{}:{line}: the order time {v:?} has no offset, and no time zone is configured; pass --tz (e.g. --tz Asia/Tokyo) or set incident.timezone to the zone the shop wrote its times in",
+                    "{}:{line}: the order time has no offset (e.g. `2021-12-22 10:00:00`), and no time zone is configured; pass --tz (e.g. --tz Asia/Tokyo) or set incident.timezone to the zone the shop wrote its times in",
                     ctx.input.display
                 )))
             }
@@ -808,7 +815,6 @@ struct OrderFile<'a> {
 struct FileState<'a> {
     ctx: RowContext<'a>,
     report: FileReport,
-    text_columns: BTreeSet<String>,
     caches: Caches,
     /// The header row as read (trimmed), to tell a header repeated mid-file.
     headers: Vec<String>,
@@ -830,6 +836,7 @@ impl FileReport {
             orders: OrderCounts::default(),
             not_card_excluded_status: 0,
             card_numbers_in_text: 0,
+            card_numbers_masked: BTreeMap::new(),
             security_code_columns: Vec::new(),
             warnings: Vec::new(),
         }
@@ -842,9 +849,14 @@ impl FileState<'_> {
         let mut report = self.report;
         if report.card_numbers_in_text > 0 {
             report.warnings.push(format!(
-                "{} card-like number(s) found in text columns ({}); masked wherever they could be written",
+                "{} card number(s) found in text columns ({}); masked wherever they could be written",
                 report.card_numbers_in_text,
-                self.text_columns.into_iter().collect::<Vec<_>>().join(", ")
+                report
+                    .card_numbers_masked
+                    .iter()
+                    .map(|(c, n)| format!("{c}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         if !report.security_code_columns.is_empty() {
@@ -929,7 +941,6 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
         self.state = Some(FileState {
             ctx,
             report,
-            text_columns: BTreeSet::new(),
             caches: Caches::default(),
             headers,
         });
@@ -956,7 +967,6 @@ impl<'a> crate::csvin::Visitor for OrderFile<'a> {
             &st.ctx,
             self.opts,
             &mut st.report,
-            &mut st.text_columns,
             &mut st.caches,
             self.reject,
         )?;
@@ -1028,13 +1038,18 @@ fn clean(s: impl AsRef<str>) -> String {
 /// card-like runs elsewhere masked.
 fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
     let card_col = layout.col(Field::CardNumber);
-    crate::csvin::redacted_record(rec, &layout.security_code_cols, |i, s| {
-        (Some(i) == card_col).then(|| match CardInput::parse(s) {
-            Some(CardInput::Full(p)) => p.masked(),
-            Some(CardInput::Unreadable) => crate::cards::mask_card_runs(s).0,
-            Some(CardInput::Masked { .. }) | None => s.to_string(),
-        })
-    })
+    crate::csvin::redacted_record(
+        rec,
+        layout.headers.len(),
+        &layout.security_code_cols,
+        |i, s| {
+            (Some(i) == card_col).then(|| match CardInput::parse(s) {
+                Some(CardInput::Full(p)) => p.masked(),
+                Some(CardInput::Unreadable) => crate::cards::mask_card_runs(s).0,
+                Some(CardInput::Masked { .. }) | None => s.to_string(),
+            })
+        },
+    )
 }
 
 /// The index key of an order id: a 128-bit hash of the id as written (trimmed).

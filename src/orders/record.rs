@@ -248,6 +248,8 @@ pub struct FileReport {
     pub orders: OrderCounts,
     pub not_card_excluded_status: u64,
     pub card_numbers_in_text: u64,
+    /// Column → card numbers found (and masked) in it, outside the card column.
+    pub card_numbers_masked: BTreeMap<String, u64>,
     pub security_code_columns: Vec<String>,
     pub warnings: Vec<String>,
 }

@@ -151,6 +151,8 @@ pub(super) struct PLayout {
     pub(super) cols: BTreeMap<PField, usize>,
     pub(super) preset: &'static str,
     pub(super) security_code_cols: Vec<usize>,
+    /// How many columns the header has (a record of another width is malformed).
+    pub(super) width: usize,
 }
 
 impl PLayout {
@@ -251,15 +253,10 @@ pub(super) fn resolve(
         })?;
         cols.insert(f, i);
     }
-    let security_code_cols: Vec<usize> = keys
+    let security_code_cols: Vec<usize> = headers
         .iter()
         .enumerate()
-        .filter(|(_, k)| {
-            matches!(
-                k.as_str(),
-                "cvv" | "cvc" | "cvv2" | "cvc2" | "securitycode" | "セキュリティコード"
-            )
-        })
+        .filter(|(_, h)| crate::cards::is_security_code_header(h))
         .map(|(i, _)| i)
         .collect();
     cols.retain(|_, c| !security_code_cols.contains(c));
@@ -284,6 +281,7 @@ pub(super) fn resolve(
         cols,
         preset: if use_stripe { "stripe" } else { "generic" },
         security_code_cols,
+        width: headers.len(),
     })
 }
 
@@ -291,7 +289,7 @@ fn list(headers: &[String]) -> String {
     headers
         .iter()
         .take(40)
-        .map(|h| format!("{h:?}"))
+        .map(|h| format!("{:?}", crate::cards::detect::mask(h).0))
         .collect::<Vec<_>>()
         .join(", ")
 }

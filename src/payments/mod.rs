@@ -137,7 +137,12 @@ pub struct PFileReport {
     #[serde(flatten)]
     pub counts: PCounts,
     pub ambiguous: u64,
+    /// Card numbers found (and masked): in the last-4 column and in every other column.
     pub card_numbers_masked: u64,
+    /// Column → card numbers found (and masked) in it.
+    pub card_numbers_by_column: BTreeMap<String, u64>,
+    /// Security-code columns: never read, never written.
+    pub security_code_columns: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -370,6 +375,7 @@ pub fn read(
             reject,
             file_idx: 0,
             header_width: 0,
+            header_names: Vec::new(),
             layout: None,
             report: None,
             zone: None,
@@ -408,6 +414,8 @@ pub fn read(
             counts: PCounts::default(),
             ambiguous: 0,
             card_numbers_masked: 0,
+            card_numbers_by_column: BTreeMap::new(),
+            security_code_columns: Vec::new(),
             warnings: vec!["the file is empty (no header row)".into()],
         });
         if let Some(w) = opened.damage_warning() {
@@ -420,8 +428,14 @@ pub fn read(
         report.sha256 = opened.sha256;
         report.bytes = opened.bytes;
         if report.card_numbers_masked > 0 {
+            let by_column = report
+                .card_numbers_by_column
+                .iter()
+                .map(|(c, n)| format!("{c}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             report.warnings.push(format!(
-                "{} full card number(s) in the export; masked on read and written nowhere",
+                "{} full card number(s) in the export ({by_column}); masked on read and written nowhere",
                 report.card_numbers_masked
             ));
         }
@@ -448,6 +462,8 @@ struct PaymentFile<'a> {
     reject: &'a mut dyn RejectSink,
     file_idx: u32,
     header_width: usize,
+    /// The header row's names, for per-column counts.
+    header_names: Vec<String>,
     layout: Option<PLayout>,
     report: Option<PFileReport>,
     zone: Option<jiff::tz::TimeZone>,
@@ -484,7 +500,7 @@ impl PaymentFile<'_> {
     fn masked_record(&self, rec: &csv::ByteRecord) -> String {
         let layout = self.layout.as_ref().expect("layout");
         let fp_col = layout.col(PField::Fingerprint);
-        crate::csvin::redacted_record(rec, &layout.security_code_cols, |i, s| {
+        crate::csvin::redacted_record(rec, layout.width, &layout.security_code_cols, |i, s| {
             // The gateway's own card fingerprint identifies the card: never written.
             (Some(i) == fp_col).then(|| {
                 if s.trim().is_empty() {
@@ -494,6 +510,36 @@ impl PaymentFile<'_> {
                 }
             })
         })
+    }
+
+    /// Counts the card numbers in the columns of a row that are not card columns (a
+    /// `Description`, a metadata field, a name), per column: they are masked wherever they
+    /// could be written, and the summary says where they were.
+    fn count_card_numbers(&mut self, rec: &csv::ByteRecord) {
+        let Some(layout) = self.layout.as_ref() else {
+            return;
+        };
+        let skip = [layout.col(PField::Last4), layout.col(PField::Fingerprint)];
+        for (i, f) in rec.iter().enumerate() {
+            if skip.contains(&Some(i))
+                || layout.security_code_cols.contains(&i)
+                || !crate::cards::may_hold_card(f)
+            {
+                continue;
+            }
+            let found: usize =
+                crate::cards::detect::find_bytes_with(f, crate::cards::detect::Narrowing::DEFAULT)
+                    .iter()
+                    .map(|f| f.cards)
+                    .sum();
+            if found > 0 {
+                let column = self.header_names.get(i).cloned().unwrap_or_default();
+                if let Some(r) = self.report.as_mut() {
+                    r.card_numbers_masked += found as u64;
+                    *r.card_numbers_by_column.entry(column).or_default() += found as u64;
+                }
+            }
+        }
     }
 
     /// The card of a charge row, or `None` when the row holds no card data.
@@ -508,8 +554,15 @@ impl PaymentFile<'_> {
         // (some gateways write the masked or even the full PAN) gives its last 4 digits.
         let digits: String = last4_raw.chars().filter(char::is_ascii_digit).collect();
         if digits.len() >= 13 && crate::cards::luhn_valid(digits.as_bytes()) {
+            let column = self
+                .layout
+                .as_ref()
+                .and_then(|l| l.col(PField::Last4))
+                .and_then(|i| self.header_names.get(i).cloned())
+                .unwrap_or_default();
             if let Some(r) = self.report.as_mut() {
                 r.card_numbers_masked += 1;
+                *r.card_numbers_by_column.entry(column).or_default() += 1;
             }
         }
         let last4 = if digits.len() >= 4 {
@@ -606,9 +659,9 @@ impl PaymentFile<'_> {
         let source = || format!("{}:{line}", self.input.display);
         let at = match timestamp::parse(&self.get(rec, PField::CreatedAt), &self.fmt, self.zone.as_ref()) {
             Ok(t) => t,
-            Err(timestamp::TsError::NaiveWithoutZone(v)) => {
+            Err(timestamp::TsError::NaiveWithoutZone(_)) => {
                 return Err(Error::usage(format!(
-                    "{}: the charge time {v:?} has no offset, and no time zone is configured; set [payments] timezone (Stripe writes UTC) or incident.timezone",
+                    "{}: the charge time has no offset (e.g. `2021-12-22 10:00:00`), and no time zone is configured; set [payments] timezone (Stripe writes UTC) or incident.timezone",
                     source()
                 )))
             }
@@ -892,8 +945,15 @@ impl crate::csvin::Visitor for PaymentFile<'_> {
             counts: PCounts::default(),
             ambiguous: 0,
             card_numbers_masked: 0,
+            card_numbers_by_column: BTreeMap::new(),
+            security_code_columns: layout
+                .security_code_cols
+                .iter()
+                .map(|&i| headers[i].clone())
+                .collect(),
             warnings,
         });
+        self.header_names = headers;
         self.layout = Some(layout);
         Ok(())
     }
@@ -909,6 +969,7 @@ impl crate::csvin::Visitor for PaymentFile<'_> {
             })?;
             PClass::Rejected
         } else {
+            self.count_card_numbers(rec);
             self.classify(rec, line)?
         };
         if let Some(r) = self.report.as_mut() {

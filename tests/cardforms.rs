@@ -1,0 +1,398 @@
+//! Card numbers in any written form, in every column of every input, and security codes under
+//! every header name and in malformed rows (issue 19): a whole `run` on the bundled case with
+//! such inputs added, then `shared/tools/pan-scan` over the case folder, stdout and stderr finds
+//! nothing, and no security code is in any file.
+
+use crate::util::{copy_case, luhn, read_json, root, skimtrace};
+use std::path::{Path, PathBuf};
+
+/// Synthetic card numbers (not the published test numbers that `fixtures/test-pans.txt` allows,
+/// so pan-scan reports any that survives): a brand prefix, a fixed body, a computed check digit.
+fn pans() -> Vec<String> {
+    let bodies = [
+        "453201927364", // Visa
+        "542418736290", // Mastercard
+        "222300487651", // Mastercard 2-series
+        "356987123004", // JCB
+        "601149872630", // Discover
+        "491768203945", // Visa
+        "522091837465", // Mastercard
+        "471623908571", // Visa
+        "358912740036", // JCB
+        "402400718293", // Visa
+        "545301298476", // Mastercard
+        "620398172650", // UnionPay
+        "455673920184", // Visa
+        "530125487396", // Mastercard
+        "463920187734", // Visa
+        "353011984762", // JCB
+        "601100982743", // Discover
+        "482910374658", // Visa
+    ];
+    bodies
+        .iter()
+        .map(|b| {
+            let mut d: Vec<u8> = format!("{b}123").into_bytes();
+            d.push(b'0');
+            for c in b'0'..=b'9' {
+                *d.last_mut().unwrap() = c;
+                if luhn(&d) {
+                    break;
+                }
+            }
+            String::from_utf8(d).unwrap()
+        })
+        .collect()
+}
+
+/// The written forms of issue 19, each as a function of the 16 ASCII digits.
+/// A written form: its name and how it writes 16 ASCII digits.
+type Form = (&'static str, fn(&str) -> String);
+
+fn forms() -> Vec<Form> {
+    fn groups(p: &str, sep: &str) -> String {
+        p.as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+    /// Digits as another script's; anything else as it is.
+    fn map(p: &str, zero: u32) -> String {
+        p.chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(zero + (c as u32 - 0x30)).unwrap(),
+                c => c,
+            })
+            .collect()
+    }
+    vec![
+        ("dots", |p| groups(p, ".")),
+        ("two spaces", |p| {
+            let g = groups(p, " ");
+            g.replacen(' ', "  ", 2)
+        }),
+        ("full-width", |p| map(p, 0xFF10)),
+        ("Arabic-Indic", |p| map(p, 0x0660)),
+        ("Devanagari", |p| map(p, 0x0966)),
+        ("en dash", |p| groups(p, "\u{2013}")),
+        ("ー", |p| groups(p, "ー")),
+        ("zero-width space", |p| groups(p, "\u{200b}")),
+        ("soft hyphen", |p| groups(p, "\u{ad}")),
+        ("%2D", |p| groups(p, "%2D")),
+        ("%XX digits", |p| {
+            p.bytes().map(|d| format!("%{:02X}", d)).collect()
+        }),
+        ("\\x2d", |p| groups(p, "\\x2d")),
+        ("NBSP", |p| groups(p, "\u{a0}")),
+        ("U+3000", |p| groups(p, "\u{3000}")),
+        ("full-width dash", |p| groups(p, "－")),
+        ("plain", |p| p.to_string()),
+        ("spaces", |p| groups(p, " ")),
+        ("full-width grouped", |p| {
+            map(&groups(p, "\u{3000}"), 0xFF10)
+        }),
+    ]
+}
+
+/// Security-code header names a shop's export may use, each with its own code value: four
+/// digits with a leading zero, which no count, amount or date of a run writes as a number of
+/// its own.
+const CODE_HEADERS: &[(&str, &str)] = &[
+    ("CVV Code", "0918"),
+    ("CSC", "0819"),
+    ("CVN", "0198"),
+    ("cc_cid", "0981"),
+    ("card_cvv2", "0189"),
+    ("CVV/CVC", "0891"),
+    ("Security No", "0917"),
+    ("セキュリティ番号", "0793"),
+];
+
+/// Whether `text` holds `code` as a number of its own (not inside a longer run of digits).
+fn holds_number(text: &str, code: &str) -> bool {
+    text.match_indices(code).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + code.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// A CSV field, quoted.
+fn q(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// An order export (generic columns) with a card number in a written form in every column a
+/// value can be written from, the security codes under every name, and malformed rows.
+fn orders_csv(pans: &[String]) -> String {
+    let forms = forms();
+    let mut header = vec![
+        "Order ID",
+        "Ordered At",
+        "Email",
+        "Login ID",
+        "Card Holder",
+        "Card Number",
+        "Card Brand",
+        "Payment Method",
+        "Status",
+        "Amount",
+        "Currency",
+        "Prefecture",
+        "Country",
+        "Language",
+        "Notes",
+    ];
+    header.extend(CODE_HEADERS.iter().map(|(h, _)| *h));
+    let mut out = header.iter().map(|h| q(h)).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    for (k, (_, form)) in forms.iter().enumerate() {
+        let p = &pans[k % pans.len()];
+        let w = form(p);
+        let mut row = vec![
+            format!("P-{k:03}-{w}"),
+            format!("2021-0{}-1{}T10:00:00+09:00", 1 + k % 9, k % 10),
+            format!("{w}@example.jp"),
+            format!("login-{w}"),
+            format!("Holder {w}"),
+            form(p),
+            "Visa".to_string(),
+            "Credit Card".to_string(),
+            format!("captured {w}"),
+            w.clone(),
+            w.clone(),
+            format!("県 {w}"),
+            w.clone(),
+            "ja".to_string(),
+            format!("call back, card {w}, thanks"),
+        ];
+        row.extend(CODE_HEADERS.iter().map(|(_, c)| c.to_string()));
+        out.push_str(&row.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    // Malformed: one field too few, and one too many, with every code and a Luhn-invalid
+    // 16-digit number shifted into other columns.
+    let codes: Vec<&str> = CODE_HEADERS.iter().map(|(_, c)| *c).collect();
+    let p = &pans[0];
+    let mut bad = p.clone().into_bytes();
+    bad[15] = b'0' + (bad[15] - b'0' + 1) % 10;
+    let bad = String::from_utf8(bad).unwrap();
+    out.push_str(&format!(
+        "P-short,2021-05-05T10:00:00+09:00,short@example.jp,,Short,{p},Visa,Credit Card,captured,1000,JPY,県,JP,{}\n",
+        codes.join(",")
+    ));
+    out.push_str(&format!(
+        "P-long,2021-05-05T10:00:00+09:00,long@example.jp,,Long,{bad},extra,{p},Visa,Credit Card,captured,1000,JPY,県,JP,ja,note,{}\n",
+        codes.join(",")
+    ));
+    // Card numbers where the time and the method are: rejected and not card.
+    out.push_str(&format!(
+        "P-time,{},t@example.jp,,T,{p},Visa,Credit Card,captured,1,JPY,県,JP,ja,,{}\n",
+        forms[2].1(p),
+        codes.join(",")
+    ));
+    out.push_str(&format!(
+        "P-method,2021-05-05T10:00:00+09:00,m@example.jp,,M,,Visa,{},captured,1,JPY,県,JP,ja,,{}\n",
+        forms[0].1(p),
+        codes.join(",")
+    ));
+    out
+}
+
+/// A Stripe export (the real header, `shared/reference/inputs.md`) with card numbers in every
+/// text column and in `Card Last4`, and a security-code column.
+fn stripe_csv(pans: &[String]) -> String {
+    let header = "id,Description,Seller Message,Created (UTC),Amount,Amount Refunded,Currency,Converted Amount,Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Statement Descriptor,Customer ID,Customer Description,Customer Email,Captured,Card ID,Card Last4,Card Brand,Card Funding,Card Exp Month,Card Exp Year,Card Name,Card Address Line1,Card Address Line2,Card Address City,Card Address State,Card Address Country,Card Address Zip,Card Issue Country,Card Fingerprint,Card CVC Status,Card AVS Zip Status,Card AVS Line1 Status,Card Tokenization Method,Disputed Amount,Dispute Status,Dispute Reason,Dispute Date (UTC),Dispute Evidence Due (UTC),Invoice ID,Payment Source Type,Destination,Transfer,Interchange Costs,Merchant Service Charge,Transfer Group,PaymentIntent ID,cc_cid";
+    let width = header.split(',').count();
+    let mut out = format!("{header}\n");
+    for (k, (_, form)) in forms().iter().enumerate() {
+        let p = &pans[(k + 3) % pans.len()];
+        let w = form(p);
+        let mut f = vec![String::new(); width];
+        f[0] = format!("ch_{k}_{w}");
+        f[1] = format!("Order #{w}");
+        f[2] = format!("Payment complete {w}");
+        f[3] = format!("2021-06-{:02} 01:00", 1 + k);
+        f[4] = w.clone();
+        f[6] = w.clone();
+        f[13] = if k % 2 == 0 {
+            "Paid".into()
+        } else {
+            "Failed".into()
+        };
+        f[15] = format!("cus_{w}");
+        f[16] = format!("desc {w}");
+        f[17] = format!("{w}@example.com");
+        f[20] = p.clone();
+        f[21] = "Visa".into();
+        f[25] = format!("Name {w}");
+        f[26] = w.clone();
+        f[30] = w.clone();
+        f[33] = format!("fp{k}");
+        f[width - 1] = CODE_HEADERS[k % CODE_HEADERS.len()].1.to_string();
+        out.push_str(&f.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    // One field too few, the code shifted.
+    out.push_str(&format!("ch_short,{},{}\n", pans[1], CODE_HEADERS[0].1));
+    out
+}
+
+/// Access-log lines (combined) with card numbers in every field.
+fn access_log(pans: &[String]) -> String {
+    let mut out = String::new();
+    for (k, (_, form)) in forms().iter().enumerate() {
+        let p = &pans[(k + 5) % pans.len()];
+        let w = form(p).replace([' ', '\u{a0}', '\u{3000}'], "+");
+        out.push_str(&format!(
+            "192.0.2.{k} - user{w} [20/Dec/2021:10:{:02}:00 +0900] \"GET /shopping/confirm?cc={w}&n={k} HTTP/1.1\" 200 512 \"https://shop.example/?ref={w}\" \"Mozilla/5.0 {w}\"\n",
+            k % 60
+        ));
+    }
+    // A malformed line and a line over 1 MiB, both holding a card number.
+    out.push_str(&format!("garbage {} not a log line\n", pans[2]));
+    out.push_str(&format!(
+        "192.0.2.99 - - [20/Dec/2021:11:00:00 +0900] \"GET /{}{} HTTP/1.1\" 200 1 \"-\" \"-\"\n",
+        "a".repeat(1 << 20),
+        pans[4]
+    ));
+    out
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Runs pan-scan on `paths`; returns its report (empty when it found nothing).
+fn pan_scan(paths: &[PathBuf]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg(root().join("../shared/tools/pan-scan"))
+        .args(paths)
+        .output()
+        .expect("python3 runs pan-scan");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    match out.status.code() {
+        Some(0) => String::new(),
+        Some(1) => text,
+        other => panic!(
+            "pan-scan failed ({other:?}): {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_card_number_in_any_written_form_and_no_security_code_leaves_a_run() {
+    assert!(
+        root().join("../shared/tools/pan-scan").exists(),
+        "shared/tools/pan-scan is needed beside the repository"
+    );
+    let dir = copy_case("vector-park");
+    let case = dir.path().join("vector-park");
+    let pans = pans();
+    // The planted inputs hold them all: pan-scan must see them there (else the test proves
+    // nothing).
+    write(&case.join("orders/planted.csv"), &orders_csv(&pans));
+    write(&case.join("payments/stripe.csv"), &stripe_csv(&pans));
+    write(&case.join("logs/access.log.9"), &access_log(&pans));
+    let planted = pan_scan(&[
+        case.join("orders/planted.csv"),
+        case.join("payments/stripe.csv"),
+        case.join("logs/access.log.9"),
+    ]);
+    assert!(
+        planted.lines().count() > pans.len(),
+        "pan-scan should see the planted numbers: {planted}"
+    );
+
+    let out = dir.path().join("out");
+    let run = skimtrace()
+        .args(["-vv", "run", "--config"])
+        .arg(case.join("incident.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = dir.path().join("stdout.txt");
+    let stderr = dir.path().join("stderr.txt");
+    std::fs::write(&stdout, &run.stdout).unwrap();
+    std::fs::write(&stderr, &run.stderr).unwrap();
+    assert!(
+        run.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let mut written = Vec::new();
+    files(&out, &mut written);
+    assert!(written
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "eml")));
+    let mut scanned = written.clone();
+    scanned.push(stdout.clone());
+    scanned.push(stderr.clone());
+    let found = pan_scan(&scanned);
+    assert!(found.is_empty(), "card numbers left the process:\n{found}");
+
+    // No security code in any text the run wrote (the manifest holds only digests and paths).
+    for p in written.iter().chain([&stdout, &stderr]) {
+        if p.file_name().is_some_and(|n| n == "manifest.json") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+        let text: String = text
+            .chars()
+            .map(|c| match c {
+                '０'..='９' => char::from_u32(c as u32 - 0xFF10 + 0x30).unwrap(),
+                c => c,
+            })
+            .collect();
+        for (h, code) in CODE_HEADERS {
+            assert!(
+                !holds_number(&text, code),
+                "{}: the security code under {h:?} is there",
+                p.display()
+            );
+        }
+    }
+
+    // Every security-code column is named, per file, and the masked card numbers counted per
+    // column.
+    let summary = read_json(&out.join("summary.json"));
+    let s = summary.to_string();
+    let orders = summary["files"]
+        .as_array()
+        .unwrap_or_else(|| panic!("orders files in the summary: {s}"));
+    let planted = orders
+        .iter()
+        .find(|f| f["path"].as_str().unwrap_or("").ends_with("planted.csv"))
+        .unwrap_or_else(|| panic!("planted.csv in the summary: {s}"));
+    let codes = planted["security_code_columns"].as_array().unwrap();
+    assert_eq!(codes.len(), CODE_HEADERS.len(), "{planted}");
+    let by_column = planted["card_numbers_masked"].as_object().unwrap();
+    for col in [
+        "Notes",
+        "Email",
+        "Login ID",
+        "Card Holder",
+        "Prefecture",
+        "Order ID",
+    ] {
+        assert!(
+            by_column.get(col).and_then(|n| n.as_u64()).unwrap_or(0) >= 10,
+            "{col}: {by_column:?}"
+        );
+    }
+}
