@@ -396,3 +396,117 @@ fn no_card_number_in_any_written_form_and_no_security_code_leaves_a_run() {
         );
     }
 }
+
+/// A headerless export's first row is taken for its header: the error that lists the headers
+/// found masks the card numbers among them (orders and payments alike), and the run stops with
+/// exit 2 naming the file.
+#[test]
+fn an_error_quoting_a_headerless_exports_first_row_masks_its_card_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pans = pans();
+    let forms = forms();
+    let row = |k: usize| {
+        format!(
+            "1001,2021-05-05 10:00,taro@example.jp,{},{},{}\n",
+            forms[k].1(&pans[k]),
+            forms[k + 1].1(&pans[k + 1]),
+            forms[k + 2].1(&pans[k + 2])
+        )
+    };
+    let orders = dir.path().join("orders.csv");
+    write(&orders, &format!("{}{}", row(0), row(3)));
+    let payments = dir.path().join("payments.csv");
+    write(&payments, &format!("{}{}", row(6), row(9)));
+    let planted = pan_scan(&[orders.clone(), payments.clone()]);
+    assert!(planted.lines().count() >= 12, "{planted}");
+    for args in [
+        vec!["--orders", "orders.csv"],
+        vec!["--orders", "orders.csv", "--payments", "payments.csv"],
+    ] {
+        let (stdout, stderr) = (dir.path().join("o.txt"), dir.path().join("e.txt"));
+        let out = skimtrace()
+            .current_dir(dir.path())
+            .args([
+                "affected",
+                "--tz",
+                "Asia/Tokyo",
+                "--window",
+                "2020-04-27..2021-12-22",
+            ])
+            .args(&args)
+            .args(["--out", "out"])
+            .output()
+            .unwrap();
+        std::fs::write(&stdout, &out.stdout).unwrap();
+        std::fs::write(&stderr, &out.stderr).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("headers found"), "{err}");
+        let found = pan_scan(&[stdout, stderr]);
+        assert!(found.is_empty(), "{found}\n{err}");
+    }
+}
+
+/// A fingerprint key shorter than 16 bytes is a usage error that says how to make one.
+#[test]
+fn a_short_fingerprint_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("orders.csv"),
+        "Order ID,Ordered At,Email,Payment Method\n1,2021-05-05 10:00,a@example.jp,Credit Card\n",
+    );
+    for key in ["a", "0123456789abcde"] {
+        let out = skimtrace()
+            .current_dir(dir.path())
+            .env("SKIMTRACE_FINGERPRINT_KEY", key)
+            .args([
+                "affected",
+                "--tz",
+                "Asia/Tokyo",
+                "--window",
+                "2020-04-27..2021-12-22",
+            ])
+            .args(["--orders", "orders.csv", "--out", "out"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains("head -c 32 /dev/urandom | base64"), "{err}");
+    }
+    let key_file = dir.path().join("short.key");
+    write(&key_file, "short\n");
+    let out = skimtrace()
+        .current_dir(dir.path())
+        .env_remove("SKIMTRACE_FINGERPRINT_KEY")
+        .args([
+            "affected",
+            "--tz",
+            "Asia/Tokyo",
+            "--window",
+            "2020-04-27..2021-12-22",
+        ])
+        .args(["--orders", "orders.csv", "--out", "out", "--key-file"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Sixteen bytes are enough.
+    let out = skimtrace()
+        .current_dir(dir.path())
+        .env("SKIMTRACE_FINGERPRINT_KEY", "0123456789abcdef")
+        .args([
+            "affected",
+            "--tz",
+            "Asia/Tokyo",
+            "--window",
+            "2020-04-27..2021-12-22",
+        ])
+        .args(["--orders", "orders.csv", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
