@@ -24,7 +24,7 @@
 //! `4111 1111 1111 1111 12/25`, or preceded by an order number or a version, `5.0 4111 1111
 //! 1111 1111`). A run of 20+ digits without
 //! separators (a feed id, a stretch of a hex payload) is never touched. A digit run inside a
-//! word (`a5100000000000008f`) is read as any scanner reads it: bounded by the letters, so a hex
+//! word (`a4111111111111111f`) is read as any scanner reads it: bounded by the letters, so a hex
 //! string is left alone unless it holds 13–19 digits in a row that pass Luhn (then no reader
 //! could tell them from a card number).
 //!
@@ -176,7 +176,8 @@ pub fn find_bytes_with(b: &[u8], narrowing: Narrowing) -> Vec<Found> {
 /// `text` with every card number masked, and how many were.
 ///
 /// Masking can make a new run: the digits a mask shows may start a run that ends in digits that
-/// were not a card number's (`3589 2020 01** **** ***6263 0000 0000 0009`). The text is masked
+/// were not a card number's (a 7-digit group whose last 4 digits a mask shows, then three
+/// groups of 4: the shown digits and the next groups make a new run). The text is masked
 /// again until no card number is left, so what comes out holds none as any reader counts them.
 pub fn mask(text: &str) -> (Cow<'_, str>, usize) {
     match mask_bytes(text.as_bytes()) {
@@ -623,7 +624,7 @@ mod tests {
     fn every_written_form_is_masked() {
         let cases = [
             ("4111111111111111", "411111******1111"),
-            ("4000.0152.6018.1599", "4000.01**.****.1599"),
+            ("4111.1111.1111.1111", "4111.11**.****.1111"),
             ("4111 1111  1111 1111", "4111 11**  **** 1111"),
             ("４１１１１１１１１１１１１１１１", "411111******1111"),
             ("٤١١١١١١١١١١١١١١١", "411111******1111"),
