@@ -447,6 +447,21 @@ fn an_error_quoting_a_headerless_exports_first_row_masks_its_card_numbers() {
     }
 }
 
+/// `skimtrace affected` on `orders.csv` in `dir`, into `dir/out`.
+fn affected_in(dir: &Path) -> assert_cmd::Command {
+    let mut c = skimtrace();
+    c.current_dir(dir)
+        .args([
+            "affected",
+            "--tz",
+            "Asia/Tokyo",
+            "--window",
+            "2020-04-27..2021-12-22",
+        ])
+        .args(["--orders", "orders.csv", "--out", "out"]);
+    c
+}
+
 /// A fingerprint key shorter than 16 bytes is a usage error that says how to make one.
 #[test]
 fn a_short_fingerprint_key_is_refused() {
@@ -456,17 +471,8 @@ fn a_short_fingerprint_key_is_refused() {
         "Order ID,Ordered At,Email,Payment Method\n1,2021-05-05 10:00,a@example.jp,Credit Card\n",
     );
     for key in ["a", "0123456789abcde"] {
-        let out = skimtrace()
-            .current_dir(dir.path())
+        let out = affected_in(dir.path())
             .env("SKIMTRACE_FINGERPRINT_KEY", key)
-            .args([
-                "affected",
-                "--tz",
-                "Asia/Tokyo",
-                "--window",
-                "2020-04-27..2021-12-22",
-            ])
-            .args(["--orders", "orders.csv", "--out", "out"])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -475,33 +481,16 @@ fn a_short_fingerprint_key_is_refused() {
     }
     let key_file = dir.path().join("short.key");
     write(&key_file, "short\n");
-    let out = skimtrace()
-        .current_dir(dir.path())
+    let out = affected_in(dir.path())
         .env_remove("SKIMTRACE_FINGERPRINT_KEY")
-        .args([
-            "affected",
-            "--tz",
-            "Asia/Tokyo",
-            "--window",
-            "2020-04-27..2021-12-22",
-        ])
-        .args(["--orders", "orders.csv", "--out", "out", "--key-file"])
+        .arg("--key-file")
         .arg(&key_file)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     // Sixteen bytes are enough.
-    let out = skimtrace()
-        .current_dir(dir.path())
+    let out = affected_in(dir.path())
         .env("SKIMTRACE_FINGERPRINT_KEY", "0123456789abcdef")
-        .args([
-            "affected",
-            "--tz",
-            "Asia/Tokyo",
-            "--window",
-            "2020-04-27..2021-12-22",
-        ])
-        .args(["--orders", "orders.csv", "--out", "out"])
         .output()
         .unwrap();
     assert!(
