@@ -532,8 +532,7 @@ fn a_full_filesystem_fails_with_exit_1_and_leaves_no_partial_file() {
     }
     std::fs::write(dir.path().join("o.csv"), body).unwrap();
     let Some(fs) = SmallFs::mount(&dir.path().join("small")) else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
-        return;
+        return crate::util::missing("cannot mount a tmpfs here (needs root and mount permission)");
     };
     let out = fs.0.join("out");
     let o = skimtrace()
