@@ -1,14 +1,19 @@
 //! Writes a large synthetic order export (and optionally a Stripe-like payments export) for
-//! benchmarks: `cargo run --release --example gen_orders -- ROWS ORDERS.csv [PAYMENTS.csv]`.
+//! benchmarks: `cargo run --release --example gen_orders -- ROWS ORDERS.csv [PAYMENTS.csv]`, or
+//! the shape of the speed comparison with polars: `gen_orders --peer-shape ROWS ORDERS.csv`.
 //! Deterministic (seeded); card numbers are synthetic with a computed Luhn digit.
 
 use std::fs::File;
 use std::io::BufWriter;
 
 fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let peer_shape = args.first().is_some_and(|a| a == "--peer-shape");
+    if peer_shape {
+        args.remove(0);
+    }
     let (Some(rows), Some(orders)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: gen_orders ROWS ORDERS.csv [PAYMENTS.csv]");
+        eprintln!("usage: gen_orders [--peer-shape] ROWS ORDERS.csv [PAYMENTS.csv]");
         std::process::exit(2);
     };
     let rows: u64 = rows.parse().unwrap_or_else(|_| {
@@ -16,6 +21,9 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     });
     let mut w = BufWriter::new(File::create(orders)?);
+    if peer_shape {
+        return skimtrace::synth::write_peer_shape(&mut w, rows, 42);
+    }
     match args.get(2) {
         Some(p) => {
             let mut pw = BufWriter::new(File::create(p)?);
