@@ -201,6 +201,33 @@ pub fn write_peer_shape<W: Write>(w: &mut W, rows: u64, seed: u64) -> io::Result
 mod tests {
     use super::*;
 
+    /// The comparison with polars measures the shape it promises.
+    #[test]
+    fn the_peer_shape_has_its_proportions() {
+        let mut out = Vec::new();
+        write_peer_shape(&mut out, 20_000, 42).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows.len(), 20_000);
+        let in_window = |r: &Vec<&str>| r[1] >= "2020-04-27" && r[1] < "2021-12-23";
+        let card = |r: &Vec<&str>| !r[5].is_empty();
+        let pct = |n: usize| n * 100 / rows.len();
+        let w = pct(rows.iter().filter(|r| in_window(r)).count());
+        assert!((45..=47).contains(&w), "46 % in window: {w}");
+        let in_card = rows.iter().filter(|r| in_window(r) && card(r)).count();
+        assert!(
+            (29..=30).contains(&pct(in_card)),
+            "30 % in-window card: {}",
+            pct(in_card)
+        );
+        let emails: std::collections::HashSet<&str> = rows.iter().map(|r| r[2]).collect();
+        assert!((15..=18).contains(&pct(emails.len())), "{}", emails.len());
+    }
+
     #[test]
     fn pans_pass_luhn_and_rows_are_stable() {
         let mut r = Rng::new(1);
