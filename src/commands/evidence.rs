@@ -204,7 +204,7 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
                     ));
                     exit_code = 1;
                 }
-                if let Some(w) = cards_warning(&f.cards, "raw", "lines") {
+                if let Some(w) = cards_warning(&f.cards) {
                     warnings.push(format!("{}: {w}", input.display));
                 }
                 if f.lines > 0 && f.parsed == 0 {
@@ -267,16 +267,13 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
     })
 }
 
-/// The warning for card numbers found in a log file's lines: how many, and in which columns
-/// (`total_key` holds the whole-line count, left out of the list).
-fn cards_warning(cards: &scan::CardCounts, total_key: &str, what: &str) -> Option<String> {
-    let total = cards.get(total_key).copied().unwrap_or(0);
-    if total == 0 {
-        return None;
-    }
+/// The warning for card numbers found in a log file's lines: how many in all (`raw`, whole
+/// lines), and in which columns of the parsed ones.
+fn cards_warning(cards: &scan::CardCounts) -> Option<String> {
+    let total = cards.get("raw").copied().filter(|&n| n > 0)?;
     let by: Vec<String> = cards
         .iter()
-        .filter(|(k, _)| **k != total_key)
+        .filter(|(k, _)| **k != "raw")
         .map(|(k, n)| format!("{n} in {k}"))
         .collect();
     let by = if by.is_empty() {
@@ -285,7 +282,7 @@ fn cards_warning(cards: &scan::CardCounts, total_key: &str, what: &str) -> Optio
         format!(" ({})", by.join(", "))
     };
     Some(format!(
-        "{total} card numbers in the log {what}{by}; masked in every output (summary.json evidence.files[].card_numbers_masked)"
+        "{total} card numbers in the log lines{by}; masked in every output (summary.json evidence.files[].card_numbers_masked)"
     ))
 }
 

@@ -104,8 +104,9 @@ pub struct Reject {
 pub const REJECT_TEXT: usize = 2_000;
 
 /// Card numbers found in the lines of a file, by the column they would be written in (the
-/// W3C names of the events file; `raw` the whole line, malformed lines included). Each one is
-/// masked wherever its line or field is written.
+/// W3C names of the events file; `raw` the whole line, malformed lines included, of a line
+/// longer than [`MAX_LINE`] the first [`OVERLONG_KEPT`] bytes). Each one is masked wherever
+/// its line or field is written.
 pub type CardCounts = BTreeMap<&'static str, u64>;
 
 /// Requests of one local day.
