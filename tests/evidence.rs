@@ -784,3 +784,356 @@ fn absurd_lines_and_truncated_gzip_are_reported_not_fatal() {
     );
     assert!(rej[1][2].len() <= 2000, "samples are cut");
 }
+
+/// Published test numbers (fixtures/test-pans.txt), one per written form below.
+const PLANTED: [&str; 8] = [
+    "4111111111111111",
+    "5555555555554444",
+    "4242424242424242",
+    "378282246310005",
+    "6011111111111117",
+    "3566002020360505",
+    "5105105105105100",
+    "4012888888881881",
+];
+
+/// A card number in every written form a log can hold it in: separators (dots, double spaces,
+/// en dash, `ー`, zero-width space, soft hyphen, `%2D`, the log's own `\x2d`), other digits
+/// (full-width, Arabic-Indic, Devanagari) and escaped digits (`%34%31…`). The bool: the form
+/// holds no space, so it fits an unquoted field (`%u`).
+fn written_forms(pan: &str) -> Vec<(String, bool)> {
+    let groups = |sep: &str| {
+        let d: Vec<char> = pan.chars().collect();
+        d.chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let map = |zero: u32| -> String {
+        pan.chars()
+            .map(|c| char::from_u32(zero + c.to_digit(10).unwrap()).unwrap())
+            .collect()
+    };
+    vec![
+        (groups("."), true),
+        (groups("  "), false),
+        (map(0xFF10), true),
+        (map(0x0660), true),
+        (map(0x0966), true),
+        (groups("\u{2013}"), true),
+        (groups("\u{30FC}"), true),
+        (groups("\u{200B}"), true),
+        (groups("\u{00AD}"), true),
+        (groups("%2D"), true),
+        (pan.bytes().map(|b| format!("%{b:02X}")).collect(), true),
+        (groups(r"\x2d"), true),
+    ]
+}
+
+/// Text as a reader of the logs reads it, for the oracle below: `%XX` and `\xHH` escapes
+/// decoded, NFKC, every Unicode decimal digit as its ASCII digit, every space, dash and
+/// invisible separator as `-`.
+fn read_as_a_person(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let b = text.as_bytes();
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    while i < b.len() {
+        let esc = match b[i] {
+            b'%' if i + 2 < b.len() => Some((i + 1, 3)),
+            b'\\' if i + 3 < b.len() && b[i + 1] == b'x' => Some((i + 2, 4)),
+            _ => None,
+        };
+        if let Some((h, len)) = esc {
+            if let (Some(x), Some(y)) = (hex(b[h]), hex(b[h + 1])) {
+                bytes.push(x << 4 | y);
+                i += len;
+                continue;
+            }
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&bytes)
+        .nfkc()
+        .map(|c| match c as u32 {
+            0x0660..=0x0669 => char::from(b'0' + (c as u32 - 0x0660) as u8),
+            0x06F0..=0x06F9 => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            0x0966..=0x096F => char::from(b'0' + (c as u32 - 0x0966) as u8),
+            0x2010..=0x2015 | 0x30FC | 0xFF0D | 0x200B..=0x200D | 0x2060 | 0xFEFF | 0x00AD => '-',
+            0x00A0 | 0x3000 => ' ',
+            _ => c,
+        })
+        .collect()
+}
+
+/// What must never be written: a full card number in any form (pan-scan's rule over the text
+/// as a person reads it), nor more than the first six digits of a planted one (what is left
+/// when a number is cut before it is masked: `4111 1111 11` at the end of a sample).
+fn assert_no_card_data(what: &str, text: &str) {
+    let read = read_as_a_person(text);
+    let found = crate::util::pan_scan_ascii(&read);
+    assert!(found.is_empty(), "{what} holds card numbers {found:?}");
+    let digits_only: String = read
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '_' | '/' | '+'))
+        .collect();
+    for pan in PLANTED {
+        assert!(
+            !digits_only.contains(&pan[..7]),
+            "{what} holds the first 7 digits of {pan}: {}",
+            &digits_only[digits_only.find(&pan[..7]).unwrap().saturating_sub(60)..]
+                .chars()
+                .take(120)
+                .collect::<String>()
+        );
+    }
+}
+
+/// Runs pan-scan (`../shared/tools/pan-scan`, beside the repository) over `paths`: it must
+/// find nothing. Skipped with a message when the tool is not there.
+fn pan_scan(paths: &[&Path]) {
+    let tool = root().join("../shared/tools/pan-scan");
+    if !tool.exists() {
+        eprintln!("pan-scan not found at {}: scan skipped", tool.display());
+        return;
+    }
+    let o = std::process::Command::new("python3")
+        .arg(&tool)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "pan-scan found card numbers:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Card numbers planted in every written form, in every field (path, query, referer, user
+/// agent, user), in a line over 1 MiB and in malformed lines where a cut would fall inside
+/// them, beside bytes that are not UTF-8; and hits read back with `--hits`, one rejected row
+/// holding a card number where its text is cut. Nothing of them leaves the process: not in
+/// the outputs, not in the Parquet events, not on stdout or stderr. The bytes that are not
+/// UTF-8 are written as `\xHH`, and the summary counts what was masked, per file and column.
+#[test]
+fn card_numbers_in_every_written_form_never_leave_the_process() {
+    let d = tempfile::tempdir().unwrap();
+    let at = |s: u32| format!("[01/Jun/2021:10:{:02}:{:02} +0900]", s / 60, s % 60);
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut s = 0;
+    let mut planted: BTreeMap<&str, u64> = BTreeMap::new();
+    for (k, pan) in PLANTED.iter().enumerate() {
+        for (form, no_space) in written_forms(pan) {
+            let ip = format!("198.51.100.{}", k + 1);
+            let req = |target: &str| format!("GET {target} HTTP/1.1");
+            let mut add = |col: &'static str, line: String| {
+                *planted.entry(col).or_default() += 1;
+                lines.push(line.into_bytes());
+            };
+            s += 1;
+            add(
+                "cs-uri",
+                format!(
+                    "{ip} - - {} \"{}\" 200 10 \"-\" \"UA\"",
+                    at(s),
+                    req(&format!("/p/{form}/x?<script>"))
+                ),
+            );
+            s += 1;
+            add(
+                "cs-uri",
+                format!(
+                    "{ip} - - {} \"{}\" 200 10 \"-\" \"UA\"",
+                    at(s),
+                    req(&format!("/p?c={form}&x=<script>"))
+                ),
+            );
+            s += 1;
+            add(
+                "cs-referer",
+                format!(
+                    "{ip} - - {} \"{}\" 200 10 \"https://shop.example.jp/?c={form}\" \"UA\"",
+                    at(s),
+                    req("/?x=<script>")
+                ),
+            );
+            s += 1;
+            add(
+                "cs-user-agent",
+                format!(
+                    "{ip} - - {} \"{}\" 200 10 \"-\" \"Mozilla/5.0 {form}\"",
+                    at(s),
+                    req("/?x=<script>")
+                ),
+            );
+            if no_space {
+                s += 1;
+                add(
+                    "cs-username",
+                    format!(
+                        "{ip} - {form} {} \"POST /shopping/confirm HTTP/1.1\" 302 10 \"-\" \"UA\"",
+                        at(s)
+                    ),
+                );
+            }
+        }
+    }
+    // Bytes that are not UTF-8: raw in the user agent, escaped by the server in the target.
+    s += 1;
+    let mut raw = format!(
+        "192.0.2.50 - - {} \"GET /p?q=\\xff\\xfe&x=<script> HTTP/1.1\" 200 1 \"-\" \"Mozilla ",
+        at(s)
+    )
+    .into_bytes();
+    raw.extend_from_slice(b"\xff\xfe\xc3(\"");
+    lines.push(raw);
+    // A line over 1 MiB with a card number across the 512 bytes its sample keeps.
+    let head = format!("192.0.2.60 - - {} \"GET /?c=", at(s + 1));
+    let mut long = head.clone();
+    long.push_str(&"a".repeat(500 - head.len()));
+    long.push_str("4111 1111 1111 1111 ");
+    long.push_str(&"b".repeat(1 << 20));
+    long.push_str(" HTTP/1.1\" 200 1 \"-\" \"UA\"");
+    lines.push(long.into_bytes());
+    // A malformed line with one across the 2,000 bytes kept of it, and a bad time quoted in
+    // the reason with one across the 40 bytes quoted.
+    let mut bad = "not a request ".to_string();
+    bad.push_str(&"c".repeat(1990 - bad.len()));
+    bad.push_str("5555-5555-5555-4444 end");
+    lines.push(bad.into_bytes());
+    lines.push(
+        b"192.0.2.70 - - [xxxxxxxxxxxxxxxxxxxxxx4242 4242 4242 4242] \"GET / HTTP/1.1\" 200 1 \"-\" \"UA\""
+            .to_vec(),
+    );
+    let mut log = lines.join(&b"\n"[..]);
+    log.push(b'\n');
+    std::fs::write(d.path().join("shop.log"), &log).unwrap();
+    // Hits from elsewhere: one accepted with a card number in its target, one rejected (no
+    // such rule, a card number in the rule's name) with a card number across the 2,000 bytes
+    // its text keeps.
+    let mut pad = "/x?pad=".to_string();
+    pad.push_str(&"d".repeat(1990 - "2021-06-01T00:00:00Z,192.0.2.1,".len() - pad.len()));
+    let hits = format!(
+        "time,c-ip,cs-uri-query,rule\n\
+         2021-06-02T00:00:00Z,192.0.2.2,/p?c=6011-1111-1111-1117,Script markup in the request target\n\
+         2021-06-01T00:00:00Z,192.0.2.1,{pad}3566 0020 2036 0505 end,rule 5105 1051 0510 5100\n"
+    );
+    std::fs::write(d.path().join("hits.csv"), hits).unwrap();
+
+    let captured = d.path().join("captured");
+    std::fs::create_dir_all(&captured).unwrap();
+    for (name, events) in [("with-events", true), ("plain", false)] {
+        let out = d.path().join(name);
+        let mut cmd = skimtrace();
+        cmd.current_dir(d.path()).args([
+            "evidence",
+            "--window",
+            "2021-04-27..2021-12-22",
+            "--tz",
+            "Asia/Tokyo",
+            "--logs",
+            "shop.log",
+            "--hits",
+            "hits.csv",
+            "--out",
+        ]);
+        cmd.arg(&out);
+        if events {
+            cmd.arg("--emit-events").arg(out.join("events.parquet"));
+        }
+        let o = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{stderr}");
+        std::fs::write(captured.join(format!("{name}.stdout")), &o.stdout).unwrap();
+        std::fs::write(captured.join(format!("{name}.stderr")), &o.stderr).unwrap();
+        assert_no_card_data("stderr", &stderr);
+        assert_no_card_data("stdout", &String::from_utf8_lossy(&o.stdout));
+        for e in std::fs::read_dir(&out).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "parquet") {
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            let text =
+                String::from_utf8(bytes).unwrap_or_else(|_| panic!("{} is not UTF-8", p.display()));
+            assert!(!text.contains('\u{FFFD}'), "{} holds U+FFFD", p.display());
+            assert_no_card_data(&p.display().to_string(), &text);
+        }
+        // Nothing was lost: every line is counted, the samples are cut, the bytes that are
+        // not UTF-8 are there as the log's escapes.
+        let summary = read_json(&out.join("summary.json"));
+        let file = &summary["evidence"]["files"][0];
+        assert_eq!(file["lines_read"].as_u64(), Some(lines.len() as u64));
+        assert_eq!(file["malformed"].as_u64(), Some(3), "{file}");
+        let rejected = crate::util::read_csv_maps(&out.join("rejected_lines.csv"));
+        let long_sample = &rejected
+            .iter()
+            .find(|r| r["reason"].starts_with("line longer than"))
+            .unwrap()["line"];
+        assert!(long_sample.len() <= 512, "{}", long_sample.len());
+        assert!(long_sample.ends_with("4111 11** **"), "{long_sample}");
+        let evidence = std::fs::read_to_string(out.join("evidence.csv")).unwrap();
+        assert!(evidence.contains(r"/p?q=\xff\xfe&x=<script>"), "{evidence}");
+        assert!(evidence.contains(r"Mozilla \xff\xfe\xc3("), "{evidence}");
+        // The summary says how many were masked, in which file and column.
+        let cards = &file["card_numbers_masked"];
+        for (col, n) in &planted {
+            assert_eq!(cards[col].as_u64(), Some(*n), "{col}: {cards}");
+        }
+        let planted_lines: u64 = planted.values().sum();
+        // Whole lines: every planted one, the long line's and the two malformed lines'.
+        assert_eq!(cards["raw"].as_u64(), Some(planted_lines + 3), "{cards}");
+        assert_eq!(
+            summary["evidence"]["totals"]["card_numbers_masked"].as_u64(),
+            Some(planted_lines + 3)
+        );
+        let imported = &summary["evidence"]["imported_hits"][0];
+        assert_eq!(
+            imported["card_numbers_masked"],
+            serde_json::json!({"rule": 1, "target": 2}),
+            "{imported}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "shop.log: {} card numbers in the log lines",
+                planted_lines + 3
+            )),
+            "{stderr}"
+        );
+        if events {
+            let f = std::fs::File::open(out.join("events.parquet")).unwrap();
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap()
+                .build()
+                .unwrap();
+            let mut rows = 0;
+            let mut raw_escaped = false;
+            for b in reader {
+                let b = b.unwrap();
+                rows += b.num_rows();
+                for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+                    let Some(a) = col.as_any().downcast_ref::<arrow_array::StringArray>() else {
+                        continue;
+                    };
+                    for v in a.iter().flatten() {
+                        assert!(!v.contains('\u{FFFD}'), "{}: {v}", field.name());
+                        assert_no_card_data(&format!("events column {}", field.name()), v);
+                        raw_escaped |=
+                            field.name() == "raw" && v.contains(r#"Mozilla \xff\xfe\xc3("#);
+                    }
+                }
+            }
+            assert_eq!(rows as u64, file["parsed"].as_u64().unwrap());
+            assert!(raw_escaped, "the raw line keeps its bytes as \\xHH");
+        }
+    }
+    pan_scan(&[
+        &d.path().join("with-events"),
+        &d.path().join("plain"),
+        &captured,
+    ]);
+}

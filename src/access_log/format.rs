@@ -661,8 +661,8 @@ fn store<'a>(
         Slot::Status => {
             if !raw.iter().all(u8::is_ascii_digit) || raw.is_empty() {
                 return Err(err(format!(
-                    "status {:?} is not a number",
-                    String::from_utf8_lossy(&raw[..raw.len().min(20)])
+                    "status \"{}\" is not a number",
+                    quote(raw, 20)
                 )));
             }
             rec.status = Some(Cow::Borrowed(raw));
@@ -679,10 +679,13 @@ fn store<'a>(
 }
 
 fn bad_time(raw: &[u8]) -> LineError {
-    err(format!(
-        "cannot read time {:?}",
-        String::from_utf8_lossy(&raw[..raw.len().min(40)])
-    ))
+    err(format!("cannot read time \"{}\"", quote(raw, 40)))
+}
+
+/// At most `max` bytes of logged text for an error message: masked before it is cut, bytes
+/// that are not UTF-8 as `\xHH` (see [`super::written`]).
+fn quote(raw: &[u8], max: usize) -> String {
+    super::written::excerpt(raw, super::written::Form::Value, max).0
 }
 
 fn json_from_template(text: &str) -> Result<LineFormat, String> {

@@ -4,6 +4,8 @@
 //! - [`format`] compiles a log format (Apache `LogFormat`, nginx `log_format`, a named preset,
 //!   JSON lines) once into a parser that splits a line with `memchr`, borrowing from the line;
 //! - [`time`] parses the timestamps by hand;
+//! - [`written`] writes log text as the evidence outputs hold it (`\xHH` for bytes that are
+//!   not UTF-8, card numbers masked before any cut);
 //! - [`open`] opens plain or gzip'd files (by magic bytes), orders rotated sets oldest first
 //!   and cuts a file into chunks of whole lines for parallel parsing.
 //!
@@ -13,6 +15,7 @@
 pub mod format;
 pub mod open;
 pub mod time;
+pub mod written;
 
 use jiff::Timestamp;
 use std::borrow::Cow;

@@ -15,8 +15,13 @@ use std::sync::mpsc;
 pub const CHUNK: usize = 1 << 20;
 /// Longest line parsed; longer ones are counted as malformed and skipped.
 pub const MAX_LINE: usize = 1 << 20;
-/// How much of an overlong line is kept for the rejects sample.
-const OVERLONG_SAMPLE: usize = 512;
+/// How much of an overlong line the rejects sample shows.
+pub const OVERLONG_SAMPLE: usize = 512;
+/// How much of an overlong line is kept for its sample: more than the sample shows, so that a
+/// card number that starts inside the sample and ends after it is read whole and masked before
+/// the sample is cut (19 digits in the widest written form, `%EF%BC%94` with three escaped
+/// separators after each, take under 700 bytes).
+pub const OVERLONG_KEPT: usize = OVERLONG_SAMPLE + 4096;
 
 /// Whether a file starts with the gzip magic bytes.
 pub fn is_gzip(path: &Path) -> io::Result<bool> {
@@ -108,7 +113,8 @@ fn rotation_key(p: &Path) -> (PathBuf, u8, std::cmp::Reverse<u64>, String) {
 pub enum Chunk {
     /// Whole lines (the last one may lack its newline at the end of the file).
     Lines(Vec<u8>),
-    /// One line longer than [`MAX_LINE`]: its first bytes and its length.
+    /// One line longer than [`MAX_LINE`]: its first [`OVERLONG_KEPT`] bytes, unmasked (the
+    /// scan masks them, then cuts them to [`OVERLONG_SAMPLE`]), and its length.
     Overlong { sample: Vec<u8>, len: u64 },
 }
 
@@ -232,7 +238,7 @@ impl<R: Read> Chunker<R> {
 
     /// Drops the rest of an overlong line (up to its newline), keeping a sample.
     fn skip_overlong(&mut self) -> io::Result<Chunk> {
-        let sample = self.carry[..OVERLONG_SAMPLE.min(self.carry.len())].to_vec();
+        let sample = self.carry[..OVERLONG_KEPT.min(self.carry.len())].to_vec();
         let mut len = self.carry.len() as u64;
         self.carry.clear();
         loop {
@@ -320,7 +326,7 @@ mod tests {
                 Chunk::Overlong { len, sample } => {
                     overlong += 1;
                     assert_eq!(len, (3 * MAX_LINE + 10) as u64);
-                    assert_eq!(sample.len(), 512);
+                    assert_eq!(sample.len(), OVERLONG_KEPT);
                 }
             }
         }

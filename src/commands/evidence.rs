@@ -204,6 +204,9 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
                     ));
                     exit_code = 1;
                 }
+                if let Some(w) = cards_warning(&f.cards) {
+                    warnings.push(format!("{}: {w}", input.display));
+                }
                 if f.lines > 0 && f.parsed == 0 {
                     warnings.push(format!(
                         "{}: no line parsed as {} ({} malformed); pass --format or --log-format",
@@ -211,6 +214,20 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
                     ));
                 }
             }
+        }
+    }
+    for f in &imported {
+        let total: u64 = f.card_numbers_masked.values().sum();
+        if total > 0 {
+            let mut by = Vec::new();
+            for (col, n) in &f.card_numbers_masked {
+                by.push(format!("{n} in {col}"));
+            }
+            warnings.push(format!(
+                "{}: {total} card numbers in the hits ({}); masked in every output (summary.json evidence.imported_hits[].card_numbers_masked)",
+                f.file,
+                by.join(", ")
+            ));
         }
     }
     for f in imported.iter().filter(|f| f.rejected > 0) {
@@ -248,6 +265,25 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         warnings,
         exit_code,
     })
+}
+
+/// The warning for card numbers found in a log file's lines: how many in all (`raw`, whole
+/// lines), and in which columns of the parsed ones.
+fn cards_warning(cards: &scan::CardCounts) -> Option<String> {
+    let total = cards.get("raw").copied().filter(|&n| n > 0)?;
+    let by: Vec<String> = cards
+        .iter()
+        .filter(|(k, _)| **k != "raw")
+        .map(|(k, n)| format!("{n} in {k}"))
+        .collect();
+    let by = if by.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", by.join(", "))
+    };
+    Some(format!(
+        "{total} card numbers in the log lines{by}; masked in every output (summary.json evidence.files[].card_numbers_masked)"
+    ))
 }
 
 /// The log files: `--logs` (relative to the current folder) replaces `[logs] paths`

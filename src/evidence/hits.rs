@@ -10,6 +10,7 @@
 //! method, target, status, referer and user agent. Every text is masked for card-like runs.
 
 use super::scan::Hit;
+use crate::access_log::written::{self, Form};
 use crate::cards::mask_card_runs;
 use crate::error::{Error, Result};
 use crate::rules::Rule;
@@ -144,13 +145,16 @@ pub struct HitsFileStats {
     pub rows: u64,
     pub rejected: u64,
     pub hits: u64,
+    /// Card numbers masked in the file's values, by value name (`target`, `referer`, …; `row`
+    /// for a row that could not be read into values at all).
+    pub card_numbers_masked: BTreeMap<&'static str, u64>,
     /// The rejected rows: line, reason, the row as read (masked, cut).
     #[serde(skip)]
     pub rejects: Vec<super::scan::Reject>,
 }
 
-/// A rejected row's text as kept: card-like runs masked, at most this many characters.
-const REJECT_TEXT: usize = 2_000;
+/// A rejected row's text as kept: card numbers masked, then cut to this many bytes.
+const REJECT_TEXT: usize = super::scan::REJECT_TEXT;
 
 /// Reads every hits file and merges its hits into `hits` (the local ones, whose `origin` is 0):
 /// hits file `k` gets origin `k + 1`. `sources` are the source names hits point into; names
@@ -171,6 +175,7 @@ pub fn import(
     for (k, f) in files.iter().enumerate() {
         let before = hits.len();
         let mut rejects = Vec::new();
+        let mut cards = BTreeMap::new();
         let rows = read_file(
             f,
             cfg,
@@ -181,12 +186,14 @@ pub fn import(
             &mut index,
             hits,
             &mut rejects,
+            &mut cards,
         )?;
         stats.push(HitsFileStats {
             file: f.display.clone(),
             rows,
             rejected: rejects.len() as u64,
             hits: (hits.len() - before) as u64,
+            card_numbers_masked: cards,
             rejects,
         });
     }
@@ -202,10 +209,10 @@ enum Key {
 /// One row's values, by [`KEYS`] position, or why it could not be read; and its text.
 type Row = std::result::Result<[Option<String>; 11], String>;
 
-/// A row as kept in rejected_lines.csv.
+/// A row as kept in rejected_lines.csv: masked whole, then cut (see
+/// [`crate::access_log::written::excerpt`]).
 fn reject_text(s: &str) -> String {
-    let s: String = s.chars().take(REJECT_TEXT).collect();
-    mask_card_runs(&s).0
+    written::excerpt(s.as_bytes(), Form::Line, REJECT_TEXT).0
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -219,13 +226,17 @@ fn read_file(
     index: &mut BTreeMap<Key, usize>,
     hits: &mut Vec<Hit>,
     rejects: &mut Vec<super::scan::Reject>,
+    cards: &mut BTreeMap<&'static str, u64>,
 ) -> Result<u64> {
     let layout = |m: String| Error::Layout {
         path: f.path.clone(),
         message: m,
     };
     let text = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
-    let text = String::from_utf8_lossy(&text);
+    // Bytes that are not UTF-8 are kept as `\xHH`, as the logs write them; the file's own
+    // backslashes are taken as written (a file of hits exported from the events file carries
+    // their written form already).
+    let text = written::escape(&text, Form::Line);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let names = wanted(cfg);
     let mut rows: Vec<(u64, Row, String)> = Vec::new();
@@ -307,11 +318,15 @@ fn read_file(
         let row = match row {
             Ok(row) => row,
             Err(e) => {
+                let n = written::count(raw.as_bytes(), Form::Line);
+                if n > 0 {
+                    *cards.entry("row").or_default() += n as u64;
+                }
                 rejects.push(reject(e.clone()));
                 continue;
             }
         };
-        match hit_of(row, rules, zone) {
+        match hit_of(row, rules, zone, cards) {
             Ok(h) => merge(h, own, *n, origin, sources, index, hits),
             Err(e) => rejects.push(reject(e)),
         }
@@ -333,13 +348,20 @@ fn hit_of(
     row: &[Option<String>; 11],
     rules: &[Rule],
     zone: Option<&TimeZone>,
+    cards: &mut BTreeMap<&'static str, u64>,
 ) -> std::result::Result<RowHit, String> {
     let values: [Option<String>; 11] = std::array::from_fn(|i| {
         row[i]
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty() && *s != "-" && !s.eq_ignore_ascii_case("null"))
-            .map(|s| mask_card_runs(s).0)
+            .map(|s| {
+                let (m, n) = mask_card_runs(s);
+                if n > 0 {
+                    *cards.entry(KEYS[i]).or_default() += n as u64;
+                }
+                m
+            })
     });
     let time = parse_time(values[0].as_deref().unwrap_or_default(), zone)?;
     let rule_name = values[8].as_deref().ok_or("no rule")?;

@@ -2,8 +2,9 @@
 //! column names the Sigma rules use, for the engines that keep months of logs (DuckDB, Spark,
 //! Athena, ClickHouse…). See the README's "At scale" for the schema.
 //!
-//! - The scan's chunk workers fill the columns of their chunk ([`EventRows`]): card-like digit
-//!   runs masked in every text column, `-` and empty values as null. The same worker encodes
+//! - The scan's chunk workers fill the columns of their chunk ([`EventRows`]): every text
+//!   column as written ([`crate::access_log::written`]: bytes that are not UTF-8 as `\xHH`,
+//!   card numbers masked, nothing else changed), `-` and empty values as null. The same worker encodes
 //!   and compresses them into one row group ([`EventSender::send`]): the costly part runs on
 //!   every core, and a row group holds the requests of one chunk ([`EVENTS_CHUNK`] bytes of
 //!   log at most), so memory stays flat in the size of the logs.
@@ -15,8 +16,8 @@
 //! - At the end the parts are joined in input order into the target, column chunks copied as
 //!   they are (no re-encoding): the output is the same whichever file finished first.
 
+use crate::access_log::written::{escape, written, Form};
 use crate::access_log::Record;
-use crate::cards::mask_card_runs;
 use crate::error::{Error, Result};
 use crate::output::AtomicFile;
 use arrow_array::builder::{Int32Builder, StringBuilder, TimestampMicrosecondBuilder};
@@ -112,37 +113,20 @@ impl EventRows {
     }
 }
 
-/// Text as written: valid UTF-8 borrowed (the common case, checked at word speed), anything
-/// else with U+FFFD in place of the bad bytes.
-fn utf8(b: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
-    }
-}
-
-/// A value as written: `-`, empty or absent is null; card-like runs masked. `line_clean`: the
-/// raw line holds no run of 13 digits, so a value that is a verbatim slice of it (not unescaped)
-/// holds none either and needs no scan.
+/// A value as written (see [`crate::access_log::written`]): `-`, empty or absent is null; bytes
+/// that are not UTF-8 as `\xHH`; card numbers masked. `line_clean`: the raw line cannot hold a
+/// card number (the detector's prefilter, which has no false negative for any slice of a
+/// text), so a value that is a verbatim slice of it (not unescaped) needs no scan. Most values
+/// are valid UTF-8 and are borrowed as they are, with no copy.
 fn value<'v>(v: &'v crate::access_log::Value<'_>, line_clean: bool) -> Option<Cow<'v, str>> {
     let b: &[u8] = match v.as_deref() {
         None | Some(b"") | Some(b"-") => return None,
         Some(b) => b,
     };
     if line_clean && matches!(v, Some(Cow::Borrowed(_))) {
-        return Some(utf8(b));
+        return Some(escape(b, Form::Value));
     }
-    Some(masked(b))
-}
-
-/// The text of a field with card-like runs masked. Most fields hold no run of 13 digits at all
-/// (a byte scan tells) and valid UTF-8: they are borrowed as they are, with no copy.
-fn masked(b: &[u8]) -> Cow<'_, str> {
-    let s = utf8(b);
-    if !crate::cards::may_hold_card(b) {
-        return s;
-    }
-    Cow::Owned(mask_card_runs(&s).0)
+    Some(written(b, Form::Value).0)
 }
 
 impl EventRows {
@@ -166,7 +150,7 @@ impl EventRows {
         // The path is a slice of the target: verbatim exactly when the target is.
         let path_clean = clean && matches!(rec.target, Some(Cow::Borrowed(_)));
         self.text[3].append_option(value(&path, path_clean));
-        // `cs-uri-query` and `cs-uri` are both the whole target: masked once, written twice.
+        // `cs-uri-query` and `cs-uri` are both the whole target: written once, twice.
         let target_value = value(&rec.target, clean);
         self.text[4].append_option(target_value.as_deref());
         self.text[5].append_option(target_value);
@@ -180,9 +164,9 @@ impl EventRows {
         self.host.append_option(value(&rec.host, clean));
         self.lines.push(rel);
         if clean {
-            self.raw.append_value(utf8(raw));
+            self.raw.append_value(escape(raw, Form::Line));
         } else {
-            self.raw.append_value(masked(raw));
+            self.raw.append_value(written(raw, Form::Line).0);
         }
     }
 

@@ -5,9 +5,9 @@
 //! of the logs.
 
 use crate::access_log::format::LineFormat;
-use crate::access_log::open::{self, Chunk, Chunker, MAX_LINE};
+use crate::access_log::open::{self, Chunk, Chunker, MAX_LINE, OVERLONG_KEPT, OVERLONG_SAMPLE};
+use crate::access_log::written::{self, Form};
 use crate::access_log::Record;
-use crate::cards::mask_card_runs;
 use crate::rules::Matcher;
 use crate::window::Window;
 use jiff::civil::Date;
@@ -55,7 +55,8 @@ pub struct Input {
     pub display: String,
 }
 
-/// A request that matched at least one rule. Every text is masked for card-like runs.
+/// A request that matched at least one rule. Every text is as written (see
+/// [`crate::access_log::written`]): bytes that are not UTF-8 as `\xHH`, card numbers masked.
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub time: Timestamp,
@@ -94,9 +95,19 @@ pub struct Checkout {
 pub struct Reject {
     pub line: u64,
     pub reason: String,
-    /// The line, card-like runs masked, cut to 2,000 characters.
+    /// The line as written (card numbers masked, then cut to [`REJECT_TEXT`] bytes, or
+    /// [`OVERLONG_SAMPLE`] for a line longer than [`MAX_LINE`]).
     pub text: String,
 }
+
+/// How much of a malformed line its sample shows, in bytes.
+pub const REJECT_TEXT: usize = 2_000;
+
+/// Card numbers found in the lines of a file, by the column they would be written in (the
+/// W3C names of the events file; `raw` the whole line, malformed lines included, of a line
+/// longer than [`MAX_LINE`] the first [`OVERLONG_KEPT`] bytes). Each one is masked wherever
+/// its line or field is written.
+pub type CardCounts = BTreeMap<&'static str, u64>;
 
 /// Requests of one local day.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +139,8 @@ pub struct FileResult {
     pub last: Option<Timestamp>,
     /// A read error that cut the file short (e.g. a truncated gzip); lines before it count.
     pub read_error: Option<String>,
+    /// Card numbers in the file's lines, by column.
+    pub cards: CardCounts,
 }
 
 #[derive(Default)]
@@ -144,6 +157,7 @@ struct ChunkOut {
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     events: Option<super::parquet::EventRows>,
+    cards: CardCounts,
 }
 
 /// Scans all files, in parallel; results in input order.
@@ -308,6 +322,9 @@ pub fn scan_file(
                 *e.rule_hits.entry(r).or_default() += n;
             }
         }
+        for (k, v) in o.cards {
+            *result.cards.entry(k).or_default() += v;
+        }
         result.first = min_opt(result.first, o.first);
         result.last = max_opt(result.last, o.last);
     }
@@ -390,6 +407,7 @@ fn scan_chunk(
                 1,
                 format!("line longer than {} bytes ({len} bytes)", MAX_LINE),
                 sample,
+                OVERLONG_SAMPLE,
             );
             return out;
         }
@@ -415,18 +433,22 @@ fn scan_chunk(
                 opts,
                 rel,
                 format!("line longer than {} bytes ({} bytes)", MAX_LINE, line.len()),
-                line,
+                &line[..OVERLONG_KEPT],
+                OVERLONG_SAMPLE,
             );
             continue;
         }
         let rec = match format.parse(line) {
             Ok(r) => r,
             Err(e) => {
-                reject(&mut out, opts, rel, e.0, line);
+                reject(&mut out, opts, rel, e.0, line, REJECT_TEXT);
                 continue;
             }
         };
         out.parsed += 1;
+        if crate::cards::may_hold_card(line) {
+            count_cards(&mut out.cards, &rec, line);
+        }
         let t = rec.time.expect("parsers set the time");
         if opts.events.is_some() {
             out.events
@@ -474,7 +496,49 @@ fn scan_chunk(
     out
 }
 
-fn reject(out: &mut ChunkOut, opts: &ScanOptions<'_>, rel: u64, reason: String, line: &[u8]) {
+/// Counts the card numbers of a parsed line, per column, as [`EventRows`] writes them (the
+/// target once, as `cs-uri`: the stem and `cs-uri-query` are parts or copies of it).
+///
+/// [`EventRows`]: super::parquet::EventRows
+fn count_cards(cards: &mut CardCounts, rec: &Record<'_>, line: &[u8]) {
+    let fields: [(&'static str, &crate::access_log::Value<'_>); 11] = [
+        ("c-ip", &rec.ip),
+        ("cs-username", &rec.user),
+        ("cs-method", &rec.method),
+        ("cs-uri", &rec.target),
+        ("cs-version", &rec.protocol),
+        ("sc-bytes", &rec.bytes),
+        ("cs-referer", &rec.referer),
+        ("cs-user-agent", &rec.user_agent),
+        ("cs-host", &rec.host),
+        ("cs-cookie", &rec.cookie),
+        ("session", &rec.session),
+    ];
+    for (name, v) in fields {
+        if let Some(b) = v.as_deref() {
+            let n = written::count(b, Form::Value);
+            if n > 0 {
+                *cards.entry(name).or_default() += n as u64;
+            }
+        }
+    }
+    let n = written::count(line, Form::Line);
+    if n > 0 {
+        *cards.entry("raw").or_default() += n as u64;
+    }
+}
+
+/// Counts a malformed line and keeps it as a sample: masked whole (only the first
+/// [`OVERLONG_KEPT`] bytes of an overlong one are at hand, more than its sample shows), then
+/// cut to `show` bytes.
+fn reject(
+    out: &mut ChunkOut,
+    opts: &ScanOptions<'_>,
+    rel: u64,
+    reason: String,
+    line: &[u8],
+    show: usize,
+) {
     out.malformed += 1;
     let key = match reason.find(" at column") {
         Some(i) => reason[..i].to_string(),
@@ -492,22 +556,24 @@ fn reject(out: &mut ChunkOut, opts: &ScanOptions<'_>, rel: u64, reason: String, 
         key
     };
     *out.reasons.entry(key).or_default() += 1;
+    let (text, n) = written::excerpt(line, Form::Line, show);
+    if n > 0 {
+        *out.cards.entry("raw").or_default() += n as u64;
+    }
     if out.rejects.len() < opts.reject_samples {
-        let cut = &line[..line.len().min(2000)];
         out.rejects.push(Reject {
             line: rel,
-            reason: mask(&reason),
-            text: mask(&String::from_utf8_lossy(cut)),
+            // Reasons quote the line already masked (see `access_log::format`); masked again,
+            // as the whole of what is written.
+            reason: crate::cards::detect::mask(&reason).0.into_owned(),
+            text,
         });
     }
 }
 
-fn mask(s: &str) -> String {
-    mask_card_runs(s).0
-}
-
+/// A field value as written.
 fn text(v: Option<&[u8]>) -> Option<String> {
-    v.map(|b| mask(&String::from_utf8_lossy(b)))
+    v.map(|b| written::written(b, Form::Value).0.into_owned())
 }
 
 fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) -> Hit {

@@ -299,10 +299,12 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
     let (mut lines, mut parsed, mut malformed) = (0u64, 0u64, 0u64);
     let (mut ck_in, mut ck_out, mut requests_in_window) = (0u64, 0u64, 0u64);
     let (mut ck_user, mut ck_session) = (0u64, 0u64);
+    let mut cards = 0u64;
     for (input, r) in s.inputs.iter().zip(s.results) {
         match r {
             Ok(f) => {
                 lines += f.lines;
+                cards += f.cards.get("raw").copied().unwrap_or(0);
                 ck_user += f.checkouts.iter().filter(|c| c.user.is_some()).count() as u64;
                 ck_session += f.checkouts.iter().filter(|c| c.session.is_some()).count() as u64;
                 parsed += f.parsed;
@@ -326,6 +328,9 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
                     "first_time": f.first.map(|t| w.format(t)),
                     "last_time": f.last.map(|t| w.format(t)),
                     "read_error": f.read_error,
+                    // Card numbers in the file's lines, by column (`raw`: whole lines,
+                    // malformed ones included); every one is masked wherever it is written.
+                    "card_numbers_masked": f.cards,
                 }));
             }
             Err(e) => files.push(json!({ "file": input.display, "error": e })),
@@ -383,6 +388,7 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
             "checkouts_outside_window": ck_out,
             "checkouts_in_window_with_user": ck_user,
             "checkouts_in_window_with_session": ck_session,
+            "card_numbers_masked": cards,
         },
         "rules": {
             "active": s.rules.len(),

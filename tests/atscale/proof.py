@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The same detection in a real engine (issue 10).
+"""The same detection in a real engine (issues 10 and 19).
 
-1. `skimtrace rules export` writes the built-in pack as Sigma YAML;
-2. `skimtrace evidence --emit-events` writes the fixture logs (fixtures/vector-park/logs:
-   combined, gzip'd combined and nginx JSON lines) as Parquet;
+Two proofs, each:
+1. `skimtrace rules export` writes the active rules as Sigma YAML;
+2. `skimtrace evidence --emit-events` writes the logs as Parquet;
 3. pySigma's SQLite backend (pysigma-backend-sqlite 2.1.1, pySigma 2.0.1) converts the rules,
    keywords through its full-text option on the `raw` column; DuckDB reads the Parquet into an
    SQLite table whose columns carry the W3C names; the queries run there;
@@ -13,6 +13,13 @@
    timeline's hit counts must equal the local run's; the hits-only timeline leaves request
    totals empty;
 6. no full card number in the Parquet text columns, nor (pan-scan) in any output.
+
+The first runs the built-in pack over the fixture logs (fixtures/vector-park/logs: combined,
+gzip'd combined and nginx JSON lines). The second runs the built-in pack and SigmaHQ's 86
+webserver rules (../shared/data/sigmahq-webserver, beside the repository) over the real Apache
+log of ../shared/data/elastic-apache-logs, the fixture logs and a log of requests that were
+once written wrong (a 20-digit feed id, a 21-digit `cx=`, the hex payload of a CVE-2023-46747
+exploit, a card number): it is skipped with a message when that folder is absent.
 
 Exit 0 when the proof holds, 1 when it does not, 77 when a Python package is missing.
 The binary: $SKIMTRACE_BIN, else $CARGO_TARGET_DIR (or target/)/debug/skimtrace.
@@ -135,6 +142,19 @@ def load(parquet, db):
     return cols, rows
 
 
+def run_query(db, q):
+    """Runs a query; a field the events file does not carry (SigmaHQ's `cs-content-type`) is
+    added as an all-null column first, as Sigma treats a field the log lacks: absent."""
+    while True:
+        try:
+            return db.execute(q).fetchall()
+        except sqlite3.OperationalError as e:
+            m = re.match(r"no such column: (.+)$", str(e))
+            if not m:
+                raise
+            db.execute(f'ALTER TABLE events ADD COLUMN "{m.group(1)}" TEXT COLLATE NOCASE')
+
+
 def local_hits(out):
     hits = set()
     for l in (out / "evidence.jsonl").read_text().splitlines():
@@ -153,15 +173,31 @@ def timeline_hits(out):
             for r in rows if r["evidence_requests"] not in ("", "0")}, rows
 
 
-def main():
-    tmp = Path(tempfile.mkdtemp(prefix="skimtrace-proof-"))
-    rules_dir, parquet = tmp / "rules", tmp / "events.parquet"
-    local, remote = tmp / "local", tmp / "remote"
-    skimtrace("rules", "export", rules_dir)
-    skimtrace("evidence", "--config", CASE, "--out", local, "--force", "--emit-events", parquet)
+# Requests that masking once wrote wrong (a long id starred out, a hex payload cut up by masks),
+# beside one whose card number must be masked; the first two hit SigmaHQ's F5 rules.
+PLANTED = [
+    '192.0.2.80 - - [17/May/2015:10:05:00 +0000] "POST /mgmt/tm/util/bash?q=2f746d75692f436f6e74726f6c2f666f726d&p=666f726d5f706167653d253266746d756925326673797374656d253266757365722532666372656174652e6a7370 HTTP/1.1" 200 10 "-" "curl/7.88"',
+    '192.0.2.80 - - [17/May/2015:10:05:01 +0000] "POST /mgmt/tm/util/bash HTTP/1.1" 200 10 "-" "curl/7.88"',
+    '192.0.2.81 - - [17/May/2015:10:06:00 +0000] "GET /search?cx=017877223933725188677&q=x HTTP/1.1" 200 10 "-" "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 1 subscribers; feed-id=14171215010336145331)"',
+    '192.0.2.82 - - [17/May/2015:10:07:00 +0000] "GET /pay?card=4111-1111-1111-1111&x=<script> HTTP/1.1" 200 10 "https://shop.example.jp/?c=4111 1111 1111 1111" "Mozilla/5.0"',
+]
+
+
+def prove(name, tmp, rules_args, evidence_args, window, tz, expect_rules=None):
+    """One proof (see the module doc) in `tmp/name`; the checks print as they go."""
+    print(f"== {name}")
+    base = tmp / name
+    base.mkdir()
+    rules_dir, parquet = base / "rules", base / "events.parquet"
+    local, remote = base / "local", base / "remote"
+    skimtrace("rules", "export", rules_dir, *rules_args)
+    skimtrace("evidence", *evidence_args, *rules_args, "--out", local, "--force",
+              "--emit-events", parquet)
 
     queries, failed = convert(rules_dir)
     n_rules = len(list(rules_dir.glob("*.yml")))
+    if expect_rules is not None:
+        check(n_rules == expect_rules, f"{n_rules} rules exported (expected {expect_rules})")
     for rid, title, why in failed:
         print(f"not converted: {rid} ({title}): {why}")
     check(not failed, f"pySigma converts all {n_rules} exported rules ({len(queries)} converted)")
@@ -178,7 +214,7 @@ def main():
     for rid, qs in sorted(queries.items()):
         for q in qs:
             q = q.replace("SELECT * FROM events", 'SELECT rowid, * FROM events', 1)
-            for r in db.execute(q):
+            for r in run_query(db, q):
                 row = dict(zip(["rowid", *cols], r))
                 key = (row["source_file"], row["line"], rid)
                 if key not in sql_hits:
@@ -193,7 +229,7 @@ def main():
         print("  only in SQLite:  ", k)
 
     # The SQL hits back in, as an engine exports them: time with an offset, W3C columns.
-    hits_csv = tmp / "sql-hits.csv"
+    hits_csv = base / "sql-hits.csv"
     with hits_csv.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["time", "c-ip", "cs-method", "cs-uri-query", "sc-status", "cs-referer",
@@ -202,8 +238,8 @@ def main():
             w.writerow([h["time"].replace("T", " "), h["c-ip"], h["cs-method"], h["cs-uri-query"],
                         h["sc-status"], h["cs-referer"], h["cs-user-agent"], h["rule_id"],
                         h["source_file"], h["line"]])
-    skimtrace("evidence", "--hits", hits_csv, "--window", WINDOW, "--tz", TZ, "--out", remote,
-              "--force")
+    skimtrace("evidence", "--hits", hits_csv, "--window", window, "--tz", tz, "--out", remote,
+              "--force", *rules_args)
     a = json.loads((local / "summary.json").read_text())["window_check"]
     b = json.loads((remote / "summary.json").read_text())["window_check"]
     for k in ("status", "earliest_indicator", "latest_indicator", "outside_window"):
@@ -223,9 +259,40 @@ def main():
         check(r.returncode == 0, "pan-scan finds no card number in the outputs")
     else:
         print(f"pan-scan not found at {scan}: output scan skipped")
+    print(f"{name}: {len(queries)} rules run in SQLite over {len(rows)} events, "
+          f"{len(sql_hits)} hits")
+    return sql_hits
 
-    print(f"{len(failures) == 0 and 'proof holds' or 'proof FAILED'}: "
-          f"{len(queries)} rules run in SQLite over {len(rows)} events ({tmp})")
+
+def main():
+    tmp = Path(tempfile.mkdtemp(prefix="skimtrace-proof-"))
+    prove("fixtures", tmp, [], ["--config", CASE], WINDOW, TZ)
+
+    data = ROOT.parent / "shared/data"
+    sigmahq = data / "sigmahq-webserver"
+    real = data / "elastic-apache-logs/apache_logs.gz"
+    if sigmahq.is_dir() and real.exists():
+        planted = tmp / "planted.log"
+        planted.write_text("\n".join(PLANTED) + "\n")
+        builtin = len(skimtrace("rules", "list").stdout.splitlines())
+        hits = prove("real log and SigmaHQ", tmp, ["--rules", sigmahq],
+                     ["--logs", real, "--logs", ROOT / "fixtures/vector-park/logs",
+                      "--logs", planted, "--window", "2015-05-17..2015-05-20", "--tz", "UTC"],
+                     "2015-05-17..2015-05-20", "UTC",
+                     expect_rules=builtin + len(list(sigmahq.glob("*.yml"))))
+        titles = {}
+        for f in sigmahq.glob("*.yml"):
+            m = re.search(r"^id: *(\S+)", f.read_text(), re.M)
+            if m:
+                titles[m.group(1)] = f.name
+        planted_hits = {titles.get(r) for (f, l, r) in hits if f == str(planted)}
+        check({"web_cve_2023_46747_f5_remote_code_execution.yml",
+               "web_f5_tm_utility_bash_api_request.yml"} <= planted_hits,
+              f"the hex payload and the F5 request are found in the events ({sorted(filter(None, planted_hits))})")
+    else:
+        print(f"{sigmahq} or {real} not found: the proof on the real log is skipped")
+
+    print(f"{len(failures) == 0 and 'proof holds' or 'proof FAILED'} ({tmp})")
     return 1 if failures else 0
 
 
