@@ -9,5 +9,6 @@ mod ingest;
 mod notify;
 mod payments;
 mod properties;
+mod report;
 mod util;
 mod waves;
