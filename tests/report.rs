@@ -82,7 +82,7 @@ fn the_run_dates_the_ppc_reports_and_says_where_they_stand() {
             "discovered = \"2021-12-07\"\nreported_preliminary = \"2021-12-10\"\nreported_final = \"2022-07-11\"\n",
         )
         .replace(
-            "min = 250, note =",
+            "min = 250, deadline_days = 30, note =",
             "min = 250, deadline_days = 30, from = \"2022-06-28\", note =",
         )
     });

@@ -74,7 +74,13 @@ pub fn ppc_report(data: &CaseData, ctx: &Context, deadlines: &[Deadline]) -> Doc
         lang: Lang::Ja,
         ..ctx.clone()
     };
-    deadlines_section(&mut doc, &ctx_ja, deadlines);
+    // The PPC's own two reports only: other jurisdictions' deadlines are not the PPC's business.
+    let ppc: Vec<Deadline> = deadlines
+        .iter()
+        .filter(|d| d.id.starts_with("ppc_"))
+        .cloned()
+        .collect();
+    deadlines_section(&mut doc, &ctx_ja, &ppc);
     ppc_items(&mut doc, data, ctx, 2);
     doc
 }
