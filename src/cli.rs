@@ -447,7 +447,8 @@ pub struct InitArgs {
 #[derive(Debug, Args, Clone)]
 #[command(after_help = "Examples:
   skimtrace report out/vector-park-demo
-  skimtrace report out/case --config case/incident.toml")]
+  skimtrace report out/case --config case/incident.toml
+  skimtrace report out/vector-park-demo --lang en")]
 pub struct ReportArgs {
     /// The case folder.
     #[arg(value_name = "OUT")]
@@ -456,6 +457,10 @@ pub struct ReportArgs {
     /// recorded in OUT/manifest.json.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The language of report.html and report.md: ja or en (default: [report] language, else
+    /// [incident] default_locale, else en). ppc-report.md is Japanese either way.
+    #[arg(long, value_name = "LANG", value_parser = ["ja", "en"])]
+    pub lang: Option<String>,
 }
 
 /// Re-hashes every file of a case folder against its manifest.json and lists the files that

@@ -61,14 +61,23 @@ pub struct IncidentConfig {
     pub shop: Option<String>,
     /// The shop's IANA time zone (`Asia/Tokyo`); naive timestamps are read in it.
     pub timezone: Option<String>,
-    /// The compromise window, `2020-04-27..2021-12-22` (inclusive local dates).
+    /// The compromise window, `2020-04-27..2021-12-22` (inclusive local dates), or the same as
+    /// a table `{ start = "2020-04-27", end = "2021-12-22" }`: both are kept as `START..END`, the
+    /// form `--window` takes, so the rest of the tool reads one form only.
+    #[serde(default, deserialize_with = "window_setting")]
     pub window: Option<String>,
     /// Exposed data items: `card_holder`, `card_number`, `expiry`, `security_code`, `login_id`,
     /// `password`, `email`, `address`, `phone`, `name`.
     #[serde(default)]
     pub exposed: Vec<String>,
-    /// When the shop learned of the compromise (a date).
+    /// When the shop learned of the compromise (a date). The regulators' deadlines run from it.
     pub discovered: Option<String>,
+    /// When the preliminary report (速報) went to the PPC (a date), once it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_preliminary: Option<String>,
+    /// When the final report (確報) went to the PPC (a date), once it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_final: Option<String>,
     /// Locale of customers whose orders name none (`ja` or `en`).
     pub default_locale: Option<String>,
     /// Country of customers whose orders name none (ISO 3166-1 alpha-2).
@@ -240,10 +249,23 @@ impl Config {
     ) -> Result<T> {
         match table {
             None => Ok(T::default()),
-            Some(t) => t
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| self.error(format!("[{name}]: {}", e.message()))),
+            Some(t) => {
+                let typed: std::result::Result<T, toml::de::Error> = t.clone().try_into();
+                typed.map_err(|e| {
+                    // The table has lost its place in the file: read the section once more
+                    // from the file's text, whose error has a line and a key.
+                    match self
+                        .raw
+                        .as_deref()
+                        .map(|raw| (raw, section_from_text::<T>(raw, name)))
+                    {
+                        Some((raw, Err(e))) if e.span().is_some() => {
+                            self.error(format!("[{name}] {}", describe_toml_error(raw, &e)))
+                        }
+                        _ => self.error(describe_section_error(name, e.message())),
+                    }
+                })
+            }
         }
     }
 
@@ -261,13 +283,170 @@ impl Config {
 }
 
 fn describe_toml_error(raw: &str, e: &toml::de::Error) -> String {
+    let msg = e.message();
     match e.span() {
         Some(span) => {
             let line = raw[..span.start.min(raw.len())].matches('\n').count() + 1;
-            format!("line {line}: {}", e.message())
+            let hint = if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
+                key_at(raw, span.start)
+                    .and_then(|k| expected_form(&k, msg).map(|f| format!(" ({k}: {f})")))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            format!("line {line}: {msg}{hint}")
         }
-        None => e.message().to_string(),
+        None => msg.to_string(),
     }
+}
+
+/// Reads the top-level table `name` of a TOML text as `T`, keeping the text's spans, so an error
+/// has a line (the other tables are skipped unread).
+fn section_from_text<T: serde::de::DeserializeOwned>(
+    raw: &str,
+    name: &str,
+) -> std::result::Result<Option<T>, toml::de::Error> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    struct Pick<'a, T>(&'a str, std::marker::PhantomData<T>);
+    impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for Pick<'_, T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a TOML document")
+        }
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> std::result::Result<Option<T>, A::Error> {
+            let mut found = None;
+            while let Some(k) = m.next_key::<String>()? {
+                if k == self.0 {
+                    found = Some(m.next_value::<T>()?);
+                } else {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for Pick<'_, T> {
+        type Value = Option<T>;
+        fn deserialize<D: serde::Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Option<T>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    let de = toml::de::Deserializer::parse(raw)?;
+    Pick::<T>(name, std::marker::PhantomData).deserialize(de)
+}
+
+/// A type error in a section read after parsing (`[report]`, `[notify]`, …), which has no line:
+/// names the key when serde does, and the form it expects.
+fn describe_section_error(section: &str, msg: &str) -> String {
+    // serde words a wrong type as "invalid type: X, expected Y"; toml adds the key path when it
+    // knows it ("… for key `report.thresholds`"), and otherwise nothing names the key.
+    let key = msg
+        .split('`')
+        .nth(1)
+        .map(|k| k.rsplit('.').next().unwrap_or(k).to_string());
+    let hint = match &key {
+        Some(k) if msg.starts_with("invalid type") || msg.starts_with("invalid value") => {
+            expected_form(k, msg)
+                .map(|f| format!(" ({k}: {f})"))
+                .unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    format!("[{section}]: {msg}{hint}")
+}
+
+/// The window as written in incident.toml: the flag's string, or a table with `start` and `end`
+/// (decisions: both mean the same). Anything else says what to write, with both examples.
+fn window_setting<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    // A bound may be a quoted date or an unquoted TOML date / datetime: both read as text.
+    fn bound(v: Option<&toml::Value>) -> Option<String> {
+        match v? {
+            toml::Value::String(s) => Some(s.clone()),
+            toml::Value::Datetime(d) => Some(d.to_string()),
+            _ => None,
+        }
+    }
+    let bad = || serde::de::Error::custom(WINDOW_FORMS);
+    match toml::Value::deserialize(d).map_err(|_| bad())? {
+        toml::Value::String(s) => Ok(Some(s)),
+        toml::Value::Table(t) if t.len() == 2 => {
+            match (bound(t.get("start")), bound(t.get("end"))) {
+                (Some(a), Some(b)) => Ok(Some(format!("{a}..{b}"))),
+                _ => Err(bad()),
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+const WINDOW_FORMS: &str = "incident.window: expected the compromise window as a string START..END, e.g. window = \"2020-04-27..2021-12-22\", or as a table with start and end, e.g. window = { start = \"2020-04-27\", end = \"2021-12-22\" }";
+
+/// What a config key expects, with an example, for the type errors serde words in its own terms
+/// ("invalid type: map, expected a string"): keys whose form is not obvious are named here, the
+/// rest get the form of the type serde expected.
+fn expected_form(key: &str, serde_message: &str) -> Option<String> {
+    let known: &[(&str, &str)] = &[
+        ("window", "the window as \"2020-04-27..2021-12-22\" or { start = \"2020-04-27\", end = \"2021-12-22\" }"),
+        ("discovered", "a date in quotes, e.g. discovered = \"2021-12-07\""),
+        ("reported_preliminary", "a date in quotes, e.g. reported_preliminary = \"2021-12-10\""),
+        ("reported_final", "a date in quotes, e.g. reported_final = \"2022-01-31\""),
+        ("exposed", "a list of items, e.g. exposed = [\"card_number\", \"expiry\", \"security_code\"]"),
+        ("paths", "a list of paths, e.g. paths = [\"orders/*.csv\"]"),
+        ("thresholds", "a list of tables, e.g. thresholds = [{ jurisdiction = \"US-CA\", country = \"US\", region = \"CA\", min = 501, deadline_days = 30 }]"),
+        ("min", "a whole number, e.g. min = 501"),
+        ("deadline_days", "a whole number of days, e.g. deadline_days = 30"),
+        ("from", "\"discovered\" or a date in quotes, e.g. from = \"2021-12-07\""),
+        ("language", "\"ja\" or \"en\", e.g. language = \"ja\""),
+        ("columns", "a table of field = \"header\", e.g. columns = { email = \"Mail\" }"),
+        ("regions", "a list of spellings, e.g. regions = [\"岡山県\", \"JP-33\"]"),
+    ];
+    if let Some((_, form)) = known.iter().find(|(k, _)| *k == key) {
+        return Some(format!("expected {form}"));
+    }
+    let m = serde_message;
+    let generic = if m.contains("expected a string") || m.contains("expected a borrowed string") {
+        format!("a string in quotes, e.g. {key} = \"…\"")
+    } else if m.contains("expected a sequence") {
+        format!("a list, e.g. {key} = [\"…\", \"…\"]")
+    } else if m.contains("expected a boolean") {
+        format!("true or false, e.g. {key} = true")
+    } else if m.contains("expected u") || m.contains("expected i") || m.contains("integer") {
+        format!("a whole number, e.g. {key} = 30")
+    } else if m.contains("expected a map") || m.contains("expected struct") {
+        format!("a table, e.g. [{key}] on a line of its own, or {key} = {{ … }}")
+    } else {
+        return None;
+    };
+    Some(format!("expected {generic}"))
+}
+
+/// The key a TOML error points at: the `key =` on the error's line (`None` for a table header).
+fn key_at(raw: &str, start: usize) -> Option<String> {
+    let line_start = raw[..start.min(raw.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = raw[line_start..].lines().next().unwrap_or("");
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    // Inside an inline table the error may point at an inner key: take the key before `=`
+    // closest to the error.
+    let upto = &raw[line_start..start.min(raw.len())];
+    let inner = upto
+        .rsplit(['{', ','])
+        .next()
+        .and_then(|s| s.split_once('='))
+        .map(|(k, _)| k.trim().trim_matches('"').to_string());
+    Some(
+        inner
+            .filter(|s| !s.is_empty() && !s.contains(' '))
+            .unwrap_or_else(|| k.rsplit('.').next().unwrap_or(k).to_string()),
+    )
 }
 
 #[cfg(test)]
@@ -308,5 +487,88 @@ columns = { order_id = "No" }
         assert_eq!(s.encoding.as_deref(), Some("shift_jis"));
         assert_eq!(s.columns.get("email").map(String::as_str), Some("Mail"));
         assert_eq!(s.columns.get("order_id").map(String::as_str), Some("No"));
+    }
+
+    fn load_text(text: &str) -> Result<Config> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("incident.toml");
+        std::fs::write(&p, text).unwrap();
+        Config::load(&p)
+    }
+
+    #[test]
+    fn window_as_a_table_means_the_same_as_the_string() {
+        let t =
+            load_text("[incident]\nwindow = { start = \"2020-04-27\", end = \"2021-12-22\" }\n")
+                .unwrap();
+        assert_eq!(t.incident.window.as_deref(), Some("2020-04-27..2021-12-22"));
+        // Unquoted TOML dates and datetimes with an offset read the same way.
+        let t = load_text(
+            "[incident]\nwindow = { start = 2020-04-27, end = 2021-12-22T12:00:00+09:00 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t.incident.window.as_deref(),
+            Some("2020-04-27..2021-12-22T12:00:00+09:00")
+        );
+        let s = load_text("[incident]\nwindow = \"2020-04-27..2021-12-22\"\n").unwrap();
+        assert_eq!(s.incident.window.as_deref(), Some("2020-04-27..2021-12-22"));
+    }
+
+    #[test]
+    fn a_window_of_another_shape_names_both_forms() {
+        for bad in [
+            "window = { start = \"2020-04-27\" }",
+            "window = { start = \"2020-04-27\", until = \"2021-12-22\" }",
+            "window = [\"2020-04-27\", \"2021-12-22\"]",
+            "window = 2020",
+            "window = { start = 1, end = 2 }",
+        ] {
+            let e = load_text(&format!("[incident]\nname = \"x\"\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("line 3"), "{bad}: {e}");
+            assert!(
+                e.contains("window = \"2020-04-27..2021-12-22\"")
+                    && e.contains("window = { start = \"2020-04-27\", end = \"2021-12-22\" }"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_expected_form_with_an_example() {
+        for (bad, want) in [
+            (
+                "[incident]\ndiscovered = 2021-12-07\n",
+                "discovered = \"2021-12-07\"",
+            ),
+            (
+                "[incident]\nexposed = \"card_number\"\n",
+                "exposed = [\"card_number\"",
+            ),
+            (
+                "[orders]\npaths = \"orders/a.csv\"\n",
+                "paths = [\"orders/*.csv\"]",
+            ),
+            ("[incident]\nname = 5\n", "name = \"…\""),
+        ] {
+            let e = load_text(bad).unwrap_err().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+            assert!(e.contains("line 2"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn section_type_errors_name_the_expected_form() {
+        let c = load_text(
+            "[report]\nthresholds = [{ jurisdiction = \"X\", country = \"US\", min = \"501\" }]\n",
+        )
+        .unwrap();
+        let e = c
+            .section::<crate::report::ReportConfig>(&c.report, "report")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min = 501"), "{e}");
     }
 }

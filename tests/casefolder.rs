@@ -236,10 +236,21 @@ fn run_skips_stages_whose_config_is_absent() {
 }
 
 /// Every `data-key` figure of report.html equals summary.json's value at that key, and the key
-/// figures of report.md are the same.
+/// figures of report.md are the same, in both languages (the bundled case's is Japanese).
 #[test]
 fn report_figures_equal_summary_json() {
     let c = fresh_run();
+    check_report_figures(&c, "ja");
+    skimtrace()
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["report", "--lang", "en"])
+        .arg(&c.out)
+        .assert()
+        .success();
+    check_report_figures(&c, "en");
+}
+
+fn check_report_figures(c: &Case, lang: &str) {
     let summary = read_json(&c.out.join("summary.json"));
     let html = std::fs::read_to_string(c.out.join("report.html")).unwrap();
     let re = regex::Regex::new(r#"data-key="([^"]+)" data-value="([^"]*)""#).unwrap();
@@ -267,6 +278,7 @@ fn report_figures_equal_summary_json() {
         "payments.files.1.matched",
         "evidence.totals.evidence_requests",
         "window_check.status",
+        "deadlines.rows.1.due",
     ] {
         assert!(
             html.contains(&format!("data-key=\"{key}\"")),
@@ -288,13 +300,22 @@ fn report_figures_equal_summary_json() {
     }
     assert!(n >= 10, "only {n} key figures in report.md");
     // The monthly chart sums to the orders in the window.
-    assert!(md.contains(&format!("| total | {} |", summary["orders_in_window"])));
+    let total = if lang == "ja" { "合計" } else { "total" };
+    assert!(md.contains(&format!("| {total} | {} |", summary["orders_in_window"])));
+    assert!(html.contains(&format!("<html lang=\"{lang}\">")));
     // Self-contained: no scripts, no external assets.
     assert!(!html.contains("<script"));
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     assert!(html.contains("<svg"));
-    assert!(md.contains("no legal advice"));
-    assert!(md.contains("To be completed"));
+    if lang == "ja" {
+        assert!(md.contains("法的助言ではありません") && md.contains("## 主な数値"));
+        assert!(!md.contains("Key figures"));
+    } else {
+        assert!(md.contains("no legal advice") && md.contains("## Key figures"));
+        assert!(!md.contains("主な数値"));
+    }
+    // The PPC items are Japanese in either language, with their prompts.
+    assert!(md.contains("再発防止のための措置") && md.contains("（要記入）"));
 }
 
 /// A hostile value from the inputs is escaped in both reports.
@@ -433,7 +454,7 @@ fn report_lists_each_campaign_against_the_current_list() {
         .assert()
         .success();
     skimtrace()
-        .args(["report", "--config"])
+        .args(["report", "--lang", "en", "--config"])
         .arg(c.case.join("incident.toml"))
         .arg(&c.out)
         .assert()

@@ -10,5 +10,6 @@ mod ingest;
 mod notify;
 mod payments;
 mod properties;
+mod report;
 mod util;
 mod waves;

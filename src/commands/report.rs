@@ -1,5 +1,6 @@
 //! `skimtrace report OUT`: find the config (--config, else the one the manifest recorded) →
-//! write report.html and report.md from the case folder's figures.
+//! pick the language (--lang wins) → write report.html, report.md and ppc-report.md from the
+//! case folder's figures, with the deadlines as of today (SOURCE_DATE_EPOCH when set).
 
 use super::common::Ui;
 use crate::cli::ReportArgs;
@@ -12,16 +13,24 @@ pub fn run(args: &ReportArgs, ui: &Ui) -> Result<()> {
         Some(p) => Some(Config::load(p)?),
         None => recorded_config(args, ui)?,
     };
-    let ctx = Context::from_config(cfg.as_ref())?;
+    let clock = crate::manifest::Clock::from_env()?;
+    let mut ctx = Context::from_config(cfg.as_ref(), &clock)?;
+    if let Some(l) = args.lang.as_deref().and_then(report::lang::Lang::parse) {
+        ctx.lang = l;
+    }
     let w = report::write(&args.out, &ctx)?;
     for warning in &w.warnings {
         ui.warn(warning);
     }
     ui.say(format!(
-        "skimtrace: wrote {} and {}",
+        "skimtrace: wrote {}, {} and {}",
         w.html.display(),
-        w.md.display()
+        w.md.display(),
+        w.ppc.display()
     ));
+    for line in report::deadline_lines(&w.deadlines) {
+        ui.say(format!("  {line}"));
+    }
     Ok(())
 }
 

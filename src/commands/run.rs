@@ -153,11 +153,12 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
     // 4. report
     let t = Instant::now();
     header(ui, 4, "report");
-    let ctx = crate::report::Context::from_config(Some(&cfg))?;
+    let ctx = crate::report::Context::from_config(Some(&cfg), &clock)?;
     let written = stage("report", &out, || crate::report::write(&out, &ctx))?;
     for w in &written.warnings {
         ui.warn(w);
     }
+    lines.extend(crate::report::deadline_lines(&written.deadlines));
     warnings += written.warnings.len();
     stages.push(done("report", 0, timed(t)));
 

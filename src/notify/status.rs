@@ -1,15 +1,80 @@
-//! `notify --status`: per campaign, how many messages were rendered and where the sent ones
-//! stand, read from the case folder's journals and `index.csv` files (never written to).
+//! `notify --status`: per campaign, the size of its list, how many were accepted and how many
+//! are still to be reached, then how many messages were rendered and where the sent ones stand,
+//! read from the case folder's affected list, journals and `index.csv` files (never written to).
+//!
+//! A campaign's list is the folder's current affected list (`affected.jsonl`): every campaign
+//! is sent to it (narrowed by `--only` at most), and a customer who is on it without an accepted
+//! message of the campaign is still to be reached, by mail or, when on `no_email.csv`, by post.
+//! A sending run renders in memory, so `rendered` alone (an `index.csv` count) says nothing
+//! about a campaign that was sent.
 
 use super::journal::{self, Status};
 use super::Layout;
 use crate::error::{Error, Result};
+use std::collections::BTreeSet;
 use std::path::Path;
+
+/// The customer ids of the folder's `affected.jsonl`, when it exists.
+fn affected_ids(dir: &Path) -> Result<Option<BTreeSet<String>>> {
+    let path = dir.join("affected.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut ids = BTreeSet::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Input {
+            path: path.clone(),
+            message: format!(
+                "line {}: not a JSON record ({e}); re-create it with `skimtrace affected --force`",
+                i + 1
+            ),
+        })?;
+        if let Some(id) = v.get("customer_id").and_then(|x| x.as_str()) {
+            ids.insert(id.to_string());
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// The `customer_id` column of a campaign's `index.csv`.
+fn index_ids(index: &Path) -> Result<BTreeSet<String>> {
+    let bad = |e: csv::Error| Error::Input {
+        path: index.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut r = csv::Reader::from_path(index).map_err(bad)?;
+    let col = r
+        .headers()
+        .map_err(bad)?
+        .iter()
+        .position(|h| h == "customer_id");
+    let mut ids = BTreeSet::new();
+    for rec in r.records() {
+        let rec = rec.map_err(bad)?;
+        if let Some(v) = col.and_then(|c| rec.get(c)) {
+            ids.insert(v.to_string());
+        }
+    }
+    Ok(ids)
+}
 
 /// One campaign's numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CampaignStatus {
     pub campaign: String,
+    /// Customers on the folder's affected list (`affected.jsonl`); when there is none, the
+    /// campaign's own customers (rendered or journalled).
+    pub list: usize,
+    /// Customers of the list whose message the server accepted (review copies left out).
+    pub accepted_of_list: usize,
+    /// Customers of the list not yet reached: `list` − `accepted_of_list`.
+    pub to_reach: usize,
     /// Messages in the campaign's `index.csv` (written by a run without `--send`).
     pub rendered: usize,
     pub accepted: usize,
@@ -31,6 +96,7 @@ pub fn read(dir: &Path) -> Result<Vec<CampaignStatus>> {
             dir.display()
         )));
     }
+    let affected = affected_ids(dir)?;
     let mut out = Vec::new();
     for campaign in Layout::discover(dir).map_err(|e| Error::io(dir, e))? {
         let layout = Layout::new(dir, &campaign);
@@ -38,6 +104,7 @@ pub fn read(dir: &Path) -> Result<Vec<CampaignStatus>> {
             campaign,
             ..Default::default()
         };
+        let mut members = BTreeSet::new();
         let index = layout.notices().join("index.csv");
         if index.is_file() {
             let mut r = csv::Reader::from_path(&index).map_err(|e| Error::Input {
@@ -45,7 +112,10 @@ pub fn read(dir: &Path) -> Result<Vec<CampaignStatus>> {
                 message: e.to_string(),
             })?;
             st.rendered = r.records().count();
+            members = index_ids(&index)?;
         }
+        // The last event of each customer's message decides whether it was accepted.
+        let mut last = std::collections::BTreeMap::new();
         for ev in journal::read(&layout.journal())? {
             match (ev.review, ev.phase.status()) {
                 (true, Status::Accepted) => st.review += 1,
@@ -56,7 +126,18 @@ pub fn read(dir: &Path) -> Result<Vec<CampaignStatus>> {
                 (false, Status::Unknown) => st.unknown += 1,
                 (false, Status::Pending) => st.not_sent += 1,
             }
+            if !ev.review {
+                members.insert(ev.customer_id.clone());
+                last.insert(ev.customer_id.clone(), ev.phase.status());
+            }
         }
+        let list = affected.clone().unwrap_or(members);
+        st.list = list.len();
+        st.accepted_of_list = list
+            .iter()
+            .filter(|id| matches!(last.get(*id), Some(Status::Accepted)))
+            .count();
+        st.to_reach = st.list - st.accepted_of_list;
         out.push(st);
     }
     Ok(out)
@@ -65,15 +146,26 @@ pub fn read(dir: &Path) -> Result<Vec<CampaignStatus>> {
 /// The table `notify --status` prints.
 pub fn table(rows: &[CampaignStatus]) -> String {
     let mut s = format!(
-        "{:<14} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>7}\n",
-        "campaign", "rendered", "accepted", "deferred", "failed", "unknown", "not_sent", "review"
+        "{:<14} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>7}\n",
+        "campaign",
+        "list",
+        "accepted",
+        "to_reach",
+        "rendered",
+        "deferred",
+        "failed",
+        "unknown",
+        "not_sent",
+        "review"
     );
     for r in rows {
         s.push_str(&format!(
-            "{:<14} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>7}\n",
+            "{:<14} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>7}\n",
             r.campaign,
-            r.rendered,
+            r.list,
             r.accepted,
+            r.to_reach,
+            r.rendered,
             r.deferred,
             r.failed,
             r.unknown,
@@ -81,5 +173,6 @@ pub fn table(rows: &[CampaignStatus]) -> String {
             r.review
         ));
     }
+    s.push_str("list: customers on the folder's affected.jsonl; to_reach: those of them without an accepted message of the campaign (no_email.csv lists the ones to reach by post)\n");
     s
 }

@@ -6,35 +6,83 @@
 //! summary.json key it came from. Where only a person can say something (the cause as the
 //! forensic investigation finds it, the publication, the measures), the report says "to be
 //! completed" rather than guessing.
+//!
+//! Every heading, label and note is given in both languages ([`Lang::t`]); the PPC items are in
+//! Japanese in either report, as the PPC's form is filed.
 
 use super::data::CaseData;
+use super::deadlines::Deadline;
 use super::doc::{Cell, Doc, Table};
+use super::lang::Lang;
 use super::svg::{self, Bin, TimeChart};
 use super::{Context, Threshold};
 use serde_json::Value;
 
 /// Builds the document; also returns the warnings worth printing (figures that disagree).
-pub fn build(data: &CaseData, ctx: &Context) -> (Doc, Vec<String>) {
-    let mut doc = Doc::default();
+pub fn build(data: &CaseData, ctx: &Context, deadlines: &[Deadline]) -> (Doc, Vec<String>) {
+    let l = ctx.lang;
+    let mut doc = Doc {
+        lang: l,
+        ..Doc::default()
+    };
     let mut warnings = Vec::new();
-    let name = data.text("incident.name").unwrap_or("Incident");
-    doc.title = format!("Incident report: {name}");
+    let name = data
+        .text("incident.name")
+        .unwrap_or(l.t("Incident", "インシデント"));
+    doc.title = format!("{}{name}", l.t("Incident report: ", "インシデント報告書："));
     intro(&mut doc, data, ctx);
     key_figures(&mut doc, data);
+    deadlines_section(&mut doc, ctx, deadlines);
     orders_per_month(&mut doc, data, &mut warnings);
     hits_per_day(&mut doc, data);
     categories(&mut doc, data);
     thresholds(&mut doc, data, ctx);
-    appi(&mut doc, data, ctx);
+    doc.h2(l.t(
+        "APPI breach report to the PPC (個人情報保護委員会への報告)",
+        "個人情報保護委員会への報告（漏えい等報告）",
+    ));
+    doc.p(l.t(
+        "The items of the report to the Personal Information Protection Commission (APPI art. 26; PPC rules art. 8(1)), in Japanese as the PPC's form is filed, for pasting as they are; the same text is in ppc-report.md. Filled from the case where the data exists; （要記入） marks what only a person can say. The preliminary report (速報) carries what is known so far.",
+        "個人情報の保護に関する法律第26条、同法施行規則第8条第1項の報告事項です。個人情報保護委員会の報告フォームにそのまま貼り付けられます（同じ内容を ppc-report.md にも出力しています）。事案のデータから分かる事項は記入済みです。（要記入）の箇所は担当者が記入してください。速報は、その時点で把握している内容で報告します。",
+    ));
+    ppc_items(&mut doc, data, ctx, 3);
     window_check(&mut doc, data);
     notifications(&mut doc, data);
     reconciliation(&mut doc, data);
     let w: Vec<String> = strings(data.get("warnings"));
     if !w.is_empty() {
-        doc.h2("Warnings from the run");
+        doc.h2(l.t("Warnings from the run", "実行時の警告"));
         doc.list(w);
     }
     (doc, warnings)
+}
+
+/// `ppc-report.md`: the PPC report alone, in Japanese, with its deadlines, for pasting into the
+/// PPC's form.
+pub fn ppc_report(data: &CaseData, ctx: &Context, deadlines: &[Deadline]) -> Doc {
+    let mut doc = Doc {
+        lang: Lang::Ja,
+        title: "個人情報保護委員会への報告（漏えい等報告）".into(),
+        ..Doc::default()
+    };
+    let name = data.text("incident.name").unwrap_or("インシデント");
+    doc.p(format!(
+        "事案：{name}（{}）。個人情報の保護に関する法律第26条、同法施行規則第8条第1項の報告事項を、事案のデータから記入したものです。（要記入）の箇所は担当者が記入してください。本書は法的助言ではありません。",
+        data.text("incident.id").unwrap_or("case")
+    ));
+    let ctx_ja = Context {
+        lang: Lang::Ja,
+        ..ctx.clone()
+    };
+    // The PPC's own two reports only: other jurisdictions' deadlines are not the PPC's business.
+    let ppc: Vec<Deadline> = deadlines
+        .iter()
+        .filter(|d| d.id.starts_with("ppc_"))
+        .cloned()
+        .collect();
+    deadlines_section(&mut doc, &ctx_ja, &ppc);
+    ppc_items(&mut doc, data, ctx, 2);
+    doc
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -45,45 +93,115 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-fn window_text(data: &CaseData) -> String {
+fn window_text(data: &CaseData, l: Lang) -> String {
+    let tz = data.text("window.timezone").unwrap_or("UTC");
     match (data.text("window.first_day"), data.text("window.last_day")) {
-        (Some(a), Some(b)) => format!(
-            "{a} to {b} (inclusive, {})",
-            data.text("window.timezone").unwrap_or("UTC")
-        ),
-        _ => "(no window in summary.json)".into(),
+        (Some(a), Some(b)) => match l {
+            Lang::En => format!("{a} to {b} (inclusive, {tz})"),
+            Lang::Ja => format!("{}（両日を含む、{tz}）", l.span(a, b)),
+        },
+        _ => l
+            .t(
+                "(no window in summary.json)",
+                "（summary.json に期間がありません）",
+            )
+            .into(),
     }
 }
 
 fn intro(doc: &mut Doc, data: &CaseData, ctx: &Context) {
+    let l = ctx.lang;
     let mut facts = vec![
         format!(
-            "Incident id: {}",
+            "{}{}",
+            l.t("Incident id: ", "事案ID："),
             data.text("incident.id").unwrap_or("case")
         ),
-        format!("Compromise window: {}", window_text(data)),
+        format!(
+            "{}{}",
+            l.t("Compromise window: ", "漏えいのおそれがある期間："),
+            window_text(data, l)
+        ),
     ];
     if let Some(c) = data.text("incident.company").or(ctx.company.as_deref()) {
-        facts.push(format!("Company: {c}"));
+        facts.push(format!("{}{c}", l.t("Company: ", "事業者：")));
     }
     if let Some(s) = &ctx.shop {
-        facts.push(format!("Shop: {s}"));
+        facts.push(format!("{}{s}", l.t("Shop: ", "サイト：")));
     }
     if let Some(d) = &ctx.discovered {
-        facts.push(format!("Discovered: {d}"));
+        facts.push(format!("{}{}", l.t("Discovered: ", "発覚日："), l.date(d)));
     }
     facts.push(format!(
-        "Produced by: {}",
+        "{}{}",
+        l.t("Produced by: ", "作成ツール："),
         data.text("tool").unwrap_or("skimtrace")
     ));
     doc.list(facts);
-    doc.p("Every figure in this report is read from the case folder's summary.json and the files beside it (orders.csv, evidence.jsonl, notices/index.csv), so it equals what the run counted. This report gives no legal advice: which laws apply, which thresholds are met and what must be reported are for counsel to decide.");
+    doc.p(l.t("Every figure in this report is read from the case folder's summary.json and the files beside it (orders.csv, evidence.jsonl, notices/index.csv), so it equals what the run counted. This report gives no legal advice: which laws apply, which thresholds are met and what must be reported are for counsel to decide.",
+        "本報告書の数値はすべて、事案フォルダの summary.json とその隣のファイル（orders.csv、evidence.jsonl、notices/index.csv）から読み取ったもので、実行時の集計と一致します。本報告書は法的助言ではありません。適用される法令、基準への該当、報告すべき事項の判断は弁護士が行ってください。"));
+}
+
+/// The deadlines table: each report, the day it counts from, its due date and where it stands
+/// today.
+fn deadlines_section(doc: &mut Doc, ctx: &Context, deadlines: &[Deadline]) {
+    let l = doc.lang;
+    doc.h2(l.t("Reporting deadlines", "報告期限"));
+    let today = ctx
+        .today
+        .map(|d| l.date(&d.to_string()))
+        .unwrap_or_default();
+    if ctx.discovered_date.is_none() {
+        doc.todo(l.t(
+            "the date the company learned of the breach: set [incident] discovered = \"YYYY-MM-DD\" in incident.toml; the PPC's deadlines run from it",
+            "漏えい等を知った日（発覚日）：incident.toml の [incident] discovered = \"YYYY-MM-DD\" に記入してください。個人情報保護委員会への報告期限はこの日から数えます。",
+        ));
+    }
+    if deadlines.is_empty() {
+        return;
+    }
+    let rows = deadlines
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            vec![
+                Cell::text(l.t(&d.label_en, &d.label_ja)),
+                Cell::text(l.t(&d.rule, &d.rule_ja)),
+                Cell::text(l.date(&d.from.to_string())),
+                Cell::figure_shown(
+                    d.due,
+                    format!("deadlines.rows.{i}.due"),
+                    l.date(&d.due.to_string()),
+                ),
+                Cell::text(d.status.text(l, d.done)),
+            ]
+        })
+        .collect();
+    doc.table(
+        &[
+            l.t("report", "報告"),
+            l.t("rule", "根拠"),
+            l.t("counted from", "起算日"),
+            l.t("due", "期限"),
+            &match l {
+                Lang::En => format!("status on {today}"),
+                Lang::Ja => format!("状況（{today}現在）"),
+            },
+        ],
+        rows,
+    );
+    doc.p(l.t(
+        "Calendar days, the day counted from not included; a date on a weekend or holiday is not moved, so the date shown is never later than the law's. The preliminary report is due \"promptly\", which the PPC's guidelines put at about 3–5 days: the 5th day is shown. \"Today\" is the run's date (SOURCE_DATE_EPOCH when set). Counsel confirms every date: this is no legal advice.",
+        "期間は暦日で数え、起算日は算入しません。土日・祝日による期限の繰り下げは行っていないため、表示の期限は法令上の期限より後になることはありません。速報は「速やかに」（ガイドライン上おおむね3～5日以内）とされているため、5日目を期限として表示しています。状況は本書の作成日現在のものです。期限は必ず弁護士が確認してください（法的助言ではありません）。",
+    ));
 }
 
 fn key_figures(doc: &mut Doc, data: &CaseData) {
-    doc.h2("Key figures");
+    let l = doc.lang;
+    doc.h2(l.t("Key figures", "主な数値"));
     let mut rows = Vec::new();
-    let mut add = |label: &str, key: &str| {
+    let mut add = |label: (&str, &str), key: &str| {
+        let label = l.t(label.0, label.1);
         if let Some(v) = data.get(key) {
             let text = match v {
                 Value::String(s) => s.clone(),
@@ -97,31 +215,71 @@ fn key_figures(doc: &mut Doc, data: &CaseData) {
             ]);
         }
     };
-    add("Customers affected", "customers_affected");
+    add(("Customers affected", "対象のお客様"), "customers_affected");
     add(
-        "… without any contact (postal follow-up)",
+        (
+            "… without any contact (postal follow-up)",
+            "… 連絡先のないお客様（郵送等で対応）",
+        ),
         "customers_without_contact",
     );
-    add("… with a login id only", "customers_login_only");
-    add("Cards affected (distinct)", "cards_affected");
-    add("Cards shared by several people", "cards_shared");
-    add("Card orders in the window", "orders_in_window");
-    add("First affected order or charge", "first_affected_at");
-    add("Last affected order or charge", "last_affected_at");
-    add("Order rows read", "rows_read");
-    add("Payment rows read", "payments.rows_read");
     add(
-        "In-window card orders without a payment row",
+        ("… with a login id only", "… ログインIDのみのお客様"),
+        "customers_login_only",
+    );
+    add(
+        ("Cards affected (distinct)", "対象のカード（重複除く）"),
+        "cards_affected",
+    );
+    add(
+        ("Cards shared by several people", "複数の人が使ったカード"),
+        "cards_shared",
+    );
+    add(
+        ("Card orders in the window", "期間内のカード決済の注文"),
+        "orders_in_window",
+    );
+    add(
+        ("First affected order or charge", "最初の対象注文・決済"),
+        "first_affected_at",
+    );
+    add(
+        ("Last affected order or charge", "最後の対象注文・決済"),
+        "last_affected_at",
+    );
+    add(("Order rows read", "読み込んだ注文行"), "rows_read");
+    add(
+        ("Payment rows read", "読み込んだ決済行"),
+        "payments.rows_read",
+    );
+    add(
+        (
+            "In-window card orders without a payment row",
+            "決済行のない期間内カード注文",
+        ),
         "orders_without_payment",
     );
-    add("Log lines read", "evidence.totals.lines_read");
-    add("Matching requests", "evidence.totals.evidence_requests");
     add(
-        "… inside the window",
+        ("Log lines read", "読み込んだログ行"),
+        "evidence.totals.lines_read",
+    );
+    add(
+        ("Matching requests", "該当リクエスト"),
+        "evidence.totals.evidence_requests",
+    );
+    add(
+        ("… inside the window", "… うち期間内"),
         "evidence.totals.evidence_requests_in_window",
     );
-    add("Window check", "window_check.status");
-    doc.table(&["figure", "value", "summary.json key"], rows);
+    add(("Window check", "期間の検証"), "window_check.status");
+    doc.table(
+        &[
+            l.t("figure", "項目"),
+            l.t("value", "値"),
+            l.t("summary.json key", "summary.json のキー"),
+        ],
+        rows,
+    );
 }
 
 /// Months `YYYY-MM` from `a` to `b` inclusive.
@@ -188,7 +346,8 @@ fn orders_per_month(doc: &mut Doc, data: &CaseData, warnings: &mut Vec<String>) 
     let Some(months) = &data.months else {
         return;
     };
-    doc.h2("Affected orders per month");
+    let l = doc.lang;
+    doc.h2(l.t("Affected orders per month", "月別の対象注文"));
     let first = data.text("window.first_day").unwrap_or("");
     let last = data.text("window.last_day").unwrap_or("");
     let lo = months
@@ -221,45 +380,59 @@ fn orders_per_month(doc: &mut Doc, data: &CaseData, warnings: &mut Vec<String>) 
     let total: u64 = months.values().sum();
     let expected = data.count("orders_in_window");
     let chart = TimeChart {
-        title: "Card orders in the window, per month (local time)".into(),
+        title: l
+            .t(
+                "Card orders in the window, per month (local time)",
+                "期間内のカード決済の注文（月別、現地時間）",
+            )
+            .into(),
         shade: span(
             &labels,
             first.get(..7).unwrap_or(""),
             last.get(..7).unwrap_or(""),
         ),
         bins,
-        shade_label: format!("compromise window {first} to {last}"),
+        shade_label: format!(
+            "{}{}",
+            l.t("compromise window ", "漏えいのおそれがある期間 "),
+            l.span(first, last)
+        ),
         markers: Vec::new(),
-        series: ["card orders".into(), String::new()],
+        series: [l.t("card orders", "カード決済の注文").into(), String::new()],
     };
     let mut rows: Vec<Vec<Cell>> = months
         .iter()
         .map(|(m, n)| vec![Cell::text(m), Cell::text(n.to_string())])
         .collect();
     rows.push(vec![
-        Cell::text("total"),
+        Cell::text(l.t("total", "合計")),
         Cell::figure(total, "orders_in_window"),
     ]);
     doc.blocks.push(super::doc::Block::Chart {
         svg: svg::time_chart(&chart),
         table: Table {
-            header: vec!["month".into(), "card orders".into()],
+            header: vec![
+                l.t("month", "月").into(),
+                l.t("card orders", "カード決済の注文").into(),
+            ],
             rows,
         },
     });
     if total != expected {
         let w = format!("orders.csv holds {total} orders but summary.json says orders_in_window = {expected}: the case folder was changed after the run; re-run `skimtrace run --force`");
-        doc.p(format!("Warning: {w}"));
+        doc.p(format!("{}{w}", l.t("Warning: ", "警告：")));
         warnings.push(w);
     }
-    doc.p("Declined attempts and charges that never became an order are affected too (the card was typed into the skimmed page); they appear in payments.csv, not in this chart.");
+    doc.p(l.t("Declined attempts and charges that never became an order are affected too (the card was typed into the skimmed page); they appear in payments.csv, not in this chart.",
+        "承認されなかった決済や注文に至らなかった決済も対象です（改ざんされたページにカード情報が入力されたため）。これらはこのグラフではなく payments.csv に含まれます。"));
 }
 
 fn hits_per_day(doc: &mut Doc, data: &CaseData) {
     let Some(days) = &data.hit_days else {
         return;
     };
-    doc.h2("Indicator hits per day");
+    let l = doc.lang;
+    doc.h2(l.t("Indicator hits per day", "日別の攻撃の痕跡"));
     let first = data.text("window.first_day").unwrap_or("");
     let last = data.text("window.last_day").unwrap_or("");
     let earliest = data.text("window_check.earliest_indicator.time");
@@ -298,21 +471,44 @@ fn hits_per_day(doc: &mut Doc, data: &CaseData) {
     let mut markers = Vec::new();
     if let Some(f) = &first_hit {
         if let Some(i) = labels.iter().position(|l| l == f) {
-            markers.push((i, format!("first indicator {f}")));
+            markers.push((
+                i,
+                format!("{}{}", l.t("first indicator ", "最初の痕跡 "), l.date(f)),
+            ));
         }
     }
     if let Some(l) = &last_hit {
         if let Some(i) = labels.iter().position(|x| x == l) {
-            markers.push((i, format!("last indicator {l}")));
+            markers.push((
+                i,
+                format!(
+                    "{}{}",
+                    doc.lang.t("last indicator ", "最後の痕跡 "),
+                    doc.lang.date(l)
+                ),
+            ));
         }
     }
     let chart = TimeChart {
-        title: "Matching requests in the access logs, per day (local time)".into(),
+        title: l
+            .t(
+                "Matching requests in the access logs, per day (local time)",
+                "アクセスログ上の該当リクエスト（日別、現地時間）",
+            )
+            .into(),
         shade: span(&labels, first, last),
         bins,
-        shade_label: format!("compromise window {first} to {last}"),
+        shade_label: format!(
+            "{}{}",
+            l.t("compromise window ", "漏えいのおそれがある期間 "),
+            l.span(first, last)
+        ),
         markers,
-        series: ["indicator hits".into(), "other matching requests".into()],
+        series: [
+            l.t("indicator hits", "攻撃の痕跡").into(),
+            l.t("other matching requests", "その他の該当リクエスト")
+                .into(),
+        ],
     };
     let mut rows: Vec<Vec<Cell>> = days
         .iter()
@@ -326,7 +522,7 @@ fn hits_per_day(doc: &mut Doc, data: &CaseData) {
         .collect();
     let total: u64 = days.values().map(|(a, b)| a + b).sum();
     rows.push(vec![
-        Cell::text("total matching requests"),
+        Cell::text(l.t("total matching requests", "該当リクエストの合計")),
         Cell::text(""),
         Cell::figure(total, "evidence.totals.evidence_requests"),
     ]);
@@ -334,15 +530,26 @@ fn hits_per_day(doc: &mut Doc, data: &CaseData) {
         svg: svg::time_chart(&chart),
         table: Table {
             header: vec![
-                "day".into(),
-                "indicator hits".into(),
-                "other matching requests".into(),
+                l.t("day", "日").into(),
+                l.t("indicator hits", "攻撃の痕跡").into(),
+                l.t("other matching requests", "その他の該当リクエスト")
+                    .into(),
             ],
             rows,
         },
     });
     if let (Some(e), Some(l)) = (earliest, latest) {
-        doc.p(format!("First indicator: {e}; last indicator: {l} (rules of level {} and above, and IOC lists, count as indicators).", data.text("window_check.indicator_min_level").unwrap_or("high")));
+        let level = data
+            .text("window_check.indicator_min_level")
+            .unwrap_or("high");
+        doc.p(match doc.lang {
+            Lang::En => format!("First indicator: {e}; last indicator: {l} (rules of level {level} and above, and IOC lists, count as indicators)."),
+            Lang::Ja => format!(
+                "最初の痕跡：{}、最後の痕跡：{}（レベル {level} 以上のルールと IOC リストに該当したものを痕跡としています）。",
+                Lang::Ja.time(e),
+                Lang::Ja.time(l)
+            ),
+        });
     }
 }
 
@@ -369,6 +576,7 @@ fn ranked(data: &CaseData, key: &str, inner: Option<&str>) -> Vec<(String, u64, 
 }
 
 fn category_chart(doc: &mut Doc, title: &str, what: &str, items: Vec<(String, u64, String)>) {
+    let customers = doc.lang.t("customers", "お客様");
     let bars: Vec<(String, u64)> = items.iter().map(|(l, n, _)| (l.clone(), *n)).collect();
     let rows = items
         .into_iter()
@@ -377,38 +585,46 @@ fn category_chart(doc: &mut Doc, title: &str, what: &str, items: Vec<(String, u6
     doc.blocks.push(super::doc::Block::Chart {
         svg: svg::bar_chart(title, &bars),
         table: Table {
-            header: vec![what.into(), "customers".into()],
+            header: vec![what.into(), customers.into()],
             rows,
         },
     });
 }
 
 fn categories(doc: &mut Doc, data: &CaseData) {
-    doc.h2("Customers by card brand");
+    let l = doc.lang;
+    doc.h2(l.t("Customers by card brand", "カードブランド別のお客様"));
     category_chart(
         doc,
-        "Customers with a card of each brand",
-        "brand",
+        l.t(
+            "Customers with a card of each brand",
+            "各ブランドのカードをお使いのお客様",
+        ),
+        l.t("brand", "ブランド"),
         ranked(data, "by_brand", Some("customers")),
     );
-    doc.p("A customer with cards of two brands counts under both. Card counts per brand are in summary.json (by_brand.*.cards), for the acquirer.");
-    doc.h2("Customers by country and region");
+    doc.p(l.t("A customer with cards of two brands counts under both. Card counts per brand are in summary.json (by_brand.*.cards), for the acquirer.",
+        "2つのブランドのカードをお使いのお客様は両方に数えています。ブランド別のカード枚数は、アクワイアラ向けに summary.json（by_brand.*.cards）にあります。"));
+    doc.h2(l.t("Customers by country and region", "国・地域別のお客様"));
     category_chart(
         doc,
-        "Customers per country",
-        "country",
+        l.t("Customers per country", "国別のお客様"),
+        l.t("country", "国"),
         ranked(data, "by_country", None),
     );
     category_chart(
         doc,
-        "Customers per region (country/region as the orders wrote it)",
-        "country/region",
+        l.t(
+            "Customers per region (country/region as the orders wrote it)",
+            "地域別のお客様（注文データの国／地域の表記のまま）",
+        ),
+        l.t("country/region", "国／地域"),
         ranked(data, "by_region", None),
     );
 }
 
 /// Customers a threshold's jurisdiction counts: its country, narrowed to its regions.
-fn jurisdiction_count(data: &CaseData, t: &Threshold) -> (u64, Option<String>) {
+pub(crate) fn jurisdiction_count(data: &CaseData, t: &Threshold) -> (u64, Option<String>) {
     let regions: Vec<&str> = t
         .region
         .iter()
@@ -453,10 +669,16 @@ fn jurisdiction_count(data: &CaseData, t: &Threshold) -> (u64, Option<String>) {
 }
 
 fn thresholds(doc: &mut Doc, data: &CaseData, ctx: &Context) {
-    doc.h2("Notification thresholds by jurisdiction");
-    doc.p("The thresholds below come from the case's config ([report] thresholds in incident.toml), not from the tool. skimtrace gives no legal advice: counsel decides which laws apply and what the counts mean. Customers are placed by the country and region their orders name.");
+    let l = doc.lang;
+    doc.h2(l.t(
+        "Notification thresholds by jurisdiction",
+        "法域別の通知基準",
+    ));
+    doc.p(l.t("The thresholds below come from the case's config ([report] thresholds in incident.toml), not from the tool. skimtrace gives no legal advice: counsel decides which laws apply and what the counts mean. Customers are placed by the country and region their orders name.",
+        "以下の基準は本ツールではなく事案の設定（incident.toml の [report] thresholds）によるものです。skimtrace は法的助言を行いません。適用される法令と人数の意味は弁護士が判断してください。お客様は注文データの国・地域で分類しています。"));
     if ctx.report.thresholds.is_empty() {
-        doc.todo("no thresholds are configured: add [report] thresholds = [{ jurisdiction = \"…\", country = \"…\", region = \"…\", min = …, note = \"…\" }] to incident.toml");
+        doc.todo(l.t("no thresholds are configured: add [report] thresholds = [{ jurisdiction = \"…\", country = \"…\", region = \"…\", min = …, note = \"…\" }] to incident.toml",
+            "基準が設定されていません。incident.toml に [report] thresholds = [{ jurisdiction = \"…\", country = \"…\", region = \"…\", min = …, note = \"…\" }] を追加してください"));
         return;
     }
     let rows = ctx
@@ -486,167 +708,247 @@ fn thresholds(doc: &mut Doc, data: &CaseData, ctx: &Context) {
                 Cell::text(place),
                 count,
                 Cell::text(t.min.to_string()),
-                Cell::text(if n >= t.min { "reached" } else { "not reached" }),
+                Cell::text(if n >= t.min {
+                    l.t("reached", "該当")
+                } else {
+                    l.t("not reached", "非該当")
+                }),
                 Cell::text(t.note.clone().unwrap_or_default()),
             ]
         })
         .collect();
     doc.table(
         &[
-            "jurisdiction",
-            "country / region",
-            "customers",
-            "threshold (at least)",
-            "status",
-            "note",
+            l.t("jurisdiction", "法域"),
+            l.t("country / region", "国／地域"),
+            l.t("customers", "お客様"),
+            l.t("threshold (at least)", "基準（以上）"),
+            l.t("status", "判定"),
+            l.t("note", "注記"),
         ],
         rows,
     );
 }
 
+/// An exposed item as the PPC's form names it.
 fn exposed_label(item: &str) -> String {
     let l = match item {
-        "card_holder" => "card holder name (カード名義人名)",
-        "card_number" => "card number (クレジットカード番号)",
-        "expiry" => "expiry date (有効期限)",
-        "security_code" => "security code (セキュリティコード)",
-        "login_id" => "login id (ログインID)",
-        "password" => "password (パスワード)",
-        "email" => "e-mail address (メールアドレス)",
-        "address" => "postal address (住所)",
-        "phone" => "phone number (電話番号)",
-        "name" => "name (氏名)",
+        "card_holder" => "クレジットカード名義人名",
+        "card_number" => "クレジットカード番号",
+        "expiry" => "クレジットカード有効期限",
+        "security_code" => "セキュリティコード",
+        "login_id" => "ログインID",
+        "password" => "パスワード",
+        "email" => "メールアドレス",
+        "address" => "住所",
+        "phone" => "電話番号",
+        "name" => "氏名",
         other => other,
     };
     l.to_string()
 }
 
-fn appi(doc: &mut Doc, data: &CaseData, ctx: &Context) {
-    doc.h2("APPI breach report to the PPC (個人情報保護委員会への報告)");
-    doc.p("Laid out along the items of the report to the Personal Information Protection Commission (APPI art. 26; PPC rules art. 8(1)), for pasting into the PPC's form. Filled from the case where the data exists; the rest is marked to be completed. The preliminary report (速報) carries what is known so far.");
+/// A campaign's name as a reader says it.
+fn campaign_ja(name: &str) -> String {
+    match name {
+        "notice" => "お詫びとお知らせ（本通知）".into(),
+        "preliminary" => "事前のご連絡（速報的な連絡）".into(),
+        "correction" => "訂正のお知らせ".into(),
+        other => format!("「{other}」"),
+    }
+}
 
-    doc.h3("1. Overview (概要)");
-    let shop = ctx.shop.clone().unwrap_or_else(|| "the shop".into());
-    doc.p(format!(
-        "Card data typed into the checkout of {shop} may have been taken by a tampered payment page during the compromise window {}.{}",
-        window_text(data),
-        ctx.discovered
-            .as_ref()
-            .map(|d| format!(" The company learned of it on {d}."))
-            .unwrap_or_default()
-    ));
-    doc.todo("how the compromise was found and by whom (police, card company, payment provider), and the dates of the reports made so far");
-
-    doc.h3("2. Personal data items involved (漏えい等が発生し、又は発生したおそれがある個人データの項目)");
+/// The nine items of the PPC report (PPC rules art. 8(1)), in Japanese, each filled from the
+/// case where it knows it and marked （要記入） where only a person can say it. `level` is the
+/// heading level of the items (3 under the report's section, 2 in ppc-report.md).
+fn ppc_items(doc: &mut Doc, data: &CaseData, ctx: &Context, level: u8) {
+    use super::doc::Block;
+    let ja = Lang::Ja;
+    let h = |doc: &mut Doc, t: &str| doc.blocks.push(Block::Heading(level, t.to_string()));
+    let window = window_text(data, ja);
     let exposed: Vec<String> = if ctx.exposed.is_empty() {
         strings(data.get("incident.exposed"))
     } else {
         ctx.exposed.clone()
     };
+
+    h(doc, "1. 概要");
+    let company = data
+        .text("incident.company")
+        .or(ctx.company.as_deref())
+        .map(|c| format!("{c}が運営する"))
+        .unwrap_or_default();
+    let shop = ctx
+        .shop
+        .as_deref()
+        .map(|s| format!("「{s}」"))
+        .unwrap_or_else(|| "当社のオンラインショップ".into());
+    let mut overview = format!(
+        "{company}{shop}において、第三者による不正アクセスにより決済画面が改ざんされ、{window}の期間に決済画面で入力されたクレジットカード情報等が漏えいした可能性があります。"
+    );
+    if let Some(d) = &ctx.discovered {
+        overview.push_str(&format!("{}に本件を認識しました。", ja.date(d)));
+    }
+    doc.p(overview);
+    doc.todo_ja("発覚の経緯（警察、カード会社、決済代行会社等からの連絡）と、これまでの対応の日付");
+
+    h(
+        doc,
+        "2. 漏えい等が発生し、又は発生したおそれがある個人データの項目",
+    );
     if exposed.is_empty() {
-        doc.todo(
-            "the data items the attacker could read (set [incident] exposed in incident.toml)",
+        doc.todo_ja(
+            "攻撃者が読み取れた情報の項目（incident.toml の [incident] exposed に設定できます）",
         );
     } else {
         doc.list(exposed.iter().map(|e| exposed_label(e)).collect());
     }
 
-    doc.h3("3. Number of people (本人の数)");
+    h(
+        doc,
+        "3. 漏えい等が発生し、又は発生したおそれがある個人データに係る本人の数",
+    );
     doc.table(
-        &["figure", "value"],
+        &["項目", "数"],
         vec![
             vec![
-                Cell::text("people (customers affected)"),
+                Cell::text("本人の数（対象のお客様）"),
                 Cell::figure(data.count("customers_affected"), "customers_affected"),
             ],
             vec![
-                Cell::text("cards"),
+                Cell::text("クレジットカードの数（重複除く）"),
                 Cell::figure(data.count("cards_affected"), "cards_affected"),
             ],
         ],
     );
-    doc.p("The count may still change (late exports, log analysis): report it as the number known so far (最大〇〇名).");
+    doc.p(format!(
+        "最大{}名。追加の注文データやログの分析により変わる可能性があるため、現時点で把握している数として報告します。",
+        data.count("customers_affected")
+    ));
 
-    doc.h3("4. Cause (原因)");
+    h(doc, "4. 原因");
+    let mut cause = String::from(
+        "第三者による不正アクセスにより、決済画面が改ざんされたことによるものと考えられます。",
+    );
     if let Some(t) = data.text("window_check.earliest_indicator.time") {
-        doc.p(format!(
-            "The access logs show the earliest indicator at {t} ({}, {}).",
-            data.text("window_check.earliest_indicator.title")
-                .unwrap_or("a rule"),
-            data.text("window_check.earliest_indicator.source")
-                .unwrap_or("")
+        let what = data
+            .text("window_check.earliest_indicator.title")
+            .unwrap_or("検知ルール");
+        let source = data
+            .text("window_check.earliest_indicator.source")
+            .map(|s| format!("、{s}"))
+            .unwrap_or_default();
+        cause.push_str(&format!(
+            "アクセスログ上、最も早い攻撃の痕跡は{}です（{what}{source}）。",
+            ja.time(t)
         ));
     }
-    doc.todo("the cause as the forensic investigation (PFI) establishes it: the vulnerability used and how the payment page was changed");
+    doc.p(cause);
+    doc.todo_ja("フォレンジック調査（PFI）により判明した原因：悪用された脆弱性と、決済画面が改ざんされた方法");
 
-    doc.h3("5. Secondary harm or its risk (二次被害又はそのおそれの有無及びその内容)");
+    h(doc, "5. 二次被害又はそのおそれの有無及びその内容");
     if exposed.iter().any(|e| e == "card_number") {
-        doc.p("Card numbers were exposed: the cards may be used fraudulently (financial loss).");
+        doc.p("クレジットカード番号等が漏えいしたおそれがあり、クレジットカードの不正利用による財産的被害が生じるおそれがあります。");
     }
-    doc.todo("fraudulent use reported by the card companies so far");
+    doc.todo_ja("カード会社から報告された不正利用の有無と件数");
 
-    doc.h3("6. Response to the people affected (本人への対応の実施状況)");
-    match &data.notices {
-        Some(n) => {
-            let mut items = Vec::new();
-            if let Some(r) = n.rendered {
-                items.push(format!("notices rendered (notices/index.csv): {r}"));
+    h(doc, "6. 本人への対応の実施状況");
+    let mut items = Vec::new();
+    for c in &data.campaigns {
+        let name = campaign_ja(&c.name);
+        let sent = match (&c.first_sent, &c.last_sent) {
+            (Some(a), Some(b)) if a.get(..10) == b.get(..10) => {
+                format!("{}に送信", ja.date(a.get(..10).unwrap_or(a)))
             }
-            if let Some(p) = n.no_email {
-                items.push(format!("customers without a usable e-mail address, to reach by post (no_email.csv): {p}"));
-            }
-            match n.accepted {
-                Some(a) => items.push(format!(
-                    "notices accepted by the mail server (sent.jsonl): {a}"
-                )),
-                None => items.push(
-                    "notices sent: none yet (no sent.jsonl; send with `skimtrace notify --send`)"
-                        .into(),
-                ),
-            }
-            doc.list(items);
+            (Some(a), Some(b)) => format!(
+                "{}から{}にかけて送信",
+                ja.date(a.get(..10).unwrap_or(a)),
+                ja.date(b.get(..10).unwrap_or(b))
+            ),
+            _ => "未送信".into(),
+        };
+        if c.first_sent.is_some() {
+            items.push(format!(
+                "{name}：{sent}。メール送信済み{}名（送信保留{}名、送信失敗{}名、結果不明{}名）。現在の対象者のうち未通知{}名。",
+                c.accepted, c.deferred, c.failed, c.unknown, c.not_in_campaign
+            ));
+        } else {
+            items.push(format!(
+                "{name}：{sent}（通知文{}通を作成済み）。",
+                c.rendered
+            ));
         }
-        None => doc.p("No notices were rendered yet (run `skimtrace notify`)."),
     }
-    doc.todo("the inquiry desk's opening date, and any other contact (post, phone)");
+    if let Some(p) = data.notices.as_ref().and_then(|n| n.no_email) {
+        items.push(format!(
+            "メールアドレスが使用できないお客様{p}名には、郵送等で通知します。"
+        ));
+    }
+    if items.is_empty() {
+        doc.p("本人への通知は未実施です。");
+    } else {
+        doc.list(items);
+    }
+    doc.todo_ja("郵送による通知の日付、お問い合わせ窓口の開設日、その他の対応（電話等）");
 
-    doc.h3("7. Publication (公表の実施状況)");
-    doc.todo("whether and when the incident was published, and where");
+    h(doc, "7. 公表の実施状況");
+    doc.todo_ja("公表の有無、公表日と公表の方法（自社ウェブサイト等）");
 
-    doc.h3("8. Measures to prevent recurrence (再発防止のための措置)");
-    doc.todo("the measures taken and planned (e.g. the payment method changed to a link/redirect type, the site rebuilt)");
+    h(doc, "8. 再発防止のための措置");
+    doc.todo_ja("実施済み及び実施予定の措置（例：決済方法をリンク型・リダイレクト型に変更、サイトの再構築）");
 
-    doc.h3("9. Other reference items (その他参考となる事項)");
+    h(doc, "9. その他参考となる事項");
+    let labels = [
+        ("name", "お問い合わせ窓口"),
+        ("phone", "電話番号"),
+        ("hours", "受付時間"),
+        ("email", "メールアドレス"),
+        ("url", "ウェブサイト"),
+    ];
     if !ctx.contact.is_empty() {
         doc.list(
             ctx.contact
                 .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
+                .map(|(k, v)| {
+                    let label = labels
+                        .iter()
+                        .find(|(key, _)| key == k)
+                        .map_or(k.as_str(), |(_, l)| l);
+                    format!("{label}：{v}")
+                })
                 .collect(),
         );
     }
-    doc.todo("police report, the card companies and payment provider informed, and anything else the PPC should know");
+    doc.todo_ja("警察への届出、カード会社・決済代行会社への報告、その他委員会に伝えるべき事項");
 }
 
 fn window_check(doc: &mut Doc, data: &CaseData) {
-    doc.h2("Window check");
+    let l = doc.lang;
+    doc.h2(l.t("Window check", "期間の検証"));
     let Some(status) = data.text("window_check.status") else {
-        doc.p("The access logs were not analysed (no [logs] in incident.toml, or `skimtrace evidence` was not run): the window rests on the declared dates alone.");
+        doc.p(l.t("The access logs were not analysed (no [logs] in incident.toml, or `skimtrace evidence` was not run): the window rests on the declared dates alone.",
+            "アクセスログは分析されていません（incident.toml に [logs] がないか、`skimtrace evidence` を実行していません）。期間は設定された日付のみに基づいています。"));
         return;
     };
     let mut rows = vec![vec![
-        Cell::text("status"),
+        Cell::text(l.t("status", "結果")),
         Cell::figure(status, "window_check.status"),
     ]];
     for (label, key) in [
-        ("earliest indicator", "window_check.earliest_indicator.time"),
-        ("latest indicator", "window_check.latest_indicator.time"),
+        (
+            l.t("earliest indicator", "最初の痕跡"),
+            "window_check.earliest_indicator.time",
+        ),
+        (
+            l.t("latest indicator", "最後の痕跡"),
+            "window_check.latest_indicator.time",
+        ),
     ] {
         if let Some(t) = data.text(key) {
             rows.push(vec![Cell::text(label), Cell::figure(t, key)]);
         }
     }
-    doc.table(&["", "value"], rows);
+    doc.table(&["", l.t("value", "値")], rows);
     doc.list(strings(data.get("window_check.warnings")));
 }
 
@@ -657,8 +959,10 @@ fn notifications(doc: &mut Doc, data: &CaseData) {
     if data.campaigns.is_empty() {
         return;
     }
-    doc.h2("Notifications");
-    doc.p("Each campaign (preliminary warning, formal notice, correction…) with what its journal and its rendered list say, compared with the current affected list of this folder.");
+    let l = doc.lang;
+    doc.h2(l.t("Notifications", "本人への通知"));
+    doc.p(l.t("Each campaign (preliminary warning, formal notice, correction…) with what its journal and its rendered list say, compared with the current affected list of this folder.",
+        "通知の種類（事前のご連絡、本通知、訂正など）ごとに、送信記録と作成済みの通知文の内容を、このフォルダの現在の対象者一覧と比べたものです。"));
     let rows = data
         .campaigns
         .iter()
@@ -670,8 +974,8 @@ fn notifications(doc: &mut Doc, data: &CaseData) {
                 Cell::text(format!("{} / {} / {}", c.deferred, c.failed, c.unknown)),
                 Cell::text(match (&c.first_sent, &c.last_sent) {
                     (Some(a), Some(b)) if a == b => a.clone(),
-                    (Some(a), Some(b)) => format!("{a} to {b}"),
-                    _ => "not sent".to_string(),
+                    (Some(a), Some(b)) => format!("{a}{}{b}", l.t(" to ", "～")),
+                    _ => l.t("not sent", "未送信").to_string(),
                 }),
                 Cell::text(c.still_affected.to_string()),
                 Cell::text(c.no_longer_affected.to_string()),
@@ -681,24 +985,24 @@ fn notifications(doc: &mut Doc, data: &CaseData) {
         .collect();
     doc.table(
         &[
-            "campaign",
-            "rendered",
-            "accepted",
-            "deferred / failed / unknown",
-            "sent",
-            "still affected",
-            "no longer affected",
-            "affected, not reached",
+            l.t("campaign", "通知"),
+            l.t("rendered", "作成"),
+            l.t("accepted", "送信済み"),
+            l.t("deferred / failed / unknown", "保留／失敗／不明"),
+            l.t("sent", "送信日時"),
+            l.t("still affected", "現在も対象"),
+            l.t("no longer affected", "対象外になった"),
+            l.t("affected, not reached", "対象だが未通知"),
         ],
         rows,
     );
 }
 
-fn recon_row(data: &CaseData, base: &str, cols: &[&str]) -> Vec<Cell> {
+fn recon_row(data: &CaseData, base: &str, cols: &[&str], l: Lang) -> Vec<Cell> {
     let mut row = vec![Cell::code(
         data.text(&format!("{base}.path"))
             .or(data.text(&format!("{base}.file")))
-            .unwrap_or("(total)"),
+            .unwrap_or(l.t("(total)", "（合計）")),
     )];
     let mut sum = 0;
     for (i, c) in cols.iter().enumerate() {
@@ -710,13 +1014,19 @@ fn recon_row(data: &CaseData, base: &str, cols: &[&str]) -> Vec<Cell> {
         row.push(Cell::figure(n, key));
     }
     let first = data.count(&format!("{base}.{}", cols[0]));
-    row.push(Cell::text(if first == sum { "yes" } else { "NO" }));
+    row.push(Cell::text(if first == sum {
+        l.t("yes", "一致")
+    } else {
+        l.t("NO", "不一致")
+    }));
     row
 }
 
 fn reconciliation(doc: &mut Doc, data: &CaseData) {
-    doc.h2("Reconciliation of every input row");
-    doc.p("Every row read ends in exactly one class; a row is rejected only when it is malformed or its time cannot be read (rejected.csv gives file:line and the reason).");
+    let l = doc.lang;
+    doc.h2(l.t("Reconciliation of every input row", "全入力行の照合"));
+    doc.p(l.t("Every row read ends in exactly one class; a row is rejected only when it is malformed or its time cannot be read (rejected.csv gives file:line and the reason).",
+        "読み込んだ行はすべて、いずれか1つの分類に入ります。行を除外するのは、形式が不正か日時を読み取れない場合だけです（rejected.csv にファイル:行と理由があります）。"));
     let n_files = |key: &str| data.get(key).and_then(Value::as_array).map_or(0, Vec::len);
     let cols = [
         "rows_read",
@@ -726,10 +1036,10 @@ fn reconciliation(doc: &mut Doc, data: &CaseData) {
         "rejected",
     ];
     let mut rows: Vec<Vec<Cell>> = (0..n_files("files"))
-        .map(|i| recon_row(data, &format!("files.{i}"), &cols))
+        .map(|i| recon_row(data, &format!("files.{i}"), &cols, l))
         .collect();
     if !rows.is_empty() {
-        let mut total = vec![Cell::text("total")];
+        let mut total = vec![Cell::text(l.t("total", "合計"))];
         let mut sum = 0;
         for (i, c) in cols.iter().enumerate() {
             let n = data.count(c);
@@ -739,21 +1049,21 @@ fn reconciliation(doc: &mut Doc, data: &CaseData) {
             total.push(Cell::figure(n, *c));
         }
         total.push(Cell::text(if data.count("rows_read") == sum {
-            "yes"
+            l.t("yes", "一致")
         } else {
-            "NO"
+            l.t("NO", "不一致")
         }));
         rows.push(total);
-        doc.h3("Order exports");
+        doc.h3(l.t("Order exports", "注文データ"));
         doc.table(
             &[
-                "file",
-                "rows read",
-                "in window",
-                "out of window",
-                "not card",
-                "rejected",
-                "reconciles",
+                l.t("file", "ファイル"),
+                l.t("rows read", "読込行"),
+                l.t("in window", "期間内"),
+                l.t("out of window", "期間外"),
+                l.t("not card", "カード以外"),
+                l.t("rejected", "除外"),
+                l.t("reconciles", "照合"),
             ],
             rows,
         );
@@ -767,38 +1077,49 @@ fn reconciliation(doc: &mut Doc, data: &CaseData) {
         "rejected",
     ];
     let mut rows: Vec<Vec<Cell>> = (0..n_files("payments.files"))
-        .map(|i| recon_row(data, &format!("payments.files.{i}"), &pcols))
+        .map(|i| recon_row(data, &format!("payments.files.{i}"), &pcols, l))
         .collect();
     if !rows.is_empty() {
-        rows.push(recon_row(data, "payments", &pcols));
-        doc.h3("Payment exports");
+        rows.push(recon_row(data, "payments", &pcols, l));
+        doc.h3(l.t("Payment exports", "決済データ"));
         doc.table(
             &[
-                "file",
-                "rows read",
-                "matched",
-                "unmatched in window",
-                "out of window",
-                "not card",
-                "rejected",
-                "reconciles",
+                l.t("file", "ファイル"),
+                l.t("rows read", "読込行"),
+                l.t("matched", "注文と照合"),
+                l.t("unmatched in window", "期間内・照合なし"),
+                l.t("out of window", "期間外"),
+                l.t("not card", "カード以外"),
+                l.t("rejected", "除外"),
+                l.t("reconciles", "照合"),
             ],
             rows,
         );
         doc.p(format!(
-            "In-window card orders that no charge joined (orders_without_payment): {}.",
-            data.count("orders_without_payment")
+            "{}{}{}",
+            l.t(
+                "In-window card orders that no charge joined (orders_without_payment): ",
+                "決済と照合できなかった期間内のカード注文（orders_without_payment）："
+            ),
+            data.count("orders_without_payment"),
+            l.t(".", "件。")
         ));
     }
     let lcols = ["lines_read", "parsed", "malformed"];
     let mut rows: Vec<Vec<Cell>> = (0..n_files("evidence.files"))
-        .map(|i| recon_row(data, &format!("evidence.files.{i}"), &lcols))
+        .map(|i| recon_row(data, &format!("evidence.files.{i}"), &lcols, l))
         .collect();
     if !rows.is_empty() {
-        rows.push(recon_row(data, "evidence.totals", &lcols));
-        doc.h3("Access logs");
+        rows.push(recon_row(data, "evidence.totals", &lcols, l));
+        doc.h3(l.t("Access logs", "アクセスログ"));
         doc.table(
-            &["file", "lines read", "parsed", "malformed", "reconciles"],
+            &[
+                l.t("file", "ファイル"),
+                l.t("lines read", "読込行"),
+                l.t("parsed", "解析"),
+                l.t("malformed", "形式不正"),
+                l.t("reconciles", "照合"),
+            ],
             rows,
         );
     }

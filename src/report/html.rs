@@ -3,6 +3,7 @@
 //! locked-down browser, and prints as it shows. Every text from the inputs is escaped.
 
 use super::doc::{Block, Cell, Doc, Table};
+use super::lang::Lang;
 use std::fmt::Write;
 
 /// Escapes text for HTML element content and attribute values (`&`, `<`, `>`, `"`, `'`). Card
@@ -24,7 +25,11 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const CSS: &str = "body{font-family:'Noto Sans CJK JP','Hiragino Sans','Yu Gothic',Meiryo,system-ui,sans-serif;color:#101828;max-width:1040px;margin:24px auto;padding:0 16px;line-height:1.5;font-size:15px}
+/// The font stack names a face with Japanese glyphs on each system a reader may open the file
+/// on (the page embeds no font): macOS (Hiragino), Windows (Yu Gothic, Meiryo), Linux (Noto
+/// Sans CJK, IPA, Takao, VL), after the Latin system faces, so Latin text looks native and the
+/// shop's and customers' names never fall back to empty boxes.
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI','Hiragino Sans','Hiragino Kaku Gothic ProN','Yu Gothic UI','Yu Gothic',YuGothic,Meiryo,'Noto Sans CJK JP','Noto Sans JP','Source Han Sans JP','IPAexGothic','IPAPGothic','TakaoPGothic','VL PGothic',sans-serif;color:#101828;max-width:1040px;margin:24px auto;padding:0 16px;line-height:1.5;font-size:15px}
 h1{font-size:26px;border-bottom:3px solid #b42318;padding-bottom:6px}
 h2{font-size:20px;margin-top:36px;border-bottom:1px solid #d0d5dd;padding-bottom:4px}
 h3{font-size:16px;margin-top:20px}
@@ -41,9 +46,9 @@ details{margin:4px 0 16px}
 
 fn cell(c: &Cell, tag: &str) -> String {
     let body = if c.code {
-        format!("<code>{}</code>", escape(&c.text))
+        format!("<code>{}</code>", escape(c.visible()))
     } else {
-        escape(&c.text)
+        escape(c.visible())
     };
     match &c.key {
         Some(k) => format!(
@@ -77,8 +82,9 @@ pub fn render(doc: &Doc) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title><style>{CSS}</style></head>\n<body><h1>{t}</h1>\n",
-        t = escape(&doc.title)
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title><style>{CSS}</style></head>\n<body><h1>{t}</h1>\n",
+        t = escape(&doc.title),
+        lang = doc.lang.code()
     );
     for b in &doc.blocks {
         match b {
@@ -88,10 +94,17 @@ pub fn render(doc: &Doc) -> String {
             Block::Para(text) => {
                 let _ = writeln!(s, "<p>{}</p>", escape(text));
             }
-            Block::Todo(text) => {
+            Block::Todo(Lang::En, text) => {
                 let _ = writeln!(
                     s,
                     "<p class=\"todo\"><strong>To be completed:</strong> {}</p>",
+                    escape(text)
+                );
+            }
+            Block::Todo(Lang::Ja, text) => {
+                let _ = writeln!(
+                    s,
+                    "<p class=\"todo\"><strong>（要記入）</strong>{}</p>",
                     escape(text)
                 );
             }
@@ -106,7 +119,8 @@ pub fn render(doc: &Doc) -> String {
             Block::Chart { svg, table: t } => {
                 let _ = write!(
                     s,
-                    "<figure>{svg}</figure>\n<details><summary>The figures of this chart</summary>{}</details>\n",
+                    "<figure>{svg}</figure>\n<details><summary>{}</summary>{}</details>\n",
+                    doc.lang.t("The figures of this chart", "このグラフの数値"),
                     table(t)
                 );
             }

@@ -3,6 +3,7 @@
 //! cannot break a table or turn into markup where the Markdown is rendered.
 
 use super::doc::{Block, Cell, Doc, Table};
+use super::lang::Lang;
 use std::fmt::Write;
 
 /// Escapes text for a Markdown paragraph or table cell: `|`, the characters Markdown gives
@@ -40,7 +41,7 @@ fn cell(c: &Cell) -> String {
                 .replace(['\r', '\n'], " ")
         )
     } else {
-        escape(&c.text)
+        escape(c.visible())
     }
 }
 
@@ -76,8 +77,12 @@ pub fn render(doc: &Doc) -> String {
             Block::Para(text) => {
                 let _ = writeln!(s, "{}\n", escape(text));
             }
-            Block::Todo(text) => {
+            Block::Todo(Lang::En, text) => {
                 let _ = writeln!(s, "> **To be completed:** {}\n", escape(text));
+            }
+            // Plain text, so that it pastes into the PPC's form as it reads.
+            Block::Todo(Lang::Ja, text) => {
+                let _ = writeln!(s, "（要記入）{}\n", escape(text));
             }
             Block::List(items) => {
                 for i in items {

@@ -30,6 +30,14 @@ pub struct TimeChart {
 }
 
 const W: f64 = 1000.0;
+
+/// About how wide a legend text is at 12px: a Japanese character takes twice a Latin one, so the
+/// next legend entry starts after it rather than on top of it.
+fn text_width(t: &str) -> f64 {
+    t.chars()
+        .map(|c| if c.is_ascii() { 7.0 } else { 12.5 })
+        .sum()
+}
 const COLORS: [&str; 2] = ["#b42318", "#98a2b3"];
 
 /// The smallest 1, 2 or 5 × 10^k at or above `v / 4`, so the axis has at most five ticks.
@@ -88,7 +96,7 @@ pub fn time_chart(c: &TimeChart) -> String {
             lx + 16.0,
             escape(&c.shade_label)
         );
-        lx += 40.0 + 7.0 * c.shade_label.chars().count() as f64;
+        lx += 40.0 + text_width(&c.shade_label);
     }
     for (i, name) in c.series.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
         let _ = write!(
@@ -98,7 +106,7 @@ pub fn time_chart(c: &TimeChart) -> String {
             lx + 16.0,
             escape(name)
         );
-        lx += 40.0 + 7.0 * name.chars().count() as f64;
+        lx += 40.0 + text_width(name);
     }
     // Axis and grid.
     let mut t = 0;

@@ -4,7 +4,10 @@
 #
 #   tests/report/render.sh [CASE_FOLDER] [PNG]
 #
-# Without CASE_FOLDER, runs the bundled case into a temporary folder first (needs cargo).
+# Without CASE_FOLDER, runs the bundled case into a temporary folder first (needs cargo) and
+# renders its page twice: in Japanese (the case's default_locale) and in English (`skimtrace
+# report --lang en` on a copy). A Japanese page also needs a font with Japanese glyphs that the
+# page's font stack names (fonts-noto-cjk on Debian): without one its text would be empty boxes.
 # Exit 0 rendered, 1 the check failed, 2 chromium is not installed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,15 +18,34 @@ if [ -z "$browser" ]; then
     echo "render.sh: chromium is not installed (apt-get install -y chromium)" >&2
     exit 2
 fi
+both=""
 if [ -z "$case_dir" ]; then
     case_dir=$(mktemp -d)/case
     SOURCE_DATE_EPOCH=1660780800 cargo run --quiet -- run --quiet \
         --config fixtures/vector-park/incident.toml --out "$case_dir"
+    both=1
 fi
-report=$(cd "$case_dir" && pwd)/report.html
-[ -f "$report" ] || { echo "render.sh: $report does not exist" >&2; exit 1; }
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
+
+# render REPORT_HTML PNG: screenshots the page and checks the PNG.
+render() {
+report=$1
+png=$2
+[ -f "$report" ] || { echo "render.sh: $report does not exist" >&2; exit 1; }
+if grep -q '<html lang="ja">' "$report"; then
+    # A face with Japanese glyphs, named by the page's font stack, must be installed.
+    families=$(fc-list :lang=ja family 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
+    found=""
+    while IFS= read -r f; do
+        [ -n "$f" ] && grep -qF "'$f'" "$report" && found=$f && break
+    done <<< "$families"
+    if [ -z "$found" ]; then
+        echo "render.sh: no installed font with Japanese glyphs is named by the page's font stack (apt-get install -y fonts-noto-cjk)" >&2
+        exit 1
+    fi
+    echo "render.sh: Japanese text renders in $found"
+fi
 # Networking off in every way Chromium offers: the report must need nothing from outside.
 timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
@@ -78,3 +100,15 @@ if len(colours) < 20 or inked_rows < h // 3 or not red:
     sys.exit(f"render.sh: {path} looks blank ({len(colours)} colours, {inked_rows} rows with ink, chart red: {red})")
 print(f"render.sh: {path}: {w}x{h}, {len(colours)} colours, {inked_rows} rows with ink: rendered")
 PY
+}
+
+if [ -n "$both" ]; then
+    render "$case_dir/report.html" "$png"
+    en_dir=$(mktemp -d)/case-en
+    cp -r "$case_dir" "$en_dir"
+    SOURCE_DATE_EPOCH=1660780800 cargo run --quiet -- report --lang en "$en_dir" >/dev/null
+    grep -q '<html lang="en">' "$en_dir/report.html" || { echo "render.sh: --lang en wrote no English page" >&2; exit 1; }
+    render "$en_dir/report.html" "${png%.png}-en.png"
+else
+    render "$(cd "$case_dir" && pwd)/report.html" "$png"
+fi
