@@ -102,18 +102,36 @@ enum View {
 /// Bytes a unit of a run can be made of: ASCII digits and separators, the bytes of `%XX` and
 /// `\xHH` escapes, and any non-ASCII byte. Every other byte is a unit of its own that ends a run,
 /// so a text can be cut at such a byte without changing what is found on either side.
-#[inline]
+#[inline(always)]
 fn run_byte(c: u8) -> bool {
-    matches!(c,
-        b'0'..=b'9' | b' ' | b'\t' | b'-' | b'.' | b',' | b'/' | b'_' | b'+'
-        | b'%' | b'\\' | b'x' | b'a'..=b'f' | b'A'..=b'F' | 0x80..=0xFF)
+    BYTE_CLASS[c as usize] & RUN != 0
 }
 
 /// Bytes that start a digit unit: an ASCII digit, an escape, a non-ASCII lead byte.
-#[inline]
+#[inline(always)]
 fn digit_start_byte(c: u8) -> bool {
-    matches!(c, b'0'..=b'9' | b'%' | b'\\' | 0xC0..=0xFF)
+    BYTE_CLASS[c as usize] & DIGIT_START != 0
 }
+
+const RUN: u8 = 1;
+const DIGIT_START: u8 = 2;
+
+/// [`run_byte`] and [`digit_start_byte`] as one table: the pre-check reads every 13th byte of
+/// every field and line, so a look-up beats a chain of comparisons.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let run = matches!(b,
+            b'0'..=b'9' | b' ' | b'\t' | b'-' | b'.' | b',' | b'/' | b'_' | b'+'
+            | b'%' | b'\\' | b'x' | b'a'..=b'f' | b'A'..=b'F' | 0x80..=0xFF);
+        let start = matches!(b, b'0'..=b'9' | b'%' | b'\\' | 0xC0..=0xFF);
+        t[c] = ((run as u8) * RUN) | ((start as u8) * DIGIT_START);
+        c += 1;
+    }
+    t
+};
 
 /// Whether `b`, or any part of it, may hold a card number: a fast test with no false negative,
 /// for `b` and for every slice of it (a field of a log line, when the line is tested once).
