@@ -403,6 +403,15 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 /// a space, so a cell shows what it holds. JSONL outputs keep the value as it was read.
 pub fn scrub_cell(cell: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| crate::text::is_unsafe_char(c) && !matches!(c, '\t' | '\r' | '\n');
+    // Most cells are ASCII without a control byte: a byte scan tells, without decoding.
+    let b = cell.as_bytes();
+    if b.is_ascii()
+        && !b
+            .iter()
+            .any(|&x| (x < 0x20 && !matches!(x, b'\t' | b'\r' | b'\n')) || x == 0x7f)
+    {
+        return cell;
+    }
     if cell.chars().any(unsafe_char) {
         cell.chars()
             .map(|c| if unsafe_char(c) { ' ' } else { c })
