@@ -529,8 +529,13 @@ fn evaluate(
         // followed by its expiry, two card numbers in one run, or one after a version or an
         // order number (`Mozilla/5.0 4111 1111 1111 1111`).
         let mut valid: Vec<(usize, usize)> = Vec::new();
+        // A stretch holds at most 19 digits, so at most 19 groups: linear in the run's length
+        // (a hostile `1 1 1 …` of millions of digits must not take quadratic time).
         for from in 0..groups.len() {
             for to in from + 1..=groups.len() {
+                if groups[to - 1].1 - groups[from].0 > MAX_DIGITS {
+                    break;
+                }
                 if test(from, to) {
                     mark(from, to);
                     valid.push((from, to));
@@ -703,6 +708,20 @@ mod tests {
         assert_eq!(
             m("order 123456 4111111111111111"),
             "order 123456 411111******1111"
+        );
+    }
+
+    /// A run of millions of digits one by one is read in linear time (a hostile cell). Not a
+    /// speed figure: the bound only keeps a quadratic search (hours) from hanging the suite.
+    #[test]
+    fn a_huge_run_takes_linear_time() {
+        let s = "1 ".repeat(2_000_000);
+        let t = std::time::Instant::now();
+        assert_eq!(find(&s).len(), 0);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            t.elapsed()
         );
     }
 
