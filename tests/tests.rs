@@ -3,6 +3,7 @@ mod atscale;
 mod casefolder;
 mod checkouts;
 mod crash;
+mod desk;
 mod evidence;
 mod hostile;
 mod ingest;
