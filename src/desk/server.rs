@@ -9,7 +9,7 @@
 //!
 //! Security, in the order a request meets it:
 //! - every response carries the security headers ([`headers`]): CSP, no framing, no sniffing,
-//!   no referrer, `Cache-Control: no-store` (a result page names a person);
+//!   no referrer to other sites, `Cache-Control: no-store` (a result page names a person);
 //! - sessions are random 256-bit ids in an `HttpOnly`, `SameSite=Strict` cookie (`Secure` and
 //!   `__Host-` over TLS), idle after 30 minutes, ended after 12 hours;
 //! - every form carries a CSRF token bound to the session (sign-in: to a pre-session cookie),
@@ -739,7 +739,9 @@ async fn headers(State(d): State<Arc<Desk>>, mut r: Response) -> Response {
     set(h, "content-security-policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
-    set(h, "referrer-policy", "no-referrer");
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` with
+    // a form, and the cross-site check needs the real origin. No link leads off the desk.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(h, "cross-origin-resource-policy", "same-origin");
     set(
@@ -762,6 +764,8 @@ pub fn router(desk: Arc<Desk>) -> Router {
     Router::new()
         .route("/", get(index_page))
         .route("/desk.css", get(css))
+        // Browsers ask for it on their own; an empty answer keeps their consoles clean.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/signin", post(signin))
         .route("/search", post(search))
         .route("/signout", post(signout))
