@@ -423,6 +423,10 @@ pub struct DeskArgs {
     /// scripts.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Write the built-in answer scripts into DIR/desk/<locale>/ for editing (then serve them
+    /// with --templates DIR), and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_templates: Option<PathBuf>,
     /// Searches per operator per minute.
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: u32,

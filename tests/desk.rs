@@ -930,3 +930,71 @@ fn affected_reads_phone_numbers_from_every_preset() {
         serde_json::json!(["+1 415-555-0100"])
     );
 }
+
+#[test]
+fn desk_answer_scripts_are_editable_and_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = bundled_case(dir.path());
+    let ops = dir.path().join("ops.json");
+    let tpl = dir.path().join("templates");
+    skimtrace()
+        .arg("desk")
+        .arg(&case)
+        .arg("--write-templates")
+        .arg(&tpl)
+        .assert()
+        .success();
+    let not_found = tpl.join("desk/ja/answer.not_found.txt.j2");
+    assert!(std::fs::read_to_string(&not_found)
+        .unwrap()
+        .contains("見つかりませんでした"));
+    // Writing them again never overwrites an edit.
+    skimtrace()
+        .arg("desk")
+        .arg(&case)
+        .arg("--write-templates")
+        .arg(&tpl)
+        .assert()
+        .code(2);
+    // Counsel's wording is what the desk shows.
+    std::fs::write(
+        &not_found,
+        "{{ window_start }}〜{{ window_end }}の対象のご注文はございません（窓口確認済み）。\n",
+    )
+    .unwrap();
+    let token = add_operator(&case, &ops, "mio");
+    {
+        let desk = start(&case, &ops, &["--templates", tpl.to_str().unwrap()]);
+        let mut c = Client::new(desk.port);
+        c.sign_in(&token);
+        let text = c.search("email", "nobody@example.net", "").text();
+        assert!(
+            text.contains("2020-04-27〜2021-12-22の対象のご注文はございません（窓口確認済み）"),
+            "{text}"
+        );
+    }
+    // A broken edit stops the desk at start, naming the template, before a caller hears it.
+    std::fs::write(&not_found, "{{ window_start }\n").unwrap();
+    let out = skimtrace()
+        .arg("desk")
+        .arg(&case)
+        .arg("--operators")
+        .arg(&ops)
+        .arg("--templates")
+        .arg(&tpl)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("desk/ja/answer.not_found.txt.j2"));
+    std::fs::write(&not_found, "{{ no_such_value }}\n").unwrap();
+    let out = skimtrace()
+        .arg("desk")
+        .arg(&case)
+        .arg("--operators")
+        .arg(&ops)
+        .arg("--templates")
+        .arg(&tpl)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

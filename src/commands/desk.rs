@@ -33,6 +33,31 @@ pub fn run(args: &DeskArgs, ui: &Ui) -> Result<u8> {
         println!("{token}");
         return Ok(0);
     }
+    if let Some(dir) = &args.write_templates {
+        for (name, src) in server::ANSWERS {
+            let path = dir.join(name);
+            if path.exists() {
+                return Err(Error::usage(format!(
+                    "{}: already exists; edit it, or move it away to write the built-in one again",
+                    path.display()
+                )));
+            }
+        }
+        for (name, src) in server::ANSWERS {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            crate::output::write_file(&path, src.as_bytes())?;
+        }
+        ui.say(format!(
+            "skimtrace: wrote the desk's answer scripts to {}/desk/; serve them with `skimtrace desk {} --templates {}`",
+            dir.display(),
+            args.out.display(),
+            dir.display()
+        ));
+        return Ok(0);
+    }
     if let Some(name) = &args.remove_operator {
         let mut ops = Operators::load(&ops_path)?;
         if !ops.remove(name) {

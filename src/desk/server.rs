@@ -147,7 +147,9 @@ pub fn answer_templates(
     if let Some(d) = templates {
         if !d.join("desk").is_dir() {
             return Err(crate::Error::usage(format!(
-                "--templates {}: no desk/ folder in it; write the built-in scripts out with `skimtrace templates init DIR` and edit DIR/desk/<locale>/answer.*.j2",
+                "--templates {}: no desk/ folder in it; write the built-in scripts out with `skimtrace desk OUT --write-templates {}` and edit {}/desk/<locale>/answer.*.j2",
+                d.display(),
+                d.display(),
                 d.display()
             )));
         }
