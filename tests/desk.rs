@@ -55,7 +55,7 @@ impl Drop for Desk {
 }
 
 fn start(case: &Path, ops: &Path, extra: &[&str]) -> Desk {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_skimtrace"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_skimtrace"))
         .env("SKIMTRACE_FINGERPRINT_KEY", KEY)
         .env_remove("RUST_LOG")
         .arg("desk")
@@ -69,7 +69,9 @@ fn start(case: &Path, ops: &Path, extra: &[&str]) -> Desk {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    // Owned by the guard at once, so the server is stopped and reaped on every path.
+    let mut desk = Desk { child, port: 0 };
+    let mut err = BufReader::new(desk.child.stderr.take().unwrap());
     let mut line = String::new();
     loop {
         line.clear();
@@ -77,13 +79,13 @@ fn start(case: &Path, ops: &Path, extra: &[&str]) -> Desk {
             panic!("the desk exited before listening");
         }
         if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            let port = rest.split('/').next().unwrap().parse().unwrap();
+            desk.port = rest.split('/').next().unwrap().parse().unwrap();
             // Keep draining stderr so the server never blocks on a full pipe.
             std::thread::spawn(move || {
                 let mut sink = String::new();
                 let _ = err.read_to_string(&mut sink);
             });
-            return Desk { child, port };
+            return desk;
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn run(args: &DeskArgs, ui: &Ui) -> Result<u8> {
         return Ok(0);
     }
     if let Some(dir) = &args.write_templates {
-        for (name, src) in server::ANSWERS {
+        for (name, _) in server::ANSWERS {
             let path = dir.join(name);
             if path.exists() {
                 return Err(Error::usage(format!(
