@@ -78,7 +78,7 @@ fn start(case: &Path, ops: &Path, extra: &[&str]) -> Desk {
         if err.read_line(&mut line).unwrap() == 0 {
             panic!("the desk exited before listening");
         }
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+        if let Some(rest) = line.split("://127.0.0.1:").nth(1) {
             desk.port = rest.split('/').next().unwrap().parse().unwrap();
             // Keep draining stderr so the server never blocks on a full pipe.
             std::thread::spawn(move || {
@@ -999,4 +999,113 @@ fn desk_answer_scripts_are_editable_and_checked_at_start() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// One HTTPS request to the desk, trusting only `ca` (its self-signed certificate).
+fn https_get(port: u16, ca: &Path) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    tls.write_all(
+        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn desk_serves_https_with_secure_cookies_and_refuses_plain_http_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = bundled_case(dir.path());
+    let ops = dir.path().join("ops.json");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=desk",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl makes the test certificate");
+    assert!(ok.success());
+    // A key that does not belong to the certificate, or a file that is not PEM: refused at
+    // start, naming the file.
+    let out = skimtrace()
+        .arg("desk")
+        .arg(&case)
+        .arg("--operators")
+        .arg(&ops)
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cert.pem"));
+
+    let desk = start(
+        &case,
+        &ops,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let resp = https_get(desk.port, &cert);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let lower = resp.to_ascii_lowercase();
+    assert!(lower.contains("set-cookie: __host-desk-pre="), "{resp}");
+    assert!(lower.contains("; secure"), "{resp}");
+    assert!(
+        lower.contains("strict-transport-security: max-age="),
+        "{resp}"
+    );
+    // Plain HTTP to the TLS port gets no page.
+    let mut s = TcpStream::connect(("127.0.0.1", desk.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    assert!(!String::from_utf8_lossy(&raw).contains("Sign in"));
 }
