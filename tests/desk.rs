@@ -172,10 +172,10 @@ impl Client {
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-            self.port
-        );
+        let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+        if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str(&format!("Host: 127.0.0.1:{}\r\n", self.port));
+        }
         if !self.cookies.is_empty() {
             let c: Vec<String> = self
                 .cookies
@@ -531,6 +531,13 @@ fn desk_sign_in_csrf_headers_and_revocation() {
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(!page.body.contains("<script"));
 
+    // A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) gets nothing.
+    let r = c.request("GET", "/", &[], &[("Host", "rebind.example:8640")]);
+    assert_eq!(r.status, 421);
+    assert!(!r.body.contains("csrf"));
+    let r = c.request("GET", "/", &[], &[("Host", "localhost")]);
+    assert_eq!(r.status, 200);
+
     // Searching without a session goes back to sign-in.
     let r = c.request(
         "POST",
@@ -540,6 +547,7 @@ fn desk_sign_in_csrf_headers_and_revocation() {
     );
     assert_eq!(r.status, 303);
     // A wrong token is refused.
+    let page = c.get("/");
     let r = c.request(
         "POST",
         "/signin",

@@ -147,6 +147,7 @@ pub fn run(args: &DeskArgs, ui: &Ui) -> Result<u8> {
             operators: ops_path,
             rate_per_minute: args.rate as usize,
             secure: tls.is_some(),
+            loopback: listen.ip().is_loopback(),
         },
     )?);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -29,8 +29,10 @@ pub struct Operators {
     pub operators: Vec<Operator>,
 }
 
-/// The default operators file of a case folder: `OUT.desk-operators.json` beside it.
+/// The default operators file of a case folder: `OUT.desk-operators.json` beside it (the
+/// folder's real path first, so `desk .` never puts it inside the case folder).
 pub fn default_path(case: &Path) -> PathBuf {
+    let case = &case.canonicalize().unwrap_or_else(|_| case.to_path_buf());
     let name = case
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

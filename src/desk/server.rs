@@ -76,6 +76,7 @@ pub struct Desk {
     answers: minijinja::Environment<'static>,
     secure: bool,
     rate: usize,
+    loopback: bool,
 }
 
 /// How the desk is set up.
@@ -85,6 +86,8 @@ pub struct Settings {
     pub rate_per_minute: usize,
     /// Served over TLS: cookies get `Secure` and `__Host-`, and HSTS is sent.
     pub secure: bool,
+    /// Bound to a loopback address: only loopback host names are answered.
+    pub loopback: bool,
 }
 
 const PAGES: &[(&str, &str)] = &[
@@ -203,6 +206,7 @@ impl Desk {
             answers,
             secure: settings.secure,
             rate: settings.rate_per_minute,
+            loopback: settings.loopback,
         })
     }
 
@@ -732,6 +736,39 @@ async fn not_found(State(d): State<Arc<Desk>>) -> Response {
     d.message(StatusCode::NOT_FOUND, "Not found", "no such page")
 }
 
+/// On loopback, a request must name a loopback host. Why: a web page elsewhere can point its
+/// own name at 127.0.0.1 (DNS rebinding) and then read the desk's pages as "same origin"; such
+/// a request carries that name in `Host` and is refused here.
+async fn host_check(
+    State(d): State<Arc<Desk>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if d.loopback {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let name = match host.rsplit_once(':') {
+            Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => host,
+        };
+        let ok = matches!(name, "localhost" | "[::1]")
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !ok {
+            return (
+                StatusCode::MISDIRECTED_REQUEST,
+                "this desk answers only at 127.0.0.1 or localhost",
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// The headers every response carries.
 async fn headers(State(d): State<Arc<Desk>>, mut r: Response) -> Response {
     let h = r.headers_mut();
@@ -772,6 +809,10 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/search", post(search))
         .route("/signout", post(signout))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            desk.clone(),
+            host_check,
+        ))
         .layer(axum::middleware::map_response_with_state(
             desk.clone(),
             headers,
