@@ -190,7 +190,17 @@ fn main() {
             break rest.split('/').next().unwrap().parse().unwrap();
         }
     };
-    println!("desk bench: the server was up in {:.1?}", t.elapsed());
+    let server_rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0);
+    println!(
+        "desk bench: the server was up in {:.1?}, resident {server_rss:.0} MiB",
+        t.elapsed()
+    );
     std::thread::spawn(move || {
         let mut sink = String::new();
         let _ = err.read_to_string(&mut sink);

@@ -342,6 +342,69 @@ fn push(map: &mut HashMap<String, Vec<u32>>, key: String, i: u32) {
     }
 }
 
+/// A person ready to go into the index: the record as shown and its lookup keys.
+struct Prepared {
+    person: Person,
+    raw_id: String,
+    emails: Vec<String>,
+    phones: Vec<String>,
+    orders: Vec<String>,
+    charges: Vec<String>,
+    names: (String, String),
+}
+
+fn prepare(a: AffectedLine) -> Prepared {
+    let mut emails: Vec<String> = Vec::new();
+    for e in a.email.iter().chain(&a.emails) {
+        if let Some(n) = normalize_email(e) {
+            if !emails.contains(&n) {
+                emails.push(n);
+            }
+        }
+    }
+    let cards: Vec<Card> = a
+        .cards
+        .iter()
+        .filter(|c| c.last4.len() == 4)
+        .map(|c| Card {
+            brand: clean(&c.brand),
+            last4: clean(&c.last4),
+            shared: c.shared,
+        })
+        .collect();
+    let contact = match &a.contact {
+        serde_json::Value::String(s) => s.clone(),
+        _ => String::new(),
+    };
+    Prepared {
+        emails,
+        phones: a.phones.iter().filter_map(|p| phone_key(p)).collect(),
+        orders: a.order_ids.iter().map(|o| nfkc_lower(o.trim())).collect(),
+        charges: a.charge_ids.iter().map(|c| nfkc_lower(c.trim())).collect(),
+        names: (name_key(&a.name), name_key_sorted(&a.name)),
+        person: Person {
+            customer_id: clean(&a.customer_id),
+            name: clean(&a.name),
+            email: clean(a.email.as_deref().unwrap_or_default()),
+            emails: a.emails.iter().map(|e| clean(e)).collect(),
+            phones: a.phones.iter().map(|p| clean(p)).collect(),
+            locale: clean(&a.locale),
+            contact,
+            cards,
+            order_ids: a.order_ids.iter().map(|o| clean(o)).collect(),
+            orders: Vec::new(),
+            charge_ids: a.charge_ids.iter().map(|c| clean(c)).collect(),
+            first_order_at: clean(&a.first_order_at),
+            last_order_at: clean(&a.last_order_at),
+            reasons: a.reasons.iter().map(|r| clean(r)).collect(),
+            no_email: Vec::new(),
+            notices: Vec::new(),
+            changes: Vec::new(),
+        },
+        raw_id: a.customer_id,
+    }
+}
+
 impl Index {
     /// Builds the index from the case folder `dir`, the folders where notify kept other
     /// campaigns' journals (`notice_dirs`) and `diff` output folders (`diff_dirs`).
@@ -400,92 +463,72 @@ impl Index {
         Ok(ix)
     }
 
+    /// Reads `affected.jsonl` in batches of lines: each batch is parsed, masked and keyed on
+    /// every core, then inserted in file order (so the index is the same on any machine).
     fn read_affected(&mut self, path: &Path) -> Result<()> {
+        use rayon::prelude::*;
+        const BATCH: usize = 16_384;
         let f = crate::output::open_regular(path).map_err(|e| Error::Input {
             path: path.to_path_buf(),
             message: format!("{e}; pass the case folder that `skimtrace run` or `affected` wrote"),
         })?;
-        let r = std::io::BufReader::with_capacity(1 << 20, f);
-        for (n, line) in r.lines().enumerate() {
-            let line = line.map_err(|e| Error::io(path, e))?;
-            if line.trim().is_empty() {
-                continue;
+        let mut lines = std::io::BufReader::with_capacity(1 << 20, f)
+            .lines()
+            .enumerate();
+        loop {
+            let batch: Vec<(usize, String)> = lines
+                .by_ref()
+                .take(BATCH)
+                .map(|(n, l)| l.map(|l| (n, l)))
+                .collect::<std::io::Result<_>>()
+                .map_err(|e| Error::io(path, e))?;
+            if batch.is_empty() {
+                return Ok(());
             }
-            let a: AffectedLine = serde_json::from_str(&line).map_err(|e| {
-                input_error(
-                    path,
-                    n + 1,
-                    format!("not a customer record ({e}); re-create it with `skimtrace affected`"),
-                )
-            })?;
-            self.add_person(a);
-        }
-        Ok(())
-    }
-
-    fn add_person(&mut self, a: AffectedLine) {
-        let i = self.people.len() as u32;
-        let mut emails: Vec<String> = Vec::new();
-        for e in a.email.iter().chain(&a.emails) {
-            if let Some(n) = normalize_email(e) {
-                if !emails.contains(&n) {
-                    emails.push(n);
+            let prepared: Vec<Result<Option<Prepared>>> = batch
+                .par_iter()
+                .map(|(n, line)| {
+                    if line.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    let a: AffectedLine = serde_json::from_str(line).map_err(|e| {
+                        input_error(
+                            path,
+                            n + 1,
+                            format!("not a customer record ({e}); re-create it with `skimtrace affected`"),
+                        )
+                    })?;
+                    Ok(Some(prepare(a)))
+                })
+                .collect();
+            for p in prepared {
+                if let Some(p) = p? {
+                    self.insert(p);
                 }
             }
         }
-        for e in &emails {
-            push(&mut self.by_email, e.clone(), i);
+    }
+
+    fn insert(&mut self, p: Prepared) {
+        let i = self.people.len() as u32;
+        for e in p.emails {
+            push(&mut self.by_email, e, i);
         }
-        for p in &a.phones {
-            if let Some(k) = phone_key(p) {
-                push(&mut self.by_phone, k, i);
-            }
+        for k in p.phones {
+            push(&mut self.by_phone, k, i);
         }
-        for o in &a.order_ids {
-            push(&mut self.by_order, nfkc_lower(o.trim()), i);
+        for o in p.orders {
+            push(&mut self.by_order, o, i);
         }
-        for c in &a.charge_ids {
-            push(&mut self.by_charge, nfkc_lower(c.trim()), i);
+        for c in p.charges {
+            push(&mut self.by_charge, c, i);
         }
-        let cards: Vec<Card> = a
-            .cards
-            .iter()
-            .filter(|c| c.last4.len() == 4)
-            .map(|c| Card {
-                brand: clean(&c.brand),
-                last4: clean(&c.last4),
-                shared: c.shared,
-            })
-            .collect();
-        for c in &cards {
+        for c in &p.person.cards {
             push(&mut self.by_last4, c.last4.clone(), i);
         }
-        self.names
-            .push((name_key(&a.name), name_key_sorted(&a.name)));
-        self.by_id.insert(a.customer_id.clone(), i);
-        let contact = match &a.contact {
-            serde_json::Value::String(s) => s.clone(),
-            _ => String::new(),
-        };
-        self.people.push(Person {
-            customer_id: clean(&a.customer_id),
-            name: clean(&a.name),
-            email: clean(a.email.as_deref().unwrap_or_default()),
-            emails: a.emails.iter().map(|e| clean(e)).collect(),
-            phones: a.phones.iter().map(|p| clean(p)).collect(),
-            locale: clean(&a.locale),
-            contact,
-            cards,
-            order_ids: a.order_ids.iter().map(|o| clean(o)).collect(),
-            orders: Vec::new(),
-            charge_ids: a.charge_ids.iter().map(|c| clean(c)).collect(),
-            first_order_at: clean(&a.first_order_at),
-            last_order_at: clean(&a.last_order_at),
-            reasons: a.reasons.iter().map(|r| clean(r)).collect(),
-            no_email: Vec::new(),
-            notices: Vec::new(),
-            changes: Vec::new(),
-        });
+        self.names.push(p.names);
+        self.by_id.insert(p.raw_id, i);
+        self.people.push(p.person);
     }
 
     fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>> {
