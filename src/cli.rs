@@ -419,8 +419,8 @@ pub struct DeskArgs {
     #[arg(long = "diff", value_name = "DIR")]
     pub diff: Vec<PathBuf>,
     /// A templates folder holding desk/<locale>/answer.found.txt.j2 and
-    /// answer.not_found.txt.j2 (as `templates init` writes them) to replace the built-in answer
-    /// scripts.
+    /// answer.not_found.txt.j2 (as --write-templates writes them) to replace the built-in
+    /// answer scripts.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
     /// Write the built-in answer scripts into DIR/desk/<locale>/ for editing (then serve them
