@@ -1117,3 +1117,37 @@ fn desk_serves_https_with_secure_cookies_and_refuses_plain_http_there() {
     let _ = s.read_to_end(&mut raw);
     assert!(!String::from_utf8_lossy(&raw).contains("Sign in"));
 }
+
+#[test]
+fn desk_never_shows_a_card_number_planted_in_the_case_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = bundled_case(dir.path());
+    // A card number where none belongs: in a name (an export that had it in the wrong column)
+    // and in a server's reply in the journal.
+    let path = case.join("affected.jsonl");
+    let mut people = read_jsonl(&path);
+    let email = people[0]["email"].as_str().unwrap().to_string();
+    let id = people[0]["customer_id"].as_str().unwrap().to_string();
+    people[0]["name"] = serde_json::json!("Taro 4111-1111-1111-1111");
+    let text: String = people.iter().map(|p| format!("{p}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    let ev = serde_json::json!({
+        "time": "2022-08-18T01:00:00Z", "campaign": "notice", "customer_id": id,
+        "message_id": "<x>", "recipient": email, "review": false, "phase": "failed",
+        "reply": "550 rejected 5555 5555 5555 4444", "attempt": 1,
+    });
+    std::fs::write(case.join("sent.jsonl"), format!("{ev}\n")).unwrap();
+    let ops = dir.path().join("ops.json");
+    let token = add_operator(&case, &ops, "rin");
+    let desk = start(&case, &ops, &[]);
+    let mut c = Client::new(desk.port);
+    c.sign_in(&token);
+    let r = c.search("email", &email, "");
+    let text = r.text();
+    assert!(
+        text.contains("AFFECTED") && text.contains("failed"),
+        "{text}"
+    );
+    assert!(text.contains("1111"), "the last 4 may show: {text}");
+    assert_no_card_numbers(&c.pages, &case, dir.path());
+}
