@@ -38,6 +38,7 @@ pub enum Command {
     Notify(NotifyArgs),
     Templates(TemplatesArgs),
     Diff(DiffArgs),
+    Desk(DeskArgs),
 }
 
 /// Options shared by every command that reads the case's config.
@@ -377,6 +378,68 @@ pub struct DiffArgs {
         requires = "out"
     )]
     pub affected_only: Vec<String>,
+}
+
+/// The contact desk: a small web application over a case folder that answers "was I
+/// affected?" by e-mail, phone, order number, charge id or name + last 4, and records every
+/// search in desk.jsonl. Read-only: it writes nothing into the case folder but its journal.
+#[derive(Debug, Args, Clone)]
+#[command(after_help = "Examples:
+  skimtrace desk out/vector-park-demo --add-operator sato      # prints sato's sign-in token once
+  skimtrace desk out/vector-park-demo --config fixtures/vector-park/incident.toml
+  skimtrace desk out/vp --notices out/vp-mail --diff out/vp-diff --listen 0.0.0.0:8640 --tls-cert cert.pem --tls-key key.pem")]
+pub struct DeskArgs {
+    /// The case folder (written by `run` or `affected`).
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Address to listen on. Anything but loopback needs --tls-cert/--tls-key or
+    /// --insecure-lan.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8640")]
+    pub listen: String,
+    /// The case's incident.toml: for the fingerprint key file ([fingerprint] key_file).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The fingerprint key file (SKIMTRACE_FINGERPRINT_KEY wins), to hash the search keys the
+    /// journal records.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The operators file (default: OUT.desk-operators.json beside the case folder).
+    #[arg(long, value_name = "FILE")]
+    pub operators: Option<PathBuf>,
+    /// Create an operator (or give an existing one a new token), print the token, and exit.
+    #[arg(long, value_name = "NAME", conflicts_with = "remove_operator")]
+    pub add_operator: Option<String>,
+    /// Remove an operator (signed out at their next request) and exit.
+    #[arg(long, value_name = "NAME")]
+    pub remove_operator: Option<String>,
+    /// Another folder where `notify --out` kept journals of this case's campaigns (repeatable).
+    #[arg(long = "notices", value_name = "DIR")]
+    pub notices: Vec<PathBuf>,
+    /// A `diff --out` folder whose changes to show per person (repeatable).
+    #[arg(long = "diff", value_name = "DIR")]
+    pub diff: Vec<PathBuf>,
+    /// A templates folder holding desk/<locale>/answer.found.txt.j2 and
+    /// answer.not_found.txt.j2 (as --write-templates writes them) to replace the built-in
+    /// answer scripts.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Write the built-in answer scripts into DIR/desk/<locale>/ for editing (then serve them
+    /// with --templates DIR), and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_templates: Option<PathBuf>,
+    /// Searches per operator per minute.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: u32,
+    /// The TLS certificate chain (PEM), to serve HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address: tokens and personal data cross the network
+    /// in clear. Only on a network you trust.
+    #[arg(long)]
+    pub insecure_lan: bool,
 }
 
 /// Manages notice templates.

@@ -66,6 +66,11 @@ pub struct Customer {
     pub email: Option<String>,
     pub emails: Vec<String>,
     pub login_ids: Vec<String>,
+    /// The phone numbers of the person's orders, as written (the contact desk searches by
+    /// them). Left out of the record when there are none, so cases whose exports carry no
+    /// phone column keep their bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<String>,
     pub locale: String,
     pub region: String,
     pub country: String,
@@ -281,6 +286,10 @@ impl Groups {
             .iter()
             .filter_map(|i| order(i).login.as_deref().map(str::to_string))
             .collect();
+        let phones: BTreeSet<String> = members
+            .iter()
+            .filter_map(|i| order(i).phone.as_deref().map(str::to_string))
+            .collect();
         let email = newest_first().find_map(|o| o.email.as_deref().map(str::to_string));
         let pick = |f: &dyn Fn(&OrderRecord) -> Sym| -> String {
             newest_first()
@@ -375,6 +384,7 @@ impl Groups {
             email,
             emails: emails.into_iter().collect(),
             login_ids: logins.into_iter().collect(),
+            phones: phones.into_iter().collect(),
             locale,
             region: pick(&|o| o.region),
             country,

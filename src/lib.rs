@@ -12,7 +12,8 @@
 //! - [`output`] writes files atomically, owner-only, formula-safe;
 //! - [`notify`] renders one notice per affected customer and sends it, exactly once, per
 //!   campaign;
-//! - [`diff`] compares two runs (who is new, who dropped out, who changed).
+//! - [`diff`] compares two runs (who is new, who dropped out, who changed);
+//! - [`desk`] answers "was I affected?" from a case folder, in a browser.
 //!
 //! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
 
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod csvin;
 pub mod customers;
+pub mod desk;
 pub mod diff;
 pub mod digest;
 pub mod error;

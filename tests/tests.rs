@@ -4,6 +4,7 @@ mod cardforms;
 mod casefolder;
 mod checkouts;
 mod crash;
+mod desk;
 mod evidence;
 mod hostile;
 mod ingest;

@@ -3,6 +3,7 @@
 
 pub mod affected;
 mod common;
+pub mod desk;
 pub mod diff;
 pub mod evidence;
 pub mod init;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Notify(args) => notify::run(&args, &ui),
         Command::Templates(args) => templates::run(&args, &ui).map(|_| 0),
         Command::Diff(args) => diff::run(&args, &ui).map(|_| 0),
+        Command::Desk(args) => desk::run(&args, &ui),
     }
 }
 

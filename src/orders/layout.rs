@@ -33,10 +33,16 @@ pub enum Field {
     Locale,
     /// A session id or checkout token, to tie checkout submissions in the logs to orders.
     Session,
+    /// The buyer's phone number (the contact desk searches by it).
+    Phone,
+    /// The second and third parts of a phone number split over three columns (EC-CUBE 2's
+    /// 電話番号1–3); read only where a preset or `[orders.columns]` names them.
+    Phone2,
+    Phone3,
 }
 
 impl Field {
-    pub const ALL: [Field; 18] = [
+    pub const ALL: [Field; 21] = [
         Field::OrderId,
         Field::OrderIdFallback,
         Field::OrderedAt,
@@ -55,6 +61,9 @@ impl Field {
         Field::Country,
         Field::Locale,
         Field::Session,
+        Field::Phone,
+        Field::Phone2,
+        Field::Phone3,
     ];
 
     /// The name used in `[orders.columns]` and in messages.
@@ -78,6 +87,9 @@ impl Field {
             Field::Country => "country",
             Field::Locale => "locale",
             Field::Session => "session",
+            Field::Phone => "phone",
+            Field::Phone2 => "phone_2",
+            Field::Phone3 => "phone_3",
         }
     }
 
@@ -272,6 +284,18 @@ impl Field {
                 "carttoken",
                 "セッションid",
             ],
+            Field::Phone => &[
+                "billingphone",
+                "phone(billing)",
+                "phone",
+                "phonenumber",
+                "telephone",
+                "tel",
+                "customerphone",
+                "電話番号",
+                "電話",
+            ],
+            Field::Phone2 | Field::Phone3 => &[],
         }
     }
 }
@@ -319,6 +343,7 @@ pub const PRESETS: &[Preset] = &[
             (Field::Status, "対応状況(名称)"),
             (Field::Amount, "支払合計"),
             (Field::Region, "都道府県(名称)"),
+            (Field::Phone, "TEL"),
         ],
         guest_ids: &[],
         currency: Some("JPY"),
@@ -341,6 +366,9 @@ pub const PRESETS: &[Preset] = &[
             (Field::Status, "対応状況"),
             (Field::Amount, "お支払い合計"),
             (Field::Region, "都道府県"),
+            (Field::Phone, "電話番号1"),
+            (Field::Phone2, "電話番号2"),
+            (Field::Phone3, "電話番号3"),
         ],
         // EC-CUBE 2 writes 0 for orders placed without a membership.
         guest_ids: &["0"],
@@ -373,6 +401,7 @@ pub const PRESETS: &[Preset] = &[
             (Field::Currency, "Currency"),
             (Field::Region, "Billing Province"),
             (Field::Country, "Billing Country"),
+            (Field::Phone, "Billing Phone"),
         ],
         guest_ids: &[],
         currency: None,
@@ -397,6 +426,7 @@ pub const PRESETS: &[Preset] = &[
             (Field::Currency, "Order Currency"),
             (Field::Region, "State Code (Billing)"),
             (Field::Country, "Country Code (Billing)"),
+            (Field::Phone, "Phone (Billing)"),
         ],
         guest_ids: &["0"],
         currency: None,

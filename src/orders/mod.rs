@@ -741,6 +741,15 @@ impl Ingest {
             l.split(['-', '_']).next().unwrap_or("").to_string()
         };
         let status = clean(ctx.status_name(ctx.get(rec, Field::Status).trim()));
+        let phone = [Field::Phone, Field::Phone2, Field::Phone3]
+            .iter()
+            .map(|&f| clean(ctx.get(rec, f).trim()))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let phone = Some(phone)
+            .filter(|s| !s.is_empty())
+            .map(String::into_boxed_str);
         let session = Some(clean(ctx.get(rec, Field::Session).trim()))
             .filter(|s| !s.is_empty())
             .map(String::into_boxed_str);
@@ -759,6 +768,7 @@ impl Ingest {
             email,
             login,
             name: name.into_boxed_str(),
+            phone,
             region: self.strings.intern(&region),
             country: self.strings.intern(&country),
             locale: self.strings.intern(&locale),

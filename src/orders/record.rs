@@ -136,6 +136,8 @@ pub struct OrderRecord {
     /// Normalised login/customer id.
     pub login: Option<Box<str>>,
     pub name: Box<str>,
+    /// The phone number as written (EC-CUBE 2's three parts joined with `-`).
+    pub phone: Option<Box<str>>,
     pub region: Sym,
     pub country: Sym,
     pub locale: Sym,

@@ -812,6 +812,7 @@ impl PaymentFile<'_> {
             email,
             login: None,
             name: name.into_boxed_str(),
+            phone: None,
             region: self.ingest.strings.intern(""),
             country: self.ingest.strings.intern(&country),
             locale: self.ingest.strings.intern(""),
