@@ -424,15 +424,7 @@ fn an_error_quoting_a_headerless_exports_first_row_masks_its_card_numbers() {
         vec!["--orders", "orders.csv", "--payments", "payments.csv"],
     ] {
         let (stdout, stderr) = (dir.path().join("o.txt"), dir.path().join("e.txt"));
-        let out = skimtrace()
-            .current_dir(dir.path())
-            .args([
-                "affected",
-                "--tz",
-                "Asia/Tokyo",
-                "--window",
-                "2020-04-27..2021-12-22",
-            ])
+        let out = affected_cmd(dir.path())
             .args(&args)
             .args(["--out", "out"])
             .output()
@@ -447,18 +439,23 @@ fn an_error_quoting_a_headerless_exports_first_row_masks_its_card_numbers() {
     }
 }
 
+/// `skimtrace affected` in `dir`, with the case's zone and window.
+fn affected_cmd(dir: &Path) -> assert_cmd::Command {
+    let mut c = skimtrace();
+    c.current_dir(dir).args([
+        "affected",
+        "--tz",
+        "Asia/Tokyo",
+        "--window",
+        "2020-04-27..2021-12-22",
+    ]);
+    c
+}
+
 /// `skimtrace affected` on `orders.csv` in `dir`, into `dir/out`.
 fn affected_in(dir: &Path) -> assert_cmd::Command {
-    let mut c = skimtrace();
-    c.current_dir(dir)
-        .args([
-            "affected",
-            "--tz",
-            "Asia/Tokyo",
-            "--window",
-            "2020-04-27..2021-12-22",
-        ])
-        .args(["--orders", "orders.csv", "--out", "out"]);
+    let mut c = affected_cmd(dir);
+    c.args(["--orders", "orders.csv", "--out", "out"]);
     c
 }
 

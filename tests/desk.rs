@@ -983,30 +983,26 @@ fn desk_answer_scripts_are_editable_and_checked_at_start() {
             "{text}"
         );
     }
-    // A broken edit stops the desk at start, naming the template, before a caller hears it.
-    std::fs::write(&not_found, "{{ window_start }\n").unwrap();
-    let out = skimtrace()
-        .arg("desk")
-        .arg(&case)
-        .arg("--operators")
-        .arg(&ops)
-        .arg("--templates")
-        .arg(&tpl)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("desk/ja/answer.not_found.txt.j2"));
-    std::fs::write(&not_found, "{{ no_such_value }}\n").unwrap();
-    let out = skimtrace()
-        .arg("desk")
-        .arg(&case)
-        .arg("--operators")
-        .arg(&ops)
-        .arg("--templates")
-        .arg(&tpl)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    // A broken edit (a syntax error, an unknown value) stops the desk at start, naming the
+    // template, before a caller hears it.
+    for broken in ["{{ window_start }\n", "{{ no_such_value }}\n"] {
+        std::fs::write(&not_found, broken).unwrap();
+        let out = skimtrace()
+            .arg("desk")
+            .arg(&case)
+            .arg("--operators")
+            .arg(&ops)
+            .arg("--templates")
+            .arg(&tpl)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{broken}");
+        if broken.contains("window_start") {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("desk/ja/answer.not_found.txt.j2")
+            );
+        }
+    }
 }
 
 /// One HTTPS request to the desk, trusting only `ca` (its self-signed certificate).
