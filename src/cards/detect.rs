@@ -3,7 +3,7 @@
 //!
 //! **What it reads.** Not the bytes as they are but their *normalised view*, the way a person or
 //! a program would read them: NFKC (full-width `４１１１` is `4111`), every Unicode decimal digit
-//! as its ASCII digit (Arabic-Indic, Devanagari, … see [`super::chars`]), and `%XX` and `\xHH`
+//! as its ASCII digit (Arabic-Indic, Devanagari, … see `chars.rs`), and `%XX` and `\xHH`
 //! escapes decoded (`%34%31` is `41`, `%E2%80%8B` a zero-width space). Bytes that are not UTF-8
 //! end a run.
 //!
