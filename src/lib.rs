@@ -5,11 +5,12 @@
 //!
 //! - [`orders`] reads the shop's order exports (CSV, UTF-8 or Shift_JIS, platform presets) and
 //!   classifies every row against the [`window`];
-//! - [`cards`] turns card cells into masked forms and keyed fingerprints, and scrubs card-like
-//!   digit runs from anything written;
+//! - [`cards`] turns card cells into masked forms and keyed fingerprints; its one detector
+//!   ([`cards::detect`]) masks card numbers in any written form in everything written;
 //! - [`customers`] links the in-window card orders of one person into one affected customer;
 //! - [`summary`] reconciles the counts of every input row;
-//! - [`output`] writes files atomically, owner-only, formula-safe;
+//! - [`output`] writes files atomically, owner-only, formula-safe, every CSV cell and JSON string
+//!   through the card detector;
 //! - [`notify`] renders one notice per affected customer and sends it, exactly once, per
 //!   campaign;
 //! - [`diff`] compares two runs (who is new, who dropped out, who changed);
