@@ -210,56 +210,52 @@ pub fn mask(text: &str) -> (Cow<'_, str>, usize) {
 /// [`mask`] over bytes that may not be UTF-8: the bytes around a card number are kept as they
 /// are.
 pub fn mask_bytes(b: &[u8]) -> (Cow<'_, [u8]>, usize) {
-    if !may_hold_card(b) {
+    let found = find_bytes_with(b, Narrowing::DEFAULT);
+    if found.is_empty() {
         return (Cow::Borrowed(b), 0);
     }
-    let (mut out, n) = mask_once(b);
-    if n == 0 && out == b {
-        return (Cow::Borrowed(b), 0);
-    }
+    let n = found.iter().map(|f| f.cards).sum();
+    let mut out = replace(b, &found, false);
     // Each pass hides at least one more digit, so this ends; in practice one more pass at most.
     // A text built to need many passes gets every digit of what is still found starred.
-    let mut passes = 0;
-    while holds_card(&out) {
-        passes += 1;
-        out = if passes < 8 {
-            mask_once(&out).0
-        } else {
-            star_found(&out)
-        };
+    for pass in 1.. {
+        let again = find_bytes_with(&out, Narrowing::DEFAULT);
+        if again.is_empty() {
+            break;
+        }
+        out = replace(&out, &again, pass >= 8);
     }
     (Cow::Owned(out), n)
 }
 
-/// Every digit of every card number found, starred (the last resort of [`mask_bytes`]).
-fn star_found(b: &[u8]) -> Vec<u8> {
+/// How many card numbers `b` holds (0 at once for text that cannot hold one).
+pub fn count(b: &[u8]) -> usize {
+    find_bytes_with(b, Narrowing::DEFAULT)
+        .iter()
+        .map(|f| f.cards)
+        .sum()
+}
+
+/// `b` with each span found replaced by its mask, or with every digit of it starred (the last
+/// resort of [`mask_bytes`]).
+fn replace(b: &[u8], found: &[Found], star: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut last = 0;
-    for f in find_bytes_with(b, Narrowing::DEFAULT) {
+    for f in found {
         out.extend_from_slice(&b[last..f.start]);
-        out.extend(
-            f.masked
-                .bytes()
-                .map(|c| if c.is_ascii_digit() { b'*' } else { c }),
-        );
+        if star {
+            out.extend(
+                f.masked
+                    .bytes()
+                    .map(|c| if c.is_ascii_digit() { b'*' } else { c }),
+            );
+        } else {
+            out.extend_from_slice(f.masked.as_bytes());
+        }
         last = f.end;
     }
     out.extend_from_slice(&b[last..]);
     out
-}
-
-fn mask_once(b: &[u8]) -> (Vec<u8>, usize) {
-    let found = find_bytes_with(b, Narrowing::DEFAULT);
-    let n = found.iter().map(|f| f.cards).sum();
-    let mut out = Vec::with_capacity(b.len());
-    let mut last = 0;
-    for f in &found {
-        out.extend_from_slice(&b[last..f.start]);
-        out.extend_from_slice(f.masked.as_bytes());
-        last = f.end;
-    }
-    out.extend_from_slice(&b[last..]);
-    (out, n)
 }
 
 fn hex(c: u8) -> Option<u8> {

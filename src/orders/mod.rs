@@ -369,21 +369,13 @@ impl Ingest {
             if Some(i) == layout.col(Field::CardNumber) || layout.security_code_cols.contains(&i) {
                 continue;
             }
-            if crate::cards::may_hold_card(f) {
-                let found: usize = crate::cards::detect::find_bytes_with(
-                    f,
-                    crate::cards::detect::Narrowing::DEFAULT,
-                )
-                .iter()
-                .map(|f| f.cards)
-                .sum();
-                if found > 0 {
-                    report.card_numbers_in_text += found as u64;
-                    *report
-                        .card_numbers_masked
-                        .entry(layout.headers[i].clone())
-                        .or_default() += found as u64;
-                }
+            let found = crate::cards::detect::count(f) as u64;
+            if found > 0 {
+                report.card_numbers_in_text += found;
+                *report
+                    .card_numbers_masked
+                    .entry(layout.headers[i].clone())
+                    .or_default() += found;
             }
         }
         let mut order_id = ctx.get(rec, Field::OrderId);

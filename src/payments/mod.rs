@@ -521,17 +521,10 @@ impl PaymentFile<'_> {
         };
         let skip = [layout.col(PField::Last4), layout.col(PField::Fingerprint)];
         for (i, f) in rec.iter().enumerate() {
-            if skip.contains(&Some(i))
-                || layout.security_code_cols.contains(&i)
-                || !crate::cards::may_hold_card(f)
-            {
+            if skip.contains(&Some(i)) || layout.security_code_cols.contains(&i) {
                 continue;
             }
-            let found: usize =
-                crate::cards::detect::find_bytes_with(f, crate::cards::detect::Narrowing::DEFAULT)
-                    .iter()
-                    .map(|f| f.cards)
-                    .sum();
+            let found = crate::cards::detect::count(f);
             if found > 0 {
                 let column = self.header_names.get(i).cloned().unwrap_or_default();
                 if let Some(r) = self.report.as_mut() {
