@@ -18,19 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const TEMPLATES: &[&str] = &[
-    r#"{ip} - - [{t}] "GET /products/detail/{n} HTTP/1.1" 200 8311 "https://shop.example.jp/products/list?category_id={m}" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.110 Safari/537.36""#,
-    r#"{ip} - - [{t}] "GET /html/template/default/assets/js/function.js?v={m} HTTP/1.1" 304 - "https://shop.example.jp/" "Mozilla/5.0 (iPhone; CPU iPhone OS 15_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.1 Mobile/15E148 Safari/604.1""#,
-    r#"{ip} - - [{t}] "POST /cart/add HTTP/1.1" 302 0 "https://shop.example.jp/products/detail/{n}" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.1 Safari/605.1.15""#,
-    r#"{ip} - - [{t}] "GET /robots.txt HTTP/1.1" 200 76 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)""#,
-];
-
-const ATTACKS: &[&str] = &[
-    r#"{ip} - - [{t}] "GET /html/upload/save_image/wso.php?cmd=id HTTP/1.1" 200 66 "-" "Mozilla/5.0""#,
-    r#"{ip} - - [{t}] "GET /.git/config HTTP/1.1" 404 196 "-" "curl/7.68.0""#,
-    r#"{ip} - - [{t}] "POST /admin/login_check HTTP/1.1" 302 0 "-" "python-requests/2.25.1""#,
-];
-
 fn main() {
     let mb: u64 = std::env::var("SKIMTRACE_BENCH_MB")
         .ok()
@@ -199,7 +186,10 @@ fn count_lines(p: &Path) -> u64 {
 fn templates(root: &Path) -> Vec<String> {
     let p = root.join("../shared/data/elastic-apache-logs/apache_logs.gz");
     let Ok(f) = std::fs::File::open(&p) else {
-        return TEMPLATES.iter().map(|s| s.to_string()).collect();
+        return skimtrace::synth::LOG_TEMPLATES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     };
     let re = regex::Regex::new(r"^\S+ (.*)\[[^\]]+\](.*)$").unwrap();
     BufReader::new(flate2::read::MultiGzDecoder::new(f))
@@ -215,60 +205,14 @@ fn templates(root: &Path) -> Vec<String> {
 
 fn generate(root: &Path, plain: &Path, gz: &Path, bytes: u64) {
     let templates = templates(root);
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(plain).unwrap());
+    skimtrace::synth::write_combined_log(&mut out, &templates, 10_000, bytes).unwrap();
+    out.flush().unwrap();
+    drop(out);
     let mut gzw = GzEncoder::new(
         std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(gz).unwrap()),
         flate2::Compression::default(),
     );
-    let (mut written, mut i) = (0u64, 0u64);
-    let total_lines = bytes / 230;
-    let start: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
-    let span: i64 = 2 * 365 * 86_400;
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    while written < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let t = start + (i as i64 * span / total_lines.max(1) as i64);
-        let civil = jiff::Timestamp::from_second(t)
-            .unwrap()
-            .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)));
-        let ts = format!(
-            "{:02}/{}/{}:{:02}:{:02}:{:02} +0900",
-            civil.day(),
-            months[civil.month() as usize - 1],
-            civil.year(),
-            civil.hour(),
-            civil.minute(),
-            civil.second()
-        );
-        let ip = format!(
-            "{}.{}.{}.{}",
-            1 + x % 223,
-            (x >> 8) % 256,
-            (x >> 16) % 256,
-            1 + (x >> 24) % 254
-        );
-        let tpl = if x.is_multiple_of(10_000) {
-            ATTACKS[(x >> 32) as usize % ATTACKS.len()]
-        } else {
-            &templates[(x >> 20) as usize % templates.len()]
-        };
-        let line = tpl
-            .replace("{ip}", &ip)
-            .replace("{t}", &ts)
-            .replace("{n}", &(x % 5000).to_string())
-            .replace("{m}", &(x % 97).to_string());
-        out.write_all(line.as_bytes()).unwrap();
-        out.write_all(b"\n").unwrap();
-        gzw.write_all(line.as_bytes()).unwrap();
-        gzw.write_all(b"\n").unwrap();
-        written += line.len() as u64 + 1;
-        i += 1;
-    }
-    out.flush().unwrap();
+    std::io::copy(&mut std::fs::File::open(plain).unwrap(), &mut gzw).unwrap();
     gzw.finish().unwrap().flush().unwrap();
 }

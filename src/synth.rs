@@ -197,6 +197,85 @@ pub fn write_peer_shape<W: Write>(w: &mut W, rows: u64, seed: u64) -> io::Result
     Ok(())
 }
 
+/// Lines of a combined-format access log, the shape the `evidence` benchmark scans: `{ip}`,
+/// `{t}`, `{n}` and `{m}` in a template are replaced by an address, the time, a product number
+/// and a small number.
+pub const LOG_TEMPLATES: &[&str] = &[
+    r#"{ip} - - [{t}] "GET /products/detail/{n} HTTP/1.1" 200 8311 "https://shop.example.jp/products/list?category_id={m}" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.110 Safari/537.36""#,
+    r#"{ip} - - [{t}] "GET /html/template/default/assets/js/function.js?v={m} HTTP/1.1" 304 - "https://shop.example.jp/" "Mozilla/5.0 (iPhone; CPU iPhone OS 15_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.1 Mobile/15E148 Safari/604.1""#,
+    r#"{ip} - - [{t}] "POST /cart/add HTTP/1.1" 302 0 "https://shop.example.jp/products/detail/{n}" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.1 Safari/605.1.15""#,
+    r#"{ip} - - [{t}] "GET /robots.txt HTTP/1.1" 200 76 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)""#,
+];
+
+/// Requests the built-in rules match (a web shell, a `.git` probe, a scripted admin login).
+pub const LOG_ATTACKS: &[&str] = &[
+    r#"{ip} - - [{t}] "GET /html/upload/save_image/wso.php?cmd=id HTTP/1.1" 200 66 "-" "Mozilla/5.0""#,
+    r#"{ip} - - [{t}] "GET /.git/config HTTP/1.1" 404 196 "-" "curl/7.68.0""#,
+    r#"{ip} - - [{t}] "POST /admin/login_check HTTP/1.1" 302 0 "-" "python-requests/2.25.1""#,
+];
+
+/// Writes about `bytes` bytes of a combined-format log: lines from `templates`, one in
+/// `attack_every` from [`LOG_ATTACKS`], varied addresses and times rising over 2020-2021
+/// (+09:00). Returns the number of lines written.
+pub fn write_combined_log<W: Write>(
+    w: &mut W,
+    templates: &[String],
+    attack_every: u64,
+    bytes: u64,
+) -> io::Result<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (mut written, mut i) = (0u64, 0u64);
+    let total_lines = bytes / 230;
+    let start: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
+    let span: i64 = 2 * 365 * 86_400;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut line = String::new();
+    while written < bytes {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = start + (i as i64 * span / total_lines.max(1) as i64);
+        let civil = jiff::Timestamp::from_second(t)
+            .expect("a time in range")
+            .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)));
+        let ts = format!(
+            "{:02}/{}/{}:{:02}:{:02}:{:02} +0900",
+            civil.day(),
+            MONTHS[civil.month() as usize - 1],
+            civil.year(),
+            civil.hour(),
+            civil.minute(),
+            civil.second()
+        );
+        let ip = format!(
+            "{}.{}.{}.{}",
+            1 + x % 223,
+            (x >> 8) % 256,
+            (x >> 16) % 256,
+            1 + (x >> 24) % 254
+        );
+        let tpl = if x.is_multiple_of(attack_every.max(1)) {
+            LOG_ATTACKS[(x >> 32) as usize % LOG_ATTACKS.len()]
+        } else {
+            &templates[(x >> 20) as usize % templates.len()]
+        };
+        line.clear();
+        line.push_str(
+            &tpl.replace("{ip}", &ip)
+                .replace("{t}", &ts)
+                .replace("{n}", &(x % 5000).to_string())
+                .replace("{m}", &(x % 97).to_string()),
+        );
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        i += 1;
+    }
+    Ok(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod crash;
 mod desk;
 mod evidence;
 mod hostile;
+mod identical;
 mod ingest;
 mod notify;
 mod payments;
