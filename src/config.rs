@@ -20,21 +20,23 @@ pub struct Config {
     pub orders: OrdersConfig,
     #[serde(default)]
     pub output: OutputConfig,
-    /// `[logs]`: read by `evidence`.
+    /// `[logs]`: read by `evidence`. `None` when the file has no `[logs]` (`run` then skips
+    /// the evidence stage).
     #[serde(default)]
-    pub logs: Option<toml::Table>,
+    pub logs: Option<crate::evidence::LogsConfig>,
     /// `[payments]`: payment-gateway exports joined to the orders.
     #[serde(default)]
-    pub payments: Option<toml::Table>,
-    /// `[notify]`: sender and mail settings for `notify`.
+    pub payments: Option<crate::payments::PaymentsConfig>,
+    /// `[notify]`: sender and mail settings for `notify`. `None` when absent (`run` then
+    /// skips the notices).
     #[serde(default)]
-    pub notify: Option<toml::Table>,
+    pub notify: Option<crate::notify::settings::NotifyConfig>,
     /// `[contact]`: the inquiry desk named in notices and reports.
     #[serde(default)]
-    pub contact: Option<toml::Table>,
+    pub contact: Option<crate::notify::settings::ContactConfig>,
     /// `[report]`: jurisdictions and thresholds for the report.
     #[serde(default)]
-    pub report: Option<toml::Table>,
+    pub report: Option<crate::report::ReportConfig>,
     /// The folder relative paths are resolved against (the config file's folder, or the
     /// current folder when there is no config file).
     #[serde(skip)]
@@ -199,11 +201,59 @@ impl Config {
 
     /// Parses config text as if read from `path` (relative paths resolve against its folder).
     /// `report` uses it to read the config a manifest recorded.
+    ///
+    /// Every section is parsed and checked here, before any input is opened, and one error
+    /// lists every problem in the file (each with its line where the parser knows it), so a
+    /// typo in `[notify]` is found before `evidence` and `affected` have run, and a user fixes
+    /// the file in one go.
     pub fn from_text(raw: String, path: &Path) -> Result<Config> {
-        let mut cfg: Config = toml::from_str(&raw).map_err(|e| Error::Config {
+        let fail = |message: String| Error::Config {
             path: path.to_path_buf(),
-            message: describe_toml_error(&raw, &e),
-        })?;
+            message,
+        };
+        // A syntax error stops here: nothing after it can be read reliably.
+        let table: toml::Table =
+            toml::from_str(&raw).map_err(|e| fail(describe_toml_error(&raw, &e)))?;
+        let mut problems: Vec<String> = Vec::new();
+        let mut cfg = Config::default();
+        for name in table.keys() {
+            let read = match name.as_str() {
+                "incident" => pick(&raw, name, &mut cfg.incident),
+                "fingerprint" => pick(&raw, name, &mut cfg.fingerprint),
+                "orders" => pick(&raw, name, &mut cfg.orders),
+                "output" => pick(&raw, name, &mut cfg.output),
+                "logs" => pick_some(&raw, name, &mut cfg.logs),
+                "payments" => pick_some(&raw, name, &mut cfg.payments),
+                "notify" => pick_some(&raw, name, &mut cfg.notify),
+                "contact" => pick_some(&raw, name, &mut cfg.contact),
+                "report" => pick_some(&raw, name, &mut cfg.report),
+                other => Err(format!(
+                    "line {}: unknown section [{other}], expected one of [{}]",
+                    header_line(&raw, other),
+                    SECTIONS.join("], [")
+                )),
+            };
+            if let Err(p) = read {
+                problems.push(p);
+            }
+        }
+        problems.extend(cfg.check());
+        if !problems.is_empty() {
+            let message = if problems.len() == 1 {
+                problems.remove(0)
+            } else {
+                format!(
+                    "{} problems:\n{}",
+                    problems.len(),
+                    problems
+                        .iter()
+                        .map(|p| format!("  - {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            };
+            return Err(fail(message));
+        }
         cfg.base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -212,6 +262,43 @@ impl Config {
         cfg.path = Some(path.to_path_buf());
         cfg.raw = Some(raw);
         Ok(cfg)
+    }
+
+    /// The checks of values the parser cannot make: the zone, the window, the report's
+    /// language and the payments join's pattern. Each problem is one line of the error.
+    fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let zone = self.incident.timezone.as_deref();
+        if let Some(tz) = zone {
+            if crate::window::zone(tz).is_err() {
+                problems.push(format!(
+                    "[incident] timezone = {tz:?}: not an IANA time zone, e.g. timezone = \"Asia/Tokyo\""
+                ));
+            }
+        }
+        if let Some(w) = &self.incident.window {
+            let valid_zone = zone.filter(|tz| crate::window::zone(tz).is_ok());
+            if let Err(e) = crate::window::Window::parse(w, valid_zone) {
+                // A window of dates needs the zone; its absence is said where the window is
+                // used (the command line may give --tz).
+                if !matches!(e, crate::window::WindowError::NeedsZone(_)) {
+                    problems.push(format!("[incident] window: {e}"));
+                }
+            }
+        }
+        if let Some(l) = self.report.as_ref().and_then(|r| r.language.as_deref()) {
+            if crate::report::lang::Lang::parse(l).is_none() {
+                problems.push(format!(
+                    "[report] language = {l:?}: expected \"ja\" or \"en\", e.g. language = \"ja\""
+                ));
+            }
+        }
+        if let Some(p) = &self.payments {
+            if let Err(m) = crate::payments::JoinRules::new(&p.join) {
+                problems.push(m);
+            }
+        }
+        problems
     }
 
     /// The config used when no file is given: everything from the command line.
@@ -241,32 +328,29 @@ impl Config {
             .unwrap_or_else(|| "case".to_string())
     }
 
-    /// Reads a typed optional section (`[logs]`, `[notify]`, …) held as a raw table.
-    pub fn section<T: serde::de::DeserializeOwned + Default>(
-        &self,
-        table: &Option<toml::Table>,
-        name: &str,
-    ) -> Result<T> {
-        match table {
-            None => Ok(T::default()),
-            Some(t) => {
-                let typed: std::result::Result<T, toml::de::Error> = t.clone().try_into();
-                typed.map_err(|e| {
-                    // The table has lost its place in the file: read the section once more
-                    // from the file's text, whose error has a line and a key.
-                    match self
-                        .raw
-                        .as_deref()
-                        .map(|raw| (raw, section_from_text::<T>(raw, name)))
-                    {
-                        Some((raw, Err(e))) if e.span().is_some() => {
-                            self.error(format!("[{name}] {}", describe_toml_error(raw, &e)))
-                        }
-                        _ => self.error(describe_section_error(name, e.message())),
-                    }
-                })
-            }
-        }
+    /// `[logs]`, or its defaults when the file has none.
+    pub fn logs(&self) -> crate::evidence::LogsConfig {
+        self.logs.clone().unwrap_or_default()
+    }
+
+    /// `[payments]`, or its defaults when the file has none.
+    pub fn payments(&self) -> crate::payments::PaymentsConfig {
+        self.payments.clone().unwrap_or_default()
+    }
+
+    /// `[notify]`, or its defaults when the file has none.
+    pub fn notify(&self) -> crate::notify::settings::NotifyConfig {
+        self.notify.clone().unwrap_or_default()
+    }
+
+    /// `[contact]`, or its defaults when the file has none.
+    pub fn contact(&self) -> crate::notify::settings::ContactConfig {
+        self.contact.clone().unwrap_or_default()
+    }
+
+    /// `[report]`, or its defaults when the file has none.
+    pub fn report(&self) -> crate::report::ReportConfig {
+        self.report.clone().unwrap_or_default()
     }
 
     /// A config error naming the config file (`incident.toml` when the settings came from the
@@ -280,6 +364,60 @@ impl Config {
             message: message.into(),
         }
     }
+}
+
+/// The top-level sections of incident.toml.
+const SECTIONS: &[&str] = &[
+    "incident",
+    "fingerprint",
+    "orders",
+    "payments",
+    "logs",
+    "notify",
+    "contact",
+    "report",
+    "output",
+];
+
+/// Reads section `name` of `raw` into `slot`, or says what is wrong with it (with its line).
+fn pick<T: serde::de::DeserializeOwned>(
+    raw: &str,
+    name: &str,
+    slot: &mut T,
+) -> std::result::Result<(), String> {
+    let mut found = None;
+    pick_some(raw, name, &mut found)?;
+    if let Some(v) = found {
+        *slot = v;
+    }
+    Ok(())
+}
+
+/// [`pick`] for a section whose absence means something (`None`).
+fn pick_some<T: serde::de::DeserializeOwned>(
+    raw: &str,
+    name: &str,
+    slot: &mut Option<T>,
+) -> std::result::Result<(), String> {
+    match section_from_text::<T>(raw, name) {
+        Ok(v) => {
+            *slot = v;
+            Ok(())
+        }
+        Err(e) if e.span().is_some() => Err(format!("[{name}] {}", describe_toml_error(raw, &e))),
+        Err(e) => Err(describe_section_error(name, e.message())),
+    }
+}
+
+/// The line of the header `[name]` (or `[[name…` / `name =`), for a section the tool does not
+/// know.
+fn header_line(raw: &str, name: &str) -> usize {
+    raw.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches('[').trim_start();
+            t.starts_with(name) && t[name.len()..].trim_start().starts_with([']', '.', '='])
+        })
+        .map_or(1, |i| i + 1)
 }
 
 fn describe_toml_error(raw: &str, e: &toml::de::Error) -> String {
@@ -560,15 +698,48 @@ columns = { order_id = "No" }
     }
 
     #[test]
-    fn section_type_errors_name_the_expected_form() {
-        let c = load_text(
+    fn section_type_errors_name_the_expected_form_at_load() {
+        let e = load_text(
             "[report]\nthresholds = [{ jurisdiction = \"X\", country = \"US\", min = \"501\" }]\n",
         )
-        .unwrap();
-        let e = c
-            .section::<crate::report::ReportConfig>(&c.report, "report")
-            .unwrap_err()
-            .to_string();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("min = 501"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    /// A typo in `[notify]` is found at load, before any stage runs, and every problem of the
+    /// file is in the one error, each with its line.
+    #[test]
+    fn one_error_lists_every_problem_with_its_line() {
+        let e = load_text(
+            "[incident]\ntimezone = \"Asia/Tokio\"\nwindow = \"2021-12-22..2020-04-27\"\n\n[notify]\nfrom = \"a@example.jp\"\nreisue_free = true\n\n[report]\nlanguage = \"fr\"\n\n[payments]\njoin = { order_ref_regex = \"(\" }\n\n[payment]\npaths = []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "5 problems",
+            "Asia/Tokio",
+            "[notify] line 7",
+            "reisue_free",
+            "language = \"fr\"",
+            "order_ref_regex",
+            "line 15: unknown section [payment]",
+        ] {
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_backwards_window_is_a_load_error() {
+        let e = load_text(
+            "[incident]\ntimezone = \"Asia/Tokyo\"\nwindow = \"2021-12-22..2020-04-27\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("[incident] window"), "{e}");
+        assert!(e.contains("empty"), "{e}");
+        // A window of dates without a zone is said where the window is used (--tz may come).
+        load_text("[incident]\nwindow = \"2020-04-27..2021-12-22\"\n").unwrap();
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod access_log;
 pub mod cards;
+pub mod case;
 pub mod cli;
 pub mod commands;
 pub mod config;

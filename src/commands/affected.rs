@@ -44,16 +44,17 @@ pub const AFFECTED_CSV_HEADER: [&str; 14] = [
 ];
 
 pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
-    let cfg = common::load_config(&args.case)?;
-    let window = common::window(&cfg)?;
-    let inputs = order_inputs(args, &cfg)?;
-    let key = common::fingerprint_key(&cfg, args.key_file.as_deref())?;
+    let case = common::open_case(&args.case, args.key_file.as_deref())?;
+    let cfg = &case.config;
+    let window = case.window()?.clone();
+    let inputs = order_inputs(args, cfg)?;
+    let key = case.key()?;
     let methods = MethodRules::new(&cfg.orders.card_methods, &cfg.orders.not_card_methods)
         .map_err(|m| cfg.error(format!("[orders] {m}")))?;
-    let pay_cfg: PaymentsConfig = cfg.section(&cfg.payments, "payments")?;
-    let pay_inputs = payment_inputs(args, &cfg, &pay_cfg)?;
+    let pay_cfg: PaymentsConfig = cfg.payments();
+    let pay_inputs = payment_inputs(args, cfg, &pay_cfg)?;
     let rules = JoinRules::new(&pay_cfg.join).map_err(|m| cfg.error(m))?;
-    let out = common::out_dir(&args.case, &cfg);
+    let out = case.out.clone();
     output::prepare_dir(&out, args.case.force)?;
 
     let total_bytes: u64 = inputs
@@ -120,7 +121,7 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
     let checkouts = if args.logs.is_empty() && !args.with_logs {
         None
     } else {
-        Some(join_checkouts(&cfg, &window, &args.logs, ui, &mut ingest)?)
+        Some(join_checkouts(cfg, &window, &args.logs, ui, &mut ingest)?)
     };
 
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
@@ -146,7 +147,7 @@ pub fn run(args: &AffectedArgs, ui: &Ui) -> Result<Outcome> {
         write_checkouts(&out, c, &window)?;
     }
     rejected.commit()?;
-    let (mut summary, mut warnings) = summary(&cfg, &window, &key, &ingest, &groups, &stats)?;
+    let (mut summary, mut warnings) = summary(cfg, &window, &key, &ingest, &groups, &stats)?;
     if let Some(p) = &payments {
         payments_summary(&mut summary, &mut warnings, p, &ingest);
     }

@@ -1,11 +1,9 @@
 //! What every command needs: the case's config with command-line overrides, the window, the
 //! fingerprint key, input paths expanded, and the terminal (progress bar, messages on stderr).
 
-use crate::cards::FingerprintKey;
+use crate::case::{Case, Overrides};
 use crate::cli::CaseArgs;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::window::Window;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -53,50 +51,16 @@ impl Ui {
     }
 }
 
-/// Loads `--config` (or an empty config) and applies `--window`, `--tz`.
-pub fn load_config(args: &CaseArgs) -> Result<Config> {
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::empty(),
-    };
-    if let Some(w) = &args.window {
-        cfg.incident.window = Some(w.clone());
-    }
-    if let Some(tz) = &args.tz {
-        cfg.incident.timezone = Some(tz.clone());
-    }
-    Ok(cfg)
-}
-
-/// The window, which every command that classifies by time needs.
-pub fn window(cfg: &Config) -> Result<Window> {
-    let spec = cfg.incident.window.as_deref().ok_or_else(|| {
-        Error::usage(
-            "no compromise window: pass --window START..END (e.g. --window 2020-04-27..2021-12-22) or set incident.window in the config",
-        )
-    })?;
-    Ok(Window::parse(spec, cfg.incident.timezone.as_deref())?)
-}
-
-/// The output folder: `--out`, else `[output] dir`, else `out/<incident id>`.
-pub fn out_dir(args: &CaseArgs, cfg: &Config) -> PathBuf {
-    if let Some(o) = &args.out {
-        return o.clone();
-    }
-    if let Some(d) = &cfg.output.dir {
-        return cfg.resolve(d);
-    }
-    PathBuf::from("out").join(cfg.incident_id())
-}
-
-/// The fingerprint key: `SKIMTRACE_FINGERPRINT_KEY`, else the key file, else a random key
-/// (see [`FingerprintKey::load`]).
-pub fn fingerprint_key(cfg: &Config, key_file: Option<&Path>) -> Result<FingerprintKey> {
-    let env = std::env::var("SKIMTRACE_FINGERPRINT_KEY").ok();
-    let file = key_file
-        .map(Path::to_path_buf)
-        .or_else(|| cfg.fingerprint.key_file.as_ref().map(|p| cfg.resolve(p)));
-    FingerprintKey::load(env, file.as_deref())
+/// The case named by the command line's `--config`, `--window`, `--tz`, `--out` (and a
+/// `--key-file` where the command has one).
+pub fn open_case(args: &CaseArgs, key_file: Option<&Path>) -> Result<Case> {
+    Case::open(&Overrides {
+        config: args.config.clone(),
+        window: args.window.clone(),
+        tz: args.tz.clone(),
+        out: args.out.clone(),
+        key_file: key_file.map(Path::to_path_buf),
+    })
 }
 
 /// Expands paths, globs and folders into files, sorted; relative ones against `base`.

@@ -227,11 +227,14 @@ fn check_case(out: &std::path::Path) -> Result<serde_json::Value> {
 /// The case's fingerprint key: the environment, `--key-file`, or the config's key file. A
 /// random key would make the journal's hashes unverifiable, so there is none.
 fn fingerprint_key(args: &DeskArgs) -> Result<FingerprintKey> {
-    let cfg = common::load_config(&CaseArgs {
-        config: args.config.clone(),
-        ..Default::default()
-    })?;
-    let key = common::fingerprint_key(&cfg, args.key_file.as_deref())?;
+    let case = common::open_case(
+        &CaseArgs {
+            config: args.config.clone(),
+            ..Default::default()
+        },
+        args.key_file.as_deref(),
+    )?;
+    let key = case.key()?;
     if key.source == KeySource::Random {
         return Err(Error::usage(
             "the desk needs the case's fingerprint key to record searches as keyed hashes: set SKIMTRACE_FINGERPRINT_KEY, or pass --key-file FILE or --config incident.toml",

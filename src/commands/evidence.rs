@@ -27,12 +27,13 @@ pub struct Outcome {
 }
 
 pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
-    let cfg = common::load_config(&args.case)?;
-    let window = common::window(&cfg)?;
-    let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+    let case = common::open_case(&args.case, None)?;
+    let cfg = &case.config;
+    let window = case.window()?.clone();
+    let logs: LogsConfig = cfg.logs();
     let hits_files = hits::files(&args.hits)?;
     let inputs = if hits_files.is_empty() || !args.logs.is_empty() || !logs.paths.is_empty() {
-        log_inputs(args, &cfg, &logs)?
+        log_inputs(args, cfg, &logs)?
     } else {
         Vec::new()
     };
@@ -40,7 +41,7 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
         args.format.as_deref().or(logs.format.as_deref()),
         args.log_format.as_deref().or(logs.log_format.as_deref()),
     )?;
-    let set = super::rules::active_rules(&cfg, &logs, &args.rules)?;
+    let set = super::rules::active_rules(cfg, &logs, &args.rules)?;
     if set.rules.is_empty() {
         return Err(Error::usage(
             "no rules are active: drop --no-builtin or add --rules / --ioc-* lists",
@@ -57,7 +58,7 @@ pub fn run(args: &EvidenceArgs, ui: &Ui) -> Result<Outcome> {
             check::LEVELS.join(", ")
         )));
     }
-    let out = common::out_dir(&args.case, &cfg);
+    let out = case.out.clone();
     output::prepare_dir(&out, args.case.force)?;
 
     let builtin = set
@@ -296,7 +297,7 @@ pub fn checkouts_in_window(
     logs_paths: &[String],
     ui: &Ui,
 ) -> Result<(Vec<scan::Checkout>, Vec<String>)> {
-    let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+    let logs: LogsConfig = cfg.logs();
     let args = EvidenceArgs {
         logs: logs_paths.to_vec(),
         ..EvidenceArgs::default()

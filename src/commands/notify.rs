@@ -38,10 +38,11 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
     let campaign = args.campaign.as_str();
     crate::notify::check_campaign(campaign)?;
     let layout = Layout::new(&out, campaign);
-    let cfg = common::load_config(&args.case)?;
-    let window = common::window(&cfg)?;
-    let ncfg: NotifyConfig = cfg.section(&cfg.notify, "notify")?;
-    let contact: ContactConfig = cfg.section(&cfg.contact, "contact")?;
+    let case = common::open_case(&args.case, None)?;
+    let cfg = &case.config;
+    let window = case.window()?.clone();
+    let ncfg: NotifyConfig = cfg.notify();
+    let contact: ContactConfig = cfg.contact();
     Case::check_exposed(&cfg.incident.exposed)?;
     let templates = match &args.templates {
         Some(dir) => Templates::from_dir(dir)?,
@@ -74,7 +75,7 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
         ),
         None => None,
     };
-    let sender = sender(&cfg, &ncfg, campaign, notice_date, &tz)?;
+    let sender = sender(cfg, &ncfg, campaign, notice_date, &tz)?;
     let case = Case {
         campaign: campaign.to_string(),
         incident: IncidentCtx {

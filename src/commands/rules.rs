@@ -17,7 +17,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
                 Some(p) => Config::load(p)?,
                 None => Config::empty(),
             };
-            let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+            let logs: LogsConfig = cfg.logs();
             let set = active_rules(&cfg, &logs, &a.rules)?;
             for r in &set.rules {
                 println!("{}\t{}\t{}\t{}", r.id, r.level, r.title, r.source);
@@ -31,7 +31,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
                 Some(p) => Config::load(p)?,
                 None => Config::empty(),
             };
-            let logs: LogsConfig = cfg.section(&cfg.logs, "logs")?;
+            let logs: LogsConfig = cfg.logs();
             let set = active_rules(&cfg, &logs, &a.rules)?;
             report_skipped(ui, &set);
             let ex = crate::rules::export::export(&set, &a.dir)?;
@@ -57,7 +57,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             let logs: LogsConfig = match &a.config {
                 Some(p) => {
                     let cfg = Config::load(p)?;
-                    cfg.section(&cfg.logs, "logs")?
+                    cfg.logs()
                 }
                 None => LogsConfig::default(),
             };

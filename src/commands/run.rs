@@ -44,10 +44,11 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
     let config_path = args.case.config.clone().ok_or_else(|| {
         Error::usage("run needs the case's config: pass --config incident.toml (create one with `skimtrace init DIR`)")
     })?;
-    let cfg = common::load_config(&args.case)?;
-    common::window(&cfg)?;
+    let case = common::open_case(&args.case, None)?;
+    case.window()?;
+    let cfg = &case.config;
     let clock = Clock::from_env()?;
-    let out = common::out_dir(&args.case, &cfg);
+    let out = case.out.clone();
     if !args.case.force && out.join(manifest::FILE).exists() {
         return Err(Error::usage(format!(
             "{}: already holds a case (manifest.json); pass --force to run again into it (the current manifest is kept as manifest.prev.json), or pick another --out",
@@ -153,7 +154,7 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
     // 4. report
     let t = Instant::now();
     header(ui, 4, "report");
-    let ctx = crate::report::Context::from_config(Some(&cfg), &clock)?;
+    let ctx = crate::report::Context::from_config(Some(cfg), &clock)?;
     let written = stage("report", &out, || crate::report::write(&out, &ctx))?;
     for w in &written.warnings {
         ui.warn(w);
@@ -169,8 +170,8 @@ pub fn run(args: &RunArgs, ui: &Ui) -> Result<u8> {
         manifest_version: manifest::VERSION,
         tool: format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
         incident_id: cfg.incident_id(),
-        config: Some(config_entry(&config_path, &cfg, args)?),
-        inputs: manifest::inputs(&input_files(&cfg, &summary))?,
+        config: Some(config_entry(&config_path, cfg, args)?),
+        inputs: manifest::inputs(&input_files(cfg, &summary))?,
         outputs: manifest::entries(&out, &written_files(&out, &record)?)?,
         counts: counts(&summary, &out),
         timing: manifest::Timing {

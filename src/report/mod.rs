@@ -130,17 +130,18 @@ impl Context {
                 ..Context::default()
             });
         };
-        let report: ReportConfig = cfg.section(&cfg.report, "report")?;
-        let contact = ["name", "phone", "hours", "email", "url"]
-            .iter()
-            .filter_map(|k| {
-                cfg.contact
-                    .as_ref()
-                    .and_then(|t| t.get(*k))
-                    .and_then(|v| v.as_str())
-                    .map(|v| (k.to_string(), v.to_string()))
-            })
-            .collect();
+        let report: ReportConfig = cfg.report();
+        let c = cfg.contact();
+        let contact = [
+            ("name", c.name),
+            ("phone", c.phone),
+            ("hours", c.hours),
+            ("email", c.email),
+            ("url", c.url),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
         let lang = match &report.language {
             Some(l) => Lang::parse(l).ok_or_else(|| {
                 cfg.error(format!(
