@@ -216,7 +216,7 @@ fn collect_inputs(
     let base = settings.overlaid(cli);
     let mut inputs: Vec<InputFile> = Vec::new();
     if !cli_paths.is_empty() {
-        for (path, display) in common::expand_inputs(cli_paths, Path::new("."), cli_what)? {
+        for (path, display) in crate::input::expand_inputs(cli_paths, Path::new("."), cli_what)? {
             inputs.push(InputFile {
                 path,
                 display,
@@ -225,7 +225,7 @@ fn collect_inputs(
         }
         return Ok(inputs);
     }
-    for (path, display) in common::expand_inputs(paths, &cfg.base_dir, paths_what)? {
+    for (path, display) in crate::input::expand_inputs(paths, &cfg.base_dir, paths_what)? {
         inputs.push(InputFile {
             path,
             display,
@@ -234,10 +234,12 @@ fn collect_inputs(
     }
     for extra in extras {
         let own = settings.overlaid(&extra.settings).overlaid(cli);
-        for (path, display) in common::expand_inputs(&extra.paths, &cfg.base_dir, extras_what)? {
+        for (path, display) in
+            crate::input::expand_inputs(&extra.paths, &cfg.base_dir, extras_what)?
+        {
             match inputs
                 .iter_mut()
-                .find(|i| common::same_file(&i.path, &path))
+                .find(|i| crate::input::same_file(&i.path, &path))
             {
                 Some(existing) => existing.settings = own.clone(),
                 None => inputs.push(InputFile {
@@ -828,7 +830,7 @@ fn join_checkouts(
     ui: &Ui,
     ingest: &mut Ingest,
 ) -> Result<CheckoutJoin> {
-    let (checkouts, sources) = super::evidence::checkouts_in_window(cfg, window, logs, ui)?;
+    let (checkouts, sources) = crate::evidence::checkouts_in_window(cfg, window, logs, ui)?;
     let has_col = |k: &str| ingest.files.iter().any(|f| f.columns.contains_key(k));
     let (by_login, by_session) = (has_col("login_id"), has_col("session"));
     let mut logins: HashSet<&str> = HashSet::default();

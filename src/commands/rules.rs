@@ -1,14 +1,27 @@
-//! `skimtrace rules list` and `skimtrace rules check`: what the evidence run would match with,
-//! and whether a rule folder loads. Also the one place that assembles the active rule set from
-//! the built-in pack, `[logs]` and the command line, for `evidence` too.
+//! `skimtrace rules list`, `export` and `check`: what the evidence run would match with, and
+//! whether a rule folder loads. The active set is assembled by [`crate::rules::assemble`], as
+//! for `evidence`.
 
 use super::common::Ui;
 use crate::access_log::format::LineFormat;
 use crate::cli::{RuleArgs, RulesArgs, RulesCommand};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::evidence::LogsConfig;
-use crate::rules::{Iocs, RuleSet};
+use crate::rules::assemble::{active_rules, line_format, RuleOptions};
+use crate::rules::RuleSet;
+
+impl From<&RuleArgs> for RuleOptions {
+    fn from(a: &RuleArgs) -> RuleOptions {
+        RuleOptions {
+            rules: a.rules.clone(),
+            no_builtin: a.no_builtin,
+            ioc_ips: a.ioc_ips.clone(),
+            ioc_domains: a.ioc_domains.clone(),
+            ioc_paths: a.ioc_paths.clone(),
+        }
+    }
+}
 
 pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
     match &args.command {
@@ -18,7 +31,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
                 None => Config::empty(),
             };
             let logs: LogsConfig = cfg.logs();
-            let set = active_rules(&cfg, &logs, &a.rules)?;
+            let set = active_rules(&cfg, &logs, &(&a.rules).into())?;
             for r in &set.rules {
                 println!("{}\t{}\t{}\t{}", r.id, r.level, r.title, r.source);
             }
@@ -32,7 +45,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
                 None => Config::empty(),
             };
             let logs: LogsConfig = cfg.logs();
-            let set = active_rules(&cfg, &logs, &a.rules)?;
+            let set = active_rules(&cfg, &logs, &(&a.rules).into())?;
             report_skipped(ui, &set);
             let ex = crate::rules::export::export(&set, &a.dir)?;
             for (file, id, title) in &ex.written {
@@ -106,55 +119,4 @@ fn report_skipped(ui: &Ui, set: &RuleSet) {
             s.reason
         ));
     }
-}
-
-/// The format from `--format` / `--log-format` (a usage error when it does not compile);
-/// `None` for `auto`.
-pub fn line_format(name: Option<&str>, custom: Option<&str>) -> Result<Option<LineFormat>> {
-    if let Some(c) = custom {
-        return LineFormat::custom(c)
-            .map(Some)
-            .map_err(|e| Error::usage(format!("log format {c:?}: {e}")));
-    }
-    match name.map(str::trim) {
-        None | Some("auto") | Some("") => Ok(None),
-        Some(n) => LineFormat::named(n).map(Some).map_err(Error::usage),
-    }
-}
-
-/// The active rules: the built-in pack (unless turned off), `--rules` (else `[logs] rules`),
-/// and the IOC lists (command line over config).
-pub fn active_rules(cfg: &Config, logs: &LogsConfig, args: &RuleArgs) -> Result<RuleSet> {
-    let builtin = !args.no_builtin && logs.builtin_rules.unwrap_or(true);
-    let mut set = if builtin {
-        RuleSet::builtin()
-    } else {
-        RuleSet::default()
-    };
-    if !args.rules.is_empty() {
-        for p in &args.rules {
-            set.load_path(p, &p.to_string_lossy())?;
-        }
-    } else {
-        for p in &logs.rules {
-            set.load_path(&cfg.resolve(p), p)?;
-        }
-    }
-    let mut iocs = Iocs::default();
-    let pick = |cli: &Option<std::path::PathBuf>, conf: &Option<String>| {
-        cli.clone()
-            .map(|p| (p.clone(), p.to_string_lossy().into_owned()))
-            .or_else(|| conf.as_ref().map(|c| (cfg.resolve(c), c.clone())))
-    };
-    if let Some((p, shown)) = pick(&args.ioc_ips, &logs.ioc_ips) {
-        iocs.load_ips(&p, &shown)?;
-    }
-    if let Some((p, shown)) = pick(&args.ioc_domains, &logs.ioc_domains) {
-        iocs.load_domains(&p, &shown)?;
-    }
-    if let Some((p, shown)) = pick(&args.ioc_paths, &logs.ioc_paths) {
-        iocs.load_paths(&p, &shown)?;
-    }
-    set.add_iocs(&iocs);
-    Ok(set)
 }

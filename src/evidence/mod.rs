@@ -6,15 +6,18 @@
 //! - [`hits`] reads hits found elsewhere (`--hits`) back in;
 //! - [`check`] compares the hits with the window and finds log gaps;
 //! - [`parquet`] writes every parsed request as Parquet (`--emit-events`);
+//! - [`run()`] is the stage: the case and [`Options`] in, the outputs written, an [`Output`];
 //! - [`write`] writes `evidence.jsonl`, `evidence.csv`, `timeline.csv`, `rejected_lines.csv`
 //!   and the `evidence` and `window_check` keys of `summary.json`.
 
 pub mod check;
 pub mod hits;
 pub mod parquet;
+mod run;
 pub mod scan;
 pub mod write;
 
+pub use run::{checkouts_in_window, run, Options, Output};
 pub use scan::{FileResult, Hit, Input, ScanOptions};
 
 /// Default checkout-submission paths (regexes over the request target of POST requests): the

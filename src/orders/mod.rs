@@ -16,11 +16,10 @@
 //!
 //! A record is rejected only when its place in or out of the window cannot be decided (no
 //! readable timestamp) or it is malformed (a wrong number of fields, or a line that opened a
-//! quote that never closed: see [`crate::csvin`]). Everything else is
+//! quote that never closed: see [`crate::input::csv`]). Everything else is
 //! classified, so the counts always reconcile: `rows_read = in_window + out_of_window +
 //! not_card + rejected`, per file and in total.
 
-pub mod decode;
 pub mod layout;
 pub mod methods;
 mod record;
@@ -244,7 +243,7 @@ impl Ingest {
     }
 
     /// Reads one file, streaming, adding its in-window card orders and its counts (see
-    /// [`crate::csvin`] for encodings and threads).
+    /// [`crate::input::csv`] for encodings and threads).
     pub fn read_file(
         &mut self,
         input: &InputFile,
@@ -262,7 +261,7 @@ impl Ingest {
             checkpoint,
             state: None,
         };
-        let opened = crate::csvin::read(
+        let opened = crate::input::csv::read(
             &input.path,
             &input.display,
             input.settings.encoding.as_deref(),
@@ -877,7 +876,7 @@ impl FileState<'_> {
     }
 }
 
-impl<'a> crate::csvin::Visitor for OrderFile<'a> {
+impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
     fn header(&mut self, headers: Vec<String>) -> Result<()> {
         let input = self.input;
         let layout = layout::resolve(
@@ -1040,7 +1039,7 @@ fn clean(s: impl AsRef<str>) -> String {
 /// card-like runs elsewhere masked.
 fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
     let card_col = layout.col(Field::CardNumber);
-    crate::csvin::redacted_record(
+    crate::input::csv::redacted_record(
         rec,
         layout.headers.len(),
         &layout.security_code_cols,

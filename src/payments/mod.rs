@@ -394,7 +394,7 @@ pub fn read(
             with_payment: v.out.orders_with_payment.clone(),
             ambiguous: v.out.ambiguous_candidates.clone(),
         };
-        let opened = crate::csvin::read(
+        let opened = crate::input::csv::read(
             &input.path,
             &input.display,
             input.settings.encoding.as_deref(),
@@ -500,7 +500,7 @@ impl PaymentFile<'_> {
     fn masked_record(&self, rec: &csv::ByteRecord) -> String {
         let layout = self.layout.as_ref().expect("layout");
         let fp_col = layout.col(PField::Fingerprint);
-        crate::csvin::redacted_record(rec, layout.width, &layout.security_code_cols, |i, s| {
+        crate::input::csv::redacted_record(rec, layout.width, &layout.security_code_cols, |i, s| {
             // The gateway's own card fingerprint identifies the card: never written.
             (Some(i) == fp_col).then(|| {
                 if s.trim().is_empty() {
@@ -895,7 +895,7 @@ impl PaymentFile<'_> {
     }
 }
 
-impl crate::csvin::Visitor for PaymentFile<'_> {
+impl crate::input::csv::Visitor for PaymentFile<'_> {
     fn header(&mut self, headers: Vec<String>) -> Result<()> {
         let layout = resolve(
             &headers,

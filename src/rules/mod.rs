@@ -5,6 +5,7 @@
 //! subset) and lists each with its reason; a rule file named on its own must load, or the run
 //! stops with a config error naming the file and the rule.
 
+pub mod assemble;
 pub mod export;
 pub mod matcher;
 pub mod sigma;

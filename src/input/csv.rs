@@ -20,7 +20,7 @@
 //!   line its data starts on, blank lines before it skipped.
 
 use crate::error::{Error, Result};
-use crate::orders::decode::{self, Damage, Evidence, Verdict};
+use crate::input::decode::{self, Damage, Evidence, Verdict};
 use encoding_rs::Encoding;
 use std::io::Read;
 use std::path::Path;
