@@ -5,8 +5,9 @@
 //!
 //! `BENCH_ROWS` sets the row count (default 1,000,000).
 
-use skimtrace::cli::{AffectedArgs, CaseArgs};
-use skimtrace::commands::{affected, Ui};
+use skimtrace::affected;
+use skimtrace::case::{Case, Overrides};
+use skimtrace::progress::Silent;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -87,19 +88,20 @@ fn best_of_three(
     for run in 0..3 {
         let out = dir.join(format!("{name}-{run}"));
         let _ = std::fs::remove_dir_all(&out);
-        let args = AffectedArgs {
-            case: CaseArgs {
-                window: Some("2020-04-27..2021-12-22".into()),
-                tz: Some("Asia/Tokyo".into()),
-                out: Some(out.clone()),
-                ..CaseArgs::default()
-            },
+        let case = Case::open(&Overrides {
+            window: Some("2020-04-27..2021-12-22".into()),
+            tz: Some("Asia/Tokyo".into()),
+            out: Some(out.clone()),
+            ..Overrides::default()
+        })
+        .expect("the case opens");
+        let opts = affected::Options {
             orders: orders.to_vec(),
             payments: payments.to_vec(),
-            ..AffectedArgs::default()
+            ..affected::Options::default()
         };
         let t = Instant::now();
-        let outcome = affected::run(&args, &Ui::new(true)).expect("affected runs");
+        let outcome = affected::run(&case, &opts, &Silent).expect("affected runs");
         let secs = t.elapsed().as_secs_f64();
         best = best.min(secs);
         report(secs, outcome.customers);

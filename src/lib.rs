@@ -19,6 +19,7 @@
 //! [`commands`] glues the stages into the subcommands; [`cli`] only parses arguments.
 
 pub mod access_log;
+pub mod affected;
 pub mod cards;
 pub mod case;
 pub mod cli;

@@ -1,0 +1,226 @@
+//! The affected keys of summary.json, built once every part is known, with the
+//! reconciliation check (every row read is in window, out of window, not card or rejected),
+//! and the lines the user reads at the end.
+
+use super::write::Stats;
+use crate::cards::FingerprintKey;
+use crate::config::Config;
+use crate::customers::Groups;
+use crate::error::{Error, Result};
+use crate::orders::{EntryKind, Ingest};
+use crate::payments::{self, Payments};
+use crate::progress::Progress;
+use crate::window::Window;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Builds the summary's keys (and the warnings to print) and checks the reconciliation.
+pub(super) fn summary(
+    cfg: &Config,
+    window: &Window,
+    key: &FingerprintKey,
+    ingest: &Ingest,
+    groups: &Groups,
+    stats: &Stats,
+) -> Result<(Map<String, Value>, Vec<String>)> {
+    let totals = ingest.totals();
+    if !totals.reconciles() || ingest.files.iter().any(|f| !f.counts.reconciles()) {
+        return Err(Error::Invariant(format!(
+            "row counts do not reconcile: {totals:?}; please report this"
+        )));
+    }
+    let shared = groups.card_people.values().filter(|&&n| n > 1).count();
+    let by_brand: Map<String, Value> = stats
+        .brand_cards
+        .iter()
+        .map(|(b, n)| {
+            let people = stats.brand_customers.get(b).copied().unwrap_or(0);
+            (b.clone(), json!({"cards": n, "customers": people}))
+        })
+        .collect();
+    let (cards, invalid, masked_only) = (
+        stats.cards.len(),
+        stats.cards_invalid,
+        stats.cards_masked_only,
+    );
+    let first = ingest.orders.iter().map(|o| o.at).min();
+    let last = ingest.orders.iter().map(|o| o.at).max();
+    let orders = ingest.order_counts();
+    let excluded: u64 = ingest
+        .files
+        .iter()
+        .map(|f| f.not_card_excluded_status)
+        .sum();
+
+    let mut warnings: Vec<String> = Vec::new();
+    for f in &ingest.files {
+        for w in &f.warnings {
+            warnings.push(format!("{}: {w}", f.path));
+        }
+    }
+    if key.source == crate::cards::KeySource::Random {
+        warnings.push("no fingerprint key was given (SKIMTRACE_FINGERPRINT_KEY or [fingerprint] key_file): a random key was used, so card fingerprints and customer ids differ from run to run".into());
+    }
+    let unrecognised: BTreeMap<&String, u64> = ingest
+        .methods
+        .iter()
+        .filter(|(_, t)| t.class == "unrecognised")
+        .map(|(m, t)| (m, t.rows))
+        .collect();
+    if !unrecognised.is_empty() {
+        warnings.push(format!(
+            "payment methods counted as not card because no rule names them: {}; add them to [orders] card_methods or not_card_methods",
+            unrecognised.iter().map(|(m, n)| format!("{m:?} ({n} rows)")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if cards == 0 {
+        warnings.push("card details were not available: no input carried card numbers or last 4 digits (add the payment gateway's export)".into());
+    }
+    const WARNED: usize = 5;
+    for c in ingest.collisions.iter().take(WARNED) {
+        warnings.push(format!(
+            "order id {:?} is used by two different orders ({} differ): {} and {}; both were kept and classified on their own",
+            c.order_id,
+            c.differs.join(", "),
+            c.first,
+            c.other
+        ));
+    }
+    if ingest.collisions_total > WARNED as u64 {
+        warnings.push(format!(
+            "{} more order id(s) are used by different orders in different files (summary.json order_id_collisions)",
+            ingest.collisions_total - WARNED as u64
+        ));
+    }
+    if ingest.disagreements > 0 {
+        warnings.push(format!(
+            "{} later record(s) of an order disagree with its first record on e-mail or time; the first record was used",
+            ingest.disagreements
+        ));
+    }
+
+    let v = json!({
+        "tool": format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
+        "incident": {
+            "name": cfg.incident.name,
+            "id": cfg.incident_id(),
+            "company": cfg.incident.company,
+            "exposed": cfg.incident.exposed,
+        },
+        "window": window.summary(),
+        "timezone": window.tz_name,
+        "rows_read": totals.rows_read,
+        "in_window": totals.in_window,
+        "out_of_window": totals.out_of_window,
+        "not_card": totals.not_card,
+        "rejected": totals.rejected,
+        "reconciled": true,
+        "not_card_excluded_status": excluded,
+        "orders_in_window": orders.orders_in_window,
+        "orders_out_of_window": orders.orders_out_of_window,
+        "orders_not_card": orders.orders_not_card,
+        "record_disagreements": ingest.disagreements,
+        "order_id_collisions": ingest.collisions,
+        "order_id_collisions_total": ingest.collisions_total,
+        "customers_affected": stats.customers,
+        "customers_without_contact": stats.without_contact,
+        "customers_login_only": stats.login_only,
+        "cards_affected": cards,
+        "cards_shared": shared,
+        "cards_invalid": invalid,
+        "cards_masked_only": masked_only,
+        "card_details_available": cards > 0,
+        "first_affected_at": first.map(|t| window.format(t)),
+        "last_affected_at": last.map(|t| window.format(t)),
+        "by_brand": by_brand,
+        "by_country": stats.by_country,
+        "by_region": stats.by_region,
+        "payment_methods": ingest.methods,
+        "fingerprint_key": {"source": key.source, "id": key.key_id()},
+        "files": ingest.files,
+        "warnings": warnings,
+    });
+    let Value::Object(map) = v else {
+        unreachable!("json! object")
+    };
+    Ok((map, warnings))
+}
+
+pub(super) fn report_to_user(
+    ui: &dyn Progress,
+    out: &Path,
+    ingest: &Ingest,
+    stats: &Stats,
+    warnings: &[String],
+) {
+    let t = ingest.totals();
+    ui.say(&format!(
+        "skimtrace: {} rows read: {} in window, {} out of window, {} not card, {} rejected",
+        t.rows_read, t.in_window, t.out_of_window, t.not_card, t.rejected
+    ));
+    ui.say(&format!(
+        "skimtrace: {} customers affected ({} without any contact), outputs in {}",
+        stats.customers,
+        stats.without_contact,
+        out.display()
+    ));
+    for w in warnings {
+        ui.warn(w);
+    }
+}
+
+/// The payments part of the summary: per file counts (reconciled), totals, and the in-window
+/// card orders that no charge joined (an export cut short, a second gateway…).
+pub(super) fn payments_summary(
+    summary: &mut Map<String, Value>,
+    warnings: &mut Vec<String>,
+    p: &Payments,
+    ingest: &Ingest,
+) {
+    let mut t = payments::PCounts::default();
+    for f in &p.files {
+        t.rows_read += f.counts.rows_read;
+        t.matched += f.counts.matched;
+        t.unmatched_in_window += f.counts.unmatched_in_window;
+        t.out_of_window += f.counts.out_of_window;
+        t.not_card += f.counts.not_card;
+        t.rejected += f.counts.rejected;
+        for w in &f.warnings {
+            warnings.push(format!("{}: {w}", f.path));
+        }
+    }
+    let in_window_orders = ingest
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == EntryKind::Order);
+    let without: u64 = in_window_orders
+        .filter(|(i, _)| !p.orders_with_payment.contains(&(*i as u32)))
+        .count() as u64;
+    if without > 0 {
+        warnings.push(format!(
+            "{without} in-window card order(s) have no payment row (orders_without_payment): an export cut short, or a second gateway?"
+        ));
+    }
+    let ambiguous: u64 = p.files.iter().map(|f| f.ambiguous).sum();
+    if ambiguous > 0 {
+        warnings.push(format!("{ambiguous} charge(s) fit more than one order and were joined to none (payments_unmatched.csv)"));
+    }
+    summary.insert(
+        "payments".into(),
+        json!({
+            "files": p.files,
+            "rows_read": t.rows_read,
+            "matched": t.matched,
+            "unmatched_in_window": t.unmatched_in_window,
+            "out_of_window": t.out_of_window,
+            "not_card": t.not_card,
+            "rejected": t.rejected,
+            "ambiguous": ambiguous,
+            "reconciled": t.reconciles(),
+            "charges_listed": p.charges.len(),
+        }),
+    );
+    summary.insert("orders_without_payment".into(), json!(without));
+}
