@@ -12,6 +12,8 @@
 //!   ([`par`]: an ordered parallel map, so outputs keep the customers' order);
 //! - [`journal`] is the append-only `sent.jsonl` that makes sending resumable and exactly once;
 //!   [`lock`] keeps a second run out of the case folder while one renders or sends;
+//! - [`run()`] is the stage: the case and [`Options`] in; [`stage`] writes a campaign's
+//!   notices, [`select`] picks what a sending run sends (exactly once per address);
 //! - [`send`] runs the batch through [`smtp`], our SMTP client (one write per message and
 //!   `TCP_NODELAY`), step by step so the journal can record the moment the server accepted
 //!   `DATA`.
@@ -30,12 +32,16 @@ pub mod lock;
 pub mod message;
 pub mod par;
 pub mod render;
+mod run;
+pub mod select;
 pub mod send;
 pub mod settings;
 pub mod smtp;
+pub mod stage;
 pub mod status;
 
 pub use input::Recipient;
+pub use run::{run, Options};
 
 /// The campaign used when none is named.
 pub const DEFAULT_CAMPAIGN: &str = "notice";
