@@ -38,6 +38,7 @@ pub mod notify;
 pub mod orders;
 pub mod output;
 pub mod payments;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rules;

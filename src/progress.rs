@@ -11,6 +11,9 @@ pub trait Progress: Sync {
     fn say(&self, msg: &str);
     /// A warning: something the user must look at (shown under `--quiet` too).
     fn warn(&self, msg: &str);
+    /// A line shown under `--quiet` too that is not a warning: what failed and what to do
+    /// next.
+    fn tell(&self, msg: &str);
     /// A byte-counting progress bar over `total` bytes, when the user can see one.
     fn bytes_bar(&self, total: u64, what: &str) -> Option<ProgressBar>;
 }
@@ -21,6 +24,7 @@ pub struct Silent;
 impl Progress for Silent {
     fn say(&self, _: &str) {}
     fn warn(&self, _: &str) {}
+    fn tell(&self, _: &str) {}
     fn bytes_bar(&self, _: u64, _: &str) -> Option<ProgressBar> {
         None
     }

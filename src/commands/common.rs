@@ -15,6 +15,9 @@ impl crate::progress::Progress for Ui {
     fn warn(&self, msg: &str) {
         Ui::warn(self, msg)
     }
+    fn tell(&self, msg: &str) {
+        eprintln!("{}", crate::cards::detect::mask(msg).0);
+    }
     fn bytes_bar(&self, total: u64, what: &str) -> Option<ProgressBar> {
         Ui::bytes_bar(self, total, what)
     }

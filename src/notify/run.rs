@@ -257,10 +257,7 @@ fn sender(
 
 pub(super) fn report_plan(plan: &Plan, rendered: usize, layout: &Layout, ui: &dyn Progress) {
     for line in plan.problem_report() {
-        eprintln!(
-            "skimtrace: problem: {}",
-            crate::cards::detect::mask(&line.to_string()).0
-        );
+        ui.tell(&format!("skimtrace: problem: {line}"));
     }
     ui.say(&format!(
         "skimtrace: {rendered} {} messages rendered, {} customers without a usable address ({}), {} problems",
@@ -378,13 +375,13 @@ fn send_all(
     ));
     if def + fail + unk > 0 {
         if def > 0 {
-            eprintln!("skimtrace: {def} deferred (the server said try later): run the same command again to retry them");
+            ui.tell(&format!("skimtrace: {def} deferred (the server said try later): run the same command again to retry them"));
         }
         if fail > 0 {
-            eprintln!("skimtrace: {fail} failed permanently: see {} (retry with --retry-failed once fixed)", layout.failed().display());
+            ui.tell(&format!("skimtrace: {fail} failed permanently: see {} (retry with --retry-failed once fixed)", layout.failed().display()));
         }
         if unk > 0 {
-            eprintln!("skimtrace: {unk} unknown (the connection broke after DATA; the customer may have the message): check the server's logs, then pass --resend-unknown to send them again");
+            ui.tell(&format!("skimtrace: {unk} unknown (the connection broke after DATA; the customer may have the message): check the server's logs, then pass --resend-unknown to send them again"));
         }
         return Ok(1);
     }
