@@ -12,4 +12,5 @@
 pub mod index;
 pub mod journal;
 pub mod operators;
+pub mod serve;
 pub mod server;

@@ -17,6 +17,9 @@
 //! `order_ids` and `contact`. Two runs made with different fingerprint keys cannot be compared
 //! (their fingerprints and ids differ for the same card and person): [`check_keys`] refuses.
 
+mod run;
+pub use run::{run, Options};
+
 use crate::text::{nfkc_lower, normalize_email};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
