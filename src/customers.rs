@@ -14,11 +14,12 @@ use crate::cards::FingerprintKey;
 use crate::orders::{CardIdentity, CardInfo, EntryKind, Ingest, OrderRecord, Sym};
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A card as listed for a customer.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct CustomerCard {
     pub brand: String,
     pub last4: String,
@@ -37,13 +38,14 @@ pub struct CustomerCard {
 }
 
 /// How a customer can be reached.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Contact {
     Email,
     /// No e-mail in the export, but a login id: the shop can look the address up.
     Login,
     /// Neither: postal follow-up.
+    #[default]
     None,
 }
 
@@ -57,8 +59,12 @@ impl Contact {
     }
 }
 
-/// One affected person (the record of `affected.jsonl`).
-#[derive(Debug, Clone, Serialize)]
+/// One affected person: the record of `affected.jsonl`, declared once. `affected` writes it;
+/// `notify`, `diff` and the desk read it back. Reading is tolerant: a field missing (a record
+/// written before the field existed, or made by another tool) takes its default, and unknown
+/// fields are ignored, so later versions can add fields without breaking earlier folders.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Customer {
     pub customer_id: String,
     pub name: String,
@@ -422,5 +428,55 @@ fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
         check: c.check.as_str().to_string(),
         display,
         expiry: c.expiry.as_deref().map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one record reads back what `affected` writes, byte for byte, and reads a record of
+    /// an older version (fields missing) or a newer one (unknown fields) too.
+    #[test]
+    fn the_record_round_trips_and_reads_older_and_newer_lines() {
+        let c = Customer {
+            customer_id: "c-1".into(),
+            name: "山田 太郎".into(),
+            email: Some("taro@example.jp".into()),
+            emails: vec!["taro@example.jp".into()],
+            login_ids: vec!["M1".into()],
+            phones: vec!["090-0000-0000".into()],
+            locale: "ja".into(),
+            region: "東京都".into(),
+            country: "JP".into(),
+            cards: vec![CustomerCard {
+                brand: "VISA".into(),
+                last4: "1111".into(),
+                masked: "411111******1111".into(),
+                fingerprint: Some("fp".into()),
+                shared: true,
+                check: "valid".into(),
+                display: "VISA ****1111 (shared)".into(),
+                expiry: Some("12/2025".into()),
+            }],
+            order_ids: vec!["1001".into()],
+            order_count: 1,
+            first_order_at: "2021-01-01T00:00:00+09:00".into(),
+            last_order_at: "2021-01-01T00:00:00+09:00".into(),
+            contact: Contact::Email,
+            charge_ids: vec!["ch_1".into()],
+            reasons: vec!["card_order_in_window".into()],
+        };
+        let line = serde_json::to_string(&c).unwrap();
+        let back: Customer = serde_json::from_str(&line).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), line);
+
+        let old: Customer =
+            serde_json::from_str(r#"{"customer_id":"c-2","contact":"login","future":1}"#).unwrap();
+        assert_eq!(old.customer_id, "c-2");
+        assert_eq!(old.contact, Contact::Login);
+        assert!(old.cards.is_empty() && old.phones.is_empty());
+        // Without phones the record keeps the bytes of cases made before phones existed.
+        assert!(!serde_json::to_string(&old).unwrap().contains("phones"));
     }
 }

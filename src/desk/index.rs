@@ -271,46 +271,9 @@ pub struct Index {
     pub campaigns: Vec<String>,
 }
 
-/// A line of `affected.jsonl`, as far as the desk reads it. Fields added after a case was
-/// written (`phones`, `charge_ids`, `reasons`) default to empty.
-#[derive(Deserialize)]
-struct AffectedLine {
-    customer_id: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    emails: Vec<String>,
-    #[serde(default)]
-    phones: Vec<String>,
-    #[serde(default)]
-    locale: String,
-    #[serde(default)]
-    cards: Vec<CardLine>,
-    #[serde(default)]
-    order_ids: Vec<String>,
-    #[serde(default)]
-    charge_ids: Vec<String>,
-    #[serde(default)]
-    first_order_at: String,
-    #[serde(default)]
-    last_order_at: String,
-    #[serde(default)]
-    contact: serde_json::Value,
-    #[serde(default)]
-    reasons: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct CardLine {
-    #[serde(default)]
-    brand: String,
-    #[serde(default)]
-    last4: String,
-    #[serde(default)]
-    shared: bool,
-}
+/// A line of `affected.jsonl`: the one record, read tolerantly (fields added after a case was
+/// written, such as `phones`, `charge_ids`, `reasons`, default to empty).
+use crate::customers::Customer as AffectedLine;
 
 /// A line of `diff.jsonl`.
 #[derive(Deserialize)]
@@ -372,10 +335,7 @@ fn prepare(a: AffectedLine) -> Prepared {
             shared: c.shared,
         })
         .collect();
-    let contact = match &a.contact {
-        serde_json::Value::String(s) => s.clone(),
-        _ => String::new(),
-    };
+    let contact = a.contact.as_str().to_string();
     Prepared {
         emails,
         phones: a.phones.iter().filter_map(|p| phone_key(p)).collect(),
@@ -498,6 +458,13 @@ impl Index {
                             format!("not a customer record ({e}); re-create it with `skimtrace affected`"),
                         )
                     })?;
+                    if a.customer_id.trim().is_empty() {
+                        return Err(input_error(
+                            path,
+                            n + 1,
+                            "not a customer record (customer_id is missing or empty); re-create it with `skimtrace affected`".to_string(),
+                        ));
+                    }
                     Ok(Some(prepare(a)))
                 })
                 .collect();

@@ -21,7 +21,7 @@ mod run;
 pub use run::{run, Options};
 
 use crate::text::{nfkc_lower, normalize_email};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
@@ -62,58 +62,27 @@ impl Error {
     }
 }
 
-/// One person of a run, as far as a diff is concerned.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Person {
-    pub customer_id: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub emails: Vec<String>,
-    #[serde(default)]
-    pub login_ids: Vec<String>,
-    #[serde(default)]
-    pub cards: Vec<PersonCard>,
-    #[serde(default)]
-    pub order_ids: Vec<String>,
-    #[serde(default)]
-    pub contact: String,
+/// One person of a run: the one record of `affected.jsonl`.
+pub use crate::customers::Customer as Person;
+/// A card of a person.
+pub use crate::customers::CustomerCard as PersonCard;
+
+/// A card's identity in a diff: the keyed fingerprint, else brand + mask.
+fn card_identity(c: &PersonCard) -> String {
+    match &c.fingerprint {
+        Some(f) => format!("fp:{f}"),
+        None => format!("mask:{}|{}", c.brand, c.masked),
+    }
 }
 
-/// A card of a person: its identity and how it is shown (brand + last 4, never more).
-#[derive(Debug, Clone, Deserialize)]
-pub struct PersonCard {
-    #[serde(default)]
-    pub brand: String,
-    #[serde(default)]
-    pub last4: String,
-    #[serde(default)]
-    pub masked: String,
-    #[serde(default)]
-    pub fingerprint: Option<String>,
-}
-
-impl PersonCard {
-    /// The keyed fingerprint, else brand + mask.
-    fn identity(&self) -> String {
-        match &self.fingerprint {
-            Some(f) => format!("fp:{f}"),
-            None => format!("mask:{}|{}", self.brand, self.masked),
-        }
-    }
-
-    /// `VISA ****1111`: what the diff shows of a card.
-    fn shown(&self) -> String {
-        let last4: String =
-            if self.last4.len() == 4 && self.last4.bytes().all(|b| b.is_ascii_digit()) {
-                self.last4.clone()
-            } else {
-                "????".into()
-            };
-        format!("{} ****{last4}", self.brand)
-    }
+/// `VISA ****1111`: what the diff shows of a card (brand + last 4, never more).
+fn card_shown(c: &PersonCard) -> String {
+    let last4: String = if c.last4.len() == 4 && c.last4.bytes().all(|b| b.is_ascii_digit()) {
+        c.last4.clone()
+    } else {
+        "????".into()
+    };
+    format!("{} ****{last4}", c.brand)
 }
 
 /// One `affected` run.
@@ -557,13 +526,13 @@ impl Side {
         };
         for p in people {
             for c in &p.cards {
-                s.cards.insert(c.identity(), c.shown());
+                s.cards.insert(card_identity(c), card_shown(c));
             }
             s.email.extend(p.email.as_deref().and_then(normalize_email));
             s.emails
                 .extend(p.emails.iter().filter_map(|e| normalize_email(e)));
             s.order_ids.extend(p.order_ids.iter().cloned());
-            s.contact.insert(p.contact.clone());
+            s.contact.insert(p.contact.as_str().to_string());
         }
         s
     }
@@ -635,6 +604,7 @@ fn matched(old: &[&Person], new: &[&Person], link: String) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::customers::Contact;
 
     fn p(id: &str, email: Option<&str>, logins: &[&str], orders: &[&str]) -> Person {
         Person {
@@ -645,7 +615,12 @@ mod tests {
             login_ids: logins.iter().map(|s| s.to_string()).collect(),
             cards: Vec::new(),
             order_ids: orders.iter().map(|s| s.to_string()).collect(),
-            contact: if email.is_some() { "email" } else { "login" }.into(),
+            contact: if email.is_some() {
+                Contact::Email
+            } else {
+                Contact::Login
+            },
+            ..Person::default()
         }
     }
 
@@ -655,6 +630,7 @@ mod tests {
             last4: last4.into(),
             masked: format!("411111******{last4}"),
             fingerprint: fp.map(str::to_string),
+            ..PersonCard::default()
         }
     }
 
@@ -676,7 +652,7 @@ mod tests {
             p("c-2", None, &[], &["7"]),
         ];
         let mut none = p("c-3", None, &[], &["7", "8"]);
-        none.contact = "none".into();
+        none.contact = Contact::None;
         let new = vec![p("c-4", Some("b@x.jp"), &[], &["2"]), none];
         let d = compare(&old, &new);
         let kinds: Vec<(Kind, Vec<&str>)> =
@@ -727,7 +703,7 @@ mod tests {
             p("c-2", None, &["u7"], &["2"]),
         ];
         let mut merged = p("c-1", Some("a@x.jp"), &["u7"], &["1", "2", "3"]);
-        merged.contact = "email".into();
+        merged.contact = Contact::Email;
         let d = compare(&old, &[merged]);
         assert_eq!(d.rows.len(), 1);
         let r = &d.rows[0];

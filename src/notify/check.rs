@@ -173,7 +173,7 @@ impl<'a> Preparer<'a> {
                 return Item::NoEmail(NoEmail {
                     customer_id: r.customer_id.clone(),
                     name: super::render::clean_name(&r.name),
-                    contact: r.contact.clone(),
+                    contact: r.contact.as_str().to_string(),
                     reason: reason.to_string(),
                 })
             }
