@@ -47,6 +47,12 @@ pub enum Error {
     /// Comparing two runs (`diff`).
     #[error(transparent)]
     Diff(#[from] crate::diff::Error),
+    /// The `evidence` stage.
+    #[error(transparent)]
+    Evidence(#[from] crate::evidence::Error),
+    /// The `affected` stage.
+    #[error(transparent)]
+    Affected(#[from] crate::affected::Error),
 }
 
 impl Error {
@@ -60,6 +66,8 @@ impl Error {
             | Error::CheckFailed(_) => 1,
             Error::Notify(e) => e.exit_code(),
             Error::Diff(e) => e.exit_code(),
+            Error::Evidence(e) => e.exit_code(),
+            Error::Affected(e) => e.exit_code(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::Options;
 use crate::config::{Config, InputSettings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::orders::InputFile;
 use crate::payments::PaymentsConfig;
 use std::path::Path;
@@ -24,9 +24,7 @@ pub(super) fn order_inputs(args: &Options, cfg: &Config) -> Result<Vec<InputFile
         &cli,
     )?;
     if inputs.is_empty() {
-        return Err(Error::usage(
-            "no order exports: pass --orders FILE... or set [orders] paths in the config",
-        ));
+        return Err(super::Error::NoOrders.into());
     }
     Ok(inputs)
 }

@@ -16,13 +16,38 @@ pub use write::AFFECTED_CSV_HEADER;
 
 use crate::case::Case;
 use crate::customers;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::orders::{methods::MethodRules, Ingest, IngestOptions};
 use crate::output::{self, CsvOut};
 use crate::payments::{self, JoinRules, PaymentsConfig};
 use crate::progress::Progress;
 use serde_json::json;
 use std::path::PathBuf;
+
+/// What stops the `affected` stage itself (the crate's [`crate::Error`] wraps it). A bad row
+/// never stops it: it is rejected with its file, line and reason, and counted.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No order export to read.
+    #[error("no order exports: pass --orders FILE... or set [orders] paths in the config")]
+    NoOrders,
+    /// The row counts do not add up (never expected): nothing is written as if fine.
+    #[error("internal check failed: row counts do not reconcile: {totals}; please report this")]
+    Unreconciled { totals: String },
+    /// A writer thread panicked (never expected).
+    #[error("internal check failed: the {output} writer panicked")]
+    WriterPanicked { output: &'static str },
+}
+
+impl Error {
+    /// Exit code: no inputs is the user's to fix (2); a broken invariant is 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::NoOrders => 2,
+            Error::Unreconciled { .. } | Error::WriterPanicked { .. } => 1,
+        }
+    }
+}
 
 /// What `affected` is asked to do beyond the case: each field is a command-line option and wins
 /// over the config.
@@ -153,9 +178,12 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     let (stats, orders_written) = std::thread::scope(|s| {
         let orders = s.spawn(|| write::write_orders(&out, &ingest, &groups, &window));
         let stats = write::write_affected(&out, &ingest, &groups, &window, &default_locale);
-        let orders = orders
-            .join()
-            .unwrap_or_else(|_| Err(Error::Invariant("the orders.csv writer panicked".into())));
+        let orders = orders.join().unwrap_or_else(|_| {
+            Err(Error::WriterPanicked {
+                output: "orders.csv",
+            }
+            .into())
+        });
         (stats, orders)
     });
     let stats = stats?;

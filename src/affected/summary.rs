@@ -6,7 +6,7 @@ use super::write::Stats;
 use crate::cards::FingerprintKey;
 use crate::config::Config;
 use crate::customers::Groups;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::orders::{EntryKind, Ingest};
 use crate::payments::{self, Payments};
 use crate::progress::Progress;
@@ -26,9 +26,10 @@ pub(super) fn summary(
 ) -> Result<(Map<String, Value>, Vec<String>)> {
     let totals = ingest.totals();
     if !totals.reconciles() || ingest.files.iter().any(|f| !f.counts.reconciles()) {
-        return Err(Error::Invariant(format!(
-            "row counts do not reconcile: {totals:?}; please report this"
-        )));
+        return Err(super::Error::Unreconciled {
+            totals: format!("{totals:?}"),
+        }
+        .into());
     }
     let shared = groups.card_people.values().filter(|&&n| n > 1).count();
     let by_brand: Map<String, Value> = stats

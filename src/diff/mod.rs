@@ -47,6 +47,13 @@ pub enum Error {
     #[error("{path}: not a summary written by `skimtrace affected` ({message})")]
     Summary { path: PathBuf, message: String },
     /// The runs used different fingerprint keys: cards and ids cannot be compared.
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the two runs used different fingerprint keys (OLD: key {old}, NEW: key {new}), so their cards and customer ids cannot be compared; run `skimtrace affected` again on one of them with the other's key (--key-file or SKIMTRACE_FINGERPRINT_KEY); no diff was written")]
     DifferentKeys { old: String, new: String },
 }
@@ -57,7 +64,15 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::NotFound { .. } | Error::NoAffected { .. } | Error::DifferentKeys { .. } => 2,
-            Error::Affected { .. } | Error::Summary { .. } => 1,
+            Error::Affected { .. } | Error::Summary { .. } | Error::Io { .. } => 1,
+        }
+    }
+
+    /// An I/O failure on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
         }
     }
 }
@@ -141,20 +156,18 @@ impl Run {
 }
 
 /// Reads a run from a case folder (its `affected.jsonl`) or an `affected.jsonl` file.
-pub fn load(path: &Path) -> Result<Run, crate::Error> {
+pub fn load(path: &Path) -> Result<Run, Error> {
     if !path.exists() {
         return Err(Error::NotFound {
             path: path.to_path_buf(),
-        }
-        .into());
+        });
     }
     let affected = if path.is_dir() {
         let f = path.join("affected.jsonl");
         if !f.is_file() {
             return Err(Error::NoAffected {
                 path: path.to_path_buf(),
-            }
-            .into());
+            });
         }
         f
     } else {
@@ -168,7 +181,7 @@ pub fn load(path: &Path) -> Result<Run, crate::Error> {
     let summary_path = folder.join("summary.json");
     let (mut window, mut key, mut has_summary) = (None, None, false);
     if summary_path.is_file() {
-        let bytes = std::fs::read(&summary_path).map_err(|e| crate::Error::io(&summary_path, e))?;
+        let bytes = std::fs::read(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Summary {
             path: summary_path.clone(),
             message: e.to_string(),
@@ -179,8 +192,7 @@ pub fn load(path: &Path) -> Result<Run, crate::Error> {
     }
     let manifest_path = folder.join("manifest.json");
     let manifest = if manifest_path.is_file() {
-        let bytes =
-            std::fs::read(&manifest_path).map_err(|e| crate::Error::io(&manifest_path, e))?;
+        let bytes = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
         Some(crate::digest::sri_of(&bytes))
     } else {
         None
@@ -197,12 +209,12 @@ pub fn load(path: &Path) -> Result<Run, crate::Error> {
     })
 }
 
-fn read_people(path: &Path) -> Result<(Vec<Person>, Vec<String>), crate::Error> {
-    let f = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+fn read_people(path: &Path) -> Result<(Vec<Person>, Vec<String>), Error> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let (mut people, mut lines) = (Vec::new(), Vec::new());
     let mut seen = BTreeSet::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| crate::Error::io(path, e))?;
+        let line = line.map_err(|e| Error::io(path, e))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -215,10 +227,10 @@ fn read_people(path: &Path) -> Result<(Vec<Person>, Vec<String>), crate::Error> 
         let p: Person =
             serde_json::from_str(&line).map_err(|e| bad(format!("not a customer record: {e}")))?;
         if p.customer_id.trim().is_empty() {
-            return Err(bad("customer_id is empty".into()).into());
+            return Err(bad("customer_id is empty".into()));
         }
         if !seen.insert(p.customer_id.clone()) {
-            return Err(bad(format!("customer {} appears twice", p.customer_id)).into());
+            return Err(bad(format!("customer {} appears twice", p.customer_id)));
         }
         people.push(p);
         lines.push(line);

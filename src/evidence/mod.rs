@@ -20,6 +20,42 @@ pub mod write;
 pub use run::{checkouts_in_window, run, Options, Output};
 pub use scan::{FileResult, Hit, Input, ScanOptions};
 
+/// What stops the `evidence` stage itself (the crate's [`crate::Error`] wraps it). Reading a
+/// log line never stops it: a bad line is counted and sampled in rejected_lines.csv.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No log file to read.
+    #[error("no access logs: pass --logs PATH (a file, a glob or a folder) or set [logs] paths in the config")]
+    NoLogs,
+    /// Every rule was turned off.
+    #[error("no rules are active: drop --no-builtin or add --rules / --ioc-* lists")]
+    NoRules,
+    /// `[logs] indicator_min_level` is not a Sigma level.
+    #[error("[logs] indicator_min_level {level:?}: use one of {}", check::LEVELS.join(", "))]
+    IndicatorLevel { level: String },
+    /// A checkout path that is not a regular expression.
+    #[error("checkout_paths: {message}")]
+    CheckoutPaths { message: String },
+    /// A file whose lines do not add up (read = parsed + malformed): never expected.
+    #[error("internal check failed: {file}: {lines} lines read but {parsed} parsed and {malformed} malformed")]
+    Unreconciled {
+        file: String,
+        lines: u64,
+        parsed: u64,
+        malformed: u64,
+    },
+}
+
+impl Error {
+    /// Exit code: what the user fixes in the command or config is 2; a broken invariant 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Unreconciled { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
 /// Default checkout-submission paths (regexes over the request target of POST requests): the
 /// order-confirmation steps of EC-CUBE 4 and 2, Magento 1 and 2, and WooCommerce.
 pub const DEFAULT_CHECKOUT_PATHS: &[&str] = &[

@@ -8,10 +8,11 @@
 
 use super::hits;
 use super::parquet::EventWriter;
+use super::Error as StageError;
 use super::{check, scan, write, Input, LogsConfig, ScanOptions, DEFAULT_CHECKOUT_PATHS};
 use crate::access_log::open::rotation_order;
 use crate::case::Case;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output;
 use crate::progress::Progress;
 use crate::rules::assemble::{active_rules, line_format, RuleOptions};
@@ -68,9 +69,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     )?;
     let set = active_rules(cfg, &logs, &args.rules)?;
     if set.rules.is_empty() {
-        return Err(Error::usage(
-            "no rules are active: drop --no-builtin or add --rules / --ioc-* lists",
-        ));
+        return Err(StageError::NoRules.into());
     }
     let (checkout_paths, checkout) = checkout_set(&args.checkout_paths, &logs)?;
     let min_level = logs
@@ -78,10 +77,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         .clone()
         .unwrap_or_else(|| "high".into());
     if !check::LEVELS.contains(&min_level.as_str()) {
-        return Err(Error::usage(format!(
-            "[logs] indicator_min_level {min_level:?}: use one of {}",
-            check::LEVELS.join(", ")
-        )));
+        return Err(StageError::IndicatorLevel { level: min_level }.into());
     }
     let out = case.out.clone();
     output::prepare_dir(&out, args.force)?;
@@ -140,10 +136,13 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     // Every line read is parsed or malformed: nothing is dropped silently.
     for (i, f) in &ok {
         if f.lines != f.parsed + f.malformed {
-            return Err(Error::Invariant(format!(
-                "{}: {} lines read but {} parsed and {} malformed",
-                inputs[*i].display, f.lines, f.parsed, f.malformed
-            )));
+            return Err(StageError::Unreconciled {
+                file: inputs[*i].display.clone(),
+                lines: f.lines,
+                parsed: f.parsed,
+                malformed: f.malformed,
+            }
+            .into());
         }
     }
     let mut hits: Vec<scan::Hit> = ok
@@ -373,8 +372,9 @@ fn checkout_set(
                 .collect()
         })
     };
-    let set = regex::bytes::RegexSet::new(&paths)
-        .map_err(|e| Error::usage(format!("checkout_paths: {e}")))?;
+    let set = regex::bytes::RegexSet::new(&paths).map_err(|e| StageError::CheckoutPaths {
+        message: e.to_string(),
+    })?;
     Ok((paths, set))
 }
 
@@ -390,9 +390,7 @@ fn log_inputs(
     } else if !logs.paths.is_empty() {
         crate::input::expand_inputs(&logs.paths, &cfg.base_dir, "[logs] paths")?
     } else {
-        return Err(Error::usage(
-            "no access logs: pass --logs PATH (a file, a glob or a folder) or set [logs] paths in the config",
-        ));
+        return Err(StageError::NoLogs.into());
     };
     rotation_order(&mut files);
     Ok(files

@@ -42,11 +42,11 @@ fn mask_card_numbers(r: &mut Recipient) {
 
 /// Reads every customer of `affected.jsonl`. A line that does not parse stops the run with its
 /// file and line number (a truncated file must not silently drop customers).
-pub fn read_affected(path: &Path) -> Result<Vec<Recipient>, crate::Error> {
-    let f = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+pub fn read_affected(path: &Path) -> Result<Vec<Recipient>, super::Error> {
+    let f = std::fs::File::open(path).map_err(|e| super::Error::io(path, e))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| crate::Error::io(path, e))?;
+        let line = line.map_err(|e| super::Error::io(path, e))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -61,8 +61,7 @@ pub fn read_affected(path: &Path) -> Result<Vec<Recipient>, crate::Error> {
                 path: path.to_path_buf(),
                 line: i + 1,
                 message: "customer_id is empty".into(),
-            }
-            .into());
+            });
         }
         mask_card_numbers(&mut r);
         out.push(r);
@@ -74,8 +73,7 @@ pub fn read_affected(path: &Path) -> Result<Vec<Recipient>, crate::Error> {
                 path: path.to_path_buf(),
                 line: 0,
                 message: format!("customer {} appears twice", r.customer_id),
-            }
-            .into());
+            });
         }
     }
     Ok(out)

@@ -15,7 +15,9 @@
 //!
 //! The journal is append-only: nothing ever rewrites or deletes it.
 
-use crate::error::{Error, Result};
+use super::Error;
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -175,12 +177,10 @@ fn read_last(path: &Path) -> Result<(HashMap<String, Event>, bool)> {
                     needs_newline = i + 1 == lines.len();
                 }
                 Err(e) => {
-                    return Err(Error::Input {
+                    return Err(Error::Record {
                         path: path.to_path_buf(),
-                        message: format!(
-                            "line {}: not a journal event ({e}); the journal is never edited by skimtrace: restore it from a backup",
-                            i + 1
-                        ),
+                        line: i + 1,
+                        message: format!("not a journal event ({e}); the journal is never edited by skimtrace: restore it from a backup"),
                     })
                 }
             }

@@ -68,10 +68,10 @@ impl CaseLock {
     /// Locks `dir` (created when missing) for `command` (`notify --send`, `run`, …), or
     /// returns [`super::Error::Locked`] at once, naming the holder, when another process holds
     /// it.
-    pub fn acquire(dir: &Path, command: &str) -> crate::Result<CaseLock> {
+    pub fn acquire(dir: &Path, command: &str) -> Result<CaseLock, super::Error> {
         match std::fs::symlink_metadata(dir) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(crate::Error::usage(format!(
+                return Err(super::Error::Usage(format!(
                     "{}: the case folder is a symbolic link; give the folder itself",
                     dir.display()
                 )))
@@ -87,11 +87,11 @@ impl CaseLock {
                     use std::os::unix::fs::DirBuilderExt;
                     b.mode(0o700);
                 }
-                b.create(dir).map_err(|e| crate::Error::io(dir, e))?;
+                b.create(dir).map_err(|e| super::Error::io(dir, e))?;
             }
-            Err(e) => return Err(crate::Error::io(dir, e)),
+            Err(e) => return Err(super::Error::io(dir, e)),
         }
-        let key = dir.canonicalize().map_err(|e| crate::Error::io(dir, e))?;
+        let key = dir.canonicalize().map_err(|e| super::Error::io(dir, e))?;
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
         let held = held.get_or_insert_with(HashMap::new);
         if let Some(h) = held.get(&key).and_then(Weak::upgrade) {
@@ -107,15 +107,14 @@ impl CaseLock {
                 use std::os::unix::fs::OpenOptionsExt;
                 opts.mode(0o600);
             }
-            let file = opts.open(&path).map_err(|e| crate::Error::io(&path, e))?;
-            if !try_lock(&file).map_err(|e| crate::Error::io(&path, e))? {
+            let file = opts.open(&path).map_err(|e| super::Error::io(&path, e))?;
+            if !try_lock(&file).map_err(|e| super::Error::io(&path, e))? {
                 return Err(super::Error::Locked(format!(
                     "{}: {} holds this case folder ({}); nothing was done. Wait for it to finish (or stop it) and run again; a lock left by a process that died does not block",
                     dir.display(),
                     describe(&path),
                     path.display()
-                ))
-                .into());
+                )));
             }
             // The holder we waited on may have removed the file between our open and our
             // lock: then we hold a file nobody else will see; open the path again.
@@ -128,12 +127,12 @@ impl CaseLock {
             command: command.to_string(),
             started: super::journal::now(),
         };
-        let mut line = serde_json::to_vec(&me).map_err(|e| crate::Error::io(&path, e.into()))?;
+        let mut line = serde_json::to_vec(&me).map_err(|e| super::Error::io(&path, e.into()))?;
         line.push(b'\n');
         file.set_len(0)
             .and_then(|_| file.rewind())
             .and_then(|_| file.write_all(&line))
-            .map_err(|e| crate::Error::io(&path, e))?;
+            .map_err(|e| super::Error::io(&path, e))?;
         let h = Arc::new(Held { _file: file, path });
         held.retain(|_, w| w.strong_count() > 0);
         held.insert(key, Arc::downgrade(&h));

@@ -158,6 +158,30 @@ pub enum Error {
     /// Another process holds the case folder ([`lock`]): nothing was done.
     #[error("{0}")]
     Locked(String),
+    /// The command cannot work as written (a folder that is not one, a file where a folder
+    /// belongs).
+    #[error("{0}")]
+    Usage(String),
+    /// A line of a journal or a record file that cannot be read as what it should be.
+    #[error("{path}: line {line}: {message}")]
+    Record {
+        path: std::path::PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A file that cannot be read as what it should be.
+    #[error("{path}: {message}")]
+    Input {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -165,8 +189,21 @@ impl Error {
     /// running (1).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Template { .. } | Error::Settings(_) => 2,
-            Error::Affected { .. } | Error::Smtp(_) | Error::Locked(_) => 1,
+            Error::Template { .. } | Error::Settings(_) | Error::Usage(_) => 2,
+            Error::Affected { .. }
+            | Error::Smtp(_)
+            | Error::Locked(_)
+            | Error::Record { .. }
+            | Error::Input { .. }
+            | Error::Io { .. } => 1,
+        }
+    }
+
+    /// An I/O failure on `path`.
+    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
         }
     }
 }

@@ -153,9 +153,9 @@ impl Templates {
     }
 
     /// Every `*.j2` file under `dir`, named by its path relative to `dir`.
-    pub fn from_dir(dir: &Path) -> Result<Templates, crate::Error> {
+    pub fn from_dir(dir: &Path) -> Result<Templates, super::Error> {
         if !dir.is_dir() {
-            return Err(crate::Error::usage(format!(
+            return Err(super::Error::Usage(format!(
                 "--templates {}: not a folder; create one with `skimtrace templates init {}`",
                 dir.display(),
                 dir.display()
@@ -166,7 +166,7 @@ impl Templates {
         collect_j2(dir, dir, &mut files)?;
         files.sort();
         for (name, path) in files {
-            let src = std::fs::read_to_string(&path).map_err(|e| crate::Error::io(&path, e))?;
+            let src = std::fs::read_to_string(&path).map_err(|e| super::Error::io(&path, e))?;
             t.add(name, src)?;
         }
         Ok(t)
@@ -291,9 +291,9 @@ fn collect_j2(
     root: &Path,
     dir: &Path,
     out: &mut Vec<(String, std::path::PathBuf)>,
-) -> Result<(), crate::Error> {
-    for e in std::fs::read_dir(dir).map_err(|e| crate::Error::io(dir, e))? {
-        let p = e.map_err(|e| crate::Error::io(dir, e))?.path();
+) -> Result<(), super::Error> {
+    for e in std::fs::read_dir(dir).map_err(|e| super::Error::io(dir, e))? {
+        let p = e.map_err(|e| super::Error::io(dir, e))?.path();
         if p.is_dir() {
             collect_j2(root, &p, out)?;
         } else if p.extension().is_some_and(|x| x == "j2") {

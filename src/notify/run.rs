@@ -183,15 +183,14 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<u8> {
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     write_no_email(&layout, &plan)?;
     let url = args.send.as_deref().expect("--send is set");
-    let render = |p: &Planned| -> Result<Vec<u8>> {
+    let render = |p: &Planned| -> std::result::Result<Vec<u8>, NotifyError> {
         // Rendering is deterministic: the second time gives the message the check passed.
         match preparer.prepare(&recipients[p.index]) {
             Item::Message(m) if m.built.message_id == p.message_id => Ok(m.built.bytes),
             _ => Err(NotifyError::Settings(format!(
                 "customer {}: the notice did not render the same way twice; nothing more is sent",
                 p.customer_id
-            ))
-            .into()),
+            ))),
         }
     };
     send_all(args, url, &layout, plan, &render, &sender, &ncfg, ui)
@@ -285,7 +284,7 @@ fn send_all(
     url: &str,
     layout: &Layout,
     plan: Plan,
-    render: &(dyn Fn(&Planned) -> Result<Vec<u8>> + Sync),
+    render: &(dyn Fn(&Planned) -> std::result::Result<Vec<u8>, NotifyError> + Sync),
     sender: &Sender,
     ncfg: &NotifyConfig,
     ui: &dyn Progress,

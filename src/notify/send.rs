@@ -211,15 +211,15 @@ impl Pacer {
 pub fn run(
     target: &Target,
     messages: Vec<Planned>,
-    render: &(dyn Fn(&Planned) -> crate::Result<Vec<u8>> + Sync),
+    render: &(dyn Fn(&Planned) -> Result<Vec<u8>, super::Error> + Sync),
     journal: &Mutex<Journal>,
     opts: &SendOptions,
     progress: &(dyn Fn(&Tally) + Sync),
-) -> Result<Tally, crate::Error> {
+) -> Result<Tally, super::Error> {
     let queue = Mutex::new(messages.into_iter().collect::<VecDeque<_>>());
     let tally = Mutex::new(Tally::default());
     let stop = AtomicBool::new(false);
-    let fatal: Mutex<Option<crate::Error>> = Mutex::new(None);
+    let fatal: Mutex<Option<super::Error>> = Mutex::new(None);
     let pacer = Pacer {
         next: Mutex::new(Instant::now()),
         interval: opts
@@ -293,7 +293,13 @@ enum Attempt {
 }
 
 impl Worker<'_> {
-    fn record(&self, m: &Planned, phase: Phase, reply: &str, attempt: u32) -> crate::Result<()> {
+    fn record(
+        &self,
+        m: &Planned,
+        phase: Phase,
+        reply: &str,
+        attempt: u32,
+    ) -> Result<(), super::Error> {
         self.journal.lock().expect("journal lock").append(Event {
             time: journal::now(),
             campaign: self.opts.campaign.clone(),
@@ -307,7 +313,7 @@ impl Worker<'_> {
         })
     }
 
-    fn deliver(&mut self, m: &Planned, bytes: &[u8]) -> crate::Result<Outcome> {
+    fn deliver(&mut self, m: &Planned, bytes: &[u8]) -> Result<Outcome, super::Error> {
         let mut delay = self.opts.retry_delay;
         let mut reconnects = 0;
         let mut attempt = 0;
@@ -338,8 +344,7 @@ impl Worker<'_> {
                     if reconnects > 3 {
                         return Err(Error::Smtp(format!(
                             "the SMTP connection keeps breaking ({why}); the journal is saved: run the same command again to resume"
-                        ))
-                        .into());
+                        )));
                     }
                     attempt -= 1;
                 }
@@ -355,7 +360,12 @@ impl Worker<'_> {
         }
     }
 
-    fn attempt(&mut self, m: &Planned, bytes: &[u8], attempt: u32) -> crate::Result<Attempt> {
+    fn attempt(
+        &mut self,
+        m: &Planned,
+        bytes: &[u8],
+        attempt: u32,
+    ) -> Result<Attempt, super::Error> {
         let conn = self.conn.as_mut().expect("connected");
         // MAIL, RCPT, DATA: a failure here leaves nothing delivered.
         let before = conn

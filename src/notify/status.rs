@@ -9,8 +9,10 @@
 //! about a campaign that was sent.
 
 use super::journal::{self, Status};
+use super::Error;
 use super::Layout;
-use crate::error::{Error, Result};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -28,11 +30,11 @@ fn affected_ids(dir: &Path) -> Result<Option<BTreeSet<String>>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Input {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Record {
             path: path.clone(),
+            line: i + 1,
             message: format!(
-                "line {}: not a JSON record ({e}); re-create it with `skimtrace affected --force`",
-                i + 1
+                "not a JSON record ({e}); re-create it with `skimtrace affected --force`"
             ),
         })?;
         if let Some(id) = v.get("customer_id").and_then(|x| x.as_str()) {
@@ -91,7 +93,7 @@ pub struct CampaignStatus {
 /// Every campaign found in `dir`, sorted by name.
 pub fn read(dir: &Path) -> Result<Vec<CampaignStatus>> {
     if !dir.is_dir() {
-        return Err(Error::usage(format!(
+        return Err(Error::Usage(format!(
             "{}: not a folder; pass the case folder that notify wrote to with --out, or --affected FILE",
             dir.display()
         )));
