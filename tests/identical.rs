@@ -55,6 +55,40 @@ fn digests(dir: &Path) -> String {
     })
 }
 
+/// Every summary.json under `dir` reads as the typed `Summary` and writes back the same JSON:
+/// the struct declares the whole file.
+fn summaries_round_trip(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "summary.json") {
+                let raw: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                let typed: skimtrace::summary::Summary =
+                    serde_json::from_value(raw.clone()).unwrap();
+                assert!(
+                    typed.other.is_empty(),
+                    "{}: untyped keys {:?}",
+                    p.display(),
+                    typed.other.keys()
+                );
+                assert_eq!(
+                    serde_json::to_value(&typed).unwrap(),
+                    raw,
+                    "{}",
+                    p.display()
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 0, "no summary.json under {}", dir.display());
+}
+
 /// Compares `got` with `tests/identical/NAME.sha256` (or records it under SKIMTRACE_BLESS=1),
 /// naming every file that differs, appears or disappears.
 fn check(name: &str, got: &str) {
@@ -108,6 +142,7 @@ fn the_bundled_case_is_byte_identical() {
         .assert()
         .success();
     check("vector-park", &digests(&tmp.path().join("case")));
+    summaries_round_trip(&tmp.path().join("case"));
 }
 
 #[test]
@@ -161,4 +196,5 @@ fn the_benchmark_shapes_are_byte_identical() {
         "out/events.parquet",
     ]);
     check("benchmark-shapes", &digests(&dir.join("out")));
+    summaries_round_trip(&dir.join("out"));
 }

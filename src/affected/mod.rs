@@ -205,20 +205,17 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         if !c.tie_possible {
             warnings.push("checkout submissions in the logs cannot be tied to orders: the logs carry no user or session field, or the order exports have no login_id or session column; nothing was added".into());
         }
-        summary.insert(
-            "checkouts".into(),
-            json!({
-                "logs": c.sources,
-                "in_window": c.in_window,
-                "tied_to_order": c.tied,
-                "without_order": c.without.len(),
-                "untied": c.untied,
-            }),
-        );
+        summary.checkouts = Some(json!({
+            "logs": c.sources,
+            "in_window": c.in_window,
+            "tied_to_order": c.tied,
+            "without_order": c.without.len(),
+            "untied": c.untied,
+        }));
     }
     // The warnings of every part, once they are all known.
-    summary.insert("warnings".into(), json!(warnings));
-    crate::summary::merge_write(&out, summary)?;
+    summary.warnings = Some(warnings.clone());
+    crate::summary::merge_write_typed(&out, &summary)?;
 
     summary::report_to_user(ui, &out, &ingest, &stats, &warnings);
     Ok(Output {

@@ -10,8 +10,9 @@ use crate::error::Result;
 use crate::orders::{EntryKind, Ingest};
 use crate::payments::{self, Payments};
 use crate::progress::Progress;
+use crate::summary::{BrandCount, Summary};
 use crate::window::Window;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,7 +24,7 @@ pub(super) fn summary(
     ingest: &Ingest,
     groups: &Groups,
     stats: &Stats,
-) -> Result<(Map<String, Value>, Vec<String>)> {
+) -> Result<(Summary, Vec<String>)> {
     let totals = ingest.totals();
     if !totals.reconciles() || ingest.files.iter().any(|f| !f.counts.reconciles()) {
         return Err(super::Error::Unreconciled {
@@ -32,12 +33,18 @@ pub(super) fn summary(
         .into());
     }
     let shared = groups.card_people.values().filter(|&&n| n > 1).count();
-    let by_brand: Map<String, Value> = stats
+    let by_brand: BTreeMap<String, BrandCount> = stats
         .brand_cards
         .iter()
         .map(|(b, n)| {
-            let people = stats.brand_customers.get(b).copied().unwrap_or(0);
-            (b.clone(), json!({"cards": n, "customers": people}))
+            let customers = stats.brand_customers.get(b).copied().unwrap_or(0);
+            (
+                b.clone(),
+                BrandCount {
+                    cards: *n,
+                    customers,
+                },
+            )
         })
         .collect();
     let (cards, invalid, masked_only) = (
@@ -101,51 +108,65 @@ pub(super) fn summary(
         ));
     }
 
-    let v = json!({
-        "tool": format!("skimtrace {}", env!("CARGO_PKG_VERSION")),
-        "incident": {
-            "name": cfg.incident.name,
-            "id": cfg.incident_id(),
-            "company": cfg.incident.company,
-            "exposed": cfg.incident.exposed,
-        },
-        "window": window.summary(),
-        "timezone": window.tz_name,
-        "rows_read": totals.rows_read,
-        "in_window": totals.in_window,
-        "out_of_window": totals.out_of_window,
-        "not_card": totals.not_card,
-        "rejected": totals.rejected,
-        "reconciled": true,
-        "not_card_excluded_status": excluded,
-        "orders_in_window": orders.orders_in_window,
-        "orders_out_of_window": orders.orders_out_of_window,
-        "orders_not_card": orders.orders_not_card,
-        "record_disagreements": ingest.disagreements,
-        "order_id_collisions": ingest.collisions,
-        "order_id_collisions_total": ingest.collisions_total,
-        "customers_affected": stats.customers,
-        "customers_without_contact": stats.without_contact,
-        "customers_login_only": stats.login_only,
-        "cards_affected": cards,
-        "cards_shared": shared,
-        "cards_invalid": invalid,
-        "cards_masked_only": masked_only,
-        "card_details_available": cards > 0,
-        "first_affected_at": first.map(|t| window.format(t)),
-        "last_affected_at": last.map(|t| window.format(t)),
-        "by_brand": by_brand,
-        "by_country": stats.by_country,
-        "by_region": stats.by_region,
-        "payment_methods": ingest.methods,
-        "fingerprint_key": {"source": key.source, "id": key.key_id()},
-        "files": ingest.files,
-        "warnings": warnings,
-    });
-    let Value::Object(map) = v else {
-        unreachable!("json! object")
+    let v = |x: &dyn erased::Ser| x.value();
+    let summary = Summary {
+        tool: Some(format!("skimtrace {}", env!("CARGO_PKG_VERSION"))),
+        incident: Some(crate::summary::Incident {
+            name: cfg.incident.name.clone(),
+            id: cfg.incident_id(),
+            company: cfg.incident.company.clone(),
+            exposed: cfg.incident.exposed.clone(),
+        }),
+        window: Some(v(&window.summary())),
+        timezone: Some(window.tz_name.clone()),
+        rows_read: Some(totals.rows_read),
+        in_window: Some(totals.in_window),
+        out_of_window: Some(totals.out_of_window),
+        not_card: Some(totals.not_card),
+        rejected: Some(totals.rejected),
+        reconciled: Some(true),
+        not_card_excluded_status: Some(excluded),
+        orders_in_window: Some(orders.orders_in_window),
+        orders_out_of_window: Some(orders.orders_out_of_window),
+        orders_not_card: Some(orders.orders_not_card),
+        record_disagreements: Some(ingest.disagreements),
+        order_id_collisions: Some(v(&ingest.collisions)),
+        order_id_collisions_total: Some(ingest.collisions_total),
+        customers_affected: Some(stats.customers as u64),
+        customers_without_contact: Some(stats.without_contact as u64),
+        customers_login_only: Some(stats.login_only as u64),
+        cards_affected: Some(cards as u64),
+        cards_shared: Some(shared as u64),
+        cards_invalid: Some(invalid),
+        cards_masked_only: Some(masked_only),
+        card_details_available: Some(cards > 0),
+        first_affected_at: Some(first.map(|t| window.format(t))),
+        last_affected_at: Some(last.map(|t| window.format(t))),
+        by_brand: Some(by_brand),
+        by_country: Some(stats.by_country.clone()),
+        by_region: Some(stats.by_region.clone()),
+        payment_methods: Some(v(&ingest.methods)),
+        fingerprint_key: Some(crate::summary::KeyInfo {
+            source: v(&key.source).as_str().unwrap_or_default().to_string(),
+            id: key.key_id(),
+        }),
+        files: Some(ingest.files.iter().map(|f| v(f)).collect()),
+        warnings: Some(warnings.clone()),
+        ..Summary::default()
     };
-    Ok((map, warnings))
+    Ok((summary, warnings))
+}
+
+/// JSON of the parts whose shape their own module declares (`files`, `payment_methods`, …).
+mod erased {
+    pub trait Ser {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    }
 }
 
 pub(super) fn report_to_user(
@@ -174,7 +195,7 @@ pub(super) fn report_to_user(
 /// The payments part of the summary: per file counts (reconciled), totals, and the in-window
 /// card orders that no charge joined (an export cut short, a second gateway…).
 pub(super) fn payments_summary(
-    summary: &mut Map<String, Value>,
+    summary: &mut Summary,
     warnings: &mut Vec<String>,
     p: &Payments,
     ingest: &Ingest,
@@ -208,9 +229,7 @@ pub(super) fn payments_summary(
     if ambiguous > 0 {
         warnings.push(format!("{ambiguous} charge(s) fit more than one order and were joined to none (payments_unmatched.csv)"));
     }
-    summary.insert(
-        "payments".into(),
-        json!({
+    summary.payments = Some(json!({
             "files": p.files,
             "rows_read": t.rows_read,
             "matched": t.matched,
@@ -221,7 +240,6 @@ pub(super) fn payments_summary(
             "ambiguous": ambiguous,
             "reconciled": t.reconciles(),
             "charges_listed": p.charges.len(),
-        }),
-    );
-    summary.insert("orders_without_payment".into(), json!(without));
+    }));
+    summary.orders_without_payment = Some(without);
 }

@@ -56,10 +56,10 @@ pub fn serve(args: &ServeOptions, key: FingerprintKey, ui: &dyn Progress) -> Res
     }
     let summary = check_case(&args.out)?;
     let case_key = summary
-        .pointer("/fingerprint_key/id")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
+        .fingerprint_key
+        .as_ref()
+        .map(|k| k.id.clone())
+        .unwrap_or_default();
     if !case_key.is_empty() && case_key != key.key_id() {
         return Err(Error::usage(format!(
             "the fingerprint key given (key {}) is not the one this case was made with (key {case_key}, summary.json); pass the case's key (SKIMTRACE_FINGERPRINT_KEY, --key-file or --config)",
@@ -79,19 +79,22 @@ pub fn serve(args: &ServeOptions, key: FingerprintKey, ui: &dyn Progress) -> Res
     let t0 = std::time::Instant::now();
     let index = Index::build(&args.out, &args.notices, &args.diff)?;
     let journal = Journal::open(&args.out)?;
-    let str_at = |p: &str| {
+    let window_at = |k: &str| {
         summary
-            .pointer(p)
+            .window
+            .as_ref()
+            .and_then(|w| w.get(k))
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string()
     };
+    let incident = summary.incident.clone().unwrap_or_default();
     let case = server::CaseInfo {
-        name: str_at("/incident/name"),
-        company: str_at("/incident/company"),
-        window: str_at("/window/spec"),
-        window_start: str_at("/window/first_day"),
-        window_end: str_at("/window/last_day"),
+        name: incident.name.unwrap_or_default(),
+        company: incident.company.unwrap_or_default(),
+        window: window_at("spec"),
+        window_start: window_at("first_day"),
+        window_end: window_at("last_day"),
         built_at: crate::notify::journal::now(),
         ..Default::default()
     };
@@ -166,20 +169,12 @@ async fn stop() {
 }
 
 /// The case folder's summary.json, after checking it is a case folder.
-pub fn check_case(out: &std::path::Path) -> Result<serde_json::Value> {
+pub fn check_case(out: &std::path::Path) -> Result<crate::summary::Summary> {
     if !out.join("affected.jsonl").is_file() {
         return Err(Error::usage(format!(
             "{}: not a case folder (no affected.jsonl); pass the folder `skimtrace run` or `affected` wrote",
             out.display()
         )));
     }
-    let p = out.join("summary.json");
-    match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::Input {
-            path: p,
-            message: format!("not a summary ({e}); re-create it with `skimtrace affected`"),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::Value::Null),
-        Err(e) => Err(Error::io(&p, e)),
-    }
+    crate::summary::load(out)
 }

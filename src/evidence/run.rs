@@ -203,14 +203,14 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         sources: &sources,
     });
     let mut summary = summary;
-    if let Some(serde_json::Value::Object(e)) = summary.get_mut("evidence") {
+    if let Some(serde_json::Value::Object(e)) = summary.evidence.as_mut() {
         e.insert(
             "imported_hits".into(),
             serde_json::to_value(&imported).unwrap_or_default(),
         );
         e.insert("requests_known".into(), (!inputs.is_empty()).into());
     }
-    crate::summary::merge_write(&out, summary)?;
+    crate::summary::merge_write_typed(&out, &summary)?;
 
     // Tell the user: per-file problems, then the window check.
     let mut warnings = Vec::new();

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::output::{self, CsvOut};
 use crate::rules::Rule;
 use crate::window::Window;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -293,7 +293,8 @@ pub struct SummaryInput<'a> {
 }
 
 /// The `evidence` and `window_check` keys of `summary.json`.
-pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
+/// The `evidence` and `window_check` sections of summary.json.
+pub fn summary(s: &SummaryInput<'_>) -> crate::summary::Summary {
     let w = s.window;
     let mut files = Vec::new();
     let (mut lines, mut parsed, mut malformed) = (0u64, 0u64, 0u64);
@@ -442,8 +443,9 @@ pub fn summary(s: &SummaryInput<'_>) -> Map<String, Value> {
         "log_gaps": s.gaps,
         "warnings": warnings,
     });
-    let mut m = Map::new();
-    m.insert("evidence".into(), evidence);
-    m.insert("window_check".into(), window_check);
-    m
+    crate::summary::Summary {
+        evidence: Some(evidence),
+        window_check: Some(window_check),
+        ..Default::default()
+    }
 }

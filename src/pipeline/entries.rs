@@ -4,28 +4,10 @@
 use crate::config::Config;
 use crate::error::Result;
 use crate::manifest;
-use crate::report::data::lookup;
+use crate::summary::Summary;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The headline counts copied into the manifest (summary.json keys).
-const COUNTS: &[&str] = &[
-    "customers_affected",
-    "customers_without_contact",
-    "cards_affected",
-    "orders_in_window",
-    "rows_read",
-    "in_window",
-    "out_of_window",
-    "not_card",
-    "rejected",
-    "payments.rows_read",
-    "orders_without_payment",
-    "evidence.totals.lines_read",
-    "evidence.totals.evidence_requests",
-    "evidence.totals.evidence_requests_in_window",
-];
 
 pub(super) fn config_entry(
     path: &Path,
@@ -44,21 +26,21 @@ pub(super) fn config_entry(
 }
 
 /// The files the stages read, as summary.json names them (relative to the config's folder).
-pub(super) fn input_files(
-    cfg: &Config,
-    summary: &Map<String, Value>,
-) -> Vec<(PathBuf, String, &'static str)> {
-    let mut out = Vec::new();
-    for (key, field, role) in [
-        ("files", "path", "orders"),
-        ("payments.files", "path", "payments"),
-        ("evidence.files", "file", "logs"),
-    ] {
-        for f in lookup(summary, key)
+pub(super) fn input_files(cfg: &Config, summary: &Summary) -> Vec<(PathBuf, String, &'static str)> {
+    let section_files = |v: Option<&Value>| -> Vec<Value> {
+        v.and_then(|s| s.get("files"))
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+            .cloned()
+            .unwrap_or_default()
+    };
+    let lists = [
+        (summary.files.clone().unwrap_or_default(), "path", "orders"),
+        (section_files(summary.payments.as_ref()), "path", "payments"),
+        (section_files(summary.evidence.as_ref()), "file", "logs"),
+    ];
+    let mut out = Vec::new();
+    for (files, field, role) in lists {
+        for f in files {
             if let Some(shown) = f.get(field).and_then(Value::as_str) {
                 out.push((cfg.base_dir.join(shown), shown.to_string(), role));
             }
@@ -72,11 +54,53 @@ fn csv_rows(path: &Path) -> Option<u64> {
     Some(r.records().count() as u64)
 }
 
-pub(super) fn counts(summary: &Map<String, Value>, out: &Path) -> Map<String, Value> {
+/// The headline counts copied into the manifest (named as in summary.json).
+pub(super) fn counts(summary: &Summary, out: &Path) -> Map<String, Value> {
     let mut m = Map::new();
-    for k in COUNTS {
-        if let Some(v) = lookup(summary, k) {
-            m.insert(k.to_string(), v.clone());
+    let s = summary;
+    let evidence = |k: &str| {
+        s.evidence
+            .as_ref()
+            .and_then(|e| e.pointer(&format!("/totals/{k}")))
+            .cloned()
+    };
+    let top = [
+        ("customers_affected", s.customers_affected.map(Value::from)),
+        (
+            "customers_without_contact",
+            s.customers_without_contact.map(Value::from),
+        ),
+        ("cards_affected", s.cards_affected.map(Value::from)),
+        ("orders_in_window", s.orders_in_window.map(Value::from)),
+        ("rows_read", s.rows_read.map(Value::from)),
+        ("in_window", s.in_window.map(Value::from)),
+        ("out_of_window", s.out_of_window.map(Value::from)),
+        ("not_card", s.not_card.map(Value::from)),
+        ("rejected", s.rejected.map(Value::from)),
+        (
+            "payments.rows_read",
+            s.payments
+                .as_ref()
+                .and_then(|p| p.get("rows_read"))
+                .cloned(),
+        ),
+        (
+            "orders_without_payment",
+            s.orders_without_payment.map(Value::from),
+        ),
+        ("evidence.totals.lines_read", evidence("lines_read")),
+        (
+            "evidence.totals.evidence_requests",
+            evidence("evidence_requests"),
+        ),
+        (
+            "evidence.totals.evidence_requests_in_window",
+            evidence("evidence_requests_in_window"),
+        ),
+    ];
+    for (k, v) in top {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
         }
     }
     if let Some(n) = csv_rows(&out.join("notices").join("index.csv")) {

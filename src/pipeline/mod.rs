@@ -165,7 +165,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
 
     // 5. manifest
     header(ui, 5, "manifest");
-    let summary = crate::summary::read(&out).unwrap_or_default();
+    let summary = crate::summary::load(&out)?;
     let m = Manifest {
         manifest_version: manifest::VERSION,
         tool: format!("skimtrace {}", env!("CARGO_PKG_VERSION")),

@@ -254,9 +254,13 @@ pub fn write(dir: &Path, ctx: &Context) -> Result<Written> {
     });
     if let Some(today) = ctx.today {
         let table = deadlines::to_json(&deadlines, today);
-        let mut section = serde_json::Map::new();
-        section.insert("deadlines".into(), table.clone());
-        crate::summary::merge_write(dir, section)?;
+        crate::summary::merge_write_typed(
+            dir,
+            &crate::summary::Summary {
+                deadlines: Some(table.clone()),
+                ..Default::default()
+            },
+        )?;
         data.summary.insert("deadlines".into(), table);
     }
     let (doc, warnings) = build::build(&data, ctx, &deadlines);
