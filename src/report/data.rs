@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 /// The case folder's figures, read once.
 #[derive(Debug, Default)]
 pub struct CaseData {
-    pub summary: Map<String, Value>,
+    /// summary.json, as the struct that declares it.
+    pub summary: crate::summary::Summary,
+    /// The same as JSON: the report cites every figure by its summary.json path (printed next
+    /// to the figure, so counsel can check it against the file), and reads it by that path.
+    json: Map<String, Value>,
     /// Local month (`YYYY-MM`) → in-window card orders (orders.csv), when orders.csv exists.
     pub months: Option<BTreeMap<String, u64>>,
     /// Local day → (indicator hits, other matching requests), when evidence.jsonl exists.
@@ -61,20 +65,23 @@ impl CaseData {
     /// Reads the case folder. summary.json is required (it holds every count); the other files
     /// add charts and sections when present.
     pub fn load(dir: &Path) -> Result<CaseData> {
-        let summary = crate::summary::read(dir).ok_or_else(|| {
-            Error::usage(format!(
+        if !dir.join(crate::summary::FILE).is_file() {
+            return Err(Error::usage(format!(
                 "{}: no readable summary.json; run `skimtrace run --config incident.toml --out {}` (or `skimtrace affected`) first",
                 dir.join(crate::summary::FILE).display(),
                 dir.display()
-            ))
-        })?;
+            )));
+        }
+        let summary = crate::summary::load(dir)?;
+        let json = summary.to_map();
         let months = read_months(&dir.join("orders.csv"))?;
-        let indicators = indicator_rules(&summary);
+        let indicators = indicator_rules(&json);
         let hit_days = read_hit_days(&dir.join("evidence.jsonl"), &indicators)?;
         let notices = read_notices(dir)?;
         let campaigns = read_campaigns(dir)?;
         Ok(CaseData {
             summary,
+            json,
             months,
             hit_days,
             notices,
@@ -85,12 +92,18 @@ impl CaseData {
     /// The value at a dotted path of summary.json (`payments.rows_read`, `by_region.JP/東京都`):
     /// at each level the longest key that matches wins, so keys holding dots still resolve.
     pub fn get(&self, path: &str) -> Option<&Value> {
-        lookup(&self.summary, path)
+        lookup(&self.json, path)
     }
 
     /// A count at a dotted path, 0 when absent.
     pub fn count(&self, path: &str) -> u64 {
         self.get(path).and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// Adds the deadlines table (written by the report itself) to what the report reads.
+    pub fn set_deadlines(&mut self, table: Value) {
+        self.json.insert("deadlines".into(), table.clone());
+        self.summary.deadlines = Some(table);
     }
 
     /// A string at a dotted path.

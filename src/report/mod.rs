@@ -261,7 +261,7 @@ pub fn write(dir: &Path, ctx: &Context) -> Result<Written> {
                 ..Default::default()
             },
         )?;
-        data.summary.insert("deadlines".into(), table);
+        data.set_deadlines(table);
     }
     let (doc, warnings) = build::build(&data, ctx, &deadlines);
     let ppc = build::ppc_report(&data, ctx, &deadlines);
