@@ -237,13 +237,13 @@ fn proof_with_pysigma_and_sqlite() {
     {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("skipped: python3 not found ({e})");
+            crate::util::missing(&format!("python3 ({e})"));
             return;
         }
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     if out.status.code() == Some(77) {
-        eprintln!("skipped: {stdout}");
+        crate::util::missing(&format!("the proof's Python packages: {stdout}"));
         return;
     }
     assert!(
@@ -547,7 +547,7 @@ fn escaped_value(v: &[u8]) -> String {
 fn events_equal_the_real_log_apart_from_card_numbers() {
     let real = root().join("../shared/data/elastic-apache-logs/apache_logs.gz");
     if !real.exists() {
-        eprintln!("skipped: {} not found", real.display());
+        crate::util::missing(&format!("{} (the shared data)", real.display()));
         return;
     }
     let mut text = Vec::new();

@@ -4,7 +4,7 @@
 
 use crate::util::{read_csv, root, skimtrace};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const CONFIG: &str = r#"
 [incident]
@@ -569,16 +569,11 @@ fn iocs_add_to_the_builtin_rules_and_summaries_merge() {
 
 #[test]
 fn the_elastic_apache_log_parses_9999_lines_and_rejects_one() {
-    let p = [
-        root().join("../shared/data/elastic-apache-logs/apache_logs.gz"),
-        PathBuf::from("/work/shared/data/elastic-apache-logs/apache_logs.gz"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file());
-    let Some(p) = p else {
-        eprintln!("skipped: the elastic sample log is absent");
+    let p = root().join("../shared/data/elastic-apache-logs/apache_logs.gz");
+    if !p.is_file() {
+        crate::util::missing("the elastic sample log (../shared/data)");
         return;
-    };
+    }
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     skimtrace()
@@ -695,16 +690,11 @@ fn rules_check_accepts_skips_and_refuses() {
 
 #[test]
 fn every_sigmahq_webserver_rule_loads_through_the_cli() {
-    let dir = [
-        root().join("../shared/data/sigmahq-webserver"),
-        PathBuf::from("/work/shared/data/sigmahq-webserver"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir());
-    let Some(dir) = dir else {
-        eprintln!("skipped: the SigmaHQ rules are absent");
+    let dir = root().join("../shared/data/sigmahq-webserver");
+    if !dir.is_dir() {
+        crate::util::missing("the SigmaHQ rules (../shared/data)");
         return;
-    };
+    }
     let out = skimtrace()
         .args(["rules", "check"])
         .arg(&dir)
@@ -896,7 +886,7 @@ fn assert_no_card_data(what: &str, text: &str) {
 fn pan_scan(paths: &[&Path]) {
     let tool = root().join("../shared/tools/pan-scan");
     if !tool.exists() {
-        eprintln!("pan-scan not found at {}: scan skipped", tool.display());
+        crate::util::missing(&format!("pan-scan at {}", tool.display()));
         return;
     }
     let o = std::process::Command::new("python3")

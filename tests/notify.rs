@@ -704,7 +704,7 @@ fn rendering_on_several_threads_keeps_customer_order_and_bytes() {
 /// (the test is skipped, with a message) when `openssl` is not installed.
 fn private_ca(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
     if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: `openssl` is not installed (needed to make a test certificate)");
+        crate::util::missing("`openssl` (to make a test certificate)");
         return None;
     }
     std::fs::create_dir_all(dir).unwrap();
