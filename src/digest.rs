@@ -21,6 +21,50 @@ pub fn sri_of(bytes: &[u8]) -> String {
     sri(&Sha256::digest(bytes))
 }
 
+/// The one file hasher: fed the bytes of a file as they are read (the orders reader hashes
+/// on its hashing thread while it decides the encoding; the manifest hashes whole files), and
+/// finished into `sha256-<base64>` with the byte count.
+#[derive(Default)]
+pub struct FileDigest {
+    hasher: Sha256,
+    size: u64,
+}
+
+impl FileDigest {
+    pub fn new() -> FileDigest {
+        FileDigest::default()
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.size += bytes.len() as u64;
+        self.hasher.update(bytes);
+    }
+
+    /// `(size, sha256-<base64>)`.
+    pub fn finish(self) -> (u64, String) {
+        (self.size, sri(&self.hasher.finalize()))
+    }
+}
+
+/// Size and digest of a file, read in 64 KiB blocks (logs can be gigabytes).
+pub fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    hash_reader(std::fs::File::open(path)?)
+}
+
+/// Size and digest of what `f` reads (an opened file: the case folder opens its own without
+/// following links).
+pub fn hash_reader(mut f: impl std::io::Read) -> std::io::Result<(u64, String)> {
+    let mut d = FileDigest::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(d.finish());
+        }
+        d.update(&buf[..n]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -30,5 +74,9 @@ mod tests {
             super::sri_of(b"abc"),
             "sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
         );
+        let mut d = super::FileDigest::new();
+        d.update(b"a");
+        d.update(b"bc");
+        assert_eq!(d.finish(), (3, super::sri_of(b"abc")));
     }
 }

@@ -17,7 +17,6 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -119,25 +118,9 @@ impl Clock {
     }
 }
 
-/// Size and `sha256-<base64>` digest of a file, read in blocks (logs can be gigabytes).
+/// Size and `sha256-<base64>` digest of a file ([`crate::digest::hash_file`]).
 pub fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    hash_reader(f, path)
-}
-
-fn hash_reader(mut f: std::fs::File, path: &Path) -> Result<(u64, String)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((size, crate::digest::sri(&h.finalize())))
+    crate::digest::hash_file(path).map_err(|e| Error::io(path, e))
 }
 
 /// What an entry of a case folder is, read without following a symbolic link.
@@ -273,7 +256,7 @@ pub fn metadata_below(dir: &Path, rel: &str) -> std::io::Result<std::fs::Metadat
 /// followed, no FIFO or device opened).
 pub fn hash_regular(path: &Path) -> Result<(u64, String)> {
     let f = crate::output::open_regular(path).map_err(|e| Error::io(path, e))?;
-    hash_reader(f, path)
+    crate::digest::hash_reader(f).map_err(|e| Error::io(path, e))
 }
 
 /// Hashes every file in the case folder (the manifest excluded).

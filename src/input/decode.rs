@@ -9,7 +9,6 @@
 
 use crate::error::{Error, Result};
 use encoding_rs::Encoding;
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -60,9 +59,9 @@ pub fn digest_and_scan(
     path: &Path,
     encodings: &[&'static Encoding],
 ) -> Result<(String, u64, Evidence)> {
-    let mut hasher = Sha256::new();
-    let (total, evidence) = pass(path, encodings, |b| hasher.update(b))?;
-    Ok((crate::digest::sri(&hasher.finalize()), total, evidence))
+    let mut digest = crate::digest::FileDigest::new();
+    let (total, evidence) = pass(path, encodings, |b| digest.update(b))?;
+    Ok((digest.finish().1, total, evidence))
 }
 
 /// `auto` without a BOM: the UTF-8 scan, with the digest; then, only when UTF-8 does not fit
