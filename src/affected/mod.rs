@@ -10,6 +10,8 @@
 mod inputs;
 mod join;
 mod summary;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use write::AFFECTED_CSV_HEADER;

@@ -15,6 +15,8 @@ pub mod hits;
 pub mod parquet;
 mod run;
 pub mod scan;
+#[cfg(test)]
+mod tests;
 pub mod write;
 
 pub use run::{checkouts_in_window, run, Options, Output};
