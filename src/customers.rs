@@ -12,6 +12,7 @@
 
 use crate::cards::FingerprintKey;
 use crate::orders::{CardIdentity, CardInfo, EntryKind, Ingest, OrderRecord, Sym};
+use crate::payments::Attached;
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
@@ -132,7 +133,7 @@ impl UnionFind {
 }
 
 /// Groups the in-window orders into people and gives each a keyed, stable id.
-pub fn group(ingest: &Ingest, key: &FingerprintKey) -> Groups {
+pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Groups {
     let orders = &ingest.orders[..];
     let n = orders.len();
     let mut uf = UnionFind((0..n as u32).collect());
@@ -236,7 +237,7 @@ pub fn group(ingest: &Ingest, key: &FingerprintKey) -> Groups {
     // How many people used each fingerprinted card.
     let mut card_people: HashMap<CardIdentity, (u32, u32)> = HashMap::new();
     for &i in &perm {
-        for c in entry_cards(ingest, i) {
+        for c in attached.cards(ingest, i) {
             if c.fingerprint.is_some() {
                 let ci = order_customer[i as usize];
                 let e = card_people.entry(c.identity()).or_insert((0, u32::MAX));
@@ -276,6 +277,7 @@ impl Groups {
         &self,
         c: usize,
         ingest: &Ingest,
+        attached: &Attached,
         window: &Window,
         default_locale: &str,
     ) -> Customer {
@@ -306,7 +308,7 @@ impl Groups {
         };
         let mut seen_cards: BTreeMap<CardIdentity, CustomerCard> = BTreeMap::new();
         for &i in members {
-            for k in entry_cards(ingest, i) {
+            for k in attached.cards(ingest, i) {
                 let shared = self.card_people.get(&k.identity()).is_some_and(|&n| n > 1);
                 seen_cards
                     .entry(k.identity())
@@ -353,7 +355,7 @@ impl Groups {
             if !o.order_id.is_empty() && !order_ids.iter().any(|x| *x == *o.order_id) {
                 order_ids.push(o.order_id.to_string());
             }
-            if let Some(ch) = ingest.entry_charges.get(&i) {
+            if let Some(ch) = attached.entry_charges.get(&i) {
                 for c in ch {
                     if !charge_ids.iter().any(|x| *x == **c) {
                         charge_ids.push(c.to_string());
@@ -404,14 +406,6 @@ impl Groups {
             reasons: reasons.into_iter().map(str::to_string).collect(),
         }
     }
-}
-
-/// Every card of an entry: the order's own and those the gateway export attached to it.
-fn entry_cards(ingest: &Ingest, i: u32) -> impl Iterator<Item = &CardInfo> {
-    ingest.orders[i as usize]
-        .card
-        .iter()
-        .chain(ingest.gateway_cards.get(&i).into_iter().flatten())
 }
 
 fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {

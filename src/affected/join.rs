@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::orders::{EntryKind, Ingest, IngestOptions, InputFile};
+use crate::orders::{EntryKind, Ingest, IngestOptions, InputFile, OrderRecord};
 use crate::payments::Payments;
 use crate::progress::Progress;
 use crate::window::Window;
@@ -52,18 +52,12 @@ pub(super) fn fetch_orders_of_charges(
             continue;
         };
         let idx = ingest.orders.len() as u32;
-        ingest.orders.push(crate::orders::OrderRecord {
-            kind: EntryKind::PaymentForOrder,
+        let empty = ingest.strings.intern("");
+        let entry = OrderRecord {
             order_id: o.order_id.clone(),
-            entry_ref: c.charge_id.clone(),
-            session: None,
-            file: u32::MAX,
-            line: c.line,
-            at: c.at,
             status: ingest.strings.intern(&c.status),
             amount: o.amount.clone(),
             currency: ingest.strings.intern(lookup.strings.get(o.currency)),
-            card: None,
             email: o.email.clone(),
             login: o.login.clone(),
             name: o.name.clone(),
@@ -71,8 +65,16 @@ pub(super) fn fetch_orders_of_charges(
             region: ingest.strings.intern(lookup.strings.get(o.region)),
             country: ingest.strings.intern(lookup.strings.get(o.country)),
             locale: ingest.strings.intern(lookup.strings.get(o.locale)),
-        });
-        ingest
+            ..OrderRecord::entry(
+                EntryKind::PaymentForOrder,
+                c.charge_id.clone(),
+                c.line,
+                c.at,
+                empty,
+            )
+        };
+        ingest.orders.push(entry);
+        p.attached
             .gateway_cards
             .entry(idx)
             .or_default()
@@ -163,25 +165,9 @@ pub(super) fn join_checkouts(
     }
     for (at, login, source) in adds {
         let empty = ingest.strings.intern("");
-        ingest.orders.push(crate::orders::OrderRecord {
-            kind: EntryKind::Checkout,
-            order_id: "".into(),
-            entry_ref: source.into_boxed_str(),
-            session: None,
-            file: u32::MAX,
-            line: 0,
-            at,
-            status: empty,
-            amount: "".into(),
-            currency: empty,
-            card: None,
-            email: None,
+        ingest.orders.push(OrderRecord {
             login: login.map(String::into_boxed_str),
-            name: "".into(),
-            phone: None,
-            region: empty,
-            country: empty,
-            locale: empty,
+            ..OrderRecord::entry(EntryKind::Checkout, source.into_boxed_str(), 0, at, empty)
         });
     }
     Ok(join)

@@ -148,7 +148,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         join::fetch_orders_of_charges(&mut ingest, &mut p, &inputs, &opts)?;
         for c in &p.charges {
             if let Some(e) = c.entry {
-                ingest
+                p.attached
                     .entry_charges
                     .entry(e)
                     .or_default()
@@ -173,13 +173,16 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     };
 
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
-    let groups = customers::group(&ingest, &key);
+    let no_payments = payments::Attached::default();
+    let attached = payments.as_ref().map_or(&no_payments, |p| &p.attached);
+    let groups = customers::group(&ingest, attached, &key);
     tracing::info!(elapsed = ?t0.elapsed(), customers = groups.len(), "customers linked");
     let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
     // The two writers only read the orders and the groups: run them side by side.
     let (stats, orders_written) = std::thread::scope(|s| {
-        let orders = s.spawn(|| write::write_orders(&out, &ingest, &groups, &window));
-        let stats = write::write_affected(&out, &ingest, &groups, &window, &default_locale);
+        let orders = s.spawn(|| write::write_orders(&out, &ingest, attached, &groups, &window));
+        let stats =
+            write::write_affected(&out, &ingest, attached, &groups, &window, &default_locale);
         let orders = orders.join().unwrap_or_else(|_| {
             Err(Error::WriterPanicked {
                 output: "orders.csv",

@@ -159,10 +159,11 @@ fn customers_link_by_login_and_never_by_card() {
         "2,2021-06-02 10:00:00,a.other@example.jp,M1,A,4111111111111111,credit_card,paid,100,JPY",
         "3,2021-06-03 10:00:00,b@example.jp,M2,B,4111111111111111,credit_card,paid,100,JPY",
     ]);
-    let groups = customers::group(&ingest, &c.key);
+    let none = payments::Attached::default();
+    let groups = customers::group(&ingest, &none, &c.key);
     assert_eq!(groups.len(), 2);
     let people: Vec<_> = (0..groups.len())
-        .map(|i| groups.customer(i, &ingest, &c.window, "ja"))
+        .map(|i| groups.customer(i, &ingest, &none, &c.window, "ja"))
         .collect();
     let a = people
         .iter()

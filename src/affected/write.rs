@@ -8,6 +8,7 @@ use crate::customers::{Contact, Groups};
 use crate::error::Result;
 use crate::orders::{CardInfo, EntryKind, Ingest};
 use crate::output::{self, CsvOut};
+use crate::payments::Attached;
 use crate::payments::{self, Payments};
 use crate::window::Window;
 use foldhash::HashSet;
@@ -59,6 +60,7 @@ pub(super) struct Stats {
 pub(super) fn write_affected(
     out: &Path,
     ingest: &Ingest,
+    attached: &Attached,
     groups: &Groups,
     window: &Window,
     default_locale: &str,
@@ -68,7 +70,7 @@ pub(super) fn write_affected(
     let mut jsonl = output::AtomicFile::create(&jsonl_path)?;
     let mut stats = Stats::default();
     for ci in 0..groups.len() {
-        let c = groups.customer(ci, ingest, window, default_locale);
+        let c = groups.customer(ci, ingest, attached, window, default_locale);
         csv.row([
             c.customer_id.as_str(),
             c.name.as_str(),
@@ -146,6 +148,7 @@ pub(super) fn write_affected(
 pub(super) fn write_orders(
     out: &Path,
     ingest: &Ingest,
+    attached: &Attached,
     groups: &Groups,
     window: &Window,
 ) -> Result<()> {
@@ -182,7 +185,12 @@ pub(super) fn write_orders(
         if let Some(k) = &o.card {
             cards.push((k, "order"));
         }
-        for k in ingest.gateway_cards.get(&(i as u32)).into_iter().flatten() {
+        for k in attached
+            .gateway_cards
+            .get(&(i as u32))
+            .into_iter()
+            .flatten()
+        {
             cards.push((k, "gateway"));
         }
         let col = |f: &dyn Fn(&CardInfo, &str) -> String| -> String {

@@ -175,10 +175,6 @@ pub struct Ingest {
     pub margin: Vec<OrderRecord>,
     /// Orders looked up by id ([`IngestOptions::fetch`]), whatever their class.
     pub fetched: Vec<OrderRecord>,
-    /// Gateway cards attached to entries (index into `orders`) by the payments join.
-    pub gateway_cards: HashMap<u32, Vec<CardInfo>>,
-    /// Gateway charge ids per entry (index into `orders`).
-    pub entry_charges: HashMap<u32, Vec<Box<str>>>,
     method_cache: HashMap<Box<[u8]>, (MethodClass, u64)>,
 }
 

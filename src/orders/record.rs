@@ -143,6 +143,46 @@ pub struct OrderRecord {
     pub locale: Sym,
 }
 
+/// The `file` of an entry that no order export holds (a gateway charge, a checkout
+/// submission): it indexes nothing in [`super::Ingest::files`]; its `entry_ref` says where it
+/// comes from.
+pub const NO_FILE: u32 = u32::MAX;
+
+impl OrderRecord {
+    /// An affected entry that is not a record of an order export: a gateway charge (with or
+    /// without its order) or a checkout submission in the logs. Everything but its kind, its
+    /// reference, its line and time starts empty (`empty` is the interned empty text); the
+    /// caller fills in what its source knows.
+    pub fn entry(
+        kind: EntryKind,
+        entry_ref: Box<str>,
+        line: u64,
+        at: Timestamp,
+        empty: Sym,
+    ) -> OrderRecord {
+        OrderRecord {
+            kind,
+            order_id: "".into(),
+            entry_ref,
+            session: None,
+            file: NO_FILE,
+            line,
+            at,
+            status: empty,
+            amount: "".into(),
+            currency: empty,
+            card: None,
+            email: None,
+            login: None,
+            name: "".into(),
+            phone: None,
+            region: empty,
+            country: empty,
+            locale: empty,
+        }
+    }
+}
+
 /// What an affected entry is: an in-window order, or a payment-gateway charge in the window
 /// (added by [`crate::payments`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

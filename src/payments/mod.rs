@@ -192,9 +192,33 @@ pub struct Unmatched {
     pub source: String,
 }
 
+/// What the payments join attaches to the affected entries (indices into
+/// [`Ingest::orders`]): the cards of their gateway charges and the charge ids. Empty when no
+/// payment export was read. Customers and orders.csv read it beside the orders; nothing of it
+/// is written back into the orders' ingest.
+#[derive(Debug, Default, Clone)]
+pub struct Attached {
+    /// Entry → the cards of its charges, in reading order, each card once.
+    pub gateway_cards: HashMap<u32, Vec<CardInfo>>,
+    /// Entry → the ids of its charges.
+    pub entry_charges: HashMap<u32, Vec<Box<str>>>,
+}
+
+impl Attached {
+    /// Every card of entry `i`: the order's own, then those its charges attached.
+    pub fn cards<'a>(&'a self, ingest: &'a Ingest, i: u32) -> impl Iterator<Item = &'a CardInfo> {
+        ingest.orders[i as usize]
+            .card
+            .iter()
+            .chain(self.gateway_cards.get(&i).into_iter().flatten())
+    }
+}
+
 /// The result of reading the payment exports.
 #[derive(Default)]
 pub struct Payments {
+    /// What the join attached to the entries.
+    pub attached: Attached,
     pub files: Vec<PFileReport>,
     pub charges: Vec<Charge>,
     pub unmatched: Vec<Unmatched>,
@@ -390,7 +414,7 @@ pub fn read(
             unmatched: v.out.unmatched.len(),
             rejects: v.reject.mark()?,
             entries: v.ingest.orders.len(),
-            gateway_cards: v.ingest.gateway_cards.clone(),
+            gateway_cards: v.out.attached.gateway_cards.clone(),
             with_payment: v.out.orders_with_payment.clone(),
             ambiguous: v.out.ambiguous_candidates.clone(),
         };
@@ -788,27 +812,23 @@ impl PaymentFile<'_> {
         .map(String::into_boxed_str);
         let country = crate::cards::mask_card_runs(self.get(rec, PField::Country).trim()).0;
         let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
+        let empty = self.ingest.strings.intern("");
         let entry = OrderRecord {
-            kind: EntryKind::Payment,
-            order_id: "".into(),
-            entry_ref: charge.charge_id.clone(),
-            session: None,
-            file: u32::MAX,
-            line,
-            at,
             status: self.ingest.strings.intern(&status),
             amount: crate::cards::mask_card_runs(self.get(rec, PField::Amount).trim())
                 .0
                 .into_boxed_str(),
             currency: self.ingest.strings.intern(&currency),
-            card: None,
             email,
-            login: None,
             name: name.into_boxed_str(),
-            phone: None,
-            region: self.ingest.strings.intern(""),
             country: self.ingest.strings.intern(&country),
-            locale: self.ingest.strings.intern(""),
+            ..OrderRecord::entry(
+                EntryKind::Payment,
+                charge.charge_id.clone(),
+                line,
+                at,
+                empty,
+            )
         };
         charge.entry = Some(self.push_entry(entry, card));
         self.out.charges.push(charge);
@@ -881,7 +901,7 @@ impl PaymentFile<'_> {
     }
 
     fn attach(&mut self, entry: u32, card: CardInfo) {
-        let v = self.ingest.gateway_cards.entry(entry).or_default();
+        let v = self.out.attached.gateway_cards.entry(entry).or_default();
         if !v.iter().any(|c| c.identity() == card.identity()) {
             v.push(card);
         }
@@ -990,7 +1010,7 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         self.out.unmatched.truncate(self.mark.unmatched);
         self.reject.rewind(self.mark.rejects)?;
         self.ingest.orders.truncate(self.mark.entries);
-        self.ingest.gateway_cards = self.mark.gateway_cards.clone();
+        self.out.attached.gateway_cards = self.mark.gateway_cards.clone();
         self.out.orders_with_payment = self.mark.with_payment.clone();
         self.out.ambiguous_candidates = self.mark.ambiguous.clone();
         self.layout = None;
