@@ -1,7 +1,7 @@
 //! Web access logs: one parsed request per line, with the W3C field names Sigma's `webserver`
 //! rules use (see `inputs.md` §3.6 and the README).
 //!
-//! - [`format`] compiles a log format (Apache `LogFormat`, nginx `log_format`, a named preset,
+//! - [`mod@format`] compiles a log format (Apache `LogFormat`, nginx `log_format`, a named preset,
 //!   JSON lines) once into a parser that splits a line with `memchr`, borrowing from the line;
 //! - [`time`] parses the timestamps by hand;
 //! - [`written`] writes log text as the evidence outputs hold it (`\xHH` for bytes that are

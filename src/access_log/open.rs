@@ -161,7 +161,7 @@ impl<R: Read> Chunker<R> {
         }
     }
 
-    /// Takes buffers back from the chunks' consumer (see [`Chunker::spares`]).
+    /// Takes buffers back from the chunks' consumer (see `Chunker::spares`).
     pub fn with_spares(mut self, spares: mpsc::Receiver<Vec<u8>>) -> Self {
         self.spares = Some(spares);
         self

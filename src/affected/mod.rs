@@ -4,15 +4,15 @@
 //! ([`crate::orders`]) → the payment exports joined to the orders, and the orders those charges
 //! name fetched ([`join`]) → checkout submissions of the logs tied to orders ([`join`]) → the
 //! in-window card orders linked into customers ([`crate::customers`]) → affected.csv,
-//! affected.jsonl, orders.csv, payments.csv, checkouts_without_order.csv ([`write`]) → the
+//! affected.jsonl, orders.csv, payments.csv, checkouts_without_order.csv ([`mod@write`]) → the
 //! counts reconciled and summary.json ([`summary`]) → one line of counts, then warnings.
 
-mod inputs;
-mod join;
-mod summary;
+pub mod inputs;
+pub mod join;
+pub mod summary;
 #[cfg(test)]
 mod tests;
-mod write;
+pub mod write;
 
 pub use write::AFFECTED_CSV_HEADER;
 

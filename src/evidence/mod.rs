@@ -7,7 +7,7 @@
 //! - [`check`] compares the hits with the window and finds log gaps;
 //! - [`parquet`] writes every parsed request as Parquet (`--emit-events`);
 //! - [`run()`] is the stage: the case and [`Options`] in, the outputs written, an [`Output`];
-//! - [`write`] writes `evidence.jsonl`, `evidence.csv`, `timeline.csv`, `rejected_lines.csv`
+//! - [`mod@write`] writes `evidence.jsonl`, `evidence.csv`, `timeline.csv`, `rejected_lines.csv`
 //!   and the `evidence` and `window_check` keys of `summary.json`.
 
 pub mod check;

@@ -123,7 +123,7 @@ pub struct OrderRecord {
     pub entry_ref: Box<str>,
     /// The order's session id (for tying checkout submissions in the logs to orders).
     pub session: Option<Box<str>>,
-    /// Index into [`Ingest::files`].
+    /// Index into [`super::Ingest::files`].
     pub file: u32,
     pub line: u64,
     pub at: Timestamp,

@@ -233,7 +233,7 @@ impl Context {
     }
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 pub struct Written {
     pub html: PathBuf,
     pub md: PathBuf,
