@@ -21,6 +21,14 @@ pub enum Error {
     /// An input file that cannot be read as the kind of input it was given as.
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+    /// A line of an input that cannot be read as what it should be (the file stops there:
+    /// journals, the case folder's own records), with its line as a field.
+    #[error("{path}: line {line}: {message}")]
+    Record {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     /// An input whose layout the tool cannot map (missing columns, unknown headers). This is a
     /// usage error: the fix is a preset or a column mapping.
     #[error("{path}: {message}")]
@@ -61,6 +69,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config { .. } | Error::Layout { .. } | Error::Window(_) => 2,
             Error::Input { .. }
+            | Error::Record { .. }
             | Error::Io { .. }
             | Error::Invariant(_)
             | Error::CheckFailed(_) => 1,

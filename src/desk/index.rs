@@ -292,9 +292,10 @@ struct DiffLine {
 }
 
 fn input_error(path: &Path, line: usize, what: impl std::fmt::Display) -> Error {
-    Error::Input {
+    Error::Record {
         path: path.to_path_buf(),
-        message: format!("line {line}: {what}"),
+        line: line as u64,
+        message: what.to_string(),
     }
 }
 

@@ -88,9 +88,10 @@ impl Journal {
                 }
                 Err(_) if line.starts_with('{') && !line.trim_end().ends_with('}') => {}
                 Err(e) => {
-                    return Err(Error::Input {
+                    return Err(Error::Record {
                         path,
-                        message: format!("line {}: not a desk journal line ({e}); the journal is never edited by skimtrace: restore it from a backup", i + 1),
+                        line: i as u64 + 1,
+                        message: format!("not a desk journal line ({e}); the journal is never edited by skimtrace: restore it from a backup"),
                     })
                 }
             }

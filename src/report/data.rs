@@ -154,6 +154,14 @@ fn open_csv(path: &Path) -> Result<Option<csv::Reader<std::fs::File>>> {
     }
 }
 
+fn bad_line(path: &Path, line: usize, message: String) -> Error {
+    Error::Record {
+        path: PathBuf::from(path),
+        line: line as u64,
+        message: format!("{message}; re-create the case folder with `skimtrace run --force`"),
+    }
+}
+
 fn bad(path: &Path, message: String) -> Error {
     Error::Input {
         path: PathBuf::from(path),
@@ -174,7 +182,7 @@ fn read_months(path: &Path) -> Result<Option<BTreeMap<String, u64>>> {
         .ok_or_else(|| bad(path, "no ordered_at column".into()))?;
     let mut months = BTreeMap::new();
     for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| bad(path, format!("line {}: {e}", i + 2)))?;
+        let rec = rec.map_err(|e| bad_line(path, i + 2, e.to_string()))?;
         let at = rec.get(col).unwrap_or_default();
         let month = at.get(..7).unwrap_or("(unknown)").to_string();
         *months.entry(month).or_insert(0) += 1;
@@ -210,12 +218,12 @@ fn read_hit_days(
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let v: Value =
-            serde_json::from_str(line).map_err(|e| bad(path, format!("line {}: {e}", i + 1)))?;
+            serde_json::from_str(line).map_err(|e| bad_line(path, i + 1, e.to_string()))?;
         let day = v
             .get("time")
             .and_then(Value::as_str)
             .and_then(|t| t.get(..10))
-            .ok_or_else(|| bad(path, format!("line {}: no time", i + 1)))?
+            .ok_or_else(|| bad_line(path, i + 1, "no time".into()))?
             .to_string();
         let indicator = v
             .get("rules")
