@@ -57,22 +57,79 @@ pub struct Input {
 
 /// A request that matched at least one rule. Every text is as written (see
 /// [`crate::access_log::written`]): bytes that are not UTF-8 as `\xHH`, card numbers masked.
+///
+/// Kept compactly, since a scan of `/.env` gives a hit per request: the six texts share one
+/// allocation ([`HitText`]), so a hit costs about 200 bytes with its text.
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub time: Timestamp,
     pub file: usize,
     pub line: u64,
-    pub ip: Option<String>,
-    pub method: Option<String>,
-    pub path: Option<String>,
-    pub target: Option<String>,
+    /// Client address, method, path, target, referer and user agent, as written.
+    pub text: HitText,
     pub status: Option<u16>,
-    pub referer: Option<String>,
-    pub user_agent: Option<String>,
     /// Indices into the active rules, ascending.
     pub rules: Vec<u32>,
     /// Where it was found: 0 in the logs scanned here, `k` in the `k`-th `--hits` file.
     pub origin: u32,
+}
+
+impl Hit {
+    pub fn ip(&self) -> Option<&str> {
+        self.text.get(0)
+    }
+    pub fn method(&self) -> Option<&str> {
+        self.text.get(1)
+    }
+    pub fn path(&self) -> Option<&str> {
+        self.text.get(2)
+    }
+    pub fn target(&self) -> Option<&str> {
+        self.text.get(3)
+    }
+    pub fn referer(&self) -> Option<&str> {
+        self.text.get(4)
+    }
+    pub fn user_agent(&self) -> Option<&str> {
+        self.text.get(5)
+    }
+}
+
+/// The texts of a hit in one allocation: each field's end offset, and which are present.
+#[derive(Debug, Clone, Default)]
+pub struct HitText {
+    buf: Box<str>,
+    ends: [u32; 6],
+    present: u8,
+}
+
+impl HitText {
+    /// Client address, method, path, target, referer, user agent (each as written, or absent).
+    pub fn new<S: AsRef<str>>(fields: [Option<S>; 6]) -> HitText {
+        let len = fields.iter().flatten().map(|s| s.as_ref().len()).sum();
+        let mut buf = String::with_capacity(len);
+        let (mut ends, mut present) = ([0u32; 6], 0u8);
+        for (i, f) in fields.iter().enumerate() {
+            if let Some(s) = f {
+                buf.push_str(s.as_ref());
+                present |= 1 << i;
+            }
+            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        }
+        HitText {
+            buf: buf.into_boxed_str(),
+            ends,
+            present,
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.buf.get(start..self.ends[i] as usize)
+    }
 }
 
 /// A checkout submission inside the window, with what could tie it to an order: the user
@@ -290,6 +347,10 @@ pub fn scan_file(
     result.read_error = read_error.into_inner().expect("lock");
     outs.sort_by_key(|o| o.idx);
     let mut offset = 0u64;
+    // Sized once: growing by doubling would hold up to twice the hits while it copies.
+    result
+        .hits
+        .reserve_exact(outs.iter().map(|o| o.hits.len()).sum());
     for o in outs {
         for mut h in o.hits {
             h.line += offset;
@@ -577,17 +638,22 @@ fn text(v: Option<&[u8]>) -> Option<String> {
 }
 
 fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) -> Hit {
+    fn w(v: Option<&[u8]>) -> Option<std::borrow::Cow<'_, str>> {
+        v.map(|b| written::written(b, Form::Value).0)
+    }
     Hit {
         time: t,
         file,
         line,
-        ip: text(rec.ip.as_deref()),
-        method: text(rec.method.as_deref()),
-        path: text(rec.path()),
-        target: text(rec.target.as_deref()),
+        text: HitText::new([
+            w(rec.ip.as_deref()),
+            w(rec.method.as_deref()),
+            w(rec.path()),
+            w(rec.target.as_deref()),
+            w(rec.referer.as_deref()),
+            w(rec.user_agent.as_deref()),
+        ]),
         status: status(rec),
-        referer: text(rec.referer.as_deref()),
-        user_agent: text(rec.user_agent.as_deref()),
         rules: rules.to_vec(),
         origin: 0,
     }

@@ -39,7 +39,10 @@ pub fn evidence(
     window: &Window,
 ) -> Result<()> {
     let mut csv = CsvOut::create(&dir.join("evidence.csv"), &EVIDENCE_HEADER)?;
-    let mut rows = Vec::with_capacity(hits.len());
+    // Each row is written as it is built: a million hits (a `/.env` scan) must not become a
+    // million JSON objects in memory.
+    let jsonl_path = dir.join("evidence.jsonl");
+    let mut jsonl = output::AtomicFile::create(&jsonl_path)?;
     for h in hits {
         let ids: Vec<&str> = h
             .rules
@@ -59,7 +62,9 @@ pub fn evidence(
             .unwrap_or_default();
         let time = window.format(h.time);
         let source = format!("{}:{}", sources[h.file], h.line);
-        let nonnull = |v: &Option<String>| v.clone().filter(|s| !s.is_empty() && s != "-");
+        fn nonnull(v: Option<&str>) -> Option<&str> {
+            v.filter(|s| !s.is_empty() && *s != "-")
+        }
         let in_window = window.contains(h.time);
         let origin = origins
             .get(h.origin as usize)
@@ -68,37 +73,38 @@ pub fn evidence(
         csv.row([
             time.clone(),
             source.clone(),
-            h.ip.clone().unwrap_or_default(),
-            h.method.clone().unwrap_or_default(),
-            h.path.clone().unwrap_or_default(),
-            h.target.clone().unwrap_or_default(),
+            h.ip().unwrap_or_default().to_string(),
+            h.method().unwrap_or_default().to_string(),
+            h.path().unwrap_or_default().to_string(),
+            h.target().unwrap_or_default().to_string(),
             h.status.map(|s| s.to_string()).unwrap_or_default(),
-            nonnull(&h.referer).unwrap_or_default(),
-            nonnull(&h.user_agent).unwrap_or_default(),
+            nonnull(h.referer()).unwrap_or_default().to_string(),
+            nonnull(h.user_agent()).unwrap_or_default().to_string(),
             ids.join(" "),
             in_window.to_string(),
             level.to_string(),
             origin.to_string(),
         ])?;
-        rows.push(json!({
+        let row = json!({
             "time": time,
             "source": source,
-            "ip": h.ip,
-            "method": h.method,
-            "path": h.path,
-            "target": h.target,
+            "ip": h.ip(),
+            "method": h.method(),
+            "path": h.path(),
+            "target": h.target(),
             "status": h.status,
-            "referer": nonnull(&h.referer),
-            "user_agent": nonnull(&h.user_agent),
+            "referer": nonnull(h.referer()),
+            "user_agent": nonnull(h.user_agent()),
             "rules": ids,
             "in_window": in_window,
             "level": level,
             "titles": titles,
             "origin": origin,
-        }));
+        });
+        output::json_line(&mut jsonl, &jsonl_path, &row)?;
     }
     csv.commit()?;
-    output::write_jsonl(&dir.join("evidence.jsonl"), &rows)
+    jsonl.commit()
 }
 
 /// `timeline.csv`: one row per local day from the first to the last day with log lines or hits
@@ -339,7 +345,7 @@ pub fn summary(s: &SummaryInput<'_>) -> crate::summary::Summary {
     }
     let mut ips: BTreeMap<&str, (u64, jiff::Timestamp, jiff::Timestamp)> = BTreeMap::new();
     for h in s.hits {
-        if let Some(ip) = h.ip.as_deref() {
+        if let Some(ip) = h.ip() {
             let e = ips.entry(ip).or_insert((0, h.time, h.time));
             e.0 += 1;
             e.1 = e.1.min(h.time);
