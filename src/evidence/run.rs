@@ -109,13 +109,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         checkout: Some(&checkout),
         events: events.as_ref().map(EventWriter::sender),
         reject_samples: logs.reject_samples.unwrap_or(100),
-        progress: ui.bytes_bar(
-            inputs
-                .iter()
-                .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
-                .sum(),
-            "logs",
-        ),
+        progress: logs_bar(ui, &inputs),
     };
     let mut results = scan::scan_all(&inputs, &opts);
     if let Some(pb) = &opts.progress {
@@ -340,13 +334,7 @@ pub fn checkouts_in_window(
         checkout: Some(&checkout),
         events: None,
         reject_samples: 0,
-        progress: ui.bytes_bar(
-            inputs
-                .iter()
-                .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
-                .sum(),
-            "logs",
-        ),
+        progress: logs_bar(ui, &inputs),
     };
     let mut checkouts = Vec::new();
     for (i, r) in scan::scan_all(&inputs, &opts).into_iter().enumerate() {
@@ -384,6 +372,15 @@ fn checkout_set(
         message: e.to_string(),
     })?;
     Ok((paths, set))
+}
+
+/// A progress bar over the bytes of the log files, when the user can see one.
+fn logs_bar(ui: &dyn Progress, inputs: &[Input]) -> Option<indicatif::ProgressBar> {
+    let total = inputs
+        .iter()
+        .map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    ui.bytes_bar(total, "logs")
 }
 
 /// The log files: `--logs` (relative to the current folder) replaces `[logs] paths`
