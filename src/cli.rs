@@ -223,6 +223,11 @@ pub struct RulesListArgs {
     /// The case's incident.toml (its [logs] rules and IOC lists count).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also print, per rule, what makes the scan evaluate it: the literals one of which must be
+    /// in a field (the scan looks for them first, and skips the rule on a request without
+    /// any), or "every request" when it can match without one.
+    #[arg(long)]
+    pub triggers: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
 }

@@ -32,10 +32,24 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             };
             let logs: LogsConfig = cfg.logs();
             let set = active_rules(&cfg, &logs, &(&a.rules).into())?;
-            for r in &set.rules {
-                println!("{}\t{}\t{}\t{}", r.id, r.level, r.title, r.source);
+            let triggers = a
+                .triggers
+                .then(|| crate::rules::Matcher::new(&set.rules).triggers());
+            for (i, r) in set.rules.iter().enumerate() {
+                print!("{}\t{}\t{}\t{}", r.id, r.level, r.title, r.source);
+                if let Some(t) = &triggers {
+                    print!("\t{}", describe(&t[i]));
+                }
+                println!();
             }
             report_skipped(ui, &set);
+            if let Some(t) = &triggers {
+                let most = t.iter().filter(|t| t.on_most_requests()).count();
+                ui.say(format!(
+                    "{most} of {} rules are evaluated on most requests (no literal, or one of the method, status or protocol)",
+                    t.len()
+                ));
+            }
             ui.say(format!("{} rules active", set.rules.len()));
             Ok(0)
         }
@@ -118,5 +132,18 @@ fn report_skipped(ui: &Ui, set: &RuleSet) {
                 .unwrap_or_default(),
             s.reason
         ));
+    }
+}
+
+/// A rule's trigger for `rules list --triggers`: `every request`, or `field 'literal' | …`.
+fn describe(t: &crate::rules::matcher::Trigger) -> String {
+    use crate::rules::matcher::Trigger;
+    match t {
+        Trigger::Every => "every request".into(),
+        Trigger::Literals(v) => v
+            .iter()
+            .map(|(f, l)| format!("{f} {l:?}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
     }
 }

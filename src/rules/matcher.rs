@@ -1,12 +1,19 @@
-//! All rules compiled into one matcher. Per line, one Aho-Corasick pass (ASCII
-//! case-insensitive, overlapping) finds every rule literal present in the raw line; only rules
-//! that one of their necessary literals triggers are evaluated, plus the few that have no
-//! literal to wait for (a bare `not`, a `cidr`, a `null`, a regex). A line whose fields were
-//! unescaped or joined is not a verbatim copy of its fields, so for it every rule is evaluated
-//! in full: the prefilter never changes a result, it only skips work.
+//! All rules compiled into one matcher. Every literal a rule needs is looked for only in the
+//! value its leaf tests: the request target for `cs-uri-stem`/`cs-uri-query` (one pass
+//! serves both, they are parts of it), the user agent, the referer, the method, the whole line
+//! for keywords. Per value, one Aho-Corasick pass (ASCII case-insensitive, overlapping) finds
+//! every literal present; only rules that one of their necessary literals triggers are
+//! evaluated, plus the few that have no literal to wait for (a bare `not`, a `cidr`, a `null`,
+//! a regex). A leaf whose literal is absent from its value cannot hold, so the prefilter never
+//! changes a result, it only skips work, whether the value is a slice of the line or was
+//! unescaped from it (a JSON log).
+//!
+//! Scanning the values rather than the line is what makes the pass cheap: on a combined log
+//! the target is a fifth of the line, and the small literal sets of the user agent and the
+//! referer are found by a vectorised prefilter rather than a state per byte.
 
 use super::sigma::{in_net, Cond, Leaf, Rule, StrOp, Target, Test};
-use crate::access_log::{is_null, Record};
+use crate::access_log::{is_null, Field, Record};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,12 +25,103 @@ enum CCond {
     Leaf { leaf: Leaf, lit: Option<u32> },
 }
 
+/// Where a leaf's literal is looked for: the whole line (keywords) or one field. The stem and
+/// the query are read inside the target, of which they are parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Region {
+    Line,
+    Field(Field),
+}
+
+impl Region {
+    fn of(target: Target) -> Region {
+        match target {
+            Target::Line => Region::Line,
+            Target::Field(Field::UriStem | Field::QueryOnly | Field::Target) => {
+                Region::Field(Field::Target)
+            }
+            Target::Field(f) => Region::Field(f),
+        }
+    }
+
+    /// The Sigma name of what is scanned.
+    fn name(self) -> &'static str {
+        match self {
+            Region::Line => "keywords",
+            Region::Field(f) => match f {
+                Field::ClientIp => "c-ip",
+                Field::Username => "cs-username",
+                Field::Method => "cs-method",
+                Field::UriStem | Field::Target | Field::QueryOnly => "cs-uri",
+                Field::Status => "sc-status",
+                Field::Referer => "cs-referer",
+                Field::UserAgent => "cs-user-agent",
+                Field::Host => "cs-host",
+                Field::Cookie => "cs-cookie",
+                Field::Version => "cs-version",
+                Field::Bytes => "sc-bytes",
+                Field::Unknown => "(a field the logs do not carry)",
+            },
+        }
+    }
+
+    fn value<'a>(self, line: &'a [u8], rec: &'a Record<'_>) -> Option<&'a [u8]> {
+        match self {
+            Region::Line => Some(line),
+            Region::Field(f) => rec.get(f),
+        }
+    }
+}
+
+/// A literal and where it is looked for.
+type Literal = (Region, Vec<u8>);
+
+/// One region's literals: a vectorised gate that tells whether any is there, the automaton
+/// that finds them all, and, per pattern, its slot in [`Scratch::present`].
+struct Pass {
+    region: Region,
+    /// Teddy over the lowercased value: most values hold no literal, and Teddy says so many
+    /// times faster than a DFA walks them. Teddy takes at most 64 literals: a field with more
+    /// has no gate (it is short, the DFA does), the whole line has one per group of 64.
+    gates: Vec<aho_corasick::packed::Searcher>,
+    ac: AhoCorasick,
+    slots: Vec<u32>,
+}
+
 /// The compiled rules, shared read-only by every parsing thread.
 pub struct Matcher {
     conds: Vec<CCond>,
-    ac: Option<AhoCorasick>,
+    passes: Vec<Pass>,
     lit_rules: Vec<Vec<u32>>,
     always: Vec<u32>,
+    /// Per rule, the literals that trigger it (`None`: evaluated on every request), as
+    /// (region, text), for [`Matcher::triggers`].
+    triggers: Vec<Option<Vec<Literal>>>,
+}
+
+/// What makes the matcher evaluate a rule on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Only requests where one of these literals is in its value: (field, literal, lowercase),
+    /// the field named as in Sigma (`cs-uri` for the target, of which `cs-uri-stem` and
+    /// `cs-uri-query` are parts; `keywords` for the whole line).
+    Literals(Vec<(&'static str, String)>),
+    /// Every request: the rule can match without any literal being present (a `not`, a `cidr`,
+    /// a `null`, a regex with no fixed part).
+    Every,
+}
+
+impl Trigger {
+    /// Whether the rule is in practice evaluated on most requests: triggered by a literal of
+    /// the method, the status or the protocol (`GET`, `200`), or by none.
+    pub fn on_most_requests(&self) -> bool {
+        match self {
+            Trigger::Every => true,
+            Trigger::Literals(v) => v
+                .iter()
+                .any(|(f, _)| matches!(*f, "cs-method" | "sc-status" | "cs-version")),
+        }
+    }
 }
 
 /// Per-thread scratch space, so matching allocates nothing per line.
@@ -34,31 +132,40 @@ pub struct Scratch {
     mark: Vec<u32>,
     gen: u32,
     cand: Vec<u32>,
+    /// The value being gated, lowercased.
+    lower: Vec<u8>,
 }
 
 impl Matcher {
     pub fn new(rules: &[Rule]) -> Matcher {
-        let mut lits: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut lit_list: Vec<Vec<u8>> = Vec::new();
+        let mut lits: HashMap<(Region, Vec<u8>), u32> = HashMap::new();
+        let mut lit_list: Vec<(Region, Vec<u8>)> = Vec::new();
         let mut conds = Vec::new();
         for r in rules {
             conds.push(compile(&r.cond, &mut lits, &mut lit_list));
         }
-        // Only the literals that trigger a rule go into the automaton: a common literal that
-        // some selective one beside it makes redundant (`GET` next to `/.git/`) would only
-        // slow the scan down.
+        // Only the literals that trigger a rule are looked for: a common literal that some
+        // selective one beside it makes redundant (`GET` next to `/.git/`) would only slow
+        // the scan down.
         let mut trigger: Vec<Option<u32>> = vec![None; lit_list.len()];
-        let mut ac_lits: Vec<Vec<u8>> = Vec::new();
+        let mut slot_lits: Vec<u32> = Vec::new();
         let mut lit_rules: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
+        let mut triggers = Vec::new();
         for (i, c) in conds.iter().enumerate() {
-            match need(c, &lit_list) {
+            let needed = need(c, &lit_list);
+            triggers.push(needed.as_ref().map(|ls| {
+                ls.iter()
+                    .map(|&l| lit_list[l as usize].clone())
+                    .collect::<Vec<_>>()
+            }));
+            match needed {
                 Some(ls) => {
                     for l in ls {
                         let a = *trigger[l as usize].get_or_insert_with(|| {
-                            ac_lits.push(lit_list[l as usize].clone());
+                            slot_lits.push(l);
                             lit_rules.push(Vec::new());
-                            (ac_lits.len() - 1) as u32
+                            (slot_lits.len() - 1) as u32
                         });
                         if !lit_rules[a as usize].contains(&(i as u32)) {
                             lit_rules[a as usize].push(i as u32);
@@ -71,24 +178,65 @@ impl Matcher {
         for c in &mut conds {
             remap(c, &trigger);
         }
-        let ac = (!ac_lits.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&ac_lits)
-                .or_else(|_| {
-                    AhoCorasick::builder()
-                        .ascii_case_insensitive(true)
-                        .build(&ac_lits)
-                })
-                .expect("literal automaton")
-        });
+        // One automaton per region, its patterns in slot order (deterministic).
+        let mut by_region: std::collections::BTreeMap<Region, (Vec<&[u8]>, Vec<u32>)> =
+            Default::default();
+        for (slot, &l) in slot_lits.iter().enumerate() {
+            let (region, text) = &lit_list[l as usize];
+            let e = by_region.entry(*region).or_default();
+            e.0.push(text);
+            e.1.push(slot as u32);
+        }
+        let passes = by_region
+            .into_iter()
+            .map(|(region, (patterns, slots))| Pass {
+                region,
+                gates: gates(region, &patterns),
+                ac: automaton(&patterns),
+                slots,
+            })
+            .collect();
         Matcher {
             conds,
-            ac,
+            passes,
             lit_rules,
             always,
+            triggers,
         }
+    }
+
+    /// Every rule evaluated in full, no literal looked for first: what [`Matcher::matches`]
+    /// must always agree with.
+    #[cfg(test)]
+    pub(crate) fn matches_unfiltered(&self, line: &[u8], rec: &Record<'_>) -> Vec<u32> {
+        let ctx = Ctx {
+            line,
+            rec,
+            present: &[],
+            filter: false,
+        };
+        (0..self.conds.len() as u32)
+            .filter(|&r| eval(&self.conds[r as usize], &ctx))
+            .collect()
+    }
+
+    /// Per rule (in the order given to [`Matcher::new`]), what makes it evaluated.
+    pub fn triggers(&self) -> Vec<Trigger> {
+        self.triggers
+            .iter()
+            .map(|t| match t {
+                None => Trigger::Every,
+                Some(v) => {
+                    let mut v: Vec<(&'static str, String)> = v
+                        .iter()
+                        .map(|(r, text)| (r.name(), String::from_utf8_lossy(text).into_owned()))
+                        .collect();
+                    v.sort();
+                    v.dedup();
+                    Trigger::Literals(v)
+                }
+            })
+            .collect()
     }
 
     pub fn scratch(&self) -> Scratch {
@@ -112,10 +260,20 @@ impl Matcher {
             s.mark.iter_mut().for_each(|m| *m = 0);
             s.gen = 1;
         }
-        let verbatim = rec.verbatim();
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(line) {
-                let l = m.pattern().as_usize();
+        for pass in &self.passes {
+            let Some(value) = pass.region.value(line, rec) else {
+                continue;
+            };
+            if !pass.gates.is_empty() {
+                s.lower.clear();
+                s.lower.extend_from_slice(value);
+                s.lower.make_ascii_lowercase();
+                if !pass.gates.iter().any(|g| g.find(&s.lower).is_some()) {
+                    continue;
+                }
+            }
+            for m in pass.ac.find_overlapping_iter(value) {
+                let l = pass.slots[m.pattern().as_usize()] as usize;
                 if s.present[l] {
                     continue;
                 }
@@ -133,34 +291,62 @@ impl Matcher {
             line,
             rec,
             present: &s.present,
-            verbatim,
+            filter: true,
         };
-        if verbatim {
-            s.cand.extend_from_slice(&self.always);
-            s.cand.sort_unstable();
-            for &r in &s.cand {
-                if eval(&self.conds[r as usize], &ctx) {
-                    out.push(r);
-                }
-            }
-        } else {
-            for (r, c) in self.conds.iter().enumerate() {
-                if eval(c, &ctx) {
-                    out.push(r as u32);
-                }
+        s.cand.extend_from_slice(&self.always);
+        s.cand.sort_unstable();
+        for &r in &s.cand {
+            if eval(&self.conds[r as usize], &ctx) {
+                out.push(r);
             }
         }
     }
 }
 
-fn compile(c: &Cond, lits: &mut HashMap<Vec<u8>, u32>, list: &mut Vec<Vec<u8>>) -> CCond {
+/// The Teddy gates of a region's literals (lowercase already, see `compile`): one for at most
+/// 64, none for more in a field, groups of at most 64 in the whole line. Empty when Teddy
+/// cannot run here (no SSSE3/AVX2): the automaton alone then answers.
+fn gates(region: Region, patterns: &[&[u8]]) -> Vec<aho_corasick::packed::Searcher> {
+    const TEDDY_MAX: usize = 64;
+    let groups = patterns.len().div_ceil(TEDDY_MAX);
+    if groups > 1 && region != Region::Line {
+        return Vec::new();
+    }
+    let per = patterns.len().div_ceil(groups.max(1));
+    let gates: Option<Vec<_>> = patterns
+        .chunks(per.max(1))
+        .map(|g| aho_corasick::packed::Searcher::new(g.iter()))
+        .collect();
+    gates.unwrap_or_default()
+}
+
+/// An ASCII case-insensitive automaton for overlapping search: a DFA (a state per byte, no
+/// failure transitions to follow), else the default when the DFA would be too big.
+fn automaton(patterns: &[&[u8]]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(patterns)
+        .or_else(|_| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(patterns)
+        })
+        .expect("literal automaton")
+}
+
+fn compile(
+    c: &Cond,
+    lits: &mut HashMap<(Region, Vec<u8>), u32>,
+    list: &mut Vec<(Region, Vec<u8>)>,
+) -> CCond {
     match c {
         Cond::And(v) => CCond::And(v.iter().map(|x| compile(x, lits, list)).collect()),
         Cond::Or(v) => CCond::Or(v.iter().map(|x| compile(x, lits, list)).collect()),
         Cond::Not(x) => CCond::Not(Box::new(compile(x, lits, list))),
         Cond::Leaf(leaf) => {
             let lit = leaf.literal().map(|l| {
-                let key = l.to_ascii_lowercase();
+                let key = (Region::of(leaf.target), l.to_ascii_lowercase());
                 *lits.entry(key.clone()).or_insert_with(|| {
                     list.push(key);
                     (list.len() - 1) as u32
@@ -174,21 +360,17 @@ fn compile(c: &Cond, lits: &mut HashMap<Vec<u8>, u32>, list: &mut Vec<Vec<u8>>) 
     }
 }
 
-/// Literals of which at least one must be in the line for the condition to hold; `None`
-/// when it can hold without any. Of the alternatives an `and` offers, the most selective is
-/// kept: the one whose shortest literal is longest (fewest false triggers), then the smallest.
-fn need(c: &CCond, lits: &[Vec<u8>]) -> Option<Vec<u32>> {
+/// Literals of which at least one must be in its value for the condition to hold; `None`
+/// when it can hold without any. Of the alternatives an `and` offers, the one likely to trigger
+/// least and cost least to look for is kept (see [`trigger_score`]), then the smallest set.
+fn need(c: &CCond, lits: &[(Region, Vec<u8>)]) -> Option<Vec<u32>> {
     match c {
         CCond::Leaf { lit, .. } => lit.map(|l| vec![l]),
         CCond::Not(_) => None,
-        CCond::And(v) => v.iter().filter_map(|x| need(x, lits)).max_by_key(|set| {
-            let shortest = set
-                .iter()
-                .map(|&l| lits[l as usize].len())
-                .min()
-                .unwrap_or(0);
-            (shortest.min(8), std::cmp::Reverse(set.len()))
-        }),
+        CCond::And(v) => v
+            .iter()
+            .filter_map(|x| need(x, lits))
+            .max_by_key(|set| (trigger_score(set, lits), std::cmp::Reverse(set.len()))),
         CCond::Or(v) => {
             let mut all = Vec::new();
             for x in v {
@@ -197,6 +379,25 @@ fn need(c: &CCond, lits: &[Vec<u8>]) -> Option<Vec<u32>> {
             Some(all)
         }
     }
+}
+
+/// How well a set of literals keeps a rule from being evaluated, higher is better. The longer
+/// its shortest literal, the fewer false triggers. A literal in a field is cheaper to look for
+/// than one in the whole line (a field is a fraction of the line, and a keyword is evaluated
+/// over all of it): two bytes longer. A literal in the method, the status or the protocol
+/// triggers on a large share of all requests (`GET`, `200`, `HTTP/1.1`): the worst choice.
+fn trigger_score(set: &[u32], lits: &[(Region, Vec<u8>)]) -> usize {
+    set.iter()
+        .map(|&l| {
+            let (region, text) = &lits[l as usize];
+            match region {
+                Region::Field(Field::Method | Field::Status | Field::Version) => 0,
+                Region::Field(_) => text.len().min(8) + 2,
+                Region::Line => text.len().min(8),
+            }
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 /// Points each leaf at its literal's slot in the automaton, or at none when the literal is
@@ -213,7 +414,8 @@ struct Ctx<'a, 'r> {
     line: &'a [u8],
     rec: &'a Record<'r>,
     present: &'a [bool],
-    verbatim: bool,
+    /// Whether an absent literal settles a leaf (false only to check the prefilter in tests).
+    filter: bool,
 }
 
 fn eval(c: &CCond, ctx: &Ctx<'_, '_>) -> bool {
@@ -222,11 +424,9 @@ fn eval(c: &CCond, ctx: &Ctx<'_, '_>) -> bool {
         CCond::Or(v) => v.iter().any(|x| eval(x, ctx)),
         CCond::Not(x) => !eval(x, ctx),
         CCond::Leaf { leaf, lit } => {
-            if ctx.verbatim {
-                if let Some(l) = lit {
-                    if !ctx.present[*l as usize] {
-                        return false;
-                    }
+            if let Some(l) = lit {
+                if ctx.filter && !ctx.present[*l as usize] {
+                    return false;
                 }
             }
             leaf_holds(leaf, ctx.line, ctx.rec)
