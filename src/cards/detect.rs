@@ -44,7 +44,7 @@ use zeroize::Zeroize;
 pub const MAX_SEPARATORS: usize = 3;
 
 /// The fewest and the most digits of a card number.
-const MIN_DIGITS: usize = 13;
+pub(super) const MIN_DIGITS: usize = 13;
 const MAX_DIGITS: usize = 19;
 
 /// Which narrowings apply (see the module doc). [`Narrowing::DEFAULT`] is what every writer
@@ -103,13 +103,13 @@ enum View {
 /// `\xHH` escapes, and any non-ASCII byte. Every other byte is a unit of its own that ends a run,
 /// so a text can be cut at such a byte without changing what is found on either side.
 #[inline(always)]
-fn run_byte(c: u8) -> bool {
+pub(super) fn run_byte(c: u8) -> bool {
     BYTE_CLASS[c as usize] & RUN != 0
 }
 
 /// Bytes that start a digit unit: an ASCII digit, an escape, a non-ASCII lead byte.
 #[inline(always)]
-fn digit_start_byte(c: u8) -> bool {
+pub(super) fn digit_start_byte(c: u8) -> bool {
     BYTE_CLASS[c as usize] & DIGIT_START != 0
 }
 

@@ -9,6 +9,7 @@
 
 mod chars;
 pub mod detect;
+pub mod runs;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;

@@ -315,7 +315,11 @@ pub fn scan_file(
         .enumerate()
         .par_bridge()
         .map_init(
-            || opts.matcher.scratch(),
+            || Scratch {
+                rules: opts.matcher.scratch(),
+                runs: Default::default(),
+                stretches: Vec::new(),
+            },
             |scratch, (idx, c)| {
                 let (mut out, first_line) = match c {
                     Ok((first_line, c)) => {
@@ -447,13 +451,21 @@ impl<'a> DayCache<'a> {
     }
 }
 
+/// What a scanning thread reuses from chunk to chunk.
+struct Scratch {
+    rules: crate::rules::matcher::Scratch,
+    runs: crate::cards::runs::RunScratch,
+    /// Where the chunk's card-like stretches are (see [`crate::cards::runs`]).
+    stretches: Vec<usize>,
+}
+
 fn scan_chunk(
     idx: usize,
     chunk: &Chunk,
     format: &LineFormat,
     file_idx: usize,
     opts: &ScanOptions<'_>,
-    scratch: &mut crate::rules::matcher::Scratch,
+    scratch: &mut Scratch,
 ) -> ChunkOut {
     let mut out = ChunkOut {
         idx,
@@ -476,6 +488,10 @@ fn scan_chunk(
     };
     let mut days = DayCache::new(opts.window);
     let mut matched: Vec<u32> = Vec::new();
+    // Which lines may hold a card number, for the whole chunk at once: the next stretch that
+    // may be one, and its index.
+    crate::cards::runs::card_stretches(data, &mut scratch.runs, &mut scratch.stretches);
+    let mut next_stretch = 0usize;
     let mut start = 0usize;
     let mut rel = 0u64;
     while start < data.len() {
@@ -483,6 +499,7 @@ fn scan_chunk(
             .map(|i| start + i)
             .unwrap_or(data.len());
         let mut line = &data[start..end];
+        let line_start = start;
         start = end + 1;
         rel += 1;
         if let Some(l) = line.strip_suffix(b"\r") {
@@ -507,7 +524,19 @@ fn scan_chunk(
             }
         };
         out.parsed += 1;
-        if crate::cards::may_hold_card(line) {
+        // Stretches end at the `\n`, so one that starts before this line is behind it.
+        while scratch
+            .stretches
+            .get(next_stretch)
+            .is_some_and(|&p| p < line_start)
+        {
+            next_stretch += 1;
+        }
+        if scratch
+            .stretches
+            .get(next_stretch)
+            .is_some_and(|&p| p < end)
+        {
             count_cards(&mut out.cards, &rec, line);
         }
         let t = rec.time.expect("parsers set the time");
@@ -544,7 +573,8 @@ fn scan_chunk(
             }
         }
         matched.clear();
-        opts.matcher.matches(line, &rec, scratch, &mut matched);
+        opts.matcher
+            .matches(line, &rec, &mut scratch.rules, &mut matched);
         if !matched.is_empty() {
             stats.evidence += 1;
             for &r in &matched {
