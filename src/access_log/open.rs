@@ -209,7 +209,9 @@ impl<R: Read> Chunker<R> {
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         loop {
             if !self.eof && self.carry.len() < self.chunk {
-                self.fill(self.chunk)?;
+                // Up to the chunk size, not past it: a buffer handed back has room for a chunk,
+                // and growing it would take fresh pages from the kernel for every chunk.
+                self.fill(self.chunk - self.carry.len())?;
             }
             if self.carry.is_empty() {
                 return match self.pending.take() {
