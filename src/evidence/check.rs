@@ -42,8 +42,8 @@ pub struct Span {
 pub fn spans(hits: &[Hit], n_rules: usize) -> Vec<Option<Span>> {
     let mut out: Vec<Option<Span>> = vec![None; n_rules];
     for h in hits {
-        for &r in &h.rules {
-            let at = (h.time, h.file, h.line);
+        for r in h.rules() {
+            let at = (h.time, h.file as usize, h.line);
             match &mut out[r as usize] {
                 Some(s) => {
                     s.last = at;

@@ -58,78 +58,131 @@ pub struct Input {
 /// A request that matched at least one rule. Every text is as written (see
 /// [`crate::access_log::written`]): bytes that are not UTF-8 as `\xHH`, card numbers masked.
 ///
-/// Kept compactly, since a scan of `/.env` gives a hit per request: the six texts share one
-/// allocation ([`HitText`]), so a hit costs about 200 bytes with its text.
+/// Kept compactly, since a scan of `/.env` gives a hit per request: 56 bytes here, and one
+/// allocation that holds the rule indices and the six texts together, so a hit costs about
+/// 150 bytes with a typical user agent.
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub time: Timestamp,
-    pub file: usize,
     pub line: u64,
-    /// Client address, method, path, target, referer and user agent, as written.
-    pub text: HitText,
-    pub status: Option<u16>,
-    /// Indices into the active rules, ascending.
-    pub rules: Vec<u32>,
+    /// Index into the run's sources (the log files, then the `--hits` files' sources).
+    pub file: u32,
     /// Where it was found: 0 in the logs scanned here, `k` in the `k`-th `--hits` file.
     pub origin: u32,
+    pub status: Option<u16>,
+    /// Which of the six texts are present (bit `i` for text `i`).
+    present: u8,
+    /// The number of rules (u32 LE), the six texts' end offsets (u32 LE, from the start of the
+    /// texts), the rule indices (u32 LE, ascending), then the texts: client address, method,
+    /// path, target, referer, user agent.
+    data: Box<[u8]>,
 }
 
 impl Hit {
-    pub fn ip(&self) -> Option<&str> {
-        self.text.get(0)
-    }
-    pub fn method(&self) -> Option<&str> {
-        self.text.get(1)
-    }
-    pub fn path(&self) -> Option<&str> {
-        self.text.get(2)
-    }
-    pub fn target(&self) -> Option<&str> {
-        self.text.get(3)
-    }
-    pub fn referer(&self) -> Option<&str> {
-        self.text.get(4)
-    }
-    pub fn user_agent(&self) -> Option<&str> {
-        self.text.get(5)
-    }
-}
-
-/// The texts of a hit in one allocation: each field's end offset, and which are present.
-#[derive(Debug, Clone, Default)]
-pub struct HitText {
-    buf: Box<str>,
-    ends: [u32; 6],
-    present: u8,
-}
-
-impl HitText {
-    /// Client address, method, path, target, referer, user agent (each as written, or absent).
-    pub fn new<S: AsRef<str>>(fields: [Option<S>; 6]) -> HitText {
-        let len = fields.iter().flatten().map(|s| s.as_ref().len()).sum();
-        let mut buf = String::with_capacity(len);
-        let (mut ends, mut present) = ([0u32; 6], 0u8);
-        for (i, f) in fields.iter().enumerate() {
-            if let Some(s) = f {
-                buf.push_str(s.as_ref());
+    /// A hit of `rules` (indices into the active rules, ascending) with its six texts (each as
+    /// written, or absent).
+    pub fn new<S: AsRef<str>>(
+        time: Timestamp,
+        file: u32,
+        line: u64,
+        status: Option<u16>,
+        origin: u32,
+        texts: [Option<S>; 6],
+        rules: &[u32],
+    ) -> Hit {
+        let len: usize = texts.iter().flatten().map(|s| s.as_ref().len()).sum();
+        let mut data = Vec::with_capacity(HEAD + 4 * rules.len() + len);
+        data.extend_from_slice(&len32(rules.len()).to_le_bytes());
+        let (mut end, mut present) = (0usize, 0u8);
+        for (i, t) in texts.iter().enumerate() {
+            if let Some(t) = t {
+                end += t.as_ref().len();
                 present |= 1 << i;
             }
-            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+            data.extend_from_slice(&len32(end).to_le_bytes());
         }
-        HitText {
-            buf: buf.into_boxed_str(),
-            ends,
+        for r in rules {
+            data.extend_from_slice(&r.to_le_bytes());
+        }
+        for t in texts.iter().flatten() {
+            data.extend_from_slice(t.as_ref().as_bytes());
+        }
+        Hit {
+            time,
+            line,
+            file,
+            origin,
+            status,
             present,
+            data: data.into_boxed_slice(),
         }
     }
 
-    fn get(&self, i: usize) -> Option<&str> {
+    fn word(&self, i: usize) -> u32 {
+        let b = &self.data[4 * i..4 * i + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// The indices of the rules it matched, ascending.
+    pub fn rules(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.word(0) as usize).map(|k| self.word(7 + k))
+    }
+
+    /// Adds a rule (a `--hits` file's row for a request already there).
+    pub fn add_rule(&mut self, rule: u32) {
+        let mut rules: Vec<u32> = self.rules().collect();
+        if let Err(p) = rules.binary_search(&rule) {
+            rules.insert(p, rule);
+            let texts: [Option<&str>; 6] = std::array::from_fn(|i| self.text(i));
+            *self = Hit::new(
+                self.time,
+                self.file,
+                self.line,
+                self.status,
+                self.origin,
+                texts,
+                &rules,
+            );
+        }
+    }
+
+    fn text(&self, i: usize) -> Option<&str> {
         if self.present & (1 << i) == 0 {
             return None;
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.buf.get(start..self.ends[i] as usize)
+        let base = HEAD + 4 * self.word(0) as usize;
+        let start = if i == 0 { 0 } else { self.word(i) as usize };
+        let end = self.word(i + 1) as usize;
+        // Built from `&str`s, so always UTF-8.
+        std::str::from_utf8(self.data.get(base + start..base + end)?).ok()
     }
+
+    pub fn ip(&self) -> Option<&str> {
+        self.text(0)
+    }
+    pub fn method(&self) -> Option<&str> {
+        self.text(1)
+    }
+    pub fn path(&self) -> Option<&str> {
+        self.text(2)
+    }
+    pub fn target(&self) -> Option<&str> {
+        self.text(3)
+    }
+    pub fn referer(&self) -> Option<&str> {
+        self.text(4)
+    }
+    pub fn user_agent(&self) -> Option<&str> {
+        self.text(5)
+    }
+}
+
+/// The bytes before a hit's rule indices: their number and the six end offsets.
+const HEAD: usize = 4 * 7;
+
+/// A length as kept in a hit (texts come from one log line, far below 4 GiB).
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A checkout submission inside the window, with what could tie it to an order: the user
@@ -580,7 +633,7 @@ fn scan_chunk(
             for &r in &matched {
                 *stats.rule_hits.entry(r).or_default() += 1;
             }
-            out.hits.push(hit(&rec, t, file_idx, rel, &matched));
+            out.hits.push(hit(&rec, t, file_idx as u32, rel, &matched));
         }
     }
     out.lines = rel;
@@ -667,26 +720,19 @@ fn text(v: Option<&[u8]>) -> Option<String> {
     v.map(|b| written::written(b, Form::Value).0.into_owned())
 }
 
-fn hit(rec: &Record<'_>, t: Timestamp, file: usize, line: u64, rules: &[u32]) -> Hit {
+fn hit(rec: &Record<'_>, t: Timestamp, file: u32, line: u64, rules: &[u32]) -> Hit {
     fn w(v: Option<&[u8]>) -> Option<std::borrow::Cow<'_, str>> {
         v.map(|b| written::written(b, Form::Value).0)
     }
-    Hit {
-        time: t,
-        file,
-        line,
-        text: HitText::new([
-            w(rec.ip.as_deref()),
-            w(rec.method.as_deref()),
-            w(rec.path()),
-            w(rec.target.as_deref()),
-            w(rec.referer.as_deref()),
-            w(rec.user_agent.as_deref()),
-        ]),
-        status: status(rec),
-        rules: rules.to_vec(),
-        origin: 0,
-    }
+    let texts = [
+        w(rec.ip.as_deref()),
+        w(rec.method.as_deref()),
+        w(rec.path()),
+        w(rec.target.as_deref()),
+        w(rec.referer.as_deref()),
+        w(rec.user_agent.as_deref()),
+    ];
+    Hit::new(t, file, line, status(rec), 0, texts, rules)
 }
 
 fn status(rec: &Record<'_>) -> Option<u16> {

@@ -62,7 +62,50 @@ fn the_scan_finds_the_attacks_and_rejects_the_bad_line_with_its_number() {
     let g_lines: Vec<u64> = g.hits.iter().map(|h| h.line).collect();
     assert_eq!(g_lines, hit_lines);
     let rules = |f: &super::scan::FileResult| -> Vec<Vec<u32>> {
-        f.hits.iter().map(|h| h.rules.clone()).collect()
+        f.hits.iter().map(|h| h.rules().collect()).collect()
     };
     assert_eq!(rules(&g), rules(&r));
+}
+
+/// A hit keeps its texts and rules in one allocation: every text comes back as given (absent,
+/// empty and multi-byte ones included), and a rule added later keeps them and the order.
+#[test]
+fn a_hit_keeps_its_texts_and_rules_in_one_allocation() {
+    use super::scan::Hit;
+    let t: jiff::Timestamp = "2021-06-01T00:00:00Z".parse().unwrap();
+    let texts = [
+        Some("198.51.100.7"),
+        Some("GET"),
+        Some(""),
+        Some("/検索?q=\\x80"),
+        None,
+        Some("Mozilla/5.0 (テスト)"),
+    ];
+    let mut h = Hit::new(t, 3, 42, Some(404), 1, texts, &[2, 9]);
+    let read = |h: &Hit| {
+        [
+            h.ip(),
+            h.method(),
+            h.path(),
+            h.target(),
+            h.referer(),
+            h.user_agent(),
+        ]
+        .map(|s| s.map(str::to_string))
+    };
+    let expected = texts.map(|s| s.map(str::to_string));
+    assert_eq!(read(&h), expected);
+    assert_eq!(h.rules().collect::<Vec<_>>(), vec![2, 9]);
+    h.add_rule(5);
+    h.add_rule(9);
+    h.add_rule(0);
+    assert_eq!(h.rules().collect::<Vec<_>>(), vec![0, 2, 5, 9]);
+    assert_eq!(read(&h), expected);
+    assert_eq!(
+        (h.time, h.file, h.line, h.status, h.origin),
+        (t, 3, 42, Some(404), 1)
+    );
+    let none = Hit::new(t, 0, 1, None, 0, [None::<&str>; 6], &[]);
+    assert_eq!(none.rules().count(), 0);
+    assert!(read(&none).iter().all(Option::is_none));
 }

@@ -44,24 +44,18 @@ pub fn evidence(
     let jsonl_path = dir.join("evidence.jsonl");
     let mut jsonl = output::AtomicFile::create(&jsonl_path)?;
     for h in hits {
-        let ids: Vec<&str> = h
-            .rules
-            .iter()
-            .map(|&r| rules[r as usize].id.as_str())
-            .collect();
+        let ids: Vec<&str> = h.rules().map(|r| rules[r as usize].id.as_str()).collect();
         let titles: Vec<&str> = h
-            .rules
-            .iter()
-            .map(|&r| rules[r as usize].title.as_str())
+            .rules()
+            .map(|r| rules[r as usize].title.as_str())
             .collect();
         let level = h
-            .rules
-            .iter()
-            .map(|&r| rules[r as usize].level.as_str())
+            .rules()
+            .map(|r| rules[r as usize].level.as_str())
             .max_by_key(|l| super::check::level_rank(l))
             .unwrap_or_default();
         let time = window.format(h.time);
-        let source = format!("{}:{}", sources[h.file], h.line);
+        let source = format!("{}:{}", sources[h.file as usize], h.line);
         fn nonnull(v: Option<&str>) -> Option<&str> {
             v.filter(|s| !s.is_empty() && *s != "-")
         }
@@ -133,8 +127,8 @@ pub fn timeline(
     for h in hits {
         let e = days.entry(window.local_date(h.time)).or_default();
         e.evidence += 1;
-        for r in &h.rules {
-            *e.rule_hits.entry(*r).or_default() += 1;
+        for r in h.rules() {
+            *e.rule_hits.entry(r).or_default() += 1;
         }
     }
     let known = |n: u64| {
