@@ -19,7 +19,8 @@ best_of_three() {
   local best="" peak=""
   for _ in 1 2 3; do
     local t
-    t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -f "%e %M" -o "$dir/time.txt" "$@" >/dev/null 2>&1
+    t=$(tail -1 "$dir/time.txt")
     if [ -z "$best" ] || awk -v a="${t% *}" -v b="$best" 'BEGIN{exit !(a<b)}'; then
       best=${t% *}; peak=${t#* }
     fi
