@@ -229,6 +229,13 @@ impl Ingest {
         Ingest::default()
     }
 
+    /// Room for `orders` more orders, `in_window` of them in the window (a reservation only:
+    /// pages are touched as entries arrive).
+    fn reserve(&mut self, orders: usize, in_window: usize) {
+        self.index.reserve(orders);
+        self.orders.reserve(in_window + in_window / 4);
+    }
+
     /// Totals over all files.
     pub fn totals(&self) -> Counts {
         let mut c = Counts::default();
@@ -815,7 +822,14 @@ struct FileState<'a> {
     caches: Caches,
     /// The header row as read (trimmed), to tell a header repeated mid-file.
     headers: Vec<String>,
+    /// Bytes of the first [`SIZE_SAMPLE`] records, to size the order list and index.
+    sample_bytes: u64,
 }
+
+/// After this many records the rows still to come are estimated from the file's size, and the
+/// order list and index are sized for them once: growing them by doubling copies them each
+/// time and makes the kernel clear every new page (15 % of an `affected` profile).
+const SIZE_SAMPLE: u64 = 4096;
 
 impl FileReport {
     fn new(input: &InputFile, preset: &str) -> FileReport {
@@ -940,6 +954,7 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
             report,
             caches: Caches::default(),
             headers,
+            sample_bytes: 0,
         });
         Ok(())
     }
@@ -968,6 +983,21 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
             self.reject,
         )?;
         st.report.counts.add(class);
+        let read = st.report.counts.rows_read;
+        if read <= SIZE_SAMPLE {
+            // The record's bytes, its separators and its line end, roughly as in the file.
+            st.sample_bytes += (rec.as_slice().len() + rec.len() + 1) as u64;
+            if read == SIZE_SAMPLE {
+                let file_bytes = std::fs::metadata(&self.input.path).map_or(0, |m| m.len());
+                let per_row = (st.sample_bytes / SIZE_SAMPLE).max(1);
+                let more = (file_bytes / per_row).saturating_sub(read);
+                // Capped, so that a misjudged sample cannot reserve more than memory holds.
+                let more = usize::try_from(more.min(1 << 27)).unwrap_or(0);
+                let in_window = st.report.counts.in_window;
+                self.ingest
+                    .reserve(more, more * in_window as usize / read as usize);
+            }
+        }
         Ok(())
     }
 
