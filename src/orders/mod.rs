@@ -992,10 +992,10 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
                 let per_row = (st.sample_bytes / SIZE_SAMPLE).max(1);
                 let more = (file_bytes / per_row).saturating_sub(read);
                 // Capped, so that a misjudged sample cannot reserve more than memory holds.
-                let more = usize::try_from(more.min(1 << 27)).unwrap_or(0);
-                let in_window = st.report.counts.in_window;
-                self.ingest
-                    .reserve(more, more * in_window as usize / read as usize);
+                let more = more.min(1 << 27);
+                let in_window = more * st.report.counts.in_window / read;
+                let size = |n: u64| usize::try_from(n).unwrap_or(0);
+                self.ingest.reserve(size(more), size(in_window));
             }
         }
         Ok(())
