@@ -231,9 +231,11 @@ impl Ingest {
 
     /// Room for `orders` more orders, `in_window` of them in the window (a reservation only:
     /// pages are touched as entries arrive).
+    /// Only an optimisation: a reservation the system refuses is skipped (the containers then
+    /// grow as entries arrive), never an abort.
     fn reserve(&mut self, orders: usize, in_window: usize) {
-        self.index.reserve(orders);
-        self.orders.reserve(in_window + in_window / 4);
+        let _ = self.index.try_reserve(orders);
+        let _ = self.orders.try_reserve(in_window + in_window / 4);
     }
 
     /// Totals over all files.
@@ -822,8 +824,9 @@ struct FileState<'a> {
     caches: Caches,
     /// The header row as read (trimmed), to tell a header repeated mid-file.
     headers: Vec<String>,
-    /// Bytes of the first [`SIZE_SAMPLE`] records, to size the order list and index.
-    sample_bytes: u64,
+    /// Records classified so far and the bytes of the first [`SIZE_SAMPLE`] of them, to size
+    /// the order list and index (rows rejected by the splitter are not in the sample).
+    sample: (u64, u64),
 }
 
 /// After this many records the rows still to come are estimated from the file's size, and the
@@ -954,7 +957,7 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
             report,
             caches: Caches::default(),
             headers,
-            sample_bytes: 0,
+            sample: (0, 0),
         });
         Ok(())
     }
@@ -983,13 +986,15 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
             self.reject,
         )?;
         st.report.counts.add(class);
-        let read = st.report.counts.rows_read;
-        if read <= SIZE_SAMPLE {
+        let (sampled, bytes) = &mut st.sample;
+        if *sampled < SIZE_SAMPLE {
+            *sampled += 1;
             // The record's bytes, its separators and its line end, roughly as in the file.
-            st.sample_bytes += (rec.as_slice().len() + rec.len() + 1) as u64;
-            if read == SIZE_SAMPLE {
+            *bytes += (rec.as_slice().len() + rec.len() + 1) as u64;
+            if *sampled == SIZE_SAMPLE {
                 let file_bytes = std::fs::metadata(&self.input.path).map_or(0, |m| m.len());
-                let per_row = (st.sample_bytes / SIZE_SAMPLE).max(1);
+                let per_row = (*bytes / SIZE_SAMPLE).max(1);
+                let read = st.report.counts.rows_read;
                 let more = (file_bytes / per_row).saturating_sub(read);
                 // Capped, so that a misjudged sample cannot reserve more than memory holds.
                 let more = more.min(1 << 27);
