@@ -20,6 +20,7 @@
 //! classified, so the counts always reconcile: `rows_read = in_window + out_of_window +
 //! not_card + rejected`, per file and in total.
 
+mod index;
 pub mod layout;
 pub mod methods;
 mod record;
@@ -33,12 +34,12 @@ use crate::text;
 use crate::timestamp::{self, TimeFormat, TsError};
 use crate::window::Window;
 use foldhash::HashMap;
+use index::OrderIndex;
 use jiff::Timestamp;
 use layout::{Field, Layout, NameOrder};
 use methods::{MethodClass, MethodRules};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::hash::Hasher;
 use std::path::PathBuf;
 
 /// One input file and the settings it is read with.
@@ -70,7 +71,8 @@ pub struct IngestOptions<'a> {
 /// What is remembered of every order: its class, where its first record is, and hashes of
 /// what tells two orders apart (to count later records that disagree, and to decide whether a
 /// record of another file with the same id is the same order). Keyed by a 128-bit hash of the
-/// id, about 56 bytes per order, so the index stays small next to the customers themselves.
+/// id, 48 bytes per order and a 4-byte slot in a hash table ([`index`]), so the index stays
+/// small next to the customers themselves.
 #[derive(Debug, Clone, Copy)]
 struct OrderState {
     class: Class,
@@ -128,27 +130,6 @@ pub struct Collision {
 
 /// At most this many collisions are listed (all are counted).
 pub const COLLISIONS_LISTED: usize = 1000;
-
-/// The index is keyed by a hash already: hash it no further.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
-    }
-}
-
-type OrderIndex =
-    std::collections::HashMap<u128, OrderState, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// The result of reading every order file.
 #[derive(Default)]
@@ -234,7 +215,7 @@ impl Ingest {
     /// Only an optimisation: a reservation the system refuses is skipped (the containers then
     /// grow as entries arrive), never an abort.
     fn reserve(&mut self, orders: usize, in_window: usize) {
-        let _ = self.index.try_reserve(orders);
+        self.index.try_reserve(orders);
         let _ = self.orders.try_reserve(in_window + in_window / 4);
     }
 
@@ -428,7 +409,7 @@ impl Ingest {
                     self.fetched.push(o);
                 }
             }
-            self.index.entry(key).or_insert(state);
+            self.index.insert_new(key, state);
             return Ok(Class::NotCard);
         }
         // A later record of an order of this file takes that order's class.
