@@ -447,7 +447,37 @@ pub fn push_field(line: &mut Vec<u8>, b: &[u8]) {
 pub struct CsvOut {
     f: AtomicFile,
     path: PathBuf,
-    line: Vec<u8>,
+    line: CsvRows,
+}
+
+/// CSV rows formatted in memory, as [`CsvOut::row`] writes them (every cell neutralised and
+/// masked), to be written later with [`CsvOut::write_rows`]: a writer formats blocks of rows
+/// on several threads and writes them in order. Only [`CsvRows::row`] adds to it, so what a
+/// [`CsvOut`] writes has always passed the detector.
+#[derive(Default)]
+pub struct CsvRows(Vec<u8>);
+
+impl CsvRows {
+    /// Appends one row.
+    pub fn row<I, S>(&mut self, cells: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for (i, c) in cells.into_iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            let cell = scrub_cell(csv_safe(c.as_ref()));
+            let cell = crate::cards::detect::mask(&cell).0;
+            push_field(&mut self.0, cell.as_bytes());
+        }
+        self.0.extend_from_slice(b"\r\n");
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 impl CsvOut {
@@ -456,7 +486,7 @@ impl CsvOut {
         let mut out = CsvOut {
             f,
             path: target.to_path_buf(),
-            line: Vec::with_capacity(1024),
+            line: CsvRows(Vec::with_capacity(1024)),
         };
         out.row(header)?;
         Ok(out)
@@ -468,17 +498,16 @@ impl CsvOut {
         S: AsRef<str>,
     {
         self.line.clear();
-        for (i, c) in cells.into_iter().enumerate() {
-            if i > 0 {
-                self.line.push(b',');
-            }
-            let cell = scrub_cell(csv_safe(c.as_ref()));
-            let cell = crate::cards::detect::mask(&cell).0;
-            push_field(&mut self.line, cell.as_bytes());
-        }
-        self.line.extend_from_slice(b"\r\n");
+        self.line.row(cells);
         self.f
-            .write_all(&self.line)
+            .write_all(&self.line.0)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Writes rows formatted beforehand.
+    pub fn write_rows(&mut self, rows: &CsvRows) -> Result<()> {
+        self.f
+            .write_all(&rows.0)
             .map_err(|e| Error::io(&self.path, e))
     }
 
@@ -553,21 +582,32 @@ pub fn to_json_writer<W: Write, T: serde::Serialize + ?Sized>(
 /// writes it (escaped as `serde_json` escapes). Layout is left to the inner formatter.
 struct MaskingFormatter<F> {
     inner: F,
-    string: Option<String>,
+    /// The string being collected; one buffer for every string of the value (a customer
+    /// record has a score of them).
+    string: String,
+    /// Between `begin_string` and `end_string`.
+    in_string: bool,
 }
 
 impl<F> MaskingFormatter<F> {
     fn new(inner: F) -> Self {
         MaskingFormatter {
             inner,
-            string: None,
+            string: String::new(),
+            in_string: false,
         }
+    }
+
+    /// The string being collected, if inside one.
+    fn collecting(&mut self) -> Option<&mut String> {
+        self.in_string.then_some(&mut self.string)
     }
 }
 
 impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormatter<F> {
     fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
-        self.string = Some(String::new());
+        self.string.clear();
+        self.in_string = true;
         Ok(())
     }
     fn write_string_fragment<W: ?Sized + Write>(
@@ -575,8 +615,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         _w: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        self.string
-            .as_mut()
+        self.collecting()
             .expect("a fragment inside a string")
             .push_str(fragment);
         Ok(())
@@ -598,20 +637,20 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
             E::Tab => '\t',
             E::AsciiControl(b) => char::from(b),
         };
-        self.string
-            .as_mut()
+        self.collecting()
             .expect("an escape inside a string")
             .push(c);
         Ok(())
     }
     fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        let s = self.string.take().expect("the end of a string");
-        let masked = crate::cards::detect::mask(&s).0;
+        assert!(self.in_string, "the end of a string");
+        self.in_string = false;
+        let masked = crate::cards::detect::mask(&self.string).0;
         serde_json::to_writer(w, masked.as_ref()).map_err(std::io::Error::from)
     }
     // Numbers and booleans as map keys are written between `begin_string` and `end_string`.
     fn write_bool<W: ?Sized + Write>(&mut self, w: &mut W, v: bool) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -620,7 +659,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_i8<W: ?Sized + Write>(&mut self, w: &mut W, v: i8) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -629,7 +668,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_i16<W: ?Sized + Write>(&mut self, w: &mut W, v: i16) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -638,7 +677,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_i32<W: ?Sized + Write>(&mut self, w: &mut W, v: i32) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -647,7 +686,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_i64<W: ?Sized + Write>(&mut self, w: &mut W, v: i64) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -656,7 +695,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_i128<W: ?Sized + Write>(&mut self, w: &mut W, v: i128) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -665,7 +704,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_u8<W: ?Sized + Write>(&mut self, w: &mut W, v: u8) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -674,7 +713,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_u16<W: ?Sized + Write>(&mut self, w: &mut W, v: u16) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -683,7 +722,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_u32<W: ?Sized + Write>(&mut self, w: &mut W, v: u32) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -692,7 +731,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_u64<W: ?Sized + Write>(&mut self, w: &mut W, v: u64) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -701,7 +740,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_u128<W: ?Sized + Write>(&mut self, w: &mut W, v: u128) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -710,7 +749,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, v: f32) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
@@ -719,7 +758,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
         }
     }
     fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
-        match self.string.as_mut() {
+        match self.collecting() {
             Some(s) => {
                 s.push_str(&v.to_string());
                 Ok(())
