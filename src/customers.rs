@@ -204,24 +204,21 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
         customer_of_root.insert(*root, ci as u32);
     }
     let order_customer: Vec<u32> = roots.iter().map(|r| customer_of_root[r]).collect();
-    let mut perm: Vec<u32> = (0..n as u32).collect();
-    perm.sort_by(|&a, &b| {
-        let (x, y) = (&orders[a as usize], &orders[b as usize]);
-        (
-            order_customer[a as usize],
-            x.at,
-            &x.order_id,
-            x.file,
-            x.line,
-        )
-            .cmp(&(
-                order_customer[b as usize],
-                y.at,
-                &y.order_id,
-                y.file,
-                y.line,
-            ))
+    // By customer, then time (then order id, file, line, index: the order a stable sort by
+    // the first five gives). The customer and the time are copied beside each index first:
+    // comparing through the orders would reach into a random record twice per comparison,
+    // a cache miss each (at 3,000,000 orders the sort took seconds); the rest is compared only
+    // between orders of one customer at the same instant.
+    let mut keyed: Vec<(u32, jiff::Timestamp, u32)> = (0..n)
+        .map(|i| (order_customer[i], orders[i].at, i as u32))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
+            let (x, y) = (&orders[a.2 as usize], &orders[b.2 as usize]);
+            (&x.order_id, x.file, x.line, a.2).cmp(&(&y.order_id, y.file, y.line, b.2))
+        })
     });
+    let perm: Vec<u32> = keyed.into_iter().map(|k| k.2).collect();
     let mut bounds: Vec<u32> = Vec::with_capacity(people.len() + 1);
     bounds.push(0);
     for (pos, w) in perm.windows(2).enumerate() {

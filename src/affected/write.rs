@@ -241,13 +241,21 @@ pub(super) fn write_orders(
     groups: &Groups,
     window: &Window,
 ) -> Result<()> {
-    let mut idx: Vec<usize> = (0..ingest.orders.len())
-        .filter(|&i| ingest.orders[i].kind == EntryKind::Order)
+    // By time, then order id, file, line and index (what a stable sort by the first four
+    // gives); the time is copied beside each index so that most comparisons stay out of the
+    // records (see `customers::group`).
+    let orders = &ingest.orders;
+    let mut keyed: Vec<(jiff::Timestamp, usize)> = (0..orders.len())
+        .filter(|&i| orders[i].kind == EntryKind::Order)
+        .map(|i| (orders[i].at, i))
         .collect();
-    idx.sort_by(|&a, &b| {
-        let (x, y) = (&ingest.orders[a], &ingest.orders[b]);
-        (x.at, &x.order_id, x.file, x.line).cmp(&(y.at, &y.order_id, y.file, y.line))
+    keyed.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            let (x, y) = (&orders[a.1], &orders[b.1]);
+            (&x.order_id, x.file, x.line, a.1).cmp(&(&y.order_id, y.file, y.line, b.1))
+        })
     });
+    let idx: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
     let mut csv = CsvOut::create(
         &out.join("orders.csv"),
         &[
