@@ -172,6 +172,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         )?)
     };
 
+    ingest.forget_index();
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
     let no_payments = payments::Attached::default();
     let attached = payments.as_ref().map_or(&no_payments, |p| &p.attached);

@@ -769,6 +769,15 @@ impl Ingest {
         }
     }
 
+    /// Drops the index of every order read (48 bytes and a slot per order, most of them
+    /// outside the window), once every file is read and every join that looks orders up by id
+    /// is done: linking and writing the customers, the stage's peak, do not need it.
+    /// [`Ingest::has_order`] then answers `false`.
+    pub fn forget_index(&mut self) {
+        self.index = OrderIndex::default();
+        self.more = HashMap::default();
+    }
+
     /// Whether any file held an order with this id (as written).
     pub fn has_order(&self, id: &str) -> bool {
         self.index.contains_key(&order_key(id))
