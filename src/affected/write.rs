@@ -478,3 +478,56 @@ pub(super) fn write_checkouts(out: &Path, c: &CheckoutJoin, window: &Window) -> 
     }
     csv.commit()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks reach `write` in job order, whatever thread filled them and however the last
+    /// window is cut; an error of a block stops the writing with that error.
+    #[test]
+    fn blocks_are_written_in_order_and_errors_stop_it() {
+        for jobs in [0usize, 1, 3, 4, 5, 17, 1000] {
+            let ids: Vec<usize> = (0..jobs).collect();
+            let mut seen = Vec::new();
+            overlapped(
+                &ids,
+                |b: &mut Vec<usize>, &j| {
+                    b.clear();
+                    b.extend([j, j]);
+                    Ok(())
+                },
+                |blocks: &[Vec<usize>]| {
+                    for b in blocks {
+                        assert_eq!(b[0], b[1]);
+                        seen.push(b[0]);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(seen, ids, "{jobs} jobs");
+        }
+        let ids: Vec<usize> = (0..100).collect();
+        let mut written = 0;
+        let r = overlapped(
+            &ids,
+            |_: &mut Vec<usize>, &j| {
+                if j == 50 {
+                    Err(crate::error::Error::usage("block 50"))
+                } else {
+                    Ok(())
+                }
+            },
+            |blocks: &[Vec<usize>]| {
+                written += blocks.len();
+                Ok(())
+            },
+        );
+        assert!(r.unwrap_err().to_string().contains("block 50"));
+        assert!(
+            written <= 50,
+            "{written} blocks written past the failed one"
+        );
+    }
+}
