@@ -16,9 +16,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Freed memory goes back to the system at once instead of after mimalloc's 10 ms delay. A
 /// stage frees large buffers while it builds the next (the chunk lists of the hits while they
-/// are joined into one, the order index after the customers are linked); with the delay both
+/// are joined into one, the order index once the order files are read); with the delay both
 /// stay resident and the peak holds them twice: 1,000,000 hits 317 → 211 MB, `affected` on
-/// 1,000,000 rows 294 → 267 MiB, no slower (benches/speed.sh). `MIMALLOC_PURGE_DELAY` in the
+/// 1,000,000 rows 294 → 273 MiB, no slower (benches/speed.sh). `MIMALLOC_PURGE_DELAY` in the
 /// environment still wins.
 fn return_freed_memory_at_once() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
