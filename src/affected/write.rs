@@ -317,7 +317,8 @@ fn order_row(
     for c in cells.iter_mut() {
         c.clear();
     }
-    let [order_id, customer, ordered_at, status, amount, currency, brand, masked, fp, check, card_source, source] =
+    // card_brand, card_masked, card_fingerprint, card_check, card_source.
+    let [order_id, customer, ordered_at, status, amount, currency, card_columns @ .., source] =
         cells;
     let s = &ingest.strings;
     order_id.push_str(&o.order_id);
@@ -340,14 +341,7 @@ fn order_row(
             k.check.as_str(),
             src,
         ];
-        let columns = [
-            &mut *brand,
-            &mut *masked,
-            &mut *fp,
-            &mut *check,
-            &mut *card_source,
-        ];
-        for ((c, v), any) in columns.into_iter().zip(values).zip(&mut any) {
+        for ((c, v), any) in card_columns.iter_mut().zip(values).zip(&mut any) {
             if n > 0 {
                 c.push_str("; ");
             }
@@ -355,19 +349,13 @@ fn order_row(
             *any |= !v.is_empty();
         }
     }
-    let columns = [
-        &mut *brand,
-        &mut *masked,
-        &mut *fp,
-        &mut *check,
-        &mut *card_source,
-    ];
-    for (c, any) in columns.into_iter().zip(any) {
+    for (c, any) in card_columns.iter_mut().zip(any) {
         if !any {
             c.clear();
         }
     }
     if n_cards == 0 {
+        let check = &mut card_columns[3];
         check.push_str("none");
     }
     {
