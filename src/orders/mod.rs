@@ -979,13 +979,18 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
         let (sampled, bytes) = &mut st.sample;
         if *sampled < SIZE_SAMPLE {
             *sampled += 1;
-            // The record's bytes, its separators and its line end, roughly as in the file.
-            *bytes += (rec.as_slice().len() + rec.len() + 1) as u64;
+            // The record's bytes, its separators and its line end (one byte per field), at
+            // most as in the file: quotes and `\r` make the rows longer, so fewer than this
+            // estimate.
+            *bytes += (rec.as_slice().len() + rec.len()) as u64;
             if *sampled == SIZE_SAMPLE {
                 let file_bytes = std::fs::metadata(&self.input.path).map_or(0, |m| m.len());
                 let per_row = (*bytes / SIZE_SAMPLE).max(1);
                 let read = st.report.counts.rows_read;
-                let more = (file_bytes / per_row).saturating_sub(read);
+                // A sixteenth more than the sample says: a list that falls short by one row
+                // is copied to twice its size (and the kernel zeroes the new pages).
+                let rows = file_bytes / per_row;
+                let more = (rows + rows / 16).saturating_sub(read);
                 // Capped, so that a misjudged sample cannot reserve more than memory holds.
                 let more = more.min(1 << 27);
                 let in_window = more * st.report.counts.in_window / read;
