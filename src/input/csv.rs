@@ -44,6 +44,23 @@ pub trait Visitor {
     /// The file turned out not to be UTF-8: forget everything seen so far; the file is read
     /// again from its header.
     fn restart(&mut self) -> Result<()>;
+    /// A block of records in file order, each with its line and, for a line cut off a runaway
+    /// quote, why. One at a time through [`Visitor::record`] and [`Visitor::rejected`] unless
+    /// the visitor works on blocks (the order ingest classifies a block on every core).
+    fn records(
+        &mut self,
+        recs: &[csv::ByteRecord],
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) -> Result<()> {
+        for ((rec, &line), cut) in recs.iter().zip(lines).zip(cuts) {
+            match cut {
+                None => self.record(rec, line)?,
+                Some(c) => self.rejected(rec, line, &c.reason())?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What was learnt about the file.
@@ -280,16 +297,7 @@ fn read_as(
         scope.spawn(move || read_batches(split, speculative, path, shown, progress, tx, back_rx));
         for msg in rx {
             let batch = msg?;
-            for ((rec, &line), cut) in batch.records[..batch.len]
-                .iter()
-                .zip(&batch.lines)
-                .zip(&batch.cuts)
-            {
-                match cut {
-                    None => visitor.record(rec, line)?,
-                    Some(c) => visitor.rejected(rec, line, &c.reason())?,
-                }
-            }
+            visitor.records(&batch.records[..batch.len], &batch.lines, &batch.cuts)?;
             let _ = back_tx.send(batch);
         }
         Ok(false)

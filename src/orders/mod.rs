@@ -23,6 +23,7 @@
 mod index;
 pub mod layout;
 pub mod methods;
+mod prepare;
 mod record;
 
 pub use record::*;
@@ -30,14 +31,16 @@ pub use record::*;
 use crate::cards::{CardInput, FingerprintKey};
 use crate::config::InputSettings;
 use crate::error::{Error, Result};
+use crate::input::csv::Cut;
 use crate::text;
-use crate::timestamp::{self, TimeFormat, TsError};
+use crate::timestamp::{TimeFormat, TsError};
 use crate::window::Window;
 use foldhash::HashMap;
 use index::OrderIndex;
 use jiff::Timestamp;
-use layout::{Field, Layout, NameOrder};
+use layout::{Field, Layout};
 use methods::{MethodClass, MethodRules};
+use prepare::Prepared;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -254,6 +257,7 @@ impl Ingest {
             progress,
             &mut visit,
         )?;
+        visit.flush()?;
         let mut report = match visit.state.take() {
             Some(st) => st.finish(input)?,
             None => FileReport::new(input, "none"),
@@ -324,6 +328,8 @@ impl Ingest {
         reject.rewind(cp.rejects)
     }
 
+    /// The class of one record, from what [`prepare`] worked out for it and the orders read
+    /// before it.
     #[allow(clippy::too_many_arguments)]
     fn classify(
         &mut self,
@@ -333,7 +339,7 @@ impl Ingest {
         ctx: &RowContext,
         opts: &IngestOptions,
         report: &mut FileReport,
-        caches: &mut Caches,
+        p: Prepared,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
         let layout = &ctx.layout;
@@ -350,44 +356,22 @@ impl Ingest {
             return Ok(Class::Rejected);
         }
         // Card-like numbers in columns the tool does not treat as card columns.
-        for (i, f) in rec.iter().enumerate() {
-            if Some(i) == layout.col(Field::CardNumber) || layout.security_code_cols.contains(&i) {
-                continue;
-            }
-            let found = crate::cards::detect::count(f) as u64;
-            if found > 0 {
-                report.card_numbers_in_text += found;
-                *report
-                    .card_numbers_masked
-                    .entry(layout.headers[i].clone())
-                    .or_default() += found;
-            }
+        for &(i, found) in &p.cards_in_text {
+            report.card_numbers_in_text += found;
+            *report
+                .card_numbers_masked
+                .entry(layout.headers[i].clone())
+                .or_default() += found;
         }
-        let mut order_id = ctx.get(rec, Field::OrderId);
-        if order_id.trim().is_empty() {
-            order_id = ctx.get(rec, Field::OrderIdFallback);
-        }
-        let order_id: Cow<str> = if order_id.trim().is_empty() {
-            Cow::Owned(format!("{}:{line}", ctx.input.display))
-        } else {
-            match order_id {
-                Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
-                Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
-            }
-        };
-        let key = order_key(&order_id);
-        let email = identity_hash(&ctx.get(rec, Field::Email));
-        let time_raw = ctx.get(rec, Field::OrderedAt);
-        let parsed = caches.time(&time_raw, ctx);
-        let when = when_hash(&parsed, &time_raw);
+        let key = p.key;
         let file = file_idx as u32;
         let mut state = OrderState {
             class: Class::NotCard,
             card: false,
             more: false,
-            email,
+            email: p.email,
             login: 0,
-            when,
+            when: p.when,
             file,
             line,
             joined: file,
@@ -395,8 +379,9 @@ impl Ingest {
 
         if let Some(wanted) = opts.fetch {
             if wanted.contains(&key) && !self.index.contains_key(&key) {
-                if let Ok(at) = parsed {
-                    let o = self.build_record(
+                if let Ok(at) = p.parsed {
+                    let order_id = prepare::order_id(rec, line, ctx);
+                    let d = prepare::draft(
                         rec,
                         line,
                         file_idx,
@@ -406,6 +391,7 @@ impl Ingest {
                         at,
                         EntryKind::PaymentForOrder,
                     );
+                    let o = self.intern(d);
                     self.fetched.push(o);
                 }
             }
@@ -414,36 +400,24 @@ impl Ingest {
         }
         // A later record of an order of this file takes that order's class.
         if let Some(st) = self.own_order(key, file) {
-            if st.email != email || st.when != when {
+            if st.email != p.email || st.when != p.when {
                 self.disagreements += 1;
             }
             return Ok(st.class);
         }
-        state.login = login_hash(&ctx.get(rec, Field::LoginId), &ctx.guest_ids);
+        state.login = p.login;
+        state.card = p.card;
         // The first record of this id in this file, and another file has the id: the same
         // order when they agree (a re-export), else another order that shares the id.
         let mut collided = None;
         if self.index.contains_key(&key) {
-            state.card = self.is_card(rec, ctx, opts, false);
             if let Some(class) = self.join_agreeing(key, &state) {
                 return Ok(class);
             }
             collided = self.index.get(&key).copied();
         }
-        state.card = self.is_card(rec, ctx, opts, true);
-        let class = self.classify_new(
-            rec,
-            line,
-            file_idx,
-            ctx,
-            opts,
-            report,
-            &mut caches.status,
-            &order_id,
-            state.card,
-            parsed,
-            reject,
-        )?;
+        self.count_method(rec, ctx, p.method);
+        let class = self.classify_new(rec, line, file_idx, ctx, opts, report, p, reject)?;
         if class != Class::Rejected {
             match class {
                 Class::InWindow => report.orders.orders_in_window += 1,
@@ -457,6 +431,7 @@ impl Ingest {
                     self.index.insert(key, state);
                 }
                 Some(first) => {
+                    let order_id = prepare::order_id(rec, line, ctx);
                     self.note_collision(&order_id, &first, &state, &ctx.input.display);
                     self.more.entry(key).or_default().push(state);
                     if let Some(p) = self.index.get_mut(&key) {
@@ -526,42 +501,28 @@ impl Ingest {
         });
     }
 
-    /// Whether a record is a card payment: by its payment method where there is a method
-    /// column, else (and for an empty method) by the presence of a card number. `count`: add
-    /// the record to its method's tally.
-    fn is_card(
+    /// Adds the first record of an order to its payment method's tally (`class`: the method
+    /// cell's class, `None` for no method).
+    fn count_method(
         &mut self,
         rec: &csv::ByteRecord,
         ctx: &RowContext,
-        opts: &IngestOptions,
-        count: bool,
-    ) -> bool {
-        let card_raw = || !ctx.get(rec, Field::CardNumber).trim().is_empty();
-        let Some(i) = ctx.layout.col(Field::PaymentMethod) else {
-            return card_raw();
+        class: Option<MethodClass>,
+    ) {
+        let (Some(class), Some(i)) = (class, ctx.layout.col(Field::PaymentMethod)) else {
+            return;
         };
         let trimmed = rec.get(i).unwrap_or_default().trim_ascii();
-        if trimmed.is_empty() {
-            return card_raw();
-        }
-        let class = match self.method_cache.get_mut(trimmed) {
-            Some((c, rows)) => {
-                if count {
-                    *rows += 1;
-                }
-                *c
-            }
+        match self.method_cache.get_mut(trimmed) {
+            Some((_, rows)) => *rows += 1,
             None => {
-                let c = opts.methods.classify(&String::from_utf8_lossy(trimmed));
-                if count {
-                    self.method_cache.insert(trimmed.into(), (c, 1));
-                }
-                c
+                self.method_cache.insert(trimmed.into(), (class, 1));
             }
-        };
-        class == MethodClass::Card
+        }
     }
 
+    /// The class of the first record of a new order (kept when it is an in-window card
+    /// order, or a card order near the window: see [`prepare::kept_at`]).
     #[allow(clippy::too_many_arguments)]
     fn classify_new(
         &mut self,
@@ -571,37 +532,17 @@ impl Ingest {
         ctx: &RowContext,
         opts: &IngestOptions,
         report: &mut FileReport,
-        status_cache: &mut HashMap<Box<[u8]>, bool>,
-        order_id: &str,
-        card: bool,
-        parsed: std::result::Result<Timestamp, TsError>,
+        p: Prepared,
         reject: &mut dyn RejectSink,
     ) -> Result<Class> {
-        let layout = &ctx.layout;
-        if !card {
+        if !p.card {
             return Ok(Class::NotCard);
         }
-        if !opts.exclude_statuses.is_empty() {
-            if let Some(i) = layout.col(Field::Status) {
-                let raw = rec.get(i).unwrap_or_default().trim_ascii();
-                let excluded = match status_cache.get(raw) {
-                    Some(&b) => b,
-                    None => {
-                        let raw_text = String::from_utf8_lossy(raw);
-                        let name = ctx.status_name(&raw_text);
-                        let norm = text::nfkc_lower(name.trim());
-                        let b = opts.exclude_statuses.contains(&norm);
-                        status_cache.insert(raw.into(), b);
-                        b
-                    }
-                };
-                if excluded {
-                    report.not_card_excluded_status += 1;
-                    return Ok(Class::NotCard);
-                }
-            }
+        if p.excluded {
+            report.not_card_excluded_status += 1;
+            return Ok(Class::NotCard);
         }
-        let at = match parsed {
+        let at = match p.parsed {
             Ok(t) => t,
             Err(TsError::NaiveWithoutZone(_)) => {
                 return Err(Error::usage(format!(
@@ -617,31 +558,28 @@ impl Ingest {
                 reject.push(Rejected {
                     source: format!("{}:{line}", ctx.input.display),
                     reason: crate::cards::mask_card_runs(&reason).0,
-                    record: masked_record(rec, layout),
+                    record: masked_record(rec, &ctx.layout),
                 })?;
                 return Ok(Class::Rejected);
             }
         };
-        let in_window = opts.window.contains(at);
-        // Orders just outside the window are kept aside when payments are joined by e-mail,
-        // amount and time: a payment inside the window may belong to one.
-        let near = !in_window
-            && opts.margin.is_some_and(|m| {
-                let w = opts.window;
-                at >= w.start.checked_sub(m).unwrap_or(w.start)
-                    && at < w.end.checked_add(m).unwrap_or(w.end)
+        let in_window = prepare::in_window(at, opts);
+        if in_window || prepare::near_window(at, opts) {
+            // Prepared with the record, unless the record was read alone.
+            let d = p.draft.map(|d| *d).unwrap_or_else(|| {
+                let order_id = prepare::order_id(rec, line, ctx);
+                prepare::draft(
+                    rec,
+                    line,
+                    file_idx,
+                    ctx,
+                    opts,
+                    &order_id,
+                    at,
+                    EntryKind::Order,
+                )
             });
-        if in_window || near {
-            let o = self.build_record(
-                rec,
-                line,
-                file_idx,
-                ctx,
-                opts,
-                order_id,
-                at,
-                EntryKind::Order,
-            );
+            let o = self.intern(d);
             if in_window {
                 self.orders.push(o);
             } else {
@@ -655,101 +593,15 @@ impl Ingest {
         })
     }
 
-    /// The kept form of one order record.
-    #[allow(clippy::too_many_arguments)]
-    fn build_record(
-        &mut self,
-        rec: &csv::ByteRecord,
-        line: u64,
-        file_idx: usize,
-        ctx: &RowContext,
-        opts: &IngestOptions,
-        order_id: &str,
-        at: Timestamp,
-        kind: EntryKind,
-    ) -> OrderRecord {
-        let layout = &ctx.layout;
-        let card_raw = ctx.get(rec, Field::CardNumber);
-        let card = card_info(&card_raw, &ctx.get(rec, Field::CardBrand), opts.key);
-        let email =
-            text::normalize_email(&clean(ctx.get(rec, Field::Email))).map(String::into_boxed_str);
-        let login = text::normalize_login(&clean(ctx.get(rec, Field::LoginId)), &ctx.guest_ids)
-            .map(String::into_boxed_str);
-        let name = match layout.col(Field::Name) {
-            Some(_) => clean(ctx.get(rec, Field::Name).trim()),
-            None => {
-                let fam = clean(ctx.get(rec, Field::FamilyName).trim());
-                let giv = clean(ctx.get(rec, Field::GivenName).trim());
-                let parts: Vec<&str> = match layout.name_order {
-                    NameOrder::FamilyFirst => vec![&fam, &giv],
-                    NameOrder::GivenFirst => vec![&giv, &fam],
-                };
-                parts
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        };
-        let mut region = clean(ctx.get(rec, Field::Region).trim());
-        if let Ok(code) = region.parse::<usize>() {
-            if layout.preset.is_some_and(|p| p.country == Some("JP")) && (1..=47).contains(&code) {
-                region = layout::PREFECTURES[code - 1].to_string();
-            }
-        }
-        let country = {
-            let c = clean(ctx.get(rec, Field::Country).trim());
-            if c.is_empty() {
-                ctx.country.clone()
-            } else {
-                c
-            }
-        };
-        let currency = {
-            let c = clean(ctx.get(rec, Field::Currency).trim());
-            if c.is_empty() {
-                ctx.currency.clone()
-            } else {
-                c.to_ascii_uppercase()
-            }
-        };
-        let locale = {
-            let l = text::nfkc_lower(ctx.get(rec, Field::Locale).trim());
-            l.split(['-', '_']).next().unwrap_or("").to_string()
-        };
-        let status = clean(ctx.status_name(ctx.get(rec, Field::Status).trim()));
-        let phone = [Field::Phone, Field::Phone2, Field::Phone3]
-            .iter()
-            .map(|&f| clean(ctx.get(rec, f).trim()))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
-        let phone = Some(phone)
-            .filter(|s| !s.is_empty())
-            .map(String::into_boxed_str);
-        let session = Some(clean(ctx.get(rec, Field::Session).trim()))
-            .filter(|s| !s.is_empty())
-            .map(String::into_boxed_str);
-        OrderRecord {
-            kind,
-            entry_ref: "".into(),
-            session,
-            order_id: clean(order_id).into_boxed_str(),
-            file: file_idx as u32,
-            line,
-            at,
-            status: self.strings.intern(&status),
-            amount: clean(ctx.get(rec, Field::Amount).trim()).into_boxed_str(),
-            currency: self.strings.intern(&currency),
-            card,
-            email,
-            login,
-            name: name.into_boxed_str(),
-            phone,
-            region: self.strings.intern(&region),
-            country: self.strings.intern(&country),
-            locale: self.strings.intern(&locale),
-        }
+    /// The kept record of a draft, its repeated texts interned.
+    fn intern(&mut self, d: prepare::Draft) -> OrderRecord {
+        let mut o = d.record;
+        o.status = self.strings.intern(&d.status);
+        o.currency = self.strings.intern(&d.currency);
+        o.region = self.strings.intern(&d.region);
+        o.country = self.strings.intern(&d.country);
+        o.locale = self.strings.intern(&d.locale);
+        o
     }
 
     /// Payment methods seen, as written, with how they were classified (for the summary).
@@ -811,12 +663,39 @@ struct OrderFile<'a> {
 struct FileState<'a> {
     ctx: RowContext<'a>,
     report: FileReport,
-    caches: Caches,
     /// The header row as read (trimmed), to tell a header repeated mid-file.
     headers: Vec<String>,
     /// Records classified so far and the bytes of the first [`SIZE_SAMPLE`] of them, to size
     /// the order list and index (rows rejected by the splitter are not in the sample).
     sample: (u64, u64),
+    /// The block read last, prepared, to be classified while the next one is prepared.
+    pending: Block,
+    /// Room for what the next block's preparing yields (reused).
+    spare: Vec<Option<Prepared>>,
+}
+
+/// A block of records, copied out of the reader's so that it outlives the reader's next block,
+/// with what was prepared for each.
+#[derive(Default)]
+struct Block {
+    recs: Vec<csv::ByteRecord>,
+    lines: Vec<u64>,
+    cuts: Vec<Option<Cut>>,
+    prepared: Vec<Option<Prepared>>,
+}
+
+impl Block {
+    /// Takes a copy of the reader's records (reusing this block's room).
+    fn fill(&mut self, recs: &[csv::ByteRecord], lines: &[u64], cuts: &[Option<Cut>]) {
+        self.recs.resize_with(recs.len(), csv::ByteRecord::new);
+        for (mine, rec) in self.recs.iter_mut().zip(recs) {
+            mine.clone_from(rec);
+        }
+        self.lines.clear();
+        self.lines.extend_from_slice(lines);
+        self.cuts.clear();
+        self.cuts.extend_from_slice(cuts);
+    }
 }
 
 /// After this many records the rows still to come are estimated from the file's size, and the
@@ -876,6 +755,121 @@ impl FileState<'_> {
             )));
         }
         Ok(report)
+    }
+}
+
+impl OrderFile<'_> {
+    /// Classifies the pending block (see [`OrderFile::records`]) when the file ends.
+    fn flush(&mut self) -> Result<()> {
+        let Some(st) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let mut block = std::mem::take(&mut st.pending);
+        let mut classify = Classify {
+            ingest: self.ingest,
+            reject: self.reject,
+            input: self.input,
+            opts: self.opts,
+            file_idx: self.file_idx,
+        };
+        classify.block(&st.ctx, &mut st.report, &mut st.sample, &mut block)
+    }
+}
+
+/// Classifies prepared records in file order (the part of a file's reading that depends on
+/// the records before).
+struct Classify<'x, 'a> {
+    ingest: &'x mut Ingest,
+    reject: &'x mut dyn RejectSink,
+    input: &'a InputFile,
+    opts: &'a IngestOptions<'a>,
+    file_idx: usize,
+}
+
+impl Classify<'_, '_> {
+    /// Every record of a prepared block, in order; the block is left empty of prepared
+    /// records.
+    fn block(
+        &mut self,
+        ctx: &RowContext,
+        report: &mut FileReport,
+        sample: &mut (u64, u64),
+        block: &mut Block,
+    ) -> Result<()> {
+        let Block {
+            recs,
+            lines,
+            cuts,
+            prepared,
+        } = block;
+        for (((rec, &line), cut), p) in recs
+            .iter()
+            .zip(lines.iter())
+            .zip(cuts.iter())
+            .zip(prepared.drain(..))
+        {
+            let (Some(p), None) = (p, cut) else {
+                let reason = cut.as_ref().map(Cut::reason).unwrap_or_default();
+                self.reject.push(Rejected {
+                    source: format!("{}:{line}", self.input.display),
+                    reason,
+                    record: masked_record(rec, &ctx.layout),
+                })?;
+                report.counts.add(Class::Rejected);
+                continue;
+            };
+            // The header row again (two exports pasted into one file): rejected, not read as
+            // an order whose payment method is "Payment Method".
+            if p.header_again {
+                self.reject.push(Rejected {
+                    source: format!("{}:{line}", self.input.display),
+                    reason: "the header row again (two exports joined into one file?)".into(),
+                    record: masked_record(rec, &ctx.layout),
+                })?;
+                report.counts.add(Class::Rejected);
+                continue;
+            }
+            let class = self.ingest.classify(
+                rec,
+                line,
+                self.file_idx,
+                ctx,
+                self.opts,
+                report,
+                p,
+                self.reject,
+            )?;
+            report.counts.add(class);
+            self.sample(rec, report, sample);
+        }
+        Ok(())
+    }
+
+    /// Counts a classified record into the size sample; at its end, sizes the order list and
+    /// index for the rest of the file.
+    fn sample(&mut self, rec: &csv::ByteRecord, report: &FileReport, sample: &mut (u64, u64)) {
+        let (sampled, bytes) = sample;
+        if *sampled >= SIZE_SAMPLE {
+            return;
+        }
+        *sampled += 1;
+        // The record's bytes, its separators and its line end (one byte per field), at most
+        // as in the file: quotes and `\r` make the rows longer, so fewer than this estimate.
+        *bytes += (rec.as_slice().len() + rec.len()) as u64;
+        if *sampled == SIZE_SAMPLE {
+            let file_bytes = std::fs::metadata(&self.input.path).map_or(0, |m| m.len());
+            let per_row = (*bytes / SIZE_SAMPLE).max(1);
+            let read = report.counts.rows_read;
+            // A sixteenth more than the sample says: a list that falls short by one row is
+            // copied to twice its size (and the kernel zeroes the new pages).
+            let rows = file_bytes / per_row;
+            let more = (rows + rows / 16).saturating_sub(read);
+            // Capped, so that a misjudged sample cannot reserve more than memory holds.
+            let more = more.min(1 << 27);
+            let in_window = more * report.counts.in_window / read;
+            let size = |n: u64| usize::try_from(n).unwrap_or(0);
+            self.ingest.reserve(size(more), size(in_window));
+        }
     }
 }
 
@@ -940,68 +934,61 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
                 .or_else(|| self.opts.default_country.clone())
                 .unwrap_or_default(),
             width: headers.len(),
+            text_spans: text_spans(&layout, headers.len()),
             layout,
         };
         self.state = Some(FileState {
             ctx,
             report,
-            caches: Caches::default(),
             headers,
             sample: (0, 0),
+            pending: Block::default(),
+            spare: Vec::new(),
         });
         Ok(())
     }
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
+        self.flush()?;
+        self.records(std::slice::from_ref(rec), &[line], &[None])?;
+        self.flush()
+    }
+
+    /// A block is prepared on the thread pool ([`prepare::prepare_block`]) while the block
+    /// before it is classified here, in file order; it is classified with the next block, or
+    /// by [`OrderFile::flush`] at the end of the file.
+    fn records(
+        &mut self,
+        recs: &[csv::ByteRecord],
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) -> Result<()> {
         let st = self.state.as_mut().expect("a record after the header");
-        // The header row again (two exports pasted into one file): rejected, not read as an
-        // order whose payment method is "Payment Method".
-        if is_header_again(rec, &st.headers) {
-            self.reject.push(Rejected {
-                source: format!("{}:{line}", self.input.display),
-                reason: "the header row again (two exports joined into one file?)".into(),
-                record: masked_record(rec, &st.ctx.layout),
-            })?;
-            st.report.counts.add(Class::Rejected);
-            return Ok(());
-        }
-        let class = self.ingest.classify(
-            rec,
-            line,
-            self.file_idx,
-            &st.ctx,
-            self.opts,
-            &mut st.report,
-            &mut st.caches,
-            self.reject,
-        )?;
-        st.report.counts.add(class);
-        let (sampled, bytes) = &mut st.sample;
-        if *sampled < SIZE_SAMPLE {
-            *sampled += 1;
-            // The record's bytes, its separators and its line end (one byte per field), at
-            // most as in the file: quotes and `\r` make the rows longer, so fewer than this
-            // estimate.
-            *bytes += (rec.as_slice().len() + rec.len()) as u64;
-            if *sampled == SIZE_SAMPLE {
-                let file_bytes = std::fs::metadata(&self.input.path).map_or(0, |m| m.len());
-                let per_row = (*bytes / SIZE_SAMPLE).max(1);
-                let read = st.report.counts.rows_read;
-                // A sixteenth more than the sample says: a list that falls short by one row
-                // is copied to twice its size (and the kernel zeroes the new pages).
-                let rows = file_bytes / per_row;
-                let more = (rows + rows / 16).saturating_sub(read);
-                // Capped, so that a misjudged sample cannot reserve more than memory holds.
-                let more = more.min(1 << 27);
-                let in_window = more * st.report.counts.in_window / read;
-                let size = |n: u64| usize::try_from(n).unwrap_or(0);
-                self.ingest.reserve(size(more), size(in_window));
-            }
-        }
-        Ok(())
+        let mut next = std::mem::take(&mut st.spare);
+        let mut block = std::mem::take(&mut st.pending);
+        let mut classify = Classify {
+            ingest: self.ingest,
+            reject: self.reject,
+            input: self.input,
+            opts: self.opts,
+            file_idx: self.file_idx,
+        };
+        let (ctx, headers, opts, file_idx) = (&st.ctx, &st.headers, self.opts, self.file_idx);
+        let classified = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                prepare::prepare_block(recs, lines, cuts, file_idx, ctx, headers, opts, &mut next)
+            });
+            classify.block(ctx, &mut st.report, &mut st.sample, &mut block)
+        });
+        // The block's room is reused for the copy of the one just prepared.
+        st.spare = std::mem::replace(&mut block.prepared, next);
+        block.fill(recs, lines, cuts);
+        st.pending = block;
+        classified
     }
 
     fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
+        self.flush()?;
         let st = self.state.as_mut().expect("a record after the header");
         self.reject.push(Rejected {
             source: format!("{}:{line}", self.input.display),
@@ -1029,6 +1016,24 @@ struct RowContext<'a> {
     currency: String,
     country: String,
     width: usize,
+    /// The runs of columns checked for card numbers in text: every column but the card and
+    /// security code columns, as (first, last).
+    text_spans: Vec<(usize, usize)>,
+}
+
+/// [`RowContext::text_spans`] of a file's layout.
+fn text_spans(layout: &Layout, width: usize) -> Vec<(usize, usize)> {
+    let skipped = |i: usize| {
+        Some(i) == layout.col(Field::CardNumber) || layout.security_code_cols.contains(&i)
+    };
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for i in (0..width).filter(|&i| !skipped(i)) {
+        match spans.last_mut() {
+            Some((_, last)) if *last + 1 == i => *last = i,
+            _ => spans.push((i, i)),
+        }
+    }
+    spans
 }
 
 impl RowContext<'_> {
@@ -1082,28 +1087,6 @@ fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
 /// The index key of an order id: a 128-bit hash of the id as written (trimmed).
 pub fn order_key(id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(id.trim().as_bytes())
-}
-
-/// What one file's reading looks up again and again.
-#[derive(Default)]
-struct Caches {
-    /// Status as written → excluded.
-    status: HashMap<Box<[u8]>, bool>,
-    /// The last order time read and its reading (an order's line items repeat it).
-    time: Option<(String, std::result::Result<Timestamp, TsError>)>,
-}
-
-impl Caches {
-    fn time(&mut self, raw: &str, ctx: &RowContext) -> std::result::Result<Timestamp, TsError> {
-        match &self.time {
-            Some((r, parsed)) if r == raw => parsed.clone(),
-            _ => {
-                let parsed = timestamp::parse(raw, &ctx.fmt, ctx.zone.as_ref());
-                self.time = Some((raw.to_string(), parsed.clone()));
-                parsed
-            }
-        }
-    }
 }
 
 /// A 32-bit hash of a text normalised as e-mails and logins are (trimmed, NFKC, lower case);
@@ -1165,3 +1148,6 @@ fn is_header_again(rec: &csv::ByteRecord, headers: &[String]) -> bool {
             f.trim() == h
         })
 }
+
+#[cfg(test)]
+mod tests;

@@ -203,6 +203,12 @@ pub enum EntryKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sym(u32);
 
+impl Sym {
+    /// Stands for a text not interned yet (in a record prepared on another core); never in a
+    /// record that leaves the ingest.
+    pub(super) const PENDING: Sym = Sym(u32::MAX);
+}
+
 /// Interned text: each distinct value stored once.
 #[derive(Debug, Default)]
 pub struct Strings {
