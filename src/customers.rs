@@ -141,14 +141,14 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     let mut by_login: HashMap<&str, u32> = HashMap::new();
     for (i, o) in orders.iter().enumerate() {
         let i = i as u32;
-        if let Some(e) = o.email.as_deref() {
+        if let Some(e) = o.email() {
             if let Some(&j) = by_email.get(e) {
                 uf.union(i, j);
             } else {
                 by_email.insert(e, i);
             }
         }
-        if let Some(l) = o.login.as_deref() {
+        if let Some(l) = o.login() {
             if let Some(&j) = by_login.get(l) {
                 uf.union(i, j);
             } else {
@@ -165,11 +165,11 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     // id of the oldest order. Kind first, so e-mails sort before logins before orders.
     let mut identity: HashMap<u32, (u8, &str, jiff::Timestamp)> = HashMap::new();
     for (i, o) in orders.iter().enumerate() {
-        let cand = match (o.email.as_deref(), o.login.as_deref()) {
+        let cand = match (o.email(), o.login()) {
             (Some(e), _) => (0u8, e, jiff::Timestamp::MIN),
             (None, Some(l)) => (1, l, jiff::Timestamp::MIN),
-            (None, None) if o.order_id.is_empty() => (3, &*o.entry_ref, o.at),
-            (None, None) => (2, &*o.order_id, o.at),
+            (None, None) if o.order_id().is_empty() => (3, o.entry_ref(), o.at),
+            (None, None) => (2, o.order_id(), o.at),
         };
         identity
             .entry(roots[i])
@@ -215,7 +215,7 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     keyed.sort_unstable_by(|a, b| {
         (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
             let (x, y) = (&orders[a.2 as usize], &orders[b.2 as usize]);
-            (&x.order_id, x.file, x.line, a.2).cmp(&(&y.order_id, y.file, y.line, b.2))
+            (x.order_id(), x.file, x.line, a.2).cmp(&(y.order_id(), y.file, y.line, b.2))
         })
     });
     let perm: Vec<u32> = keyed.into_iter().map(|k| k.2).collect();
@@ -285,17 +285,17 @@ impl Groups {
         let newest_first = || members.iter().rev().map(order);
         let emails: BTreeSet<String> = members
             .iter()
-            .filter_map(|i| order(i).email.as_deref().map(str::to_string))
+            .filter_map(|i| order(i).email().map(str::to_string))
             .collect();
         let logins: BTreeSet<String> = members
             .iter()
-            .filter_map(|i| order(i).login.as_deref().map(str::to_string))
+            .filter_map(|i| order(i).login().map(str::to_string))
             .collect();
         let phones: BTreeSet<String> = members
             .iter()
-            .filter_map(|i| order(i).phone.as_deref().map(str::to_string))
+            .filter_map(|i| order(i).phone().map(str::to_string))
             .collect();
-        let email = newest_first().find_map(|o| o.email.as_deref().map(str::to_string));
+        let email = newest_first().find_map(|o| o.email().map(str::to_string));
         let pick = |f: &dyn Fn(&OrderRecord) -> Sym| -> String {
             newest_first()
                 .map(|o| strings.get(f(o)))
@@ -349,8 +349,8 @@ impl Groups {
                 EntryKind::PaymentForOrder => "payment_in_window",
                 EntryKind::Checkout => "checkout_without_order",
             });
-            if !o.order_id.is_empty() && !order_ids.iter().any(|x| *x == *o.order_id) {
-                order_ids.push(o.order_id.to_string());
+            if !o.order_id().is_empty() && !order_ids.iter().any(|x| *x == o.order_id()) {
+                order_ids.push(o.order_id().to_string());
             }
             if let Some(ch) = attached.entry_charges.get(&i) {
                 for c in ch {
@@ -379,7 +379,7 @@ impl Groups {
             };
         }
         let name = newest_first()
-            .map(|o| &*o.name)
+            .map(|o| o.name())
             .find(|s| !s.is_empty())
             .unwrap_or_default()
             .to_string();

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::orders::{EntryKind, Ingest, IngestOptions, InputFile, OrderRecord};
+use crate::orders::{EntryKind, Ingest, IngestOptions, InputFile, OrderRecord, TextsOf, NO_FILE};
 use crate::payments::Payments;
 use crate::progress::Progress;
 use crate::window::Window;
@@ -45,7 +45,7 @@ pub(super) fn fetch_orders_of_charges(
     let found: std::collections::HashMap<String, &crate::orders::OrderRecord> = lookup
         .fetched
         .iter()
-        .map(|o| (o.order_id.to_string(), o))
+        .map(|o| (o.order_id().to_string(), o))
         .collect();
     for c in p.charges.iter_mut().filter(|c| c.entry.is_none()) {
         let Some(o) = c.order_id.as_deref().and_then(|id| found.get(id.trim())) else {
@@ -53,26 +53,24 @@ pub(super) fn fetch_orders_of_charges(
         };
         let idx = ingest.orders.len() as u32;
         let empty = ingest.strings.intern("");
-        let entry = OrderRecord {
-            order_id: o.order_id.clone(),
-            status: ingest.strings.intern(&c.status),
-            amount: o.amount.clone(),
-            currency: ingest.strings.intern(lookup.strings.get(o.currency)),
-            email: o.email.clone(),
-            login: o.login.clone(),
-            name: o.name.clone(),
-            phone: o.phone.clone(),
-            region: ingest.strings.intern(lookup.strings.get(o.region)),
-            country: ingest.strings.intern(lookup.strings.get(o.country)),
-            locale: ingest.strings.intern(lookup.strings.get(o.locale)),
-            ..OrderRecord::entry(
-                EntryKind::PaymentForOrder,
-                c.charge_id.clone(),
-                c.line,
-                c.at,
-                empty,
-            )
-        };
+        // The order's own texts, under the charge's reference; its session is not carried.
+        let mut entry = OrderRecord::new(
+            EntryKind::PaymentForOrder,
+            NO_FILE,
+            c.line,
+            c.at,
+            empty,
+            &TextsOf {
+                entry_ref: &c.charge_id,
+                session: None,
+                ..o.texts()
+            },
+        );
+        entry.status = ingest.strings.intern(&c.status);
+        entry.currency = ingest.strings.intern(lookup.strings.get(o.currency));
+        entry.region = ingest.strings.intern(lookup.strings.get(o.region));
+        entry.country = ingest.strings.intern(lookup.strings.get(o.country));
+        entry.locale = ingest.strings.intern(lookup.strings.get(o.locale));
         ingest.orders.push(entry);
         p.attached
             .gateway_cards
@@ -113,10 +111,10 @@ pub(super) fn join_checkouts(
     let mut logins: HashSet<&str> = HashSet::default();
     let mut sessions: HashSet<&str> = HashSet::default();
     for o in ingest.orders.iter().filter(|o| o.kind == EntryKind::Order) {
-        if let Some(l) = o.login.as_deref() {
+        if let Some(l) = o.login() {
             logins.insert(l);
         }
-        if let Some(s) = o.session.as_deref() {
+        if let Some(s) = o.session() {
             sessions.insert(s);
         }
     }
@@ -165,10 +163,18 @@ pub(super) fn join_checkouts(
     }
     for (at, login, source) in adds {
         let empty = ingest.strings.intern("");
-        ingest.orders.push(OrderRecord {
-            login: login.map(String::into_boxed_str),
-            ..OrderRecord::entry(EntryKind::Checkout, source.into_boxed_str(), 0, at, empty)
-        });
+        ingest.orders.push(OrderRecord::new(
+            EntryKind::Checkout,
+            NO_FILE,
+            0,
+            at,
+            empty,
+            &TextsOf {
+                entry_ref: &source,
+                login: login.as_deref(),
+                ..TextsOf::default()
+            },
+        ));
     }
     Ok(join)
 }

@@ -252,7 +252,7 @@ pub(super) fn write_orders(
     keyed.sort_unstable_by(|a, b| {
         a.0.cmp(&b.0).then_with(|| {
             let (x, y) = (&orders[a.1], &orders[b.1]);
-            (&x.order_id, x.file, x.line, a.1).cmp(&(&y.order_id, y.file, y.line, b.1))
+            (x.order_id(), x.file, x.line, a.1).cmp(&(y.order_id(), y.file, y.line, b.1))
         })
     });
     let idx: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
@@ -321,11 +321,11 @@ fn order_row(
     let [order_id, customer, ordered_at, status, amount, currency, card_columns @ .., source] =
         cells;
     let s = &ingest.strings;
-    order_id.push_str(&o.order_id);
+    order_id.push_str(o.order_id());
     customer.push_str(&groups.ids[groups.order_customer[i] as usize]);
     ordered_at.push_str(&window.format(o.at));
     status.push_str(s.get(o.status));
-    amount.push_str(&o.amount);
+    amount.push_str(o.amount());
     currency.push_str(s.get(o.currency));
     // A column lists one value per card, "; " between them, or nothing when every value
     // is empty (an order without a fingerprinted card has no fingerprint column).

@@ -12,7 +12,7 @@
 
 use super::layout::{Field, NameOrder};
 use super::methods::MethodClass;
-use super::record::{card_info, EntryKind, OrderRecord, Sym};
+use super::record::{card_info, EntryKind, OrderRecord, Sym, TextsOf};
 use super::{clean, identity_hash, is_header_again, login_hash, order_key, when_hash};
 use super::{IngestOptions, RowContext};
 use crate::input::csv::Cut;
@@ -280,10 +280,8 @@ pub(super) fn draft(
     let layout = &ctx.layout;
     let card_raw = ctx.get(rec, Field::CardNumber);
     let card = card_info(&card_raw, &ctx.get(rec, Field::CardBrand), opts.key);
-    let email =
-        text::normalize_email(&clean(ctx.get(rec, Field::Email))).map(String::into_boxed_str);
-    let login = text::normalize_login(&clean(ctx.get(rec, Field::LoginId)), &ctx.guest_ids)
-        .map(String::into_boxed_str);
+    let email = text::normalize_email(&clean(ctx.get(rec, Field::Email)));
+    let login = text::normalize_login(&clean(ctx.get(rec, Field::LoginId)), &ctx.guest_ids);
     let name = match layout.col(Field::Name) {
         Some(_) => clean(ctx.get(rec, Field::Name).trim()),
         None => {
@@ -333,33 +331,30 @@ pub(super) fn draft(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    let phone = Some(phone)
-        .filter(|s| !s.is_empty())
-        .map(String::into_boxed_str);
-    let session = Some(clean(ctx.get(rec, Field::Session).trim()))
-        .filter(|s| !s.is_empty())
-        .map(String::into_boxed_str);
-    Draft {
-        record: OrderRecord {
-            kind,
-            entry_ref: "".into(),
-            session,
-            order_id: clean(order_id).into_boxed_str(),
-            file: file_idx as u32,
-            line,
-            at,
-            status: Sym::PENDING,
-            amount: clean(ctx.get(rec, Field::Amount).trim()).into_boxed_str(),
-            currency: Sym::PENDING,
-            card,
-            email,
-            login,
-            name: name.into_boxed_str(),
-            phone,
-            region: Sym::PENDING,
-            country: Sym::PENDING,
-            locale: Sym::PENDING,
+    let phone = Some(phone).filter(|s| !s.is_empty());
+    let session = Some(clean(ctx.get(rec, Field::Session).trim())).filter(|s| !s.is_empty());
+    let order_id = clean(order_id);
+    let amount = clean(ctx.get(rec, Field::Amount).trim());
+    let mut record = OrderRecord::new(
+        kind,
+        file_idx as u32,
+        line,
+        at,
+        Sym::PENDING,
+        &TextsOf {
+            order_id: &order_id,
+            entry_ref: "",
+            session: session.as_deref(),
+            amount: &amount,
+            email: email.as_deref(),
+            login: login.as_deref(),
+            name: &name,
+            phone: phone.as_deref(),
         },
+    );
+    record.card = card;
+    Draft {
+        record,
         status,
         currency,
         region,

@@ -113,75 +113,194 @@ impl CardCheck {
 }
 
 /// An in-window card order. Kept compact (one per in-window order): text that repeats across
-/// orders (status, currency, region, country, locale) is interned in [`Strings`].
+/// orders (status, currency, region, country, locale) is interned in [`Strings`], and the
+/// record's own texts share one allocation ([`Texts`]).
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
     pub kind: EntryKind,
-    pub order_id: Box<str>,
-    /// What identifies an entry that is not an order: the charge id of a payment, the log line
-    /// of a checkout. Empty for orders.
-    pub entry_ref: Box<str>,
-    /// The order's session id (for tying checkout submissions in the logs to orders).
-    pub session: Option<Box<str>>,
     /// Index into [`super::Ingest::files`].
     pub file: u32,
     pub line: u64,
     pub at: Timestamp,
     pub status: Sym,
-    pub amount: Box<str>,
     pub currency: Sym,
-    pub card: Option<CardInfo>,
-    /// Normalised e-mail (the notification address form).
-    pub email: Option<Box<str>>,
-    /// Normalised login/customer id.
-    pub login: Option<Box<str>>,
-    pub name: Box<str>,
-    /// The phone number as written (EC-CUBE 2's three parts joined with `-`).
-    pub phone: Option<Box<str>>,
     pub region: Sym,
     pub country: Sym,
     pub locale: Sym,
+    pub card: Option<CardInfo>,
+    texts: Texts,
+}
+
+/// The texts of a record, for [`OrderRecord::new`]; `None` and empty differ only for the
+/// optional ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextsOf<'a> {
+    pub order_id: &'a str,
+    /// What identifies an entry that is not an order: the charge id of a payment, the log line
+    /// of a checkout. Empty for orders.
+    pub entry_ref: &'a str,
+    /// The order's session id (for tying checkout submissions in the logs to orders).
+    pub session: Option<&'a str>,
+    pub amount: &'a str,
+    /// Normalised e-mail (the notification address form).
+    pub email: Option<&'a str>,
+    /// Normalised login/customer id.
+    pub login: Option<&'a str>,
+    pub name: &'a str,
+    /// The phone number as written (EC-CUBE 2's three parts joined with `-`).
+    pub phone: Option<&'a str>,
+}
+
+/// The texts of one record in one allocation: 8 fat pointers and up to 8 allocations of a few
+/// bytes each were about 200 bytes per kept order, more than the rest of the record.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Texts {
+    buf: Box<str>,
+    /// Where each text ends in `buf` (it starts where the one before ends).
+    ends: [u32; 8],
+    /// Bit `i`: the optional text `i` is there.
+    present: u8,
+}
+
+const ORDER_ID: usize = 0;
+const ENTRY_REF: usize = 1;
+const SESSION: usize = 2;
+const AMOUNT: usize = 3;
+const EMAIL: usize = 4;
+const LOGIN: usize = 5;
+const NAME: usize = 6;
+const PHONE: usize = 7;
+
+impl Texts {
+    fn new(t: &TextsOf) -> Texts {
+        let parts: [(&str, bool); 8] = [
+            (t.order_id, true),
+            (t.entry_ref, true),
+            (t.session.unwrap_or(""), t.session.is_some()),
+            (t.amount, true),
+            (t.email.unwrap_or(""), t.email.is_some()),
+            (t.login.unwrap_or(""), t.login.is_some()),
+            (t.name, true),
+            (t.phone.unwrap_or(""), t.phone.is_some()),
+        ];
+        let mut buf = String::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+        let mut ends = [0u32; 8];
+        let mut present = 0u8;
+        for (i, (text, there)) in parts.iter().enumerate() {
+            buf.push_str(text);
+            // Beyond 4 GiB a record's texts are cut short rather than wrap (no export row is).
+            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+            present |= u8::from(*there) << i;
+        }
+        Texts {
+            buf: buf.into_boxed_str(),
+            ends,
+            present,
+        }
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.buf.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+
+    fn opt(&self, i: usize) -> Option<&str> {
+        (self.present & (1 << i) != 0).then(|| self.get(i))
+    }
+
+    fn of(&self) -> TextsOf<'_> {
+        TextsOf {
+            order_id: self.get(ORDER_ID),
+            entry_ref: self.get(ENTRY_REF),
+            session: self.opt(SESSION),
+            amount: self.get(AMOUNT),
+            email: self.opt(EMAIL),
+            login: self.opt(LOGIN),
+            name: self.get(NAME),
+            phone: self.opt(PHONE),
+        }
+    }
+}
+
+impl std::fmt::Debug for Texts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.of().fmt(f)
+    }
+}
+
+impl OrderRecord {
+    /// A record with these texts; every interned text starts as `empty`.
+    pub fn new(
+        kind: EntryKind,
+        file: u32,
+        line: u64,
+        at: Timestamp,
+        empty: Sym,
+        texts: &TextsOf,
+    ) -> OrderRecord {
+        OrderRecord {
+            kind,
+            file,
+            line,
+            at,
+            status: empty,
+            currency: empty,
+            region: empty,
+            country: empty,
+            locale: empty,
+            card: None,
+            texts: Texts::new(texts),
+        }
+    }
+
+    /// Every text of the record at once.
+    pub fn texts(&self) -> TextsOf<'_> {
+        self.texts.of()
+    }
+
+    pub fn order_id(&self) -> &str {
+        self.texts.get(ORDER_ID)
+    }
+
+    /// What identifies an entry that is not an order: the charge id of a payment, the log line
+    /// of a checkout. Empty for orders.
+    pub fn entry_ref(&self) -> &str {
+        self.texts.get(ENTRY_REF)
+    }
+
+    /// The order's session id (for tying checkout submissions in the logs to orders).
+    pub fn session(&self) -> Option<&str> {
+        self.texts.opt(SESSION)
+    }
+
+    pub fn amount(&self) -> &str {
+        self.texts.get(AMOUNT)
+    }
+
+    /// Normalised e-mail (the notification address form).
+    pub fn email(&self) -> Option<&str> {
+        self.texts.opt(EMAIL)
+    }
+
+    /// Normalised login/customer id.
+    pub fn login(&self) -> Option<&str> {
+        self.texts.opt(LOGIN)
+    }
+
+    pub fn name(&self) -> &str {
+        self.texts.get(NAME)
+    }
+
+    /// The phone number as written (EC-CUBE 2's three parts joined with `-`).
+    pub fn phone(&self) -> Option<&str> {
+        self.texts.opt(PHONE)
+    }
 }
 
 /// The `file` of an entry that no order export holds (a gateway charge, a checkout
 /// submission): it indexes nothing in [`super::Ingest::files`]; its `entry_ref` says where it
 /// comes from.
 pub const NO_FILE: u32 = u32::MAX;
-
-impl OrderRecord {
-    /// An affected entry that is not a record of an order export: a gateway charge (with or
-    /// without its order) or a checkout submission in the logs. Everything but its kind, its
-    /// reference, its line and time starts empty (`empty` is the interned empty text); the
-    /// caller fills in what its source knows.
-    pub fn entry(
-        kind: EntryKind,
-        entry_ref: Box<str>,
-        line: u64,
-        at: Timestamp,
-        empty: Sym,
-    ) -> OrderRecord {
-        OrderRecord {
-            kind,
-            order_id: "".into(),
-            entry_ref,
-            session: None,
-            file: NO_FILE,
-            line,
-            at,
-            status: empty,
-            amount: "".into(),
-            currency: empty,
-            card: None,
-            email: None,
-            login: None,
-            name: "".into(),
-            phone: None,
-            region: empty,
-            country: empty,
-            locale: empty,
-        }
-    }
-}
 
 /// What an affected entry is: an in-window order, or a payment-gateway charge in the window
 /// (added by [`crate::payments`]).
@@ -373,5 +492,70 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
             check: CardCheck::None,
             expiry: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each text comes back as given, an empty optional text apart from a missing one, in one
+    /// allocation of exactly the texts' bytes.
+    #[test]
+    fn a_records_texts_come_back_as_given() {
+        let given = TextsOf {
+            order_id: "#1001",
+            entry_ref: "",
+            session: Some(""),
+            amount: "1,200",
+            email: Some("a@example.jp"),
+            login: None,
+            name: "山田 太郎",
+            phone: Some("03-1234-5678"),
+        };
+        let o = OrderRecord::new(
+            EntryKind::Order,
+            0,
+            2,
+            Timestamp::UNIX_EPOCH,
+            Sym(0),
+            &given,
+        );
+        assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"));
+        assert_eq!(
+            (o.order_id(), o.entry_ref(), o.session(), o.amount()),
+            ("#1001", "", Some(""), "1,200")
+        );
+        assert_eq!(
+            (o.email(), o.login(), o.name(), o.phone()),
+            (
+                Some("a@example.jp"),
+                None,
+                "山田 太郎",
+                Some("03-1234-5678")
+            )
+        );
+        assert_eq!(
+            o.texts.buf.len(),
+            "#10011,200a@example.jp山田 太郎03-1234-5678".len()
+        );
+        let none = OrderRecord::new(
+            EntryKind::Checkout,
+            NO_FILE,
+            0,
+            Timestamp::UNIX_EPOCH,
+            Sym(0),
+            &TextsOf::default(),
+        );
+        assert_eq!(
+            (
+                none.session(),
+                none.email(),
+                none.login(),
+                none.phone(),
+                none.name()
+            ),
+            (None, None, None, None, "")
+        );
     }
 }

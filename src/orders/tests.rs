@@ -132,10 +132,10 @@ fn outcome(block: Option<usize>) -> String {
         .map(|o| {
             format!(
                 "{} {} {} {:?} {:?} {} {}",
-                o.order_id,
+                o.order_id(),
                 o.line,
                 o.at,
-                o.email,
+                o.email(),
                 o.card.as_ref().map(|c| c.masked.clone()),
                 ingest.strings.get(o.status),
                 ingest.strings.get(o.currency),

@@ -20,7 +20,8 @@ use crate::cards::{Brand, FingerprintKey};
 use crate::config::InputSettings;
 use crate::error::{Error, Result};
 use crate::orders::{
-    CardCheck, CardInfo, EntryKind, Ingest, InputFile, OrderRecord, RejectSink, Rejected,
+    CardCheck, CardInfo, EntryKind, Ingest, InputFile, OrderRecord, RejectSink, Rejected, TextsOf,
+    NO_FILE,
 };
 use crate::text;
 use layout::{resolve, PField, PLayout};
@@ -304,9 +305,9 @@ impl OrderIndex {
             by_email: HashMap::new(),
         };
         let mut add = |o: &OrderRecord, c: Candidate| {
-            add_slot(&mut ix.by_id, h(o.order_id.trim()), c);
-            add_slot(&mut ix.by_norm, h(&norm_id(&o.order_id)), c);
-            if let Some(e) = &o.email {
+            add_slot(&mut ix.by_id, h(o.order_id().trim()), c);
+            add_slot(&mut ix.by_norm, h(&norm_id(o.order_id())), c);
+            if let Some(e) = o.email() {
                 add_slot(&mut ix.by_email, h(e), c);
             }
         };
@@ -764,7 +765,7 @@ impl PaymentFile<'_> {
                 Candidate::InWindow(i) => {
                     self.attach(i, card);
                     self.out.orders_with_payment.insert(i);
-                    charge.order_id = Some(self.ingest.orders[i as usize].order_id.clone());
+                    charge.order_id = Some(self.ingest.orders[i as usize].order_id().into());
                     charge.entry = Some(i);
                     charge.reason = "order_in_window";
                 }
@@ -775,7 +776,7 @@ impl PaymentFile<'_> {
                     o.kind = EntryKind::PaymentForOrder;
                     o.at = at;
                     o.card = None;
-                    charge.order_id = Some(o.order_id.clone());
+                    charge.order_id = Some(o.order_id().into());
                     charge.entry = Some(self.push_entry(o, card));
                     charge.reason = "payment_in_window";
                 }
@@ -808,28 +809,28 @@ impl PaymentFile<'_> {
         let name = crate::cards::mask_card_runs(self.get(rec, PField::CustomerName).trim()).0;
         let email = text::normalize_email(
             &crate::cards::mask_card_runs(&self.get(rec, PField::CustomerEmail)).0,
-        )
-        .map(String::into_boxed_str);
+        );
         let country = crate::cards::mask_card_runs(self.get(rec, PField::Country).trim()).0;
         let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
+        let amount = crate::cards::mask_card_runs(self.get(rec, PField::Amount).trim()).0;
         let empty = self.ingest.strings.intern("");
-        let entry = OrderRecord {
-            status: self.ingest.strings.intern(&status),
-            amount: crate::cards::mask_card_runs(self.get(rec, PField::Amount).trim())
-                .0
-                .into_boxed_str(),
-            currency: self.ingest.strings.intern(&currency),
-            email,
-            name: name.into_boxed_str(),
-            country: self.ingest.strings.intern(&country),
-            ..OrderRecord::entry(
-                EntryKind::Payment,
-                charge.charge_id.clone(),
-                line,
-                at,
-                empty,
-            )
-        };
+        let mut entry = OrderRecord::new(
+            EntryKind::Payment,
+            NO_FILE,
+            line,
+            at,
+            empty,
+            &TextsOf {
+                entry_ref: &charge.charge_id,
+                amount: &amount,
+                email: email.as_deref(),
+                name: &name,
+                ..TextsOf::default()
+            },
+        );
+        entry.status = self.ingest.strings.intern(&status);
+        entry.currency = self.ingest.strings.intern(&currency);
+        entry.country = self.ingest.strings.intern(&country);
         charge.entry = Some(self.push_entry(entry, card));
         self.out.charges.push(charge);
         Ok(PClass::UnmatchedInWindow)
@@ -851,7 +852,7 @@ impl PaymentFile<'_> {
             .filter(|c| {
                 let o = self.candidate(*c);
                 let oc = self.ingest.strings.get(o.currency);
-                amount_key(&o.amount) == Some(amount)
+                amount_key(o.amount()) == Some(amount)
                     && (oc.is_empty() || currency.is_empty() || oc.eq_ignore_ascii_case(&currency))
                     && (o.at - at).abs() <= self.rules.tolerance.abs()
             })
@@ -868,7 +869,7 @@ impl PaymentFile<'_> {
     ) {
         let names: Vec<String> = cands
             .iter()
-            .map(|c| self.candidate(*c).order_id.to_string())
+            .map(|c| self.candidate(*c).order_id().to_string())
             .collect();
         for c in cands {
             if let Candidate::InWindow(i) = c {
