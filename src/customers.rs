@@ -107,8 +107,9 @@ pub struct Groups {
     bounds: Vec<u32>,
     /// For each order (by index), its customer's index.
     pub order_customer: Vec<u32>,
-    /// Card identity (fingerprinted cards only) → number of customers that used it.
-    pub card_people: HashMap<CardIdentity, u32>,
+    /// Fingerprinted cards that more than one customer used → how many did. Only those: a
+    /// map of every card (one per order, mostly) took 25 MB at 300,000 orders.
+    pub shared_cards: HashMap<CardIdentity, u32>,
 }
 
 struct UnionFind(Vec<u32>);
@@ -231,26 +232,30 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
         bounds = vec![0];
     }
 
-    // How many people used each fingerprinted card.
-    let mut card_people: HashMap<CardIdentity, (u32, u32)> = HashMap::new();
+    // The fingerprinted cards more than one person used: every (card, person) pair once,
+    // sorted, so that a card's people are one run.
+    let mut uses: Vec<([u8; 32], u32)> = Vec::new();
     for &i in &perm {
         for c in attached.cards(ingest, i) {
-            if c.fingerprint.is_some() {
-                let ci = order_customer[i as usize];
-                let e = card_people.entry(c.identity()).or_insert((0, u32::MAX));
-                if e.1 != ci {
-                    e.0 += 1;
-                    e.1 = ci;
-                }
+            if let Some(f) = c.fingerprint {
+                uses.push((f, order_customer[i as usize]));
             }
         }
     }
+    uses.sort_unstable();
+    uses.dedup();
+    let shared_cards = uses
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+        .map(|run| (CardIdentity::Fingerprint(run[0].0), run.len() as u32))
+        .collect();
+    drop(uses);
     Groups {
         ids: people.into_iter().map(|(id, _)| id).collect(),
         perm,
         bounds,
         order_customer,
-        card_people: card_people.into_iter().map(|(k, (n, _))| (k, n)).collect(),
+        shared_cards,
     }
 }
 
@@ -306,7 +311,7 @@ impl Groups {
         let mut seen_cards: BTreeMap<CardIdentity, CustomerCard> = BTreeMap::new();
         for &i in members {
             for k in attached.cards(ingest, i) {
-                let shared = self.card_people.get(&k.identity()).is_some_and(|&n| n > 1);
+                let shared = self.shared_cards.contains_key(&k.identity());
                 seen_cards
                     .entry(k.identity())
                     .or_insert_with(|| customer_card(k, shared));

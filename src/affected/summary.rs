@@ -32,7 +32,7 @@ pub(super) fn summary(
         }
         .into());
     }
-    let shared = groups.card_people.values().filter(|&&n| n > 1).count();
+    let shared = groups.shared_cards.len();
     let by_brand: BTreeMap<String, BrandCount> = stats
         .brand_cards
         .iter()
