@@ -1040,7 +1040,7 @@ impl RowContext<'_> {
     /// A field's text (empty when the column is absent). Invalid UTF-8 is replaced, not fatal.
     fn get<'r>(&self, rec: &'r csv::ByteRecord, f: Field) -> Cow<'r, str> {
         match self.layout.col(f).and_then(|i| rec.get(i)) {
-            Some(b) => String::from_utf8_lossy(b),
+            Some(b) => lossy(b),
             None => Cow::Borrowed(""),
         }
     }
@@ -1053,6 +1053,15 @@ impl RowContext<'_> {
             }
         }
         Cow::Borrowed(s)
+    }
+}
+
+/// `b` as text, invalid UTF-8 replaced. Valid text (almost every field) is checked by
+/// `from_utf8`, which reads ASCII a word at a time; `from_utf8_lossy` walks it byte by byte.
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
     }
 }
 
