@@ -802,6 +802,13 @@ impl Classify<'_, '_> {
             cuts,
             prepared,
         } = block;
+        // Each record's first probe of the index misses the cache (1,000,000 orders spread over
+        // 60 MB). Probed here for the whole block first, independently of one another, the
+        // misses overlap, and the classifying below finds the lines in the cache (reading
+        // 1,000,000 rows, alternating runs: 0.99-1.38 -> 0.83-1.03 s on a quiet host).
+        for p in prepared.iter().flatten() {
+            std::hint::black_box(self.ingest.index.contains_key(&p.key));
+        }
         for (((rec, &line), cut), p) in recs
             .iter()
             .zip(lines.iter())
