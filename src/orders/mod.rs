@@ -380,17 +380,8 @@ impl Ingest {
         if let Some(wanted) = opts.fetch {
             if wanted.contains(&key) && !self.index.contains_key(&key) {
                 if let Ok(at) = p.parsed {
-                    let order_id = prepare::order_id(rec, line, ctx);
-                    let d = prepare::draft(
-                        rec,
-                        line,
-                        file_idx,
-                        ctx,
-                        opts,
-                        &order_id,
-                        at,
-                        EntryKind::PaymentForOrder,
-                    );
+                    let kind = EntryKind::PaymentForOrder;
+                    let d = prepare::draft_of(rec, line, file_idx, ctx, opts, at, kind);
                     let o = self.intern(d);
                     self.fetched.push(o);
                 }
@@ -565,19 +556,10 @@ impl Ingest {
         };
         let in_window = prepare::in_window(at, opts);
         if in_window || prepare::near_window(at, opts) {
-            // Prepared with the record, unless the record was read alone.
+            // Prepared with the record (whenever a new order with it is kept); built here only
+            // should the two tests ever part, so that the record is kept all the same.
             let d = p.draft.map(|d| *d).unwrap_or_else(|| {
-                let order_id = prepare::order_id(rec, line, ctx);
-                prepare::draft(
-                    rec,
-                    line,
-                    file_idx,
-                    ctx,
-                    opts,
-                    &order_id,
-                    at,
-                    EntryKind::Order,
-                )
+                prepare::draft_of(rec, line, file_idx, ctx, opts, at, EntryKind::Order)
             });
             let o = self.intern(d);
             if in_window {

@@ -265,6 +265,20 @@ pub(super) fn order_id<'r>(rec: &'r csv::ByteRecord, line: u64, ctx: &RowContext
     }
 }
 
+/// [`draft`] with the record's own order id.
+pub(super) fn draft_of(
+    rec: &csv::ByteRecord,
+    line: u64,
+    file_idx: usize,
+    ctx: &RowContext,
+    opts: &IngestOptions,
+    at: Timestamp,
+    kind: EntryKind,
+) -> Draft {
+    let id = order_id(rec, line, ctx);
+    draft(rec, line, file_idx, ctx, opts, &id, at, kind)
+}
+
 /// The kept form of one order record, its repeated texts not yet interned.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn draft(
