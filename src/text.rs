@@ -3,6 +3,16 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+/// `b` as text, invalid UTF-8 replaced, borrowed when valid. Valid text (almost every field
+/// and message) is checked by `from_utf8`, which reads ASCII a word at a time;
+/// `from_utf8_lossy` walks it byte by byte.
+pub fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 /// NFKC, then lower case. ASCII input takes a fast path (NFKC leaves ASCII unchanged).
 pub fn nfkc_lower(s: &str) -> String {
     if s.is_ascii() {

@@ -268,10 +268,7 @@ pub fn scan_bytes(bytes: &[u8]) -> Vec<String> {
         out.push("a line longer than 998 octets".to_string());
     }
     // Messages are 7-bit (headers RFC 2047, bodies encoded): no copy in the usual case.
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => std::borrow::Cow::Borrowed(t),
-        Err(_) => String::from_utf8_lossy(bytes),
-    };
+    let text = crate::text::lossy(bytes);
     if !crate::cards::find_card_runs(&text).is_empty() {
         out.push("a card-like digit run in the encoded message".to_string());
     }

@@ -242,11 +242,13 @@ impl Ingest {
         let checkpoint = self.checkpoint(reject)?;
         let progress = opts.progress.map(|p| (p, self.progress_base));
         let mut visit = OrderFile {
-            file_idx: self.files.len(),
-            ingest: self,
-            input,
-            opts,
-            reject,
+            to: Classify {
+                file_idx: self.files.len(),
+                ingest: self,
+                input,
+                opts,
+                reject,
+            },
             checkpoint,
             state: None,
         };
@@ -631,11 +633,8 @@ impl Ingest {
 
 /// The visitor that reads one order file into the [`Ingest`].
 struct OrderFile<'a> {
-    ingest: &'a mut Ingest,
-    input: &'a InputFile,
-    opts: &'a IngestOptions<'a>,
-    reject: &'a mut dyn RejectSink,
-    file_idx: usize,
+    /// Where the records go, apart from the file's state so that both can be borrowed at once.
+    to: Classify<'a>,
     checkpoint: Checkpoint,
     /// Set once the header is known.
     state: Option<FileState<'a>>,
@@ -747,28 +746,40 @@ impl OrderFile<'_> {
             return Ok(());
         };
         let mut block = std::mem::take(&mut st.pending);
-        let mut classify = Classify {
-            ingest: self.ingest,
-            reject: self.reject,
-            input: self.input,
-            opts: self.opts,
-            file_idx: self.file_idx,
-        };
-        classify.block(&st.ctx, &mut st.report, &mut st.sample, &mut block)
+        self.to
+            .block(&st.ctx, &mut st.report, &mut st.sample, &mut block)
     }
 }
 
 /// Classifies prepared records in file order (the part of a file's reading that depends on
 /// the records before).
-struct Classify<'x, 'a> {
-    ingest: &'x mut Ingest,
-    reject: &'x mut dyn RejectSink,
+struct Classify<'a> {
+    ingest: &'a mut Ingest,
+    reject: &'a mut dyn RejectSink,
     input: &'a InputFile,
     opts: &'a IngestOptions<'a>,
     file_idx: usize,
 }
 
-impl Classify<'_, '_> {
+impl Classify<'_> {
+    /// Rejects a record, with its line and why, and counts it.
+    fn reject(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        reason: String,
+        ctx: &RowContext,
+        report: &mut FileReport,
+    ) -> Result<()> {
+        self.reject.push(Rejected {
+            source: format!("{}:{line}", self.input.display),
+            reason,
+            record: masked_record(rec, &ctx.layout),
+        })?;
+        report.counts.add(Class::Rejected);
+        Ok(())
+    }
+
     /// Every record of a prepared block, in order; the block is left empty of prepared
     /// records.
     fn block(
@@ -799,23 +810,14 @@ impl Classify<'_, '_> {
         {
             let (Some(p), None) = (p, cut) else {
                 let reason = cut.as_ref().map(Cut::reason).unwrap_or_default();
-                self.reject.push(Rejected {
-                    source: format!("{}:{line}", self.input.display),
-                    reason,
-                    record: masked_record(rec, &ctx.layout),
-                })?;
-                report.counts.add(Class::Rejected);
+                self.reject(rec, line, reason, ctx, report)?;
                 continue;
             };
             // The header row again (two exports pasted into one file): rejected, not read as
             // an order whose payment method is "Payment Method".
             if p.header_again {
-                self.reject.push(Rejected {
-                    source: format!("{}:{line}", self.input.display),
-                    reason: "the header row again (two exports joined into one file?)".into(),
-                    record: masked_record(rec, &ctx.layout),
-                })?;
-                report.counts.add(Class::Rejected);
+                let reason = "the header row again (two exports joined into one file?)";
+                self.reject(rec, line, reason.into(), ctx, report)?;
                 continue;
             }
             let class = self.ingest.classify(
@@ -864,7 +866,7 @@ impl Classify<'_, '_> {
 
 impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
     fn header(&mut self, headers: Vec<String>) -> Result<()> {
-        let input = self.input;
+        let input = self.to.input;
         let layout = layout::resolve(
             &headers,
             input.settings.preset.as_deref(),
@@ -889,7 +891,7 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
             .collect();
         let zone = match input.settings.timezone.as_deref() {
             Some(z) => Some(crate::window::zone(z)?),
-            None => self.opts.window.tz.clone(),
+            None => self.to.opts.window.tz.clone(),
         };
         let ctx = RowContext {
             input,
@@ -920,7 +922,7 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
                 .country
                 .clone()
                 .or_else(|| layout.preset.and_then(|p| p.country).map(str::to_string))
-                .or_else(|| self.opts.default_country.clone())
+                .or_else(|| self.to.opts.default_country.clone())
                 .unwrap_or_default(),
             width: headers.len(),
             text_spans: text_spans(&layout, headers.len()),
@@ -955,19 +957,13 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
         let st = self.state.as_mut().expect("a record after the header");
         let mut next = std::mem::take(&mut st.spare);
         let mut block = std::mem::take(&mut st.pending);
-        let mut classify = Classify {
-            ingest: self.ingest,
-            reject: self.reject,
-            input: self.input,
-            opts: self.opts,
-            file_idx: self.file_idx,
-        };
-        let (ctx, headers, opts, file_idx) = (&st.ctx, &st.headers, self.opts, self.file_idx);
+        let (ctx, headers, opts, file_idx) = (&st.ctx, &st.headers, self.to.opts, self.to.file_idx);
+        let to = &mut self.to;
         let classified = rayon::in_place_scope(|scope| {
             scope.spawn(|_| {
                 prepare::prepare_block(recs, lines, cuts, file_idx, ctx, headers, opts, &mut next)
             });
-            classify.block(ctx, &mut st.report, &mut st.sample, &mut block)
+            to.block(ctx, &mut st.report, &mut st.sample, &mut block)
         });
         // The block's room is reused for the copy of the one just prepared.
         st.spare = std::mem::replace(&mut block.prepared, next);
@@ -979,18 +975,15 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
     fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
         self.flush()?;
         let st = self.state.as_mut().expect("a record after the header");
-        self.reject.push(Rejected {
-            source: format!("{}:{line}", self.input.display),
-            reason: reason.to_string(),
-            record: masked_record(rec, &st.ctx.layout),
-        })?;
-        st.report.counts.add(Class::Rejected);
-        Ok(())
+        self.to
+            .reject(rec, line, reason.to_string(), &st.ctx, &mut st.report)
     }
 
     fn restart(&mut self) -> Result<()> {
         self.state = None;
-        self.ingest.rollback(self.checkpoint.clone(), self.reject)
+        self.to
+            .ingest
+            .rollback(self.checkpoint.clone(), self.to.reject)
     }
 }
 
@@ -1029,7 +1022,7 @@ impl RowContext<'_> {
     /// A field's text (empty when the column is absent). Invalid UTF-8 is replaced, not fatal.
     fn get<'r>(&self, rec: &'r csv::ByteRecord, f: Field) -> Cow<'r, str> {
         match self.layout.col(f).and_then(|i| rec.get(i)) {
-            Some(b) => lossy(b),
+            Some(b) => text::lossy(b),
             None => Cow::Borrowed(""),
         }
     }
@@ -1042,15 +1035,6 @@ impl RowContext<'_> {
             }
         }
         Cow::Borrowed(s)
-    }
-}
-
-/// `b` as text, invalid UTF-8 replaced. Valid text (almost every field) is checked by
-/// `from_utf8`, which reads ASCII a word at a time; `from_utf8_lossy` walks it byte by byte.
-fn lossy(b: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
     }
 }
 

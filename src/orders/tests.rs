@@ -92,11 +92,13 @@ fn outcome(block: Option<usize>) -> String {
     let mut rejects: Vec<Rejected> = Vec::new();
     let checkpoint = ingest.checkpoint(&mut rejects).unwrap();
     let mut visit = OrderFile {
-        file_idx: 0,
-        ingest: &mut ingest,
-        input: &input,
-        opts: &opts,
-        reject: &mut rejects,
+        to: Classify {
+            file_idx: 0,
+            ingest: &mut ingest,
+            input: &input,
+            opts: &opts,
+            reject: &mut rejects,
+        },
         checkpoint,
         state: None,
     };
