@@ -46,7 +46,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             if let Some(t) = &triggers {
                 let most = t.iter().filter(|t| t.on_most_requests()).count();
                 ui.say(format!(
-                    "{most} of {} rules are evaluated on most requests (no literal, or one of the method, status or protocol)",
+                    "{most} of {} rules are evaluated on most requests (no literal, or one of the status, the protocol or the method GET or HEAD)",
                     t.len()
                 ));
             }

@@ -113,13 +113,16 @@ pub enum Trigger {
 
 impl Trigger {
     /// Whether the rule is in practice evaluated on most requests: triggered by a literal of
-    /// the method, the status or the protocol (`GET`, `200`), or by none.
+    /// the status or the protocol (`200`, `HTTP/1.1`), by the method `GET` or `HEAD`, or by
+    /// none.
     pub fn on_most_requests(&self) -> bool {
         match self {
             Trigger::Every => true,
-            Trigger::Literals(v) => v
-                .iter()
-                .any(|(f, _)| matches!(*f, "cs-method" | "sc-status" | "cs-version")),
+            Trigger::Literals(v) => v.iter().any(|(f, l)| match *f {
+                "sc-status" | "cs-version" => true,
+                "cs-method" => is_common_method(l.as_bytes()),
+                _ => false,
+            }),
         }
     }
 }
@@ -384,20 +387,29 @@ fn need(c: &CCond, lits: &[(Region, Vec<u8>)]) -> Option<Vec<u32>> {
 /// How well a set of literals keeps a rule from being evaluated, higher is better. The longer
 /// its shortest literal, the fewer false triggers. A literal in a field is cheaper to look for
 /// than one in the whole line (a field is a fraction of the line, and a keyword is evaluated
-/// over all of it): two bytes longer. A literal in the method, the status or the protocol
-/// triggers on a large share of all requests (`GET`, `200`, `HTTP/1.1`): the worst choice.
+/// over all of it): two bytes longer. A literal in the status or the protocol, or the method
+/// `GET` or `HEAD`, triggers on a large share of all requests (`200`, `HTTP/1.1`): the worst
+/// choice. Any other method (`POST`, `PUT`) is a few requests in a hundred, where a short
+/// extension of the path (`.js`, `.png`) is most of them: scored as a field literal, it wins
+/// over those.
 fn trigger_score(set: &[u32], lits: &[(Region, Vec<u8>)]) -> usize {
     set.iter()
         .map(|&l| {
             let (region, text) = &lits[l as usize];
             match region {
-                Region::Field(Field::Method | Field::Status | Field::Version) => 0,
+                Region::Field(Field::Method) if is_common_method(text) => 0,
+                Region::Field(Field::Status | Field::Version) => 0,
                 Region::Field(_) => text.len().min(8) + 2,
                 Region::Line => text.len().min(8),
             }
         })
         .min()
         .unwrap_or(0)
+}
+
+/// The methods of most requests, lowercase as literals are kept: `GET` and `HEAD`.
+fn is_common_method(text: &[u8]) -> bool {
+    matches!(text, b"get" | b"head")
 }
 
 /// Points each leaf at its literal's slot in the automaton, or at none when the literal is

@@ -277,6 +277,43 @@ fn builtin_pack_catches_its_examples() {
     assert!(out.is_empty(), "{out:?}");
 }
 
+/// A rule that pairs a method with a short extension of the path waits for the method when it
+/// is not `GET` or `HEAD` (a POST is a few requests in a hundred, a `.js` most of them), and
+/// for the other literals when it is.
+#[test]
+fn triggers_prefer_a_rare_method_to_short_extensions() {
+    let m = Matcher::new(&[
+        rule("    sel:\n        cs-method: 'POST'\n        cs-uri-stem|endswith: ['.js', '.png']\n    condition: sel"),
+        rule("    sel:\n        cs-method: 'GET'\n        cs-uri-stem|endswith: ['.js', '.png']\n    condition: sel"),
+    ]);
+    let t = m.triggers();
+    assert_eq!(
+        t[0],
+        matcher::Trigger::Literals(vec![("cs-method", "post".into())])
+    );
+    assert!(!t[0].on_most_requests());
+    assert_eq!(
+        t[1],
+        matcher::Trigger::Literals(vec![("cs-uri", ".js".into()), ("cs-uri", ".png".into())])
+    );
+    assert!(!t[1].on_most_requests());
+    let f = LineFormat::named("combined").unwrap();
+    for (method, target, want) in [
+        ("POST", "/js/a.js", vec![0]),
+        ("post", "/i/B.PNG", vec![0]),
+        ("GET", "/js/a.js", vec![1]),
+        ("PUT", "/js/a.js", vec![]),
+        ("POST", "/js/a.php", vec![]),
+    ] {
+        let l = line(method, target, 200, "-", "u");
+        let rec = f.parse(l.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        m.matches(l.as_bytes(), &rec, &mut m.scratch(), &mut out);
+        assert_eq!(out, want, "{l}");
+        assert_eq!(out, m.matches_unfiltered(l.as_bytes(), &rec), "{l}");
+    }
+}
+
 #[test]
 fn iocs_match_ips_domains_and_paths() {
     let mut iocs = Iocs::default();
