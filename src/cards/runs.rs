@@ -93,7 +93,21 @@ fn count_bits(map: &[u64], from: usize, to: usize) -> usize {
 }
 
 /// Fills the bit maps: bit `i % 64` of word `i / 64` for byte `i`; bits past the end clear.
+/// With AVX2 (most x86-64 processors of the last ten years, checked once and cached by the
+/// standard library) a block of 64 bytes is two loads instead of four.
 fn classify(text: &[u8], s: &mut RunScratch) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked just above.
+        unsafe { avx2::classify(text, s) };
+        return;
+    }
+    classify_with(text, s, classify64);
+}
+
+/// [`classify`] with a given classification of 64 bytes.
+#[inline(always)]
+fn classify_with(text: &[u8], s: &mut RunScratch, block64: impl Fn(&[u8; 64]) -> (u64, u64)) {
     let words = text.len().div_ceil(64);
     s.run.clear();
     s.digit.clear();
@@ -101,7 +115,7 @@ fn classify(text: &[u8], s: &mut RunScratch) {
     s.digit.reserve(words);
     let mut blocks = text.chunks_exact(64);
     for block in &mut blocks {
-        let (r, d) = classify64(block.try_into().expect("64 bytes"));
+        let (r, d) = block64(block.try_into().expect("64 bytes"));
         s.run.push(r);
         s.digit.push(d);
     }
@@ -109,7 +123,7 @@ fn classify(text: &[u8], s: &mut RunScratch) {
     if !rest.is_empty() {
         let mut block = [b'\n'; 64];
         block[..rest.len()].copy_from_slice(rest);
-        let (r, d) = classify64(&block);
+        let (r, d) = block64(&block);
         s.run.push(r);
         s.digit.push(d);
     }
@@ -200,6 +214,118 @@ mod sse2 {
     }
 }
 
+/// The same classification 32 bytes at a time, for processors with AVX2.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::RunScratch;
+    use std::arch::x86_64::*;
+
+    /// [`super::classify`] with AVX2.
+    ///
+    /// # Safety
+    /// The processor must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn classify(text: &[u8], s: &mut RunScratch) {
+        let words = text.len().div_ceil(64);
+        s.run.clear();
+        s.digit.clear();
+        s.run.resize(words, 0);
+        s.digit.resize(words, 0);
+        let full = text.len() / 64;
+        for (w, (r, d)) in s.run[..full].iter_mut().zip(&mut s.digit[..full]).enumerate() {
+            // SAFETY: `w < text.len() / 64`, so the 64 bytes at `64 * w` are in `text`.
+            (*r, *d) = unsafe { classify_at(text.as_ptr().add(64 * w)) };
+        }
+        if full < words {
+            let mut block = [b'\n'; 64];
+            block[..text.len() - 64 * full].copy_from_slice(&text[64 * full..]);
+            (s.run[full], s.digit[full]) = classify64(&block);
+        }
+    }
+
+    /// Loads 32 bytes from `b`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(b: &[u8; 32]) -> __m256i {
+        // SAFETY: `b` is 32 readable bytes; the load is unaligned.
+        unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+    }
+
+    /// [`classify64`] of the 64 bytes at `p`.
+    ///
+    /// # Safety
+    /// `p` must point to 64 readable bytes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn classify_at(p: *const u8) -> (u64, u64) {
+        // SAFETY: the caller gives 64 readable bytes; the loads are unaligned.
+        let (r0, d0) = classify32(unsafe { _mm256_loadu_si256(p.cast()) });
+        let (r1, d1) = classify32(unsafe { _mm256_loadu_si256(p.add(32).cast()) });
+        (r0 as u64 | (r1 as u64) << 32, d0 as u64 | (d1 as u64) << 32)
+    }
+
+    /// `lo <= x <= hi`, bytes read as unsigned.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn in_range(x: __m256i, lo: u8, hi: u8) -> __m256i {
+        let shifted = _mm256_sub_epi8(x, _mm256_set1_epi8(lo as i8));
+        let over = _mm256_subs_epu8(shifted, _mm256_set1_epi8((hi - lo) as i8));
+        _mm256_cmpeq_epi8(over, _mm256_setzero_si256())
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn is(x: __m256i, c: u8) -> __m256i {
+        _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8))
+    }
+
+    /// Run bytes and digit-start bytes of 32 bytes, as bit masks: the SSE2 classification
+    /// (`super::sse2::classify16`), twice as wide.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn classify32(x: __m256i) -> (u32, u32) {
+        let digits = in_range(x, b'0', b'9');
+        let pct = is(x, b'%');
+        let backslash = is(x, b'\\');
+        let run = _mm256_or_si256(
+            _mm256_or_si256(
+                _mm256_or_si256(in_range(x, b'+', b'9'), pct),
+                _mm256_or_si256(backslash, is(x, b' ')),
+            ),
+            _mm256_or_si256(
+                _mm256_or_si256(is(x, b'\t'), is(x, b'_')),
+                _mm256_or_si256(
+                    is(x, b'x'),
+                    in_range(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), b'a', b'f'),
+                ),
+            ),
+        );
+        // Every byte from 0x80 is a run byte (its top bit is what the mask reads); from 0xC0 it
+        // also starts a digit.
+        let run = _mm256_or_si256(run, x);
+        let start = _mm256_or_si256(
+            _mm256_or_si256(digits, in_range(x, 0xC0, 0xFF)),
+            _mm256_or_si256(pct, backslash),
+        );
+        (
+            _mm256_movemask_epi8(run) as u32,
+            _mm256_movemask_epi8(start) as u32,
+        )
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn classify64(block: &[u8; 64]) -> (u64, u64) {
+        let (lo, hi) = (block.first_chunk::<32>(), block.last_chunk::<32>());
+        let (r0, d0) = classify32(load(lo.expect("64 bytes")));
+        let (r1, d1) = classify32(load(hi.expect("64 bytes")));
+        (
+            r0 as u64 | (r1 as u64) << 32,
+            d0 as u64 | (d1 as u64) << 32,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +360,11 @@ mod tests {
         for block in all.chunks(64) {
             let b: &[u8; 64] = block.try_into().unwrap();
             assert_eq!(classify64(b), scalar64(b));
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: checked just above.
+                assert_eq!(unsafe { avx2::classify64(b) }, scalar64(b));
+            }
         }
     }
 
