@@ -1,13 +1,13 @@
 //! Log formats compiled once into a line parser.
 //!
 //! A format is a list of literals and fields. Parsing walks the line once: a literal must be
-//! there byte for byte; a field runs to the next literal's first byte (found with `memchr`), or,
+//! there byte for byte; a field runs to the next literal's first byte (see [`super::find`]), or,
 //! when it sits between double quotes, to the next quote not escaped by a backslash. Named
 //! presets are themselves compiled from their `LogFormat` strings, so custom formats take the
 //! same fast path. JSON lines (nginx `escape=json`) are parsed with serde_json and their keys
 //! mapped to fields.
 
-use super::{time, Record};
+use super::{find, time, Record};
 use jiff::Timestamp;
 use std::borrow::Cow;
 
@@ -583,7 +583,7 @@ fn parse_template<'a>(tokens: &[Token], line: &'a [u8]) -> Result<Record<'a>, Li
     for (i, tok) in tokens.iter().enumerate() {
         match tok {
             Token::Lit(l) => {
-                if !line[pos..].starts_with(l) {
+                if !find::starts_with(&line[pos..], l) {
                     return Err(err(format!(
                         "expected {:?} at column {}",
                         String::from_utf8_lossy(l),
@@ -594,19 +594,29 @@ fn parse_template<'a>(tokens: &[Token], line: &'a [u8]) -> Result<Record<'a>, Li
             }
             Token::Field { slot, quoted } => {
                 let rest = &line[pos..];
+                // Whether the value holds a backslash, so may carry escapes to undo.
+                let mut escaped = false;
                 let end = if *quoted {
-                    find_unescaped_quote(rest)
-                        .ok_or_else(|| err(format!("unterminated quoted {}", slot_name(*slot))))?
+                    let unterminated = || err(format!("unterminated quoted {}", slot_name(*slot)));
+                    // Most values hold no backslash: their first quote ends them.
+                    match find::byte2(b'"', b'\\', rest) {
+                        Some(q) if rest[q] == b'"' => q,
+                        Some(_) => {
+                            escaped = true;
+                            find_unescaped_quote(rest).ok_or_else(unterminated)?
+                        }
+                        None => return Err(unterminated()),
+                    }
                 } else if *slot == Slot::TimeBracketed {
                     if rest.first() != Some(&b'[') {
                         return Err(err(format!("expected [time] at column {}", pos + 1)));
                     }
-                    memchr::memchr(b']', rest)
+                    find::byte(b']', rest)
                         .map(|e| e + 1)
                         .ok_or_else(|| err("unterminated [time]"))?
                 } else {
                     match tokens.get(i + 1) {
-                        Some(Token::Lit(l)) => memchr::memchr(l[0], rest).ok_or_else(|| {
+                        Some(Token::Lit(l)) => find::byte(l[0], rest).ok_or_else(|| {
                             err(format!("line ends inside the {}", slot_name(*slot)))
                         })?,
                         _ => rest.len(),
@@ -614,7 +624,7 @@ fn parse_template<'a>(tokens: &[Token], line: &'a [u8]) -> Result<Record<'a>, Li
                 };
                 let raw = &rest[..end];
                 pos += end;
-                store(&mut rec, *slot, raw, *quoted)?;
+                store(&mut rec, *slot, raw, escaped)?;
             }
         }
     }
@@ -629,14 +639,16 @@ fn parse_template<'a>(tokens: &[Token], line: &'a [u8]) -> Result<Record<'a>, Li
     Ok(rec)
 }
 
+/// Puts a value in its field. `escaped`: a quoted value that holds a backslash, whose escapes
+/// are undone.
 fn store<'a>(
     rec: &mut Record<'a>,
     slot: Slot,
     raw: &'a [u8],
-    quoted: bool,
+    escaped: bool,
 ) -> Result<(), LineError> {
     let val = || {
-        if quoted {
+        if escaped {
             unescape(raw)
         } else {
             Cow::Borrowed(raw)

@@ -12,6 +12,7 @@
 //! A [`Record`] borrows from the line: nothing is allocated per line unless a field carries the
 //! log's own escapes (`\"`, `\\`, `\xhh`), which are undone into an owned copy.
 
+mod find;
 pub mod format;
 pub mod open;
 pub mod time;
@@ -205,7 +206,7 @@ impl<'a> Record<'a> {
 type RequestParts<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, Option<&'a [u8]>);
 
 fn split_request(b: &[u8]) -> RequestParts<'_> {
-    let Some(sp) = memchr::memchr(b' ', b) else {
+    let Some(sp) = find::byte(b' ', b) else {
         return (None, Some(b), None);
     };
     let method = &b[..sp];

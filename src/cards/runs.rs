@@ -232,7 +232,11 @@ mod avx2 {
         s.run.resize(words, 0);
         s.digit.resize(words, 0);
         let full = text.len() / 64;
-        for (w, (r, d)) in s.run[..full].iter_mut().zip(&mut s.digit[..full]).enumerate() {
+        for (w, (r, d)) in s.run[..full]
+            .iter_mut()
+            .zip(&mut s.digit[..full])
+            .enumerate()
+        {
             // SAFETY: `w < text.len() / 64`, so the 64 bytes at `64 * w` are in `text`.
             (*r, *d) = unsafe { classify_at(text.as_ptr().add(64 * w)) };
         }
@@ -319,10 +323,7 @@ mod avx2 {
         let (lo, hi) = (block.first_chunk::<32>(), block.last_chunk::<32>());
         let (r0, d0) = classify32(load(lo.expect("64 bytes")));
         let (r1, d1) = classify32(load(hi.expect("64 bytes")));
-        (
-            r0 as u64 | (r1 as u64) << 32,
-            d0 as u64 | (d1 as u64) << 32,
-        )
+        (r0 as u64 | (r1 as u64) << 32, d0 as u64 | (d1 as u64) << 32)
     }
 }
 
