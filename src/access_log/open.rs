@@ -139,7 +139,11 @@ pub struct Chunker<R> {
     chunk: usize,
     /// Buffers of chunks already handed out and done with, to read the next ones into.
     spares: Option<mpsc::Receiver<Vec<u8>>>,
+    /// The bytes read and not yet handed out are `carry[..filled]`. The rest of `carry` was
+    /// written before (zeros or an earlier chunk's bytes) and is read over again: zeroing a
+    /// megabyte for every chunk only for `read` to overwrite it cost as much as the reading.
     carry: Vec<u8>,
+    filled: usize,
     eof: bool,
     /// A read error met after some bytes: those bytes are handed out first, then the error.
     pending: Option<io::Error>,
@@ -155,6 +159,7 @@ impl<R: Read> Chunker<R> {
             chunk,
             spares: None,
             carry: Vec::new(),
+            filled: 0,
             eof: false,
             pending: None,
             bytes: 0,
@@ -167,24 +172,27 @@ impl<R: Read> Chunker<R> {
         self
     }
 
-    /// An empty buffer with room for a chunk: a returned one if any, else a new one.
+    /// A buffer with room for a chunk: a returned one if any (its old bytes still in it, to be
+    /// read over), else a new one.
     fn buffer(&mut self) -> Vec<u8> {
         let mut b = self
             .spares
             .as_ref()
             .and_then(|r| r.try_recv().ok())
             .unwrap_or_default();
-        b.clear();
-        b.reserve(self.chunk);
+        b.reserve(self.chunk.saturating_sub(b.len()));
         b
     }
 
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        let start = self.carry.len();
-        self.carry.resize(start + want, 0);
+        let start = self.filled;
+        if self.carry.len() < start + want {
+            // Only the part never written before is zeroed.
+            self.carry.resize(start + want, 0);
+        }
         let mut got = 0;
         while got < want {
-            match self.r.read(&mut self.carry[start + got..]) {
+            match self.r.read(&mut self.carry[start + got..start + want]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -200,7 +208,7 @@ impl<R: Read> Chunker<R> {
                 }
             }
         }
-        self.carry.truncate(start + got);
+        self.filled = start + got;
         self.bytes += got as u64;
         Ok(())
     }
@@ -208,29 +216,37 @@ impl<R: Read> Chunker<R> {
     /// The next chunk, `None` at the end.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         loop {
-            if !self.eof && self.carry.len() < self.chunk {
+            if !self.eof && self.filled < self.chunk {
                 // Up to the chunk size, not past it: a buffer handed back has room for a chunk,
                 // and growing it would take fresh pages from the kernel for every chunk.
-                self.fill(self.chunk - self.carry.len())?;
+                self.fill(self.chunk - self.filled)?;
             }
-            if self.carry.is_empty() {
+            if self.filled == 0 {
                 return match self.pending.take() {
                     Some(e) => Err(e),
                     None => Ok(None),
                 };
             }
-            if let Some(nl) = memchr::memrchr(b'\n', &self.carry) {
+            if let Some(nl) = memchr::memrchr(b'\n', &self.carry[..self.filled]) {
                 // The partial line after the last newline starts the next chunk.
+                let tail = self.filled - (nl + 1);
                 let mut rest = self.buffer();
-                rest.extend_from_slice(&self.carry[nl + 1..]);
-                self.carry.truncate(nl + 1);
-                let lines = std::mem::replace(&mut self.carry, rest);
+                if rest.len() < tail {
+                    rest.resize(tail, 0);
+                }
+                rest[..tail].copy_from_slice(&self.carry[nl + 1..self.filled]);
+                let mut lines = std::mem::replace(&mut self.carry, rest);
+                lines.truncate(nl + 1);
+                self.filled = tail;
                 return Ok(Some(Chunk::Lines(lines)));
             }
             if self.eof {
-                return Ok(Some(Chunk::Lines(std::mem::take(&mut self.carry))));
+                let mut lines = std::mem::take(&mut self.carry);
+                lines.truncate(self.filled);
+                self.filled = 0;
+                return Ok(Some(Chunk::Lines(lines)));
             }
-            if self.carry.len() >= MAX_LINE {
+            if self.filled >= MAX_LINE {
                 return self.skip_overlong().map(Some);
             }
             // A long line: read more until its newline shows up.
@@ -240,18 +256,19 @@ impl<R: Read> Chunker<R> {
 
     /// Drops the rest of an overlong line (up to its newline), keeping a sample.
     fn skip_overlong(&mut self) -> io::Result<Chunk> {
-        let sample = self.carry[..OVERLONG_KEPT.min(self.carry.len())].to_vec();
-        let mut len = self.carry.len() as u64;
-        self.carry.clear();
+        let sample = self.carry[..OVERLONG_KEPT.min(self.filled)].to_vec();
+        let mut len = self.filled as u64;
+        self.filled = 0;
         loop {
             self.fill(CHUNK)?;
-            if let Some(nl) = memchr::memchr(b'\n', &self.carry) {
+            if let Some(nl) = memchr::memchr(b'\n', &self.carry[..self.filled]) {
                 len += nl as u64;
-                self.carry.drain(..=nl);
+                self.carry.copy_within(nl + 1..self.filled, 0);
+                self.filled -= nl + 1;
                 return Ok(Chunk::Overlong { sample, len });
             }
-            len += self.carry.len() as u64;
-            self.carry.clear();
+            len += self.filled as u64;
+            self.filled = 0;
             if self.eof {
                 return Ok(Chunk::Overlong { sample, len });
             }
@@ -360,5 +377,47 @@ mod tests {
         }
         assert!(chunks > 100, "{chunks}");
         assert_eq!(String::from_utf8(got).unwrap(), text);
+    }
+
+    /// A reader that gives a few bytes at a time (a pipe, a gzip member boundary): whole lines
+    /// still, in order, with buffers handed back dirty, and an overlong line in the middle.
+    #[test]
+    fn short_reads_and_reused_buffers() {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 += 1;
+                let n = buf.len().min(self.0.len()).min(1 + self.1 % 300);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut text: Vec<u8> = (0..5_000)
+            .flat_map(|i| format!("line {i} {}\n", "y".repeat(i % 500)).into_bytes())
+            .collect();
+        let keep = text.clone();
+        text.extend(std::iter::repeat_n(b'z', 3 * MAX_LINE + 10));
+        text.extend_from_slice(b"\nafter\n");
+        let (tx, rx) = mpsc::channel();
+        let mut c = Chunker::new(Trickle(&text, 0), 4096).with_spares(rx);
+        let (mut got, mut overlong) = (Vec::new(), Vec::new());
+        while let Some(chunk) = c.next_chunk().unwrap() {
+            match chunk {
+                Chunk::Lines(mut b) => {
+                    assert_eq!(b.last(), Some(&b'\n'));
+                    got.extend_from_slice(&b);
+                    b.iter_mut().for_each(|x| *x = b'#');
+                    tx.send(b).unwrap();
+                }
+                Chunk::Overlong { len, .. } => overlong.push((got.len(), len)),
+            }
+        }
+        let mut want = keep.clone();
+        want.extend_from_slice(b"after\n");
+        let differ = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert_eq!((got.len(), differ), (want.len(), None));
+        assert_eq!(overlong, [(keep.len(), (3 * MAX_LINE + 10) as u64)]);
+        assert_eq!(c.bytes, text.len() as u64);
     }
 }
