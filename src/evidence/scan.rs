@@ -229,6 +229,19 @@ pub struct DayStats {
     pub rule_hits: BTreeMap<u32, u64>,
 }
 
+impl DayStats {
+    /// Adds another tally of the same day.
+    fn absorb(&mut self, other: DayStats) {
+        self.requests += other.requests;
+        self.checkouts_in += other.checkouts_in;
+        self.checkouts_out += other.checkouts_out;
+        self.evidence += other.evidence;
+        for (r, n) in other.rule_hits {
+            *self.rule_hits.entry(r).or_default() += n;
+        }
+    }
+}
+
 /// Everything one file gave.
 #[derive(Debug, Default)]
 pub struct FileResult {
@@ -437,14 +450,7 @@ pub fn scan_file(
             *result.malformed_reasons.entry(k).or_default() += v;
         }
         for (d, s) in o.days {
-            let e = result.days.entry(d).or_default();
-            e.requests += s.requests;
-            e.checkouts_in += s.checkouts_in;
-            e.checkouts_out += s.checkouts_out;
-            e.evidence += s.evidence;
-            for (r, n) in s.rule_hits {
-                *e.rule_hits.entry(r).or_default() += n;
-            }
+            result.days.entry(d).or_default().absorb(s);
         }
         for (k, v) in o.cards {
             *result.cards.entry(k).or_default() += v;
@@ -546,6 +552,9 @@ fn scan_chunk(
         Chunk::Lines(d) => d.as_slice(),
     };
     let mut days = DayCache::new(opts.window);
+    // The tally of the day of the line before: logs run in time order, so a chunk's lines are
+    // mostly of one day, counted here and added to `out.days` when the day changes.
+    let mut today: Option<(Date, DayStats)> = None;
     let mut matched: Vec<u32> = Vec::new();
     // Which lines may hold a card number, for the whole chunk at once: the next stretch that
     // may be one, and its index.
@@ -607,7 +616,12 @@ fn scan_chunk(
         out.first = min_opt(out.first, Some(t));
         out.last = max_opt(out.last, Some(t));
         let day = days.day(t);
-        let stats = out.days.entry(day).or_default();
+        if today.as_ref().is_none_or(|(d, _)| *d != day) {
+            if let Some((d, s)) = today.replace((day, DayStats::default())) {
+                out.days.entry(d).or_default().absorb(s);
+            }
+        }
+        let stats = &mut today.as_mut().expect("set just above").1;
         stats.requests += 1;
         if let Some(set) = opts.checkout {
             if rec.method.as_deref() == Some(b"POST")
@@ -641,6 +655,9 @@ fn scan_chunk(
             }
             out.hits.push(hit(&rec, t, file_idx as u32, rel, &matched));
         }
+    }
+    if let Some((d, s)) = today {
+        out.days.entry(d).or_default().absorb(s);
     }
     out.lines = rel;
     out

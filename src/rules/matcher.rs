@@ -275,7 +275,13 @@ impl Matcher {
                     continue;
                 }
             }
-            for m in pass.ac.find_overlapping_iter(value) {
+            // One call per match and one at the end, rather than an iterator built per value,
+            // whose set-up showed in the profile: most values are short, with no match.
+            let input = aho_corasick::Input::new(value);
+            let mut at = aho_corasick::automaton::OverlappingState::start();
+            loop {
+                pass.ac.find_overlapping(input.clone(), &mut at);
+                let Some(m) = at.get_match() else { break };
                 let l = pass.slots[m.pattern().as_usize()] as usize;
                 if s.present[l] {
                     continue;
