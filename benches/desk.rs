@@ -97,6 +97,7 @@ fn csrf(page: &str) -> String {
 }
 
 fn main() {
+    skimtrace::allocator::return_freed_memory_at_once();
     let n = env_usize("SKIMTRACE_BENCH_PEOPLE", 1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let case = dir.path().join("case");

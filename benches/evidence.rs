@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn main() {
+    skimtrace::allocator::return_freed_memory_at_once();
     let mb: u64 = std::env::var("SKIMTRACE_BENCH_MB")
         .ok()
         .and_then(|s| s.parse().ok())

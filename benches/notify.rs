@@ -69,6 +69,7 @@ fn write_affected(path: &std::path::Path, n: usize) {
 }
 
 fn main() {
+    skimtrace::allocator::return_freed_memory_at_once();
     let bin = env!("CARGO_BIN_EXE_skimtrace");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("incident.toml"), INCIDENT).unwrap();

@@ -21,6 +21,7 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
+    skimtrace::allocator::return_freed_memory_at_once();
     // `cargo bench` passes `--bench`; a filter argument selects nothing here.
     let rows: u64 = std::env::var("BENCH_ROWS")
         .ok()

@@ -25,12 +25,14 @@
 //!   campaign;
 //! - [`diff`] compares two runs; [`desk`] answers "was I affected?" at the contact desk;
 //! - [`pipeline`] chains the stages into one case folder (`skimtrace run`);
-//! - [`progress`], [`logging`], [`text`], [`timestamp`] and [`error`] serve every stage.
+//! - [`progress`], [`logging`], [`text`], [`timestamp`] and [`error`] serve every stage;
+//!   [`allocator`] is the memory allocator of the binary, its benchmarks and tests.
 //!
 //! [`cli`] only parses arguments and [`commands`] turns them into a stage's options.
 
 pub mod access_log;
 pub mod affected;
+pub mod allocator;
 pub mod cards;
 pub mod case;
 pub mod cli;
