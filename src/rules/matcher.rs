@@ -80,12 +80,23 @@ type Literal = (Region, Vec<u8>);
 /// that finds them all, and, per pattern, its slot in [`Scratch::present`].
 struct Pass {
     region: Region,
-    /// Teddy over the lowercased value: most values hold no literal, and Teddy says so many
-    /// times faster than a DFA walks them. Teddy takes at most 64 literals: a field with more
-    /// has no gate (it is short, the DFA does), the whole line has one per group of 64.
-    gates: Vec<aho_corasick::packed::Searcher>,
+    gate: Gate,
     ac: AhoCorasick,
     slots: Vec<u32>,
+}
+
+/// What tells, faster than the automaton walks a value, that no literal is in it: most values
+/// hold none. Teddy (vectorised, at most 64 patterns) is exact where the literals are matched
+/// in any ASCII case, so it is given the value or the literals in every case.
+enum Gate {
+    /// Teddy over every ASCII case form of the literals' first three bytes (`nik`, `Nik`,
+    /// `NIK`, …), run on the value as it is: when there are at most 64 such forms (the user
+    /// agent's and the referer's literals of the built-in pack).
+    Prefixes(aho_corasick::packed::Searcher),
+    /// Teddy over the literals, run on a lowercased copy of the value: one for at most 64
+    /// literals, none for more in a field (it is short, the automaton does), groups of 64 on
+    /// the whole line.
+    Lowered(Vec<aho_corasick::packed::Searcher>),
 }
 
 /// The compiled rules, shared read-only by every parsing thread.
@@ -194,7 +205,7 @@ impl Matcher {
             .into_iter()
             .map(|(region, (patterns, slots))| Pass {
                 region,
-                gates: gates(region, &patterns),
+                gate: gate(region, &patterns),
                 ac: automaton(&patterns),
                 slots,
             })
@@ -267,13 +278,21 @@ impl Matcher {
             let Some(value) = pass.region.value(line, rec) else {
                 continue;
             };
-            if !pass.gates.is_empty() {
-                s.lower.clear();
-                s.lower.extend_from_slice(value);
-                s.lower.make_ascii_lowercase();
-                if !pass.gates.iter().any(|g| g.find(&s.lower).is_some()) {
-                    continue;
+            match &pass.gate {
+                Gate::Prefixes(g) => {
+                    if g.find(value).is_none() {
+                        continue;
+                    }
                 }
+                Gate::Lowered(gates) if !gates.is_empty() => {
+                    s.lower.clear();
+                    s.lower.extend_from_slice(value);
+                    s.lower.make_ascii_lowercase();
+                    if !gates.iter().any(|g| g.find(&s.lower).is_some()) {
+                        continue;
+                    }
+                }
+                Gate::Lowered(_) => {}
             }
             // One call per match and one at the end, rather than an iterator built per value,
             // whose set-up showed in the profile: most values are short, with no match.
@@ -312,10 +331,44 @@ impl Matcher {
     }
 }
 
+/// The gate of a region's literals (lowercase already, see `compile`): their prefixes in every
+/// case when there are at most 64 such, else [`lowered_gates`].
+fn gate(region: Region, patterns: &[&[u8]]) -> Gate {
+    let mut forms: std::collections::BTreeSet<Vec<u8>> = Default::default();
+    for p in patterns {
+        let mut these = vec![Vec::new()];
+        for &b in &p[..p.len().min(3)] {
+            let cases: &[u8] = if b.is_ascii_lowercase() {
+                &[b, b.to_ascii_uppercase()]
+            } else {
+                &[b]
+            };
+            these = these
+                .iter()
+                .flat_map(|f| {
+                    cases.iter().map(move |&c| {
+                        let mut f = f.clone();
+                        f.push(c);
+                        f
+                    })
+                })
+                .collect();
+        }
+        forms.extend(these);
+        if forms.len() > 64 {
+            return Gate::Lowered(lowered_gates(region, patterns));
+        }
+    }
+    match aho_corasick::packed::Searcher::new(forms.iter()) {
+        Some(g) if !forms.is_empty() => Gate::Prefixes(g),
+        _ => Gate::Lowered(lowered_gates(region, patterns)),
+    }
+}
+
 /// The Teddy gates of a region's literals (lowercase already, see `compile`): one for at most
 /// 64, none for more in a field, groups of at most 64 in the whole line. Empty when Teddy
 /// cannot run here (no SSSE3/AVX2): the automaton alone then answers.
-fn gates(region: Region, patterns: &[&[u8]]) -> Vec<aho_corasick::packed::Searcher> {
+fn lowered_gates(region: Region, patterns: &[&[u8]]) -> Vec<aho_corasick::packed::Searcher> {
     const TEDDY_MAX: usize = 64;
     let groups = patterns.len().div_ceil(TEDDY_MAX);
     if groups > 1 && region != Region::Line {
