@@ -109,3 +109,32 @@ fn a_hit_keeps_its_texts_and_rules_in_one_allocation() {
     assert_eq!(none.rules().count(), 0);
     assert!(read(&none).iter().all(Option::is_none));
 }
+
+/// Card numbers are counted on every line that holds one, wherever the line falls in the
+/// chunks of a megabyte the card pre-check classifies at a time: lines of every length, some
+/// of 40 kB, a card number on one line in 37 (at the line's end on the long ones).
+#[test]
+fn card_numbers_are_counted_across_chunks_and_blocks() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("access.log");
+    let mut text = String::new();
+    let mut with_card = 0u64;
+    for i in 0..40_000usize {
+        let pad = "p".repeat(if i % 1000 == 999 { 40_000 } else { i % 300 });
+        let card = if i % 37 == 5 {
+            with_card += 1;
+            "&c=4111111111111111"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "203.0.113.7 - - [01/Jun/2021:10:00:00 +0900] \"GET /a?x={pad}{card} HTTP/1.1\" 200 12 \"-\" \"Mozilla/5.0\"\n"
+        ));
+    }
+    assert!(text.len() > 3 << 20, "{}", text.len());
+    std::fs::write(&path, &text).unwrap();
+    let r = scan(&path);
+    assert_eq!((r.lines, r.malformed), (40_000, 0));
+    assert_eq!(r.cards.get("cs-uri"), Some(&with_card), "{:?}", r.cards);
+    assert_eq!(r.cards.get("raw"), Some(&with_card), "{:?}", r.cards);
+}
