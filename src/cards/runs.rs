@@ -126,15 +126,9 @@ fn classify(text: &[u8], s: &mut RunScratch) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn classify64(block: &[u8; 64]) -> (u64, u64) {
-    let (mut r, mut d) = (0u64, 0u64);
-    for k in 0..4 {
-        let part: &[u8; 16] = block[k * 16..k * 16 + 16].try_into().expect("16 bytes");
-        // SAFETY: SSE2 is part of the x86-64 baseline: every processor this runs on has it.
-        let (r16, d16) = unsafe { sse2::classify16(part) };
-        r |= (r16 as u64) << (k * 16);
-        d |= (d16 as u64) << (k * 16);
-    }
-    (r, d)
+    // SAFETY: SSE2 is part of the x86-64 baseline: every processor this runs on has it; the
+    // four loads of 16 bytes are inside `block`.
+    unsafe { simd::classify64::<std::arch::x86_64::__m128i>(block.as_ptr()) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -154,65 +148,152 @@ fn scalar64(block: &[u8; 64]) -> (u64, u64) {
     (r, d)
 }
 
-/// SSE2 is part of every x86-64 processor, so no feature check is needed.
+/// The classification of 64 bytes with vectors of 16 bytes (SSE2, every x86-64 processor) or
+/// 32 (AVX2): one body for both widths.
 #[cfg(target_arch = "x86_64")]
-mod sse2 {
+mod simd {
     use std::arch::x86_64::*;
 
+    /// The vector operations the classification needs.
+    ///
+    /// # Safety
+    /// Every method needs the processor to have the vector's feature (SSE2, AVX2); `load` also
+    /// needs `WIDTH` readable bytes at `p`.
+    pub trait Bytes: Copy {
+        const WIDTH: usize;
+        unsafe fn load(p: *const u8) -> Self;
+        unsafe fn splat(b: u8) -> Self;
+        unsafe fn eq(self, o: Self) -> Self;
+        unsafe fn or(self, o: Self) -> Self;
+        unsafe fn sub(self, o: Self) -> Self;
+        /// Unsigned saturating subtraction.
+        unsafe fn subs(self, o: Self) -> Self;
+        /// The top bit of each byte.
+        unsafe fn mask(self) -> u32;
+    }
+
+    impl Bytes for __m128i {
+        const WIDTH: usize = 16;
+        #[inline(always)]
+        unsafe fn load(p: *const u8) -> Self {
+            _mm_loadu_si128(p.cast())
+        }
+        #[inline(always)]
+        unsafe fn splat(b: u8) -> Self {
+            _mm_set1_epi8(b as i8)
+        }
+        #[inline(always)]
+        unsafe fn eq(self, o: Self) -> Self {
+            _mm_cmpeq_epi8(self, o)
+        }
+        #[inline(always)]
+        unsafe fn or(self, o: Self) -> Self {
+            _mm_or_si128(self, o)
+        }
+        #[inline(always)]
+        unsafe fn sub(self, o: Self) -> Self {
+            _mm_sub_epi8(self, o)
+        }
+        #[inline(always)]
+        unsafe fn subs(self, o: Self) -> Self {
+            _mm_subs_epu8(self, o)
+        }
+        #[inline(always)]
+        unsafe fn mask(self) -> u32 {
+            _mm_movemask_epi8(self) as u32
+        }
+    }
+
+    impl Bytes for __m256i {
+        const WIDTH: usize = 32;
+        #[inline(always)]
+        unsafe fn load(p: *const u8) -> Self {
+            _mm256_loadu_si256(p.cast())
+        }
+        #[inline(always)]
+        unsafe fn splat(b: u8) -> Self {
+            _mm256_set1_epi8(b as i8)
+        }
+        #[inline(always)]
+        unsafe fn eq(self, o: Self) -> Self {
+            _mm256_cmpeq_epi8(self, o)
+        }
+        #[inline(always)]
+        unsafe fn or(self, o: Self) -> Self {
+            _mm256_or_si256(self, o)
+        }
+        #[inline(always)]
+        unsafe fn sub(self, o: Self) -> Self {
+            _mm256_sub_epi8(self, o)
+        }
+        #[inline(always)]
+        unsafe fn subs(self, o: Self) -> Self {
+            _mm256_subs_epu8(self, o)
+        }
+        #[inline(always)]
+        unsafe fn mask(self) -> u32 {
+            _mm256_movemask_epi8(self) as u32
+        }
+    }
+
     /// `lo <= x <= hi`, bytes read as unsigned.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn in_range(x: __m128i, lo: u8, hi: u8) -> __m128i {
-        let shifted = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
-        let over = _mm_subs_epu8(shifted, _mm_set1_epi8((hi - lo) as i8));
-        _mm_cmpeq_epi8(over, _mm_setzero_si128())
+    #[inline(always)]
+    unsafe fn in_range<V: Bytes>(x: V, lo: u8, hi: u8) -> V {
+        x.sub(V::splat(lo)).subs(V::splat(hi - lo)).eq(V::splat(0))
     }
 
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    fn is(x: __m128i, c: u8) -> __m128i {
-        _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8))
+    #[inline(always)]
+    unsafe fn is<V: Bytes>(x: V, c: u8) -> V {
+        x.eq(V::splat(c))
     }
 
-    /// Run bytes and digit-start bytes of 16 bytes, as bit masks (see `detect::BYTE_CLASS`).
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    pub fn classify16(b: &[u8; 16]) -> (u16, u16) {
-        // SAFETY: `b` is 16 readable bytes; the load is unaligned.
-        let x = unsafe { _mm_loadu_si128(b.as_ptr().cast()) };
+    /// Run bytes and digit-start bytes of the `V::WIDTH` bytes at `p`, as bit masks (see
+    /// `detect::BYTE_CLASS`).
+    #[inline(always)]
+    unsafe fn classify<V: Bytes>(p: *const u8) -> (u32, u32) {
+        let x = V::load(p);
         // `+ , - . /` and the digits are one range; A-F and a-f one range once lowercased.
         let digits = in_range(x, b'0', b'9');
         let pct = is(x, b'%');
         let backslash = is(x, b'\\');
-        let run = _mm_or_si128(
-            _mm_or_si128(
-                _mm_or_si128(in_range(x, b'+', b'9'), pct),
-                _mm_or_si128(backslash, is(x, b' ')),
-            ),
-            _mm_or_si128(
-                _mm_or_si128(is(x, b'\t'), is(x, b'_')),
-                _mm_or_si128(
-                    is(x, b'x'),
-                    in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), b'a', b'f'),
-                ),
-            ),
-        );
-        // Every byte from 0x80 is a run byte; from 0xC0 it also starts a digit.
-        let high = _mm_movemask_epi8(x) as u16;
-        let lead = _mm_movemask_epi8(in_range(x, 0xC0, 0xFF)) as u16;
-        let start = _mm_or_si128(digits, _mm_or_si128(pct, backslash));
-        (
-            _mm_movemask_epi8(run) as u16 | high,
-            _mm_movemask_epi8(start) as u16 | lead,
-        )
+        let run = in_range(x, b'+', b'9')
+            .or(pct)
+            .or(backslash)
+            .or(is(x, b' '))
+            .or(is(x, b'\t'))
+            .or(is(x, b'_'))
+            .or(is(x, b'x'))
+            .or(in_range(x.or(V::splat(0x20)), b'a', b'f'))
+            // Every byte from 0x80 is a run byte: its top bit is what the mask reads.
+            .or(x);
+        // From 0xC0 it also starts a digit.
+        let start = digits.or(pct).or(backslash).or(in_range(x, 0xC0, 0xFF));
+        (run.mask(), start.mask())
+    }
+
+    /// The run and digit-start maps of the 64 bytes at `p`.
+    ///
+    /// # Safety
+    /// The processor must have `V`'s feature, and `p` point to 64 readable bytes.
+    #[inline(always)]
+    pub unsafe fn classify64<V: Bytes>(p: *const u8) -> (u64, u64) {
+        let (mut r, mut d) = (0u64, 0u64);
+        let mut k = 0;
+        while k < 64 {
+            let (rk, dk) = classify::<V>(p.add(k));
+            r |= u64::from(rk) << k;
+            d |= u64::from(dk) << k;
+            k += V::WIDTH;
+        }
+        (r, d)
     }
 }
 
-/// The same classification 32 bytes at a time, for processors with AVX2.
+/// The classification 32 bytes at a time, for processors with AVX2.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::RunScratch;
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::__m256i;
 
     /// [`super::classify`] with AVX2.
     ///
@@ -231,8 +312,9 @@ mod avx2 {
             .zip(&mut s.digit[..full])
             .enumerate()
         {
-            // SAFETY: `w < text.len() / 64`, so the 64 bytes at `64 * w` are in `text`.
-            (*r, *d) = unsafe { classify_at(text.as_ptr().add(64 * w)) };
+            // SAFETY: AVX2 is there (this function's contract); `w < text.len() / 64`, so the
+            // 64 bytes at `64 * w` are in `text`.
+            (*r, *d) = unsafe { super::simd::classify64::<__m256i>(text.as_ptr().add(64 * w)) };
         }
         if full < words {
             let mut block = [b'\n'; 64];
@@ -241,83 +323,14 @@ mod avx2 {
         }
     }
 
-    /// Loads 32 bytes from `b`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load(b: &[u8; 32]) -> __m256i {
-        // SAFETY: `b` is 32 readable bytes; the load is unaligned.
-        unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
-    }
-
-    /// [`classify64`] of the 64 bytes at `p`.
+    /// The maps of one block of 64 bytes.
     ///
     /// # Safety
-    /// `p` must point to 64 readable bytes.
-    #[inline]
+    /// The processor must have AVX2.
     #[target_feature(enable = "avx2")]
-    unsafe fn classify_at(p: *const u8) -> (u64, u64) {
-        // SAFETY: the caller gives 64 readable bytes; the loads are unaligned.
-        let (r0, d0) = classify32(unsafe { _mm256_loadu_si256(p.cast()) });
-        let (r1, d1) = classify32(unsafe { _mm256_loadu_si256(p.add(32).cast()) });
-        (r0 as u64 | (r1 as u64) << 32, d0 as u64 | (d1 as u64) << 32)
-    }
-
-    /// `lo <= x <= hi`, bytes read as unsigned.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn in_range(x: __m256i, lo: u8, hi: u8) -> __m256i {
-        let shifted = _mm256_sub_epi8(x, _mm256_set1_epi8(lo as i8));
-        let over = _mm256_subs_epu8(shifted, _mm256_set1_epi8((hi - lo) as i8));
-        _mm256_cmpeq_epi8(over, _mm256_setzero_si256())
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn is(x: __m256i, c: u8) -> __m256i {
-        _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8))
-    }
-
-    /// Run bytes and digit-start bytes of 32 bytes, as bit masks: the SSE2 classification
-    /// (`super::sse2::classify16`), twice as wide.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn classify32(x: __m256i) -> (u32, u32) {
-        let digits = in_range(x, b'0', b'9');
-        let pct = is(x, b'%');
-        let backslash = is(x, b'\\');
-        let run = _mm256_or_si256(
-            _mm256_or_si256(
-                _mm256_or_si256(in_range(x, b'+', b'9'), pct),
-                _mm256_or_si256(backslash, is(x, b' ')),
-            ),
-            _mm256_or_si256(
-                _mm256_or_si256(is(x, b'\t'), is(x, b'_')),
-                _mm256_or_si256(
-                    is(x, b'x'),
-                    in_range(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), b'a', b'f'),
-                ),
-            ),
-        );
-        // Every byte from 0x80 is a run byte (its top bit is what the mask reads); from 0xC0 it
-        // also starts a digit.
-        let run = _mm256_or_si256(run, x);
-        let start = _mm256_or_si256(
-            _mm256_or_si256(digits, in_range(x, 0xC0, 0xFF)),
-            _mm256_or_si256(pct, backslash),
-        );
-        (
-            _mm256_movemask_epi8(run) as u32,
-            _mm256_movemask_epi8(start) as u32,
-        )
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub fn classify64(block: &[u8; 64]) -> (u64, u64) {
-        let (lo, hi) = (block.first_chunk::<32>(), block.last_chunk::<32>());
-        let (r0, d0) = classify32(load(lo.expect("64 bytes")));
-        let (r1, d1) = classify32(load(hi.expect("64 bytes")));
-        (r0 as u64 | (r1 as u64) << 32, d0 as u64 | (d1 as u64) << 32)
+    pub unsafe fn classify64(block: &[u8; 64]) -> (u64, u64) {
+        // SAFETY: AVX2 is there (this function's contract); the two loads are inside `block`.
+        unsafe { super::simd::classify64::<__m256i>(block.as_ptr()) }
     }
 }
 
