@@ -1,15 +1,18 @@
 //! The memory allocator of every program built on this library (the binary, its benchmarks,
 //! its tests), declared here rather than in the binary so that a benchmark of a stage measures
-//! the allocator a user's run has.
+//! the allocator a user's run has. The `mimalloc` feature (on by default) declares it; a program
+//! that embeds the library with its own allocator turns the feature off.
 
 /// mimalloc instead of the system allocator: a run builds and frees millions of small strings
 /// (one set per affected order and customer), where glibc's allocator spends a quarter of the
 /// time (measured with `cargo bench --bench throughput`).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (the same place in its v2 and v3
 /// headers; the Rust bindings leave it unnamed).
+#[cfg(feature = "mimalloc")]
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Freed memory goes back to the system at once instead of after mimalloc's 10 ms delay. A
@@ -17,8 +20,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// are joined into one, the order index once the order files are read); with the delay both
 /// stay resident and the peak holds them twice: 1,000,000 hits 317 → 211 MB, `affected` on
 /// 1,000,000 rows 294 → 273 MiB, no slower (benches/speed.sh). `MIMALLOC_PURGE_DELAY` in the
-/// environment still wins.
+/// environment still wins. Without the `mimalloc` feature, nothing to do.
 pub fn return_freed_memory_at_once() {
+    #[cfg(feature = "mimalloc")]
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one integer option; mimalloc reads options at any time, thread-safely.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
