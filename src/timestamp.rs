@@ -301,7 +301,13 @@ fn parse_month_name(s: &str, zone: Option<&TimeZone>) -> Option<Result<Timestamp
 /// seconds (local mean time before a zone's first rule: Asia/Tokyo was +09:18:59 before 1888)
 /// has no RFC 3339 form, so such an instant is written in UTC.
 pub fn format_rfc3339(ts: Timestamp, zone: Option<&TimeZone>) -> String {
-    let zone = zone.filter(|tz| tz.to_offset(ts).seconds() % 60 == 0);
+    let offset = zone.map(|tz| tz.to_offset(ts));
+    if ts.subsec_nanosecond() == 0 {
+        if let Some(text) = whole_seconds(ts, offset.filter(|o| o.seconds() % 60 == 0)) {
+            return text;
+        }
+    }
+    let zone = zone.filter(|_| offset.is_some_and(|o| o.seconds() % 60 == 0));
     match zone {
         Some(tz) => {
             let z = ts.to_zoned_datetime(tz.clone());
@@ -320,6 +326,48 @@ pub fn format_rfc3339(ts: Timestamp, zone: Option<&TimeZone>) -> String {
             }
         }
     }
+}
+
+/// [`format_rfc3339`] of an instant in whole seconds of the years 0000-9999 (every time an
+/// export holds), digit by digit: the writers format one or two times per order and per
+/// customer, and jiff's `strftime` (a zoned date-time built, a format string read) was a
+/// twentieth of their time. `None` outside those years (`strftime` then writes them).
+fn whole_seconds(ts: Timestamp, offset: Option<Offset>) -> Option<String> {
+    let dt = offset.unwrap_or(Offset::UTC).to_datetime(ts);
+    let year = u32::try_from(dt.year()).ok().filter(|&y| y <= 9999)?;
+    let mut b = [0u8; 25];
+    let two = |b: &mut [u8], at: usize, v: u32| {
+        b[at] = b'0' + (v / 10) as u8;
+        b[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut b, 0, year / 100);
+    two(&mut b, 2, year % 100);
+    b[4] = b'-';
+    two(&mut b, 5, dt.month() as u32);
+    b[7] = b'-';
+    two(&mut b, 8, dt.day() as u32);
+    b[10] = b'T';
+    two(&mut b, 11, dt.hour() as u32);
+    b[13] = b':';
+    two(&mut b, 14, dt.minute() as u32);
+    b[16] = b':';
+    two(&mut b, 17, dt.second() as u32);
+    let len = match offset {
+        None => {
+            b[19] = b'Z';
+            20
+        }
+        Some(o) => {
+            let secs = o.seconds();
+            b[19] = if secs < 0 { b'-' } else { b'+' };
+            let minutes = secs.unsigned_abs() / 60;
+            two(&mut b, 20, minutes / 60);
+            b[22] = b':';
+            two(&mut b, 23, minutes % 60);
+            25
+        }
+    };
+    Some(String::from_utf8_lossy(&b[..len]).into_owned())
 }
 
 #[cfg(test)]
@@ -413,5 +461,37 @@ mod tests {
             format_rfc3339(ts, z.as_ref()),
             "2020-04-26T23:59:59.999+09:00"
         );
+    }
+
+    /// The digit-by-digit form is `strftime`'s, for any instant, zone and offset (the
+    /// zones cover negative, half-hour and 45-minute offsets, and local mean time).
+    #[test]
+    fn whole_seconds_are_written_as_strftime_writes_them() {
+        let zones: Vec<Option<TimeZone>> = [
+            "Asia/Tokyo",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+            "Europe/London",
+            "UTC",
+        ]
+        .iter()
+        .map(|z| Some(TimeZone::get(z).unwrap()))
+        .chain([None])
+        .collect();
+        let strftime = |ts: Timestamp, zone: Option<&TimeZone>| match zone
+            .filter(|tz| tz.to_offset(ts).seconds() % 60 == 0)
+        {
+            Some(tz) => ts
+                .to_zoned_datetime(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+            None => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        };
+        proptest::proptest!(|(secs in -62_000_000_000i64..253_402_300_799i64, z in 0usize..7)| {
+            let ts = Timestamp::from_second(secs).unwrap();
+            let zone = zones[z].as_ref();
+            proptest::prop_assert_eq!(format_rfc3339(ts, zone), strftime(ts, zone));
+        });
     }
 }
