@@ -16,7 +16,6 @@ use crate::payments::Attached;
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// A card as listed for a customer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -288,18 +287,17 @@ impl Groups {
         let members = self.members(c);
         let order = |i: &u32| &orders[*i as usize];
         let newest_first = || members.iter().rev().map(order);
-        let emails: BTreeSet<String> = members
-            .iter()
-            .filter_map(|i| order(i).email().map(str::to_string))
-            .collect();
-        let logins: BTreeSet<String> = members
-            .iter()
-            .filter_map(|i| order(i).login().map(str::to_string))
-            .collect();
-        let phones: BTreeSet<String> = members
-            .iter()
-            .filter_map(|i| order(i).phone().map(str::to_string))
-            .collect();
+        // Each distinct text once, in byte order (a person has a handful: a sorted list
+        // beats a tree of owned strings).
+        let distinct = |f: fn(&OrderRecord) -> Option<&str>| -> Vec<String> {
+            let mut v: Vec<&str> = members.iter().filter_map(|i| f(order(i))).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().map(str::to_string).collect()
+        };
+        let emails = distinct(OrderRecord::email);
+        let logins = distinct(OrderRecord::login);
+        let phones = distinct(OrderRecord::phone);
         let email = newest_first().find_map(|o| o.email().map(str::to_string));
         let pick = |f: &dyn Fn(&OrderRecord) -> Sym| -> String {
             newest_first()
@@ -308,36 +306,41 @@ impl Groups {
                 .unwrap_or_default()
                 .to_string()
         };
-        let mut seen_cards: BTreeMap<CardIdentity, CustomerCard> = BTreeMap::new();
+        // Each card once (the first entry that shows it), in identity order.
+        let mut seen_cards: Vec<(CardIdentity, CustomerCard)> = Vec::new();
         for &i in members {
             for k in attached.cards(ingest, i) {
-                let shared = self.shared_cards.contains_key(&k.identity());
-                seen_cards
-                    .entry(k.identity())
-                    .or_insert_with(|| customer_card(k, shared));
+                let id = k.identity();
+                if !seen_cards.iter().any(|(seen, _)| *seen == id) {
+                    let shared = self.shared_cards.contains_key(&id);
+                    seen_cards.push((id, customer_card(k, shared)));
+                }
             }
         }
+        seen_cards.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut cards: Vec<CustomerCard> = seen_cards.into_iter().map(|(_, k)| k).collect();
         // A gateway card (brand + last 4 from the payment export) and the same person's card
         // from the order export are one card when brand and last 4 agree: list it once.
-        let export_cards: Vec<(String, String)> = seen_cards
-            .values()
-            .filter(|k| k.check != "gateway" && !k.last4.is_empty())
-            .map(|k| (k.brand.clone(), k.last4.clone()))
-            .collect();
-        let mut shared_by_gateway: Vec<(String, String)> = Vec::new();
-        seen_cards.retain(|_, k| {
-            let dup =
-                k.check == "gateway" && export_cards.contains(&(k.brand.clone(), k.last4.clone()));
-            if dup && k.shared {
-                shared_by_gateway.push((k.brand.clone(), k.last4.clone()));
-            }
-            !dup
-        });
-        let mut cards: Vec<CustomerCard> = seen_cards.into_values().collect();
-        for k in cards.iter_mut() {
-            if !k.shared && shared_by_gateway.contains(&(k.brand.clone(), k.last4.clone())) {
-                k.shared = true;
-                k.display.push_str(" (shared)");
+        if cards.iter().any(|k| k.check == "gateway") {
+            let export_cards: Vec<(String, String)> = cards
+                .iter()
+                .filter(|k| k.check != "gateway" && !k.last4.is_empty())
+                .map(|k| (k.brand.clone(), k.last4.clone()))
+                .collect();
+            let mut shared_by_gateway: Vec<(String, String)> = Vec::new();
+            cards.retain(|k| {
+                let dup = k.check == "gateway"
+                    && export_cards.contains(&(k.brand.clone(), k.last4.clone()));
+                if dup && k.shared {
+                    shared_by_gateway.push((k.brand.clone(), k.last4.clone()));
+                }
+                !dup
+            });
+            for k in cards.iter_mut() {
+                if !k.shared && shared_by_gateway.contains(&(k.brand.clone(), k.last4.clone())) {
+                    k.shared = true;
+                    k.display.push_str(" (shared)");
+                }
             }
         }
         cards.sort_by(|a, b| {
@@ -345,15 +348,18 @@ impl Groups {
         });
         let mut order_ids: Vec<String> = Vec::with_capacity(members.len());
         let mut charge_ids: Vec<String> = Vec::new();
-        let mut reasons: BTreeSet<&'static str> = BTreeSet::new();
+        let mut reasons: Vec<&'static str> = Vec::new();
         for &i in members {
             let o = &orders[i as usize];
-            reasons.insert(match o.kind {
+            let reason = match o.kind {
                 EntryKind::Order => "card_order_in_window",
                 EntryKind::Payment => "payment_without_order",
                 EntryKind::PaymentForOrder => "payment_in_window",
                 EntryKind::Checkout => "checkout_without_order",
-            });
+            };
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
             if !o.order_id().is_empty() && !order_ids.iter().any(|x| *x == o.order_id()) {
                 order_ids.push(o.order_id().to_string());
             }
@@ -365,6 +371,7 @@ impl Groups {
                 }
             }
         }
+        reasons.sort_unstable();
         let contact = if email.is_some() {
             Contact::Email
         } else if !logins.is_empty() {
@@ -392,9 +399,9 @@ impl Groups {
             customer_id: self.ids[c].clone(),
             name,
             email,
-            emails: emails.into_iter().collect(),
-            login_ids: logins.into_iter().collect(),
-            phones: phones.into_iter().collect(),
+            emails,
+            login_ids: logins,
+            phones,
             locale,
             region: pick(&|o| o.region),
             country,
