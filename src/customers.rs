@@ -15,6 +15,7 @@ use crate::orders::{CardIdentity, CardInfo, EntryKind, Ingest, OrderRecord, Sym}
 use crate::payments::Attached;
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A card as listed for a customer.
@@ -137,8 +138,9 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     let orders = &ingest.orders[..];
     let n = orders.len();
     let mut uf = UnionFind((0..n as u32).collect());
-    let mut by_email: HashMap<&str, u32> = HashMap::new();
-    let mut by_login: HashMap<&str, u32> = HashMap::new();
+    // Sized once: grown by doubling, the maps were rehashed a score of times.
+    let mut by_email: HashMap<&str, u32> = HashMap::with_capacity(n);
+    let mut by_login: HashMap<&str, u32> = HashMap::with_capacity(n);
     for (i, o) in orders.iter().enumerate() {
         let i = i as u32;
         if let Some(e) = o.email() {
@@ -163,7 +165,7 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
 
     // Each person's identity: the smallest e-mail, else the smallest login id, else the order
     // id of the oldest order. Kind first, so e-mails sort before logins before orders.
-    let mut identity: HashMap<u32, (u8, &str, jiff::Timestamp)> = HashMap::new();
+    let mut identity: HashMap<u32, (u8, &str, jiff::Timestamp)> = HashMap::with_capacity(n);
     for (i, o) in orders.iter().enumerate() {
         let cand = match (o.email(), o.login()) {
             (Some(e), _) => (0u8, e, jiff::Timestamp::MIN),
@@ -184,8 +186,11 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
             })
             .or_insert(cand);
     }
+    // The keyed ids (an HMAC each) on every core; the list is then sorted, so the order the
+    // map hands the people out in does not matter.
+    let identity: Vec<(u32, (u8, &str, jiff::Timestamp))> = identity.into_iter().collect();
     let mut people: Vec<(String, u32)> = identity
-        .into_iter()
+        .into_par_iter()
         .map(|(root, (kind, value, _))| {
             let label = match kind {
                 0 => "email",
@@ -198,7 +203,10 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
             (format!("c-{id}"), root)
         })
         .collect();
-    people.sort();
+    // Unstable sorts on every core give what a stable sort gives: no two elements of these
+    // lists are equal (each holds a distinct root or order index), or equal ones are
+    // identical.
+    people.par_sort_unstable();
     let mut customer_of_root: HashMap<u32, u32> = HashMap::with_capacity(people.len());
     for (ci, (_, root)) in people.iter().enumerate() {
         customer_of_root.insert(*root, ci as u32);
@@ -212,7 +220,7 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     let mut keyed: Vec<(u32, jiff::Timestamp, u32)> = (0..n)
         .map(|i| (order_customer[i], orders[i].at, i as u32))
         .collect();
-    keyed.sort_unstable_by(|a, b| {
+    keyed.par_sort_unstable_by(|a, b| {
         (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
             let (x, y) = (&orders[a.2 as usize], &orders[b.2 as usize]);
             (x.order_id(), x.file, x.line, a.2).cmp(&(y.order_id(), y.file, y.line, b.2))
@@ -241,7 +249,7 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
             }
         }
     }
-    uses.sort_unstable();
+    uses.par_sort_unstable();
     uses.dedup();
     let shared_cards = uses
         .chunk_by(|a, b| a.0 == b.0)
