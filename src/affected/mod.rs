@@ -179,7 +179,10 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     let groups = customers::group(&ingest, attached, &key);
     tracing::info!(elapsed = ?t0.elapsed(), customers = groups.len(), "customers linked");
     let default_locale = cfg.incident.default_locale.clone().unwrap_or_default();
-    // The two writers only read the orders and the groups: run them side by side.
+    // The two writers only read the orders and the groups: run them side by side. They build
+    // and free a customer's record after another, below the peak of the reading: freed memory
+    // is kept for reuse meanwhile.
+    let keep = crate::allocator::KeepFreedMemory::new();
     let (stats, orders_written) = std::thread::scope(|s| {
         let orders = s.spawn(|| write::write_orders(&out, &ingest, attached, &groups, &window));
         let stats =
@@ -192,6 +195,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         });
         (stats, orders)
     });
+    drop(keep);
     let stats = stats?;
     orders_written?;
     tracing::info!(elapsed = ?t0.elapsed(), "affected and orders written");
