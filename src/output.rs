@@ -903,4 +903,46 @@ mod tests {
         let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o755);
     }
+
+    /// A value without card numbers comes out as `serde_json` writes it, escapes, non-ASCII
+    /// text, number and boolean keys included, compact and pretty; a card number in a value or
+    /// in a key comes out masked.
+    #[test]
+    fn json_is_serde_json_s_unless_a_card_is_masked() {
+        use std::collections::BTreeMap;
+        let ours = |v: &serde_json::Value, pretty| {
+            let mut b = Vec::new();
+            to_json_writer(&mut b, v, pretty).unwrap();
+            String::from_utf8(b).unwrap()
+        };
+        let theirs = |v: &serde_json::Value, pretty: bool| {
+            if pretty {
+                serde_json::to_string_pretty(v).unwrap()
+            } else {
+                serde_json::to_string(v).unwrap()
+            }
+        };
+        proptest::proptest!(|(texts in proptest::collection::vec("(?s).{0,40}", 1..6))| {
+            let v = serde_json::json!({ "texts": texts, "first": texts[0] });
+            proptest::prop_assume!(crate::cards::detect::find(&v.to_string()).is_empty());
+            for pretty in [false, true] {
+                proptest::prop_assert_eq!(ours(&v, pretty), theirs(&v, pretty));
+            }
+        });
+        let keyed: BTreeMap<u32, BTreeMap<bool, &str>> =
+            BTreeMap::from([(7, BTreeMap::from([(true, "a\"\n\u{1}é")]))]);
+        let mut b = Vec::new();
+        to_json_writer(&mut b, &keyed, false).unwrap();
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            serde_json::to_string(&keyed).unwrap()
+        );
+        let card = "4111 1111 1111 1111";
+        let v = serde_json::json!({ card: format!("a\"{card}\n") });
+        for pretty in [false, true] {
+            let text = ours(&v, pretty);
+            assert!(!text.contains(card) && text.contains("1111"), "{text}");
+            assert!(text.contains("a\\\"") && text.contains("\\n"), "{text}");
+        }
+    }
 }
