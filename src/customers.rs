@@ -189,7 +189,10 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     // The keyed ids (an HMAC each) on every core; the list is then sorted, so the order the
     // map hands the people out in does not matter.
     let identity: Vec<(u32, (u8, &str, jiff::Timestamp))> = identity.into_iter().collect();
-    let mut people: Vec<(String, u32)> = identity
+    // Each id as its 16 bytes (`c-` and 14 characters of base32, the same length for every
+    // person), so that sorting compares arrays in place rather than strings on the heap (at
+    // 1,500,000 people, a cache miss per comparison).
+    let mut people: Vec<([u8; 16], u32)> = identity
         .into_par_iter()
         .map(|(root, (kind, value, _))| {
             let label = match kind {
@@ -198,20 +201,28 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
                 2 => "order",
                 _ => "entry",
             };
-            let mut id = key.fingerprint("customer", format!("{label}:{value}").as_bytes());
-            id.truncate(14);
-            (format!("c-{id}"), root)
+            let fp = key.fingerprint("customer", format!("{label}:{value}").as_bytes());
+            let mut id = [0u8; 16];
+            id[..2].copy_from_slice(b"c-");
+            // A keyed fingerprint is 52 characters of base32 (32 bytes).
+            id[2..].copy_from_slice(&fp.as_bytes()[..14]);
+            (id, root)
         })
         .collect();
     // Unstable sorts on every core give what a stable sort gives: no two elements of these
     // lists are equal (each holds a distinct root or order index), or equal ones are
     // identical.
     people.par_sort_unstable();
-    let mut customer_of_root: HashMap<u32, u32> = HashMap::with_capacity(people.len());
+    // Roots are order indices: a dense list is smaller and faster than a map.
+    let mut customer_of_root: Vec<u32> = vec![u32::MAX; n];
     for (ci, (_, root)) in people.iter().enumerate() {
-        customer_of_root.insert(*root, ci as u32);
+        customer_of_root[*root as usize] = ci as u32;
     }
-    let order_customer: Vec<u32> = roots.iter().map(|r| customer_of_root[r]).collect();
+    let order_customer: Vec<u32> = roots
+        .iter()
+        .map(|&r| customer_of_root[r as usize])
+        .collect();
+    drop(customer_of_root);
     // By customer, then time (then order id, file, line, index: the order a stable sort by
     // the first five gives). The customer and the time are copied beside each index first:
     // comparing through the orders would reach into a random record twice per comparison,
@@ -258,7 +269,10 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
         .collect();
     drop(uses);
     Groups {
-        ids: people.into_iter().map(|(id, _)| id).collect(),
+        ids: people
+            .into_iter()
+            .map(|(id, _)| String::from_utf8_lossy(&id).into_owned())
+            .collect(),
         perm,
         bounds,
         order_customer,
