@@ -322,7 +322,7 @@ fn order_row(
         cells;
     let s = &ingest.strings;
     order_id.push_str(o.order_id());
-    customer.push_str(&groups.ids[groups.order_customer[i] as usize]);
+    customer.push_str(groups.id(groups.order_customer[i] as usize));
     ordered_at.push_str(&window.format(o.at));
     status.push_str(s.get(o.status));
     amount.push_str(o.amount());
@@ -396,7 +396,11 @@ pub(super) fn write_payments(
         let c = &p.charges[i];
         let customer = c
             .entry
-            .map(|e| groups.ids[groups.order_customer[e as usize] as usize].clone())
+            .map(|e| {
+                groups
+                    .id(groups.order_customer[e as usize] as usize)
+                    .to_string()
+            })
             .unwrap_or_default();
         csv.row([
             c.charge_id.to_string(),
