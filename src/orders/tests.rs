@@ -186,3 +186,28 @@ fn blocks_of_any_size_give_what_one_record_at_a_time_gives() {
         assert_eq!(outcome(Some(n)), one_by_one, "blocks of {n}");
     }
 }
+
+/// An e-mail hashes the same whatever its case, width and surrounding spaces, at every length
+/// (ASCII is lower-cased in 64-byte pieces; full-width text goes through NFKC first): two
+/// records of one person must never look like two people.
+#[test]
+fn identity_hashes_agree_across_case_width_and_length() {
+    for n in [1, 2, 40, 63, 64, 65, 128, 200] {
+        let upper: String = "AB1".chars().cycle().take(n).collect();
+        let lower = upper.to_ascii_lowercase();
+        let wide: String = upper
+            .chars()
+            .map(|c| char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap())
+            .collect();
+        let h = super::identity_hash(&lower);
+        assert_ne!(h, 0);
+        assert_eq!(super::identity_hash(&upper), h, "{n}");
+        assert_eq!(super::identity_hash(&format!("  {upper} ")), h, "{n}");
+        assert_eq!(super::identity_hash(&wide), h, "{n}");
+    }
+    assert_ne!(
+        super::identity_hash("a@x.jp"),
+        super::identity_hash("b@x.jp")
+    );
+    assert_eq!(super::identity_hash("  "), 0);
+}
