@@ -27,13 +27,16 @@ pub fn return_freed_memory_at_once() {
 
 /// While held, freed memory stays with the allocator for a while (mimalloc's purge delay set
 /// to [`KeepFreedMemory::DELAY_MS`]) so that it is handed out again without the kernel
-/// unmapping and zeroing it in between; dropped, freed memory goes back at once again (see
-/// [`return_freed_memory_at_once`]). For a phase that builds and frees the same amount again
-/// and again and does not raise the peak: `affected` while it writes (the order index freed,
-/// each customer's record built, written and freed), where handing every freed page back at
-/// once cost 1.7 of the 11 s of writing at 10,000,000 rows. `MIMALLOC_PURGE_DELAY` in the
-/// environment still wins.
-pub struct KeepFreedMemory(());
+/// unmapping and zeroing it in between; dropped, the delay is what it was before (at once, in
+/// the binary: see [`return_freed_memory_at_once`]). For a phase that builds and frees the same
+/// amount again and again and does not raise the peak: `affected` while it writes (the order
+/// index freed, each customer's record built, written and freed), where handing every freed
+/// page back at once cost 1.7 of the 11 s of writing at 10,000,000 rows.
+/// `MIMALLOC_PURGE_DELAY` in the environment still wins.
+pub struct KeepFreedMemory {
+    /// The delay to restore (none without the `mimalloc` feature).
+    before: Option<i64>,
+}
 
 impl KeepFreedMemory {
     /// How long freed memory stays before it goes back to the system.
@@ -43,8 +46,9 @@ impl KeepFreedMemory {
     pub const DELAY_MS: i64 = 20;
 
     pub fn new() -> KeepFreedMemory {
+        let before = purge_delay();
         set_purge_delay(Self::DELAY_MS);
-        KeepFreedMemory(())
+        KeepFreedMemory { before }
     }
 }
 
@@ -56,8 +60,21 @@ impl Default for KeepFreedMemory {
 
 impl Drop for KeepFreedMemory {
     fn drop(&mut self) {
-        set_purge_delay(0);
+        if let Some(ms) = self.before {
+            set_purge_delay(ms);
+        }
     }
+}
+
+/// mimalloc's purge delay now (none without the `mimalloc` feature).
+fn purge_delay() -> Option<i64> {
+    #[cfg(feature = "mimalloc")]
+    {
+        // SAFETY: reads one integer option; mimalloc reads and sets options thread-safely.
+        Some(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) } as i64)
+    }
+    #[cfg(not(feature = "mimalloc"))]
+    None
 }
 
 /// Sets mimalloc's purge delay, unless the environment sets it.
@@ -67,5 +84,24 @@ fn set_purge_delay(ms: i64) {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one integer option; mimalloc reads options at any time, thread-safely.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms as std::ffi::c_long) };
+    }
+}
+
+#[cfg(all(test, feature = "mimalloc"))]
+mod tests {
+    /// The guard sets the delay while held and puts back whatever was set before it.
+    #[test]
+    fn the_delay_comes_back_as_it_was() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return; // the environment's setting wins over both
+        }
+        super::set_purge_delay(7);
+        {
+            let _keep = super::KeepFreedMemory::new();
+            assert_eq!(super::purge_delay(), Some(super::KeepFreedMemory::DELAY_MS));
+        }
+        assert_eq!(super::purge_delay(), Some(7));
+        super::return_freed_memory_at_once();
+        assert_eq!(super::purge_delay(), Some(0));
     }
 }
