@@ -11,7 +11,7 @@
 //! the key.
 
 use crate::cards::FingerprintKey;
-use crate::orders::{CardIdentity, CardInfo, EntryKind, Ingest, OrderRecord, Sym};
+use crate::orders::{CardIdentity, CardRef, EntryKind, Ingest, OrderRecord, Sym};
 use crate::payments::Attached;
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
@@ -257,7 +257,7 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     for &i in &perm {
         for c in attached.cards(ingest, i) {
             if let Some(f) = c.fingerprint {
-                uses.push((f, order_customer[i as usize]));
+                uses.push((*f, order_customer[i as usize]));
             }
         }
     }
@@ -443,7 +443,7 @@ impl Groups {
     }
 }
 
-fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
+fn customer_card(c: CardRef, shared: bool) -> CustomerCard {
     let mut display = c.display();
     if shared {
         display.push_str(" (shared)");
@@ -456,7 +456,7 @@ fn customer_card(c: &CardInfo, shared: bool) -> CustomerCard {
         shared,
         check: c.check.as_str().to_string(),
         display,
-        expiry: c.expiry.as_deref().map(str::to_string),
+        expiry: c.expiry.map(str::to_string),
     }
 }
 

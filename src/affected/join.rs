@@ -65,6 +65,7 @@ pub(super) fn fetch_orders_of_charges(
                 session: None,
                 ..o.texts()
             },
+            None,
         );
         entry.status = ingest.strings.intern(&c.status);
         entry.currency = ingest.strings.intern(lookup.strings.get(o.currency));
@@ -174,6 +175,7 @@ pub(super) fn join_checkouts(
                 login: login.as_deref(),
                 ..TextsOf::default()
             },
+            None,
         ));
     }
     Ok(join)

@@ -309,11 +309,12 @@ fn order_row(
     // The order's own card, then the cards of its gateway charges (several when a declined
     // attempt was followed by another card): each column lists them in that order.
     let gateway = attached.gateway_cards.get(&(i as u32));
-    let cards = o
-        .card
-        .iter()
-        .map(|k| (k, "order"))
-        .chain(gateway.into_iter().flatten().map(|k| (k, "gateway")));
+    let cards = o.card().into_iter().map(|k| (k, "order")).chain(
+        gateway
+            .into_iter()
+            .flatten()
+            .map(|k| (k.as_ref(), "gateway")),
+    );
     for c in cells.iter_mut() {
         c.clear();
     }
@@ -333,10 +334,10 @@ fn order_row(
     let mut n_cards = 0;
     for (n, (k, src)) in cards.enumerate() {
         n_cards += 1;
-        let fp_text = k.fingerprint.map(|f| crate::cards::base32_lower(&f));
+        let fp_text = k.fingerprint_text();
         let values = [
             k.brand.label(),
-            &k.masked,
+            k.masked,
             fp_text.as_deref().unwrap_or_default(),
             k.check.as_str(),
             src,

@@ -349,7 +349,7 @@ pub(super) fn draft(
     let session = Some(clean(ctx.get(rec, Field::Session).trim())).filter(|s| !s.is_empty());
     let order_id = clean(order_id);
     let amount = clean(ctx.get(rec, Field::Amount).trim());
-    let mut record = OrderRecord::new(
+    let record = OrderRecord::new(
         kind,
         file_idx as u32,
         line,
@@ -365,8 +365,8 @@ pub(super) fn draft(
             name: &name,
             phone: phone.as_deref(),
         },
+        card.as_ref(),
     );
-    record.card = card;
     Draft {
         record,
         status,

@@ -17,7 +17,8 @@ pub enum Class {
     Rejected,
 }
 
-/// What is known of the card of one order. Kept compact: there is one per in-window order.
+/// What is known of a card: of a gateway charge, or of an order while it is read (an order
+/// record keeps it as [`CardRef`] gives it back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardInfo {
     pub brand: Brand,
@@ -32,6 +33,18 @@ pub struct CardInfo {
     pub expiry: Option<Box<str>>,
 }
 
+/// A card borrowed from where it is kept: a [`CardInfo`], or an order record (whose mask and
+/// expiry sit among its texts, so that a kept order holds no allocation of its card's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardRef<'a> {
+    pub brand: Brand,
+    /// As [`CardInfo::masked`].
+    pub masked: &'a str,
+    pub fingerprint: Option<&'a [u8; 32]>,
+    pub check: CardCheck,
+    pub expiry: Option<&'a str>,
+}
+
 /// Tells cards apart: the keyed fingerprint where there is one, else brand + mask (which can
 /// only tell cards of one person apart).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,29 +54,53 @@ pub enum CardIdentity {
 }
 
 impl CardInfo {
-    pub fn identity(&self) -> CardIdentity {
-        match &self.fingerprint {
-            Some(f) => CardIdentity::Fingerprint(*f),
-            None => CardIdentity::Mask(self.brand, self.masked.clone()),
+    /// The card, borrowed.
+    pub fn as_ref(&self) -> CardRef<'_> {
+        CardRef {
+            brand: self.brand,
+            masked: &self.masked,
+            fingerprint: self.fingerprint.as_ref(),
+            check: self.check,
+            expiry: self.expiry.as_deref(),
         }
+    }
+
+    pub fn identity(&self) -> CardIdentity {
+        self.as_ref().identity()
     }
 
     /// The last 4 digits (empty when the number is unknown).
     pub fn last4(&self) -> &str {
-        let m = &*self.masked;
-        if m.len() >= 4
-            && m.is_char_boundary(m.len() - 4)
-            && m[m.len() - 4..].bytes().all(|b| b.is_ascii_digit())
-        {
-            &m[m.len() - 4..]
-        } else {
-            ""
-        }
+        last4(&self.masked)
     }
 
     /// The fingerprint as written in outputs (lower-case base32).
     pub fn fingerprint_text(&self) -> Option<String> {
-        self.fingerprint.map(|f| crate::cards::base32_lower(&f))
+        self.as_ref().fingerprint_text()
+    }
+
+    /// `VISA ****1111`: what a customer-facing text may show.
+    pub fn display(&self) -> String {
+        self.as_ref().display()
+    }
+}
+
+impl<'a> CardRef<'a> {
+    pub fn identity(&self) -> CardIdentity {
+        match self.fingerprint {
+            Some(f) => CardIdentity::Fingerprint(*f),
+            None => CardIdentity::Mask(self.brand, self.masked.into()),
+        }
+    }
+
+    /// The last 4 digits (empty when the number is unknown).
+    pub fn last4(&self) -> &'a str {
+        last4(self.masked)
+    }
+
+    /// The fingerprint as written in outputs (lower-case base32).
+    pub fn fingerprint_text(&self) -> Option<String> {
+        self.fingerprint.map(|f| crate::cards::base32_lower(f))
     }
 
     /// `VISA ****1111`: what a customer-facing text may show.
@@ -80,6 +117,37 @@ impl CardInfo {
             format!("{brand} ****{last4}")
         }
     }
+
+    /// The card, owned.
+    pub fn to_info(&self) -> CardInfo {
+        CardInfo {
+            brand: self.brand,
+            masked: self.masked.into(),
+            fingerprint: self.fingerprint.copied(),
+            check: self.check,
+            expiry: self.expiry.map(Into::into),
+        }
+    }
+}
+
+/// The last 4 characters of a mask when they are digits, else empty.
+fn last4(m: &str) -> &str {
+    if m.len() >= 4
+        && m.is_char_boundary(m.len() - 4)
+        && m[m.len() - 4..].bytes().all(|b| b.is_ascii_digit())
+    {
+        &m[m.len() - 4..]
+    } else {
+        ""
+    }
+}
+
+/// What an order record keeps of its card beside its texts (35 bytes, no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CardCore {
+    brand: Brand,
+    check: CardCheck,
+    fingerprint: Option<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,7 +182,7 @@ impl CardCheck {
 
 /// An in-window card order. Kept compact (one per in-window order): text that repeats across
 /// orders (status, currency, region, country, locale) is interned in [`Strings`], and the
-/// record's own texts share one allocation ([`Texts`]).
+/// record's own texts, its card's mask and expiry among them, share one allocation ([`Texts`]).
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
     pub kind: EntryKind,
@@ -127,7 +195,8 @@ pub struct OrderRecord {
     pub region: Sym,
     pub country: Sym,
     pub locale: Sym,
-    pub card: Option<CardInfo>,
+    /// The card's brand, check and fingerprint ([`OrderRecord::card`] gives the whole card).
+    card: Option<CardCore>,
     texts: Texts,
 }
 
@@ -151,15 +220,16 @@ pub struct TextsOf<'a> {
     pub phone: Option<&'a str>,
 }
 
-/// The texts of one record in one allocation: 8 fat pointers and up to 8 allocations of a few
-/// bytes each were about 200 bytes per kept order, more than the rest of the record.
+/// The texts of one record in one allocation: 10 fat pointers and up to 10 allocations of a
+/// few bytes each were about 230 bytes per kept order, more than the rest of the record.
 #[derive(Clone, Default, PartialEq, Eq)]
 struct Texts {
     buf: Box<str>,
-    /// Where each text ends in `buf` (it starts where the one before ends).
-    ends: [u32; 8],
+    /// Where each text but the last ends in `buf` (it starts where the one before ends; the
+    /// last ends with `buf`).
+    ends: [u32; TEXTS - 1],
     /// Bit `i`: the optional text `i` is there.
-    present: u8,
+    present: u16,
 }
 
 const ORDER_ID: usize = 0;
@@ -170,10 +240,15 @@ const EMAIL: usize = 4;
 const LOGIN: usize = 5;
 const NAME: usize = 6;
 const PHONE: usize = 7;
+/// The card's mask and expiry.
+const MASKED: usize = 8;
+const EXPIRY: usize = 9;
+const TEXTS: usize = 10;
 
 impl Texts {
-    fn new(t: &TextsOf) -> Texts {
-        let parts: [(&str, bool); 8] = [
+    fn new(t: &TextsOf, card: Option<&CardInfo>) -> Texts {
+        let expiry = card.and_then(|c| c.expiry.as_deref());
+        let parts: [(&str, bool); TEXTS] = [
             (t.order_id, true),
             (t.entry_ref, true),
             (t.session.unwrap_or(""), t.session.is_some()),
@@ -182,15 +257,20 @@ impl Texts {
             (t.login.unwrap_or(""), t.login.is_some()),
             (t.name, true),
             (t.phone.unwrap_or(""), t.phone.is_some()),
+            (card.map_or("", |c| &c.masked), card.is_some()),
+            (expiry.unwrap_or(""), expiry.is_some()),
         ];
         let mut buf = String::with_capacity(parts.iter().map(|p| p.0.len()).sum());
-        let mut ends = [0u32; 8];
-        let mut present = 0u8;
+        let mut ends = [0u32; TEXTS - 1];
+        let mut present = 0u16;
         for (i, (text, there)) in parts.iter().enumerate() {
             buf.push_str(text);
-            // Beyond 4 GiB a record's texts are cut short rather than wrap (no export row is).
-            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-            present |= u8::from(*there) << i;
+            if let Some(end) = ends.get_mut(i) {
+                // Beyond 4 GiB a record's texts are cut short rather than wrap (no export row
+                // is).
+                *end = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+            }
+            present |= u16::from(*there) << i;
         }
         Texts {
             buf: buf.into_boxed_str(),
@@ -201,7 +281,8 @@ impl Texts {
 
     fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.buf.get(start..self.ends[i] as usize).unwrap_or("")
+        let end = self.ends.get(i).map_or(self.buf.len(), |&e| e as usize);
+        self.buf.get(start..end).unwrap_or("")
     }
 
     fn opt(&self, i: usize) -> Option<&str> {
@@ -229,7 +310,7 @@ impl std::fmt::Debug for Texts {
 }
 
 impl OrderRecord {
-    /// A record with these texts; every interned text starts as `empty`.
+    /// A record with these texts and card; every interned text starts as `empty`.
     pub fn new(
         kind: EntryKind,
         file: u32,
@@ -237,6 +318,7 @@ impl OrderRecord {
         at: Timestamp,
         empty: Sym,
         texts: &TextsOf,
+        card: Option<&CardInfo>,
     ) -> OrderRecord {
         OrderRecord {
             kind,
@@ -248,9 +330,31 @@ impl OrderRecord {
             region: empty,
             country: empty,
             locale: empty,
-            card: None,
-            texts: Texts::new(texts),
+            card: card.map(|c| CardCore {
+                brand: c.brand,
+                check: c.check,
+                fingerprint: c.fingerprint,
+            }),
+            texts: Texts::new(texts, card),
         }
+    }
+
+    /// The card of the record's own export (a gateway's cards are in
+    /// [`crate::payments::Attached`]).
+    pub fn card(&self) -> Option<CardRef<'_>> {
+        self.card.as_ref().map(|c| CardRef {
+            brand: c.brand,
+            masked: self.texts.get(MASKED),
+            fingerprint: c.fingerprint.as_ref(),
+            check: c.check,
+            expiry: self.texts.opt(EXPIRY),
+        })
+    }
+
+    /// Forgets the record's card (its texts stay in the allocation, unread).
+    pub fn clear_card(&mut self) {
+        self.card = None;
+        self.texts.present &= !((1 << MASKED) | (1 << EXPIRY));
     }
 
     /// Every text of the record at once.
@@ -499,8 +603,8 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
 mod tests {
     use super::*;
 
-    /// Each text comes back as given, an empty optional text apart from a missing one, in one
-    /// allocation of exactly the texts' bytes.
+    /// Each text comes back as given, an empty optional text apart from a missing one, the
+    /// card's mask and expiry among them, in one allocation of exactly the texts' bytes.
     #[test]
     fn a_records_texts_come_back_as_given() {
         let given = TextsOf {
@@ -513,14 +617,24 @@ mod tests {
             name: "山田 太郎",
             phone: Some("03-1234-5678"),
         };
-        let o = OrderRecord::new(
+        let card = CardInfo {
+            brand: Brand::Visa,
+            masked: "411111******1111".into(),
+            fingerprint: Some([7; 32]),
+            check: CardCheck::Valid,
+            expiry: Some("12/2027".into()),
+        };
+        let mut o = OrderRecord::new(
             EntryKind::Order,
             0,
             2,
             Timestamp::UNIX_EPOCH,
             Sym(0),
             &given,
+            Some(&card),
         );
+        assert_eq!(o.card(), Some(card.as_ref()));
+        assert_eq!(o.card().map(|c| c.to_info()), Some(card.clone()));
         assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"));
         assert_eq!(
             (o.order_id(), o.entry_ref(), o.session(), o.amount()),
@@ -537,8 +651,31 @@ mod tests {
         );
         assert_eq!(
             o.texts.buf.len(),
-            "#10011,200a@example.jp山田 太郎03-1234-5678".len()
+            "#10011,200a@example.jp山田 太郎03-1234-5678411111******111112/2027".len()
         );
+        // A card without a number or expiry: an empty mask, no expiry, the other texts as
+        // they were.
+        let bare = CardInfo {
+            brand: Brand::Jcb,
+            masked: "".into(),
+            fingerprint: None,
+            check: CardCheck::None,
+            expiry: None,
+        };
+        let b = OrderRecord::new(
+            EntryKind::Order,
+            0,
+            3,
+            Timestamp::UNIX_EPOCH,
+            Sym(0),
+            &given,
+            Some(&bare),
+        );
+        assert_eq!(b.card().map(|c| c.to_info()), Some(bare));
+        assert_eq!(format!("{:?}", b.texts()), format!("{given:?}"));
+        o.clear_card();
+        assert_eq!(o.card(), None);
+        assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"));
         let none = OrderRecord::new(
             EntryKind::Checkout,
             NO_FILE,
@@ -546,6 +683,7 @@ mod tests {
             Timestamp::UNIX_EPOCH,
             Sym(0),
             &TextsOf::default(),
+            None,
         );
         assert_eq!(
             (
@@ -557,5 +695,6 @@ mod tests {
             ),
             (None, None, None, None, "")
         );
+        assert_eq!(none.card(), None);
     }
 }

@@ -138,7 +138,7 @@ fn outcome(block: Option<usize>) -> String {
                 o.line,
                 o.at,
                 o.email(),
-                o.card.as_ref().map(|c| c.masked.clone()),
+                o.card().map(|c| c.masked),
                 ingest.strings.get(o.status),
                 ingest.strings.get(o.currency),
             )

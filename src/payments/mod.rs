@@ -20,8 +20,8 @@ use crate::cards::{Brand, FingerprintKey};
 use crate::config::InputSettings;
 use crate::error::{Error, Result};
 use crate::orders::{
-    CardCheck, CardInfo, EntryKind, Ingest, InputFile, OrderRecord, RejectSink, Rejected, TextsOf,
-    NO_FILE,
+    CardCheck, CardInfo, CardRef, EntryKind, Ingest, InputFile, OrderRecord, RejectSink, Rejected,
+    TextsOf, NO_FILE,
 };
 use crate::text;
 use layout::{resolve, PField, PLayout};
@@ -207,11 +207,14 @@ pub struct Attached {
 
 impl Attached {
     /// Every card of entry `i`: the order's own, then those its charges attached.
-    pub fn cards<'a>(&'a self, ingest: &'a Ingest, i: u32) -> impl Iterator<Item = &'a CardInfo> {
-        ingest.orders[i as usize]
-            .card
-            .iter()
-            .chain(self.gateway_cards.get(&i).into_iter().flatten())
+    pub fn cards<'a>(&'a self, ingest: &'a Ingest, i: u32) -> impl Iterator<Item = CardRef<'a>> {
+        ingest.orders[i as usize].card().into_iter().chain(
+            self.gateway_cards
+                .get(&i)
+                .into_iter()
+                .flatten()
+                .map(CardInfo::as_ref),
+        )
     }
 }
 
@@ -775,7 +778,7 @@ impl PaymentFile<'_> {
                     let mut o = self.ingest.margin[m as usize].clone();
                     o.kind = EntryKind::PaymentForOrder;
                     o.at = at;
-                    o.card = None;
+                    o.clear_card();
                     charge.order_id = Some(o.order_id().into());
                     charge.entry = Some(self.push_entry(o, card));
                     charge.reason = "payment_in_window";
@@ -827,6 +830,7 @@ impl PaymentFile<'_> {
                 name: &name,
                 ..TextsOf::default()
             },
+            None,
         );
         entry.status = self.ingest.strings.intern(&status);
         entry.currency = self.ingest.strings.intern(&currency);
