@@ -47,11 +47,7 @@ pub(super) fn summary(
             )
         })
         .collect();
-    let (cards, invalid, masked_only) = (
-        stats.cards.len(),
-        stats.cards_invalid,
-        stats.cards_masked_only,
-    );
+    let (cards, invalid, masked_only) = (stats.cards, stats.cards_invalid, stats.cards_masked_only);
     let first = ingest.orders.iter().map(|o| o.at).min();
     let last = ingest.orders.iter().map(|o| o.at).max();
     let orders = ingest.order_counts();
@@ -135,7 +131,7 @@ pub(super) fn summary(
         customers_affected: Some(stats.customers as u64),
         customers_without_contact: Some(stats.without_contact as u64),
         customers_login_only: Some(stats.login_only as u64),
-        cards_affected: Some(cards as u64),
+        cards_affected: Some(cards),
         cards_shared: Some(shared as u64),
         cards_invalid: Some(invalid),
         cards_masked_only: Some(masked_only),
