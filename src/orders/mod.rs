@@ -74,7 +74,7 @@ pub struct IngestOptions<'a> {
 /// What is remembered of every order: its class, where its first record is, and hashes of
 /// what tells two orders apart (to count later records that disagree, and to decide whether a
 /// record of another file with the same id is the same order). Keyed by a 128-bit hash of the
-/// id, 48 bytes per order and a 4-byte slot in a hash table ([`index`]), so the index stays
+/// id, 40 bytes per order and a 4-byte slot in a hash table ([`index`]), so the index stays
 /// small next to the customers themselves.
 #[derive(Debug, Clone, Copy)]
 struct OrderState {
@@ -308,7 +308,7 @@ impl Ingest {
                 st.joined = st.file;
             }
         };
-        self.index.retain(|_, st| {
+        self.index.retain(|st| {
             unjoin(st);
             st.file != file
         });
@@ -317,9 +317,7 @@ impl Ingest {
             v.retain(|st| st.file != file);
             v.iter_mut().for_each(unjoin);
             if v.is_empty() {
-                if let Some(p) = index.get_mut(k) {
-                    p.more = false;
-                }
+                index.update(k, |p| p.more = false);
             }
             !v.is_empty()
         });
@@ -407,7 +405,7 @@ impl Ingest {
             if let Some(class) = self.join_agreeing(key, &state) {
                 return Ok(class);
             }
-            collided = self.index.get(&key).copied();
+            collided = self.index.get(&key);
         }
         self.count_method(rec, ctx, p.method);
         let class = self.classify_new(rec, line, file_idx, ctx, opts, report, p, reject)?;
@@ -427,9 +425,7 @@ impl Ingest {
                     let order_id = prepare::order_id(rec, line, ctx);
                     self.note_collision(&order_id, &first, &state, &ctx.input.display);
                     self.more.entry(key).or_default().push(state);
-                    if let Some(p) = self.index.get_mut(&key) {
-                        p.more = true;
-                    }
+                    self.index.update(&key, |p| p.more = true);
                 }
             }
         }
@@ -440,7 +436,7 @@ impl Ingest {
     fn own_order(&self, key: u128, file: u32) -> Option<OrderState> {
         let first = self.index.get(&key)?;
         if first.file == file || first.joined == file {
-            return Some(*first);
+            return Some(first);
         }
         if !first.more {
             return None;
@@ -454,9 +450,13 @@ impl Ingest {
 
     /// Joins the first order with this id that `record` agrees with; its class.
     fn join_agreeing(&mut self, key: u128, record: &OrderState) -> Option<Class> {
-        let first = self.index.get_mut(&key)?;
+        let first = self.index.update(&key, |first| {
+            if first.differs(record) == 0 {
+                first.joined = record.file;
+            }
+            *first
+        })?;
         if first.differs(record) == 0 {
-            first.joined = record.file;
             return Some(first.class);
         }
         if !first.more {
