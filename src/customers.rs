@@ -11,7 +11,7 @@
 //! the key.
 
 use crate::cards::FingerprintKey;
-use crate::orders::{CardIdentity, CardRef, EntryKind, Ingest, OrderRecord, Sym};
+use crate::orders::{CardIdentity, CardRef, EntryKind, Facets, Ingest, OrderRecord, Sym};
 use crate::payments::Attached;
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
@@ -325,9 +325,9 @@ impl Groups {
         let logins = distinct(OrderRecord::login);
         let phones = distinct(OrderRecord::phone);
         let email = newest_first().find_map(|o| o.email().map(str::to_string));
-        let pick = |f: &dyn Fn(&OrderRecord) -> Sym| -> String {
+        let pick = |f: &dyn Fn(Facets) -> Sym| -> String {
             newest_first()
-                .map(|o| strings.get(f(o)))
+                .map(|o| strings.get(f(strings.facets(o.facets))))
                 .find(|s| !s.is_empty())
                 .unwrap_or_default()
                 .to_string()
@@ -405,8 +405,8 @@ impl Groups {
         } else {
             Contact::None
         };
-        let country = pick(&|o| o.country);
-        let mut locale = pick(&|o| o.locale);
+        let country = pick(&|f| f.country);
+        let mut locale = pick(&|f| f.locale);
         if locale.is_empty() {
             locale = if !default_locale.is_empty() {
                 default_locale.to_string()
@@ -429,7 +429,7 @@ impl Groups {
             login_ids: logins,
             phones,
             locale,
-            region: pick(&|o| o.region),
+            region: pick(&|f| f.region),
             country,
             cards,
             order_count: order_ids.len(),

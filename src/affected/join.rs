@@ -52,14 +52,22 @@ pub(super) fn fetch_orders_of_charges(
             continue;
         };
         let idx = ingest.orders.len() as u32;
-        let empty = ingest.strings.intern("");
+        let f = lookup.strings.facets(o.facets);
+        let get = |s| lookup.strings.get(s);
+        let facets = ingest.strings.intern_facets(
+            &c.status,
+            get(f.currency),
+            get(f.region),
+            get(f.country),
+            get(f.locale),
+        );
         // The order's own texts, under the charge's reference; its session is not carried.
-        let mut entry = OrderRecord::new(
+        let entry = OrderRecord::new(
             EntryKind::PaymentForOrder,
             NO_FILE,
             c.line,
             c.at,
-            empty,
+            facets,
             &TextsOf {
                 entry_ref: &c.charge_id,
                 session: None,
@@ -67,11 +75,6 @@ pub(super) fn fetch_orders_of_charges(
             },
             None,
         );
-        entry.status = ingest.strings.intern(&c.status);
-        entry.currency = ingest.strings.intern(lookup.strings.get(o.currency));
-        entry.region = ingest.strings.intern(lookup.strings.get(o.region));
-        entry.country = ingest.strings.intern(lookup.strings.get(o.country));
-        entry.locale = ingest.strings.intern(lookup.strings.get(o.locale));
         ingest.orders.push(entry);
         p.attached
             .gateway_cards
@@ -163,13 +166,13 @@ pub(super) fn join_checkouts(
         join.without.push((c, reason));
     }
     for (at, login, source) in adds {
-        let empty = ingest.strings.intern("");
+        let facets = ingest.strings.intern_facets("", "", "", "", "");
         ingest.orders.push(OrderRecord::new(
             EntryKind::Checkout,
             NO_FILE,
             0,
             at,
-            empty,
+            facets,
             &TextsOf {
                 entry_ref: &source,
                 login: login.as_deref(),

@@ -334,9 +334,10 @@ fn order_row(
     order_id.push_str(o.order_id());
     customer.push_str(groups.id(groups.order_customer[i] as usize));
     ordered_at.push_str(&window.format(o.at));
-    status.push_str(s.get(o.status));
+    let f = s.facets(o.facets);
+    status.push_str(s.get(f.status));
     amount.push_str(o.amount());
-    currency.push_str(s.get(o.currency));
+    currency.push_str(s.get(f.currency));
     // A column lists one value per card, "; " between them, or nothing when every value
     // is empty (an order without a fingerprinted card has no fingerprint column).
     let mut any = [false; 5];

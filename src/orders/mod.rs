@@ -580,11 +580,9 @@ impl Ingest {
     /// The kept record of a draft, its repeated texts interned.
     fn intern(&mut self, d: prepare::Draft) -> OrderRecord {
         let mut o = d.record;
-        o.status = self.strings.intern(&d.status);
-        o.currency = self.strings.intern(&d.currency);
-        o.region = self.strings.intern(&d.region);
-        o.country = self.strings.intern(&d.country);
-        o.locale = self.strings.intern(&d.locale);
+        o.facets =
+            self.strings
+                .intern_facets(&d.status, &d.currency, &d.region, &d.country, &d.locale);
         o
     }
 
@@ -605,7 +603,7 @@ impl Ingest {
         }
     }
 
-    /// Drops the index of every order read (48 bytes and a slot per order, most of them
+    /// Drops the index of every order read (40 bytes and a slot per order, most of them
     /// outside the window), once every file is read and every join that looks orders up by id
     /// is done: linking and writing the customers, the stage's peak, do not need it.
     /// [`Ingest::has_order`] then answers `false`.

@@ -12,7 +12,7 @@
 
 use super::layout::{Field, NameOrder};
 use super::methods::MethodClass;
-use super::record::{card_info, EntryKind, OrderRecord, Sym, TextsOf};
+use super::record::{card_info, EntryKind, FacetsId, OrderRecord, TextsOf};
 use super::{clean, identity_hash, is_header_again, login_hash, order_key, when_hash};
 use super::{IngestOptions, RowContext};
 use crate::input::csv::Cut;
@@ -354,7 +354,7 @@ pub(super) fn draft(
         file_idx as u32,
         line,
         at,
-        Sym::PENDING,
+        FacetsId::PENDING,
         &TextsOf {
             order_id: &order_id,
             entry_ref: "",

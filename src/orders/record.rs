@@ -181,7 +181,8 @@ impl CardCheck {
 }
 
 /// An in-window card order. Kept compact (one per in-window order): text that repeats across
-/// orders (status, currency, region, country, locale) is interned in [`Strings`], and the
+/// orders (status, currency, region, country, locale) is interned in [`Strings`], the five
+/// together ([`Facets`]), and the
 /// record's own texts, its card's mask and expiry among them, share one allocation ([`Texts`]).
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
@@ -190,11 +191,8 @@ pub struct OrderRecord {
     pub file: u32,
     pub line: u64,
     pub at: Timestamp,
-    pub status: Sym,
-    pub currency: Sym,
-    pub region: Sym,
-    pub country: Sym,
-    pub locale: Sym,
+    /// Status, currency, region, country and locale ([`Strings::facets`] gives them).
+    pub facets: FacetsId,
     /// The card's brand, check and fingerprint ([`OrderRecord::card`] gives the whole card).
     card: Option<CardCore>,
     texts: Texts,
@@ -310,13 +308,13 @@ impl std::fmt::Debug for Texts {
 }
 
 impl OrderRecord {
-    /// A record with these texts and card; every interned text starts as `empty`.
+    /// A record with these texts and card.
     pub fn new(
         kind: EntryKind,
         file: u32,
         line: u64,
         at: Timestamp,
-        empty: Sym,
+        facets: FacetsId,
         texts: &TextsOf,
         card: Option<&CardInfo>,
     ) -> OrderRecord {
@@ -325,11 +323,7 @@ impl OrderRecord {
             file,
             line,
             at,
-            status: empty,
-            currency: empty,
-            region: empty,
-            country: empty,
-            locale: empty,
+            facets,
             card: card.map(|c| CardCore {
                 brand: c.brand,
                 check: c.check,
@@ -426,10 +420,26 @@ pub enum EntryKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sym(u32);
 
-impl Sym {
-    /// Stands for a text not interned yet (in a record prepared on another core); never in a
+/// The five texts of a record that repeat across orders, interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Facets {
+    pub status: Sym,
+    pub currency: Sym,
+    pub region: Sym,
+    pub country: Sym,
+    pub locale: Sym,
+}
+
+/// Interned [`Facets`]: an index into [`Strings`]. A record keeps 4 bytes for its five
+/// repeated texts instead of 20: the combinations are few (statuses × currencies × regions
+/// × countries × locales that occur together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FacetsId(u32);
+
+impl FacetsId {
+    /// Stands for texts not interned yet (in a record prepared on another core); never in a
     /// record that leaves the ingest.
-    pub(super) const PENDING: Sym = Sym(u32::MAX);
+    pub(super) const PENDING: FacetsId = FacetsId(u32::MAX);
 }
 
 /// Interned text: each distinct value stored once.
@@ -437,9 +447,42 @@ impl Sym {
 pub struct Strings {
     list: Vec<Box<str>>,
     index: HashMap<Box<str>, Sym>,
+    facets: Vec<Facets>,
+    facets_index: HashMap<Facets, FacetsId>,
 }
 
 impl Strings {
+    /// Status, currency, region, country and locale, interned together.
+    pub fn intern_facets(
+        &mut self,
+        status: &str,
+        currency: &str,
+        region: &str,
+        country: &str,
+        locale: &str,
+    ) -> FacetsId {
+        let f = Facets {
+            status: self.intern(status),
+            currency: self.intern(currency),
+            region: self.intern(region),
+            country: self.intern(country),
+            locale: self.intern(locale),
+        };
+        if let Some(&id) = self.facets_index.get(&f) {
+            return id;
+        }
+        // Four thousand million combinations would be beyond any export this reads.
+        let id = FacetsId(u32::try_from(self.facets.len()).expect("fewer than 2^32 facets"));
+        self.facets.push(f);
+        self.facets_index.insert(f, id);
+        id
+    }
+
+    /// The texts `id` stands for.
+    pub fn facets(&self, id: FacetsId) -> Facets {
+        self.facets[id.0 as usize]
+    }
+
     pub fn intern(&mut self, s: &str) -> Sym {
         if let Some(&k) = self.index.get(s) {
             return k;
@@ -629,7 +672,7 @@ mod tests {
             0,
             2,
             Timestamp::UNIX_EPOCH,
-            Sym(0),
+            FacetsId(0),
             &given,
             Some(&card),
         );
@@ -667,7 +710,7 @@ mod tests {
             0,
             3,
             Timestamp::UNIX_EPOCH,
-            Sym(0),
+            FacetsId(0),
             &given,
             Some(&bare),
         );
@@ -681,7 +724,7 @@ mod tests {
             NO_FILE,
             0,
             Timestamp::UNIX_EPOCH,
-            Sym(0),
+            FacetsId(0),
             &TextsOf::default(),
             None,
         );
@@ -696,5 +739,30 @@ mod tests {
             (None, None, None, None, "")
         );
         assert_eq!(none.card(), None);
+    }
+
+    /// Five texts interned together come back as given; the same five are one id, and a
+    /// combination that differs in any one of them (or in their places) is another.
+    #[test]
+    fn facets_come_back_and_repeat_as_one_id() {
+        let mut s = Strings::default();
+        let a = s.intern_facets("paid", "JPY", "東京都", "JP", "ja");
+        assert_eq!(s.intern_facets("paid", "JPY", "東京都", "JP", "ja"), a);
+        let f = s.facets(a);
+        let texts = [f.status, f.currency, f.region, f.country, f.locale].map(|k| s.get(k));
+        assert_eq!(texts, ["paid", "JPY", "東京都", "JP", "ja"]);
+        let others = [
+            s.intern_facets("declined", "JPY", "東京都", "JP", "ja"),
+            s.intern_facets("paid", "USD", "東京都", "JP", "ja"),
+            s.intern_facets("paid", "JPY", "大阪府", "JP", "ja"),
+            s.intern_facets("paid", "JPY", "東京都", "US", "ja"),
+            s.intern_facets("paid", "JPY", "東京都", "JP", "en"),
+            s.intern_facets("JPY", "paid", "東京都", "JP", "ja"),
+        ];
+        for (i, o) in others.iter().enumerate() {
+            assert_ne!(*o, a);
+            assert!(others[..i].iter().all(|p| p != o));
+        }
+        assert_eq!(s.facets.len(), 7);
     }
 }

@@ -139,8 +139,8 @@ fn outcome(block: Option<usize>) -> String {
                 o.at,
                 o.email(),
                 o.card().map(|c| c.masked),
-                ingest.strings.get(o.status),
-                ingest.strings.get(o.currency),
+                ingest.strings.get(ingest.strings.facets(o.facets).status),
+                ingest.strings.get(ingest.strings.facets(o.facets).currency),
             )
         })
         .collect();

@@ -816,13 +816,16 @@ impl PaymentFile<'_> {
         let country = crate::cards::mask_card_runs(self.get(rec, PField::Country).trim()).0;
         let currency = self.get(rec, PField::Currency).trim().to_ascii_uppercase();
         let amount = crate::cards::mask_card_runs(self.get(rec, PField::Amount).trim()).0;
-        let empty = self.ingest.strings.intern("");
-        let mut entry = OrderRecord::new(
+        let facets = self
+            .ingest
+            .strings
+            .intern_facets(&status, &currency, "", &country, "");
+        let entry = OrderRecord::new(
             EntryKind::Payment,
             NO_FILE,
             line,
             at,
-            empty,
+            facets,
             &TextsOf {
                 entry_ref: &charge.charge_id,
                 amount: &amount,
@@ -832,9 +835,6 @@ impl PaymentFile<'_> {
             },
             None,
         );
-        entry.status = self.ingest.strings.intern(&status);
-        entry.currency = self.ingest.strings.intern(&currency);
-        entry.country = self.ingest.strings.intern(&country);
         charge.entry = Some(self.push_entry(entry, card));
         self.out.charges.push(charge);
         Ok(PClass::UnmatchedInWindow)
@@ -855,7 +855,10 @@ impl PaymentFile<'_> {
             .copied()
             .filter(|c| {
                 let o = self.candidate(*c);
-                let oc = self.ingest.strings.get(o.currency);
+                let oc = self
+                    .ingest
+                    .strings
+                    .get(self.ingest.strings.facets(o.facets).currency);
                 amount_key(o.amount()) == Some(amount)
                     && (oc.is_empty() || currency.is_empty() || oc.eq_ignore_ascii_case(&currency))
                     && (o.at - at).abs() <= self.rules.tolerance.abs()
