@@ -73,9 +73,9 @@ pub struct IngestOptions<'a> {
 
 /// What is remembered of every order: its class, where its first record is, and hashes of
 /// what tells two orders apart (to count later records that disagree, and to decide whether a
-/// record of another file with the same id is the same order). Keyed by a 128-bit hash of the
-/// id, 40 bytes per order and a 4-byte slot in a hash table ([`index`]), so the index stays
-/// small next to the customers themselves.
+/// record of another file with the same id is the same order). Keyed by the low 96 bits of a
+/// 128-bit hash of the id, packed to 40 bytes per order with a 4-byte slot in a hash table
+/// ([`index`]), so the index stays small next to the customers themselves.
 #[derive(Debug, Clone, Copy)]
 struct OrderState {
     class: Class,
