@@ -165,8 +165,10 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     drop(uf);
 
     // Each person's identity: the smallest e-mail, else the smallest login id, else the order
-    // id of the oldest order. Kind first, so e-mails sort before logins before orders.
-    let mut identity: HashMap<u32, (u8, &str, jiff::Timestamp)> = HashMap::with_capacity(n);
+    // id of the oldest order. Kind first, so e-mails sort before logins before orders. By root
+    // in a dense list (roots are order indices; kind `NONE`: not a root), not a map: no hashing.
+    const NONE: u8 = u8::MAX;
+    let mut identity: Vec<(u8, &str, jiff::Timestamp)> = vec![(NONE, "", jiff::Timestamp::MIN); n];
     for (i, o) in orders.iter().enumerate() {
         let cand = match (o.email(), o.login()) {
             (Some(e), _) => (0u8, e, jiff::Timestamp::MIN),
@@ -174,22 +176,24 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
             (None, None) if o.order_id().is_empty() => (3, o.entry_ref(), o.at),
             (None, None) => (2, o.order_id(), o.at),
         };
-        identity
-            .entry(roots[i])
-            .and_modify(|cur| {
-                let better = match (cand.0, cur.0) {
-                    (2, 2) | (3, 3) => (cand.2, cand.1) < (cur.2, cur.1),
-                    _ => (cand.0, cand.1) < (cur.0, cur.1),
-                };
-                if better {
-                    *cur = cand;
-                }
-            })
-            .or_insert(cand);
+        let cur = &mut identity[roots[i] as usize];
+        let better = match (cand.0, cur.0) {
+            (_, NONE) => true,
+            (2, 2) | (3, 3) => (cand.2, cand.1) < (cur.2, cur.1),
+            _ => (cand.0, cand.1) < (cur.0, cur.1),
+        };
+        if better {
+            *cur = cand;
+        }
     }
     // The keyed ids (an HMAC each) on every core; the list is then sorted, so the order the
-    // map hands the people out in does not matter.
-    let identity: Vec<(u32, (u8, &str, jiff::Timestamp))> = identity.into_iter().collect();
+    // people come in does not matter.
+    let identity: Vec<(u32, (u8, &str, jiff::Timestamp))> = identity
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| c.0 != NONE)
+        .map(|(root, c)| (root as u32, c))
+        .collect();
     // Each id as its 16 bytes (`c-` and 14 characters of base32, the same length for every
     // person), so that sorting compares arrays in place rather than strings on the heap (at
     // 1,500,000 people, a cache miss per comparison).
