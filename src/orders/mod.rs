@@ -450,13 +450,14 @@ impl Ingest {
 
     /// Joins the first order with this id that `record` agrees with; its class.
     fn join_agreeing(&mut self, key: u128, record: &OrderState) -> Option<Class> {
-        let first = self.index.update(&key, |first| {
-            if first.differs(record) == 0 {
+        let (first, agrees) = self.index.update(&key, |first| {
+            let agrees = first.differs(record) == 0;
+            if agrees {
                 first.joined = record.file;
             }
-            *first
+            (*first, agrees)
         })?;
-        if first.differs(record) == 0 {
+        if agrees {
             return Some(first.class);
         }
         if !first.more {

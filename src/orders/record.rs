@@ -73,16 +73,6 @@ impl CardInfo {
     pub fn last4(&self) -> &str {
         last4(&self.masked)
     }
-
-    /// The fingerprint as written in outputs (lower-case base32).
-    pub fn fingerprint_text(&self) -> Option<String> {
-        self.as_ref().fingerprint_text()
-    }
-
-    /// `VISA ****1111`: what a customer-facing text may show.
-    pub fn display(&self) -> String {
-        self.as_ref().display()
-    }
 }
 
 impl<'a> CardRef<'a> {
@@ -115,17 +105,6 @@ impl<'a> CardRef<'a> {
             format!("{brand} (number not available)")
         } else {
             format!("{brand} ****{last4}")
-        }
-    }
-
-    /// The card, owned.
-    pub fn to_info(&self) -> CardInfo {
-        CardInfo {
-            brand: self.brand,
-            masked: self.masked.into(),
-            fingerprint: self.fingerprint.copied(),
-            check: self.check,
-            expiry: self.expiry.map(Into::into),
         }
     }
 }
@@ -677,7 +656,6 @@ mod tests {
             Some(&card),
         );
         assert_eq!(o.card(), Some(card.as_ref()));
-        assert_eq!(o.card().map(|c| c.to_info()), Some(card.clone()));
         assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"));
         assert_eq!(
             (o.order_id(), o.entry_ref(), o.session(), o.amount()),
@@ -714,7 +692,7 @@ mod tests {
             &given,
             Some(&bare),
         );
-        assert_eq!(b.card().map(|c| c.to_info()), Some(bare));
+        assert_eq!(b.card(), Some(bare.as_ref()));
         assert_eq!(format!("{:?}", b.texts()), format!("{given:?}"));
         o.clear_card();
         assert_eq!(o.card(), None);
