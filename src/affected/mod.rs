@@ -128,6 +128,12 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     let t0 = std::time::Instant::now();
     let mut rejected = CsvOut::create(&out.join("rejected.csv"), &["source", "reason", "record"])?;
     let mut ingest = Ingest::new();
+    // The joins below look orders up in the index and in the kept orders at once; without
+    // them, the kept orders wait on disk until the index is dropped (see `orders::spill`).
+    let joins = !pay_inputs.is_empty() || !args.logs.is_empty() || args.with_logs;
+    if !joins {
+        ingest.spill_kept_to(&out)?;
+    }
     for input in &inputs {
         tracing::info!(file = %input.display, "reading orders");
         ingest.read_file(input, &opts, &mut rejected)?;
@@ -173,6 +179,8 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     };
 
     ingest.forget_index();
+    ingest.load_kept()?;
+    tracing::info!(elapsed = ?t0.elapsed(), "kept orders loaded");
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
     let no_payments = payments::Attached::default();
     let attached = payments.as_ref().map_or(&no_payments, |p| &p.attached);

@@ -25,6 +25,7 @@ pub mod layout;
 pub mod methods;
 mod prepare;
 mod record;
+mod spill;
 
 pub use record::*;
 
@@ -137,7 +138,11 @@ pub const COLLISIONS_LISTED: usize = 1000;
 /// The result of reading every order file.
 #[derive(Default)]
 pub struct Ingest {
+    /// The kept entries: in-window card orders, then what the joins add. Empty while the
+    /// orders are spilled to disk ([`Ingest::spill_kept_to`]) until [`Ingest::load_kept`].
     pub orders: Vec<OrderRecord>,
+    /// Where the kept orders go while the files are read, when a stage asked for it.
+    spill: Option<spill::Spill>,
     pub files: Vec<FileReport>,
     /// Payment method as written → class and rows.
     pub methods: BTreeMap<String, MethodTally>,
@@ -201,6 +206,7 @@ impl RejectSink for crate::output::CsvOut {
 #[derive(Clone)]
 struct Checkpoint {
     orders: usize,
+    spilled: Option<spill::Mark>,
     disagreements: u64,
     collisions: usize,
     collisions_total: u64,
@@ -219,7 +225,9 @@ impl Ingest {
     /// grow as entries arrive), never an abort.
     fn reserve(&mut self, orders: usize, in_window: usize) {
         self.index.try_reserve(orders);
-        let _ = self.orders.try_reserve(in_window + in_window / 4);
+        if self.spill.is_none() {
+            let _ = self.orders.try_reserve(in_window + in_window / 4);
+        }
     }
 
     /// Totals over all files.
@@ -289,6 +297,7 @@ impl Ingest {
     fn checkpoint(&mut self, reject: &mut dyn RejectSink) -> Result<Checkpoint> {
         Ok(Checkpoint {
             orders: self.orders.len(),
+            spilled: self.spill.as_ref().map(|s| s.mark()),
             disagreements: self.disagreements,
             collisions: self.collisions.len(),
             collisions_total: self.collisions_total,
@@ -301,6 +310,9 @@ impl Ingest {
     fn rollback(&mut self, cp: Checkpoint, reject: &mut dyn RejectSink) -> Result<()> {
         let file = self.files.len() as u32;
         self.orders.truncate(cp.orders);
+        if let (Some(s), Some(m)) = (&mut self.spill, cp.spilled) {
+            s.rewind(m)?;
+        }
         // `joined` only matters for the file being read: pointing it back at the order's own
         // file undoes this file's joins.
         let unjoin = |st: &mut OrderState| {
@@ -566,7 +578,10 @@ impl Ingest {
             });
             let o = self.intern(d);
             if in_window {
-                self.orders.push(o);
+                match &mut self.spill {
+                    Some(s) => s.push(&o)?,
+                    None => self.orders.push(o),
+                }
             } else {
                 self.margin.push(o);
             }
@@ -585,6 +600,30 @@ impl Ingest {
             self.strings
                 .intern_facets(&d.status, &d.currency, &d.region, &d.country, &d.locale);
         o
+    }
+
+    /// From now on, keeps the in-window card orders in an unnamed file in `dir` rather than in
+    /// memory, until [`Ingest::load_kept`] (see [`spill`]): for a stage that drops the index
+    /// before it needs the orders. Orders already kept stay where they are.
+    pub fn spill_kept_to(&mut self, dir: &std::path::Path) -> Result<()> {
+        if self.spill.is_none() {
+            self.spill = Some(spill::Spill::create(dir)?);
+        }
+        Ok(())
+    }
+
+    /// Reads the spilled orders back after those kept in memory (in the order they were
+    /// kept), and keeps the next ones in memory. Nothing to do when nothing was spilled.
+    pub fn load_kept(&mut self) -> Result<()> {
+        if let Some(s) = self.spill.take() {
+            if self.orders.is_empty() {
+                self.orders = s.load()?;
+            } else {
+                let loaded = s.load()?;
+                self.orders.extend(loaded);
+            }
+        }
+        Ok(())
     }
 
     /// Payment methods seen, as written, with how they were classified (for the summary).

@@ -374,6 +374,124 @@ impl OrderRecord {
     }
 }
 
+/// The kinds, brands and checks in the order of their byte in [`OrderRecord::encode`].
+const KINDS: [EntryKind; 4] = [
+    EntryKind::Order,
+    EntryKind::Payment,
+    EntryKind::PaymentForOrder,
+    EntryKind::Checkout,
+];
+const BRANDS: [Brand; 9] = [
+    Brand::Visa,
+    Brand::Mastercard,
+    Brand::Amex,
+    Brand::Jcb,
+    Brand::Diners,
+    Brand::Discover,
+    Brand::UnionPay,
+    Brand::DiscoverUnionPay,
+    Brand::Unknown,
+];
+const CHECKS: [CardCheck; 6] = [
+    CardCheck::Valid,
+    CardCheck::Invalid,
+    CardCheck::Masked,
+    CardCheck::Unreadable,
+    CardCheck::None,
+    CardCheck::Gateway,
+];
+
+fn byte_of<T: PartialEq>(all: &[T], v: &T) -> u8 {
+    all.iter().position(|x| x == v).unwrap_or(0) as u8
+}
+
+impl OrderRecord {
+    /// Appends the record to `out` as bytes that [`OrderRecord::decode`] reads back (for the
+    /// kept orders spilled to disk while the files are read: see `super::spill`). Not a
+    /// format for anything else: it is read back by the same build, in the same run.
+    pub(super) fn encode(&self, out: &mut Vec<u8>) {
+        out.push(byte_of(&KINDS, &self.kind));
+        out.extend_from_slice(&self.file.to_le_bytes());
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.extend_from_slice(&self.at.as_second().to_le_bytes());
+        out.extend_from_slice(&self.at.subsec_nanosecond().to_le_bytes());
+        out.extend_from_slice(&self.facets.0.to_le_bytes());
+        match &self.card {
+            None => out.push(0),
+            Some(c) => {
+                out.push(1 + u8::from(c.fingerprint.is_some()));
+                out.push(byte_of(&BRANDS, &c.brand));
+                out.push(byte_of(&CHECKS, &c.check));
+                if let Some(f) = &c.fingerprint {
+                    out.extend_from_slice(f);
+                }
+            }
+        }
+        out.extend_from_slice(&self.texts.present.to_le_bytes());
+        for e in self.texts.ends {
+            out.extend_from_slice(&e.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.texts.buf.len() as u32).to_le_bytes());
+        out.extend_from_slice(self.texts.buf.as_bytes());
+    }
+
+    /// Reads back one record [`OrderRecord::encode`] wrote at the start of `buf`, and how many
+    /// bytes it took; `None` when `buf` does not start with a whole, well-formed one.
+    pub(super) fn decode(buf: &[u8]) -> Option<(OrderRecord, usize)> {
+        let mut at = 0;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let b = buf.get(at..at + n)?;
+            at += n;
+            Some(b)
+        };
+        let kind = *KINDS.get(usize::from(take(1)?[0]))?;
+        let file = u32::from_le_bytes(take(4)?.try_into().ok()?);
+        let line = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        let secs = i64::from_le_bytes(take(8)?.try_into().ok()?);
+        let nanos = i32::from_le_bytes(take(4)?.try_into().ok()?);
+        let facets = FacetsId(u32::from_le_bytes(take(4)?.try_into().ok()?));
+        let card = match take(1)?[0] {
+            0 => None,
+            tag @ (1 | 2) => {
+                let brand = *BRANDS.get(usize::from(take(1)?[0]))?;
+                let check = *CHECKS.get(usize::from(take(1)?[0]))?;
+                let fingerprint = if tag == 2 {
+                    Some(take(32)?.try_into().ok()?)
+                } else {
+                    None
+                };
+                Some(CardCore {
+                    brand,
+                    check,
+                    fingerprint,
+                })
+            }
+            _ => return None,
+        };
+        let present = u16::from_le_bytes(take(2)?.try_into().ok()?);
+        let mut ends = [0u32; TEXTS - 1];
+        for e in &mut ends {
+            *e = u32::from_le_bytes(take(4)?.try_into().ok()?);
+        }
+        let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        let text = std::str::from_utf8(take(len)?).ok()?;
+        let record = OrderRecord {
+            kind,
+            file,
+            line,
+            at: Timestamp::new(secs, nanos).ok()?,
+            facets,
+            card,
+            texts: Texts {
+                buf: text.into(),
+                ends,
+                present,
+            },
+        };
+        Some((record, at))
+    }
+}
+
 /// The `file` of an entry that no order export holds (a gateway charge, a checkout
 /// submission): it indexes nothing in [`super::Ingest::files`]; its `entry_ref` says where it
 /// comes from.

@@ -66,7 +66,7 @@ fn record(text: &str) -> csv::ByteRecord {
 }
 
 /// What an ingest of one file came to, as text to compare.
-fn outcome(block: Option<usize>) -> String {
+fn outcome(block: Option<usize>, spill: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("orders.csv");
     std::fs::write(&path, "").unwrap();
@@ -89,6 +89,9 @@ fn outcome(block: Option<usize>) -> String {
         progress: None,
     };
     let mut ingest = Ingest::new();
+    if spill {
+        ingest.spill_kept_to(dir.path()).unwrap();
+    }
     let mut rejects: Vec<Rejected> = Vec::new();
     let checkpoint = ingest.checkpoint(&mut rejects).unwrap();
     let mut visit = OrderFile {
@@ -128,6 +131,9 @@ fn outcome(block: Option<usize>) -> String {
     visit.flush().unwrap();
     let report = visit.state.take().unwrap().finish(&input).unwrap();
     ingest.finish_methods();
+    ingest.load_kept().unwrap();
+    // Every field of every kept record (the summary below is for reading).
+    let records = format!("{:?}", ingest.orders);
     let orders: Vec<String> = ingest
         .orders
         .iter()
@@ -149,7 +155,7 @@ fn outcome(block: Option<usize>) -> String {
         .map(|r| format!("{} | {} | {}", r.source, r.reason, r.record))
         .collect();
     format!(
-        "{:?}\n{:?}\n{} {} {:?}\n{:?}\n{orders:#?}\n{rejects:#?}\n{:?}",
+        "{records}\n{:?}\n{:?}\n{} {} {:?}\n{:?}\n{orders:#?}\n{rejects:#?}\n{:?}",
         report.counts,
         report.orders,
         report.not_card_excluded_status,
@@ -166,7 +172,7 @@ fn outcome(block: Option<usize>) -> String {
 
 #[test]
 fn blocks_of_any_size_give_what_one_record_at_a_time_gives() {
-    let one_by_one = outcome(None);
+    let one_by_one = outcome(None, false);
     // The file exercises what it is meant to: every class, the header again, a wrong width,
     // an unreadable time, a runaway quote, an excluded status, a card number in a text column,
     // later records of an order that disagree with its first.
@@ -183,8 +189,18 @@ fn blocks_of_any_size_give_what_one_record_at_a_time_gives() {
     }
     assert!(one_by_one.ends_with("\n27"), "{one_by_one}");
     for n in [1, 2, 3, 7, 13, 64] {
-        assert_eq!(outcome(Some(n)), one_by_one, "blocks of {n}");
+        assert_eq!(outcome(Some(n), false), one_by_one, "blocks of {n}");
     }
+}
+
+/// Kept orders spilled to disk while the file is read come back whole and in order: every
+/// field of every record, and all the rest, as when they stay in memory.
+#[test]
+fn spilled_orders_come_back_as_kept() {
+    let in_memory = outcome(None, false);
+    assert!(in_memory.contains("4111********1111") || in_memory.contains("411111******1111"));
+    assert_eq!(outcome(None, true), in_memory);
+    assert_eq!(outcome(Some(7), true), in_memory);
 }
 
 /// An e-mail hashes the same whatever its case, width and surrounding spaces, at every length
