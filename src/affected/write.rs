@@ -253,18 +253,30 @@ pub(super) fn write_orders(
     // By time, then order id, file, line and index (what a stable sort by the first four
     // gives); the time is copied beside each index so that most comparisons stay out of the
     // records (see `customers::group`).
+    // The time as its seconds and nanoseconds (16 bytes a row with the index, not the 24 of
+    // a `Timestamp` and a `usize`), in a list sized once: collected through the filter, it
+    // grew by doubling to 12.6 MB at 300,000 orders, then lent that room to the indices.
     let orders = &ingest.orders;
-    let mut keyed: Vec<(jiff::Timestamp, usize)> = (0..orders.len())
-        .filter(|&i| orders[i].kind == EntryKind::Order)
-        .map(|i| (orders[i].at, i))
-        .collect();
+    let mut keyed: Vec<(i64, i32, u32)> = Vec::with_capacity(orders.len());
+    keyed.extend(
+        (0..orders.len())
+            .filter(|&i| orders[i].kind == EntryKind::Order)
+            .map(|i| {
+                (
+                    orders[i].at.as_second(),
+                    orders[i].at.subsec_nanosecond(),
+                    i as u32,
+                )
+            }),
+    );
     keyed.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then_with(|| {
-            let (x, y) = (&orders[a.1], &orders[b.1]);
-            (x.order_id(), x.file, x.line, a.1).cmp(&(y.order_id(), y.file, y.line, b.1))
+        (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
+            let (x, y) = (&orders[a.2 as usize], &orders[b.2 as usize]);
+            (x.order_id(), x.file, x.line, a.2).cmp(&(y.order_id(), y.file, y.line, b.2))
         })
     });
-    let idx: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
+    let idx: Vec<usize> = keyed.iter().map(|k| k.2 as usize).collect();
+    drop(keyed);
     let mut csv = CsvOut::create(
         &out.join("orders.csv"),
         &[
