@@ -87,6 +87,7 @@ pub struct Output {
 /// payments.csv, payments_unmatched.csv, checkouts_without_order.csv when those inputs are
 /// given) and the affected keys of summary.json.
 pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
+    let _no_huge_pages = crate::allocator::NoHugePages::new();
     let cfg = &case.config;
     let window = case.window()?.clone();
     let inputs = inputs::order_inputs(args, cfg)?;
