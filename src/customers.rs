@@ -185,8 +185,8 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
         match (o.email(), o.login()) {
             (Some(e), _) => (0u8, e, jiff::Timestamp::MIN),
             (None, Some(l)) => (1, l, jiff::Timestamp::MIN),
-            (None, None) if o.order_id().is_empty() => (3, o.entry_ref(), o.at),
-            (None, None) => (2, o.order_id(), o.at),
+            (None, None) if o.order_id().is_empty() => (3, o.entry_ref(), o.at()),
+            (None, None) => (2, o.order_id(), o.at()),
         }
     };
     let mut identity: Vec<u32> = vec![NONE; n];
@@ -252,7 +252,7 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     // a cache miss each (at 3,000,000 orders the sort took seconds); the rest is compared only
     // between orders of one customer at the same instant.
     let mut keyed: Vec<(u32, jiff::Timestamp, u32)> = (0..n)
-        .map(|i| (order_customer[i], orders[i].at, i as u32))
+        .map(|i| (order_customer[i], orders[i].at(), i as u32))
         .collect();
     keyed.par_sort_unstable_by(|a, b| {
         (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
@@ -459,8 +459,9 @@ impl Groups {
             cards,
             order_count: order_ids.len(),
             order_ids,
-            first_order_at: window.format(order(&members[0]).at),
-            last_order_at: window.format(order(members.last().expect("a customer has orders")).at),
+            first_order_at: window.format(order(&members[0]).at()),
+            last_order_at: window
+                .format(order(members.last().expect("a customer has orders")).at()),
             contact,
             charge_ids,
             reasons: reasons.into_iter().map(str::to_string).collect(),

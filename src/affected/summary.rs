@@ -48,8 +48,8 @@ pub(super) fn summary(
         })
         .collect();
     let (cards, invalid, masked_only) = (stats.cards, stats.cards_invalid, stats.cards_masked_only);
-    let first = ingest.orders.iter().map(|o| o.at).min();
-    let last = ingest.orders.iter().map(|o| o.at).max();
+    let first = ingest.orders.iter().map(|o| o.at()).min();
+    let last = ingest.orders.iter().map(|o| o.at()).max();
     let orders = ingest.order_counts();
     let excluded: u64 = ingest
         .files

@@ -262,11 +262,8 @@ pub(super) fn write_orders(
         (0..orders.len())
             .filter(|&i| orders[i].kind == EntryKind::Order)
             .map(|i| {
-                (
-                    orders[i].at.as_second(),
-                    orders[i].at.subsec_nanosecond(),
-                    i as u32,
-                )
+                let at = orders[i].at();
+                (at.as_second(), at.subsec_nanosecond(), i as u32)
             }),
     );
     keyed.sort_unstable_by(|a, b| {
@@ -275,7 +272,7 @@ pub(super) fn write_orders(
             (x.order_id(), x.file, x.line, a.2).cmp(&(y.order_id(), y.file, y.line, b.2))
         })
     });
-    let idx: Vec<usize> = keyed.iter().map(|k| k.2 as usize).collect();
+    let idx: Vec<u32> = keyed.iter().map(|k| k.2).collect();
     drop(keyed);
     let mut csv = CsvOut::create(
         &out.join("orders.csv"),
@@ -295,17 +292,17 @@ pub(super) fn write_orders(
         ],
     )?;
     // Blocks of rows formatted on every core, written in order; their buffers are reused.
-    let fill = |rows: &mut CsvRows, idx: &[usize]| {
+    let fill = |rows: &mut CsvRows, idx: &[u32]| {
         rows.clear();
         // The cells of a row, kept from row to row: 300,000 rows would otherwise make
         // 3,600,000 strings of a few bytes each.
         let mut cells: [String; 12] = Default::default();
         for &i in idx {
-            order_row(i, ingest, attached, groups, window, &mut cells);
+            order_row(i as usize, ingest, attached, groups, window, &mut cells);
             rows.row(cells.iter());
         }
     };
-    let chunks: Vec<&[usize]> = idx.chunks(BLOCK).collect();
+    let chunks: Vec<&[u32]> = idx.chunks(BLOCK).collect();
     overlapped(
         &chunks,
         |rows: &mut CsvRows, idx| {
@@ -345,7 +342,7 @@ fn order_row(
     let s = &ingest.strings;
     order_id.push_str(o.order_id());
     customer.push_str(groups.id(groups.order_customer[i] as usize));
-    ordered_at.push_str(&window.format(o.at));
+    ordered_at.push_str(&window.format(o.at()));
     let f = s.facets(o.facets);
     status.push_str(s.get(f.status));
     amount.push_str(o.amount());

@@ -142,7 +142,7 @@ fn outcome(block: Option<usize>, spill: bool) -> String {
                 "{} {} {} {:?} {:?} {} {}",
                 o.order_id(),
                 o.line,
-                o.at,
+                o.at(),
                 o.email(),
                 o.card().map(|c| c.masked),
                 ingest.strings.get(ingest.strings.facets(o.facets).status),

@@ -777,7 +777,7 @@ impl PaymentFile<'_> {
                     // person affected.
                     let mut o = self.ingest.margin[m as usize].clone();
                     o.kind = EntryKind::PaymentForOrder;
-                    o.at = at;
+                    o.set_at(at);
                     o.clear_card();
                     charge.order_id = Some(o.order_id().into());
                     charge.entry = Some(self.push_entry(o, card));
@@ -861,7 +861,7 @@ impl PaymentFile<'_> {
                     .get(self.ingest.strings.facets(o.facets).currency);
                 amount_key(o.amount()) == Some(amount)
                     && (oc.is_empty() || currency.is_empty() || oc.eq_ignore_ascii_case(&currency))
-                    && (o.at - at).abs() <= self.rules.tolerance.abs()
+                    && (o.at() - at).abs() <= self.rules.tolerance.abs()
             })
             .collect()
     }
