@@ -804,6 +804,19 @@ pub fn card_info(raw: &str, brand_raw: &str, key: &FingerprintKey) -> Option<Car
 mod tests {
     use super::*;
 
+    /// An order with these texts and card (file 0, line 2, at the epoch, facets 0).
+    fn order(given: &TextsOf, card: Option<&CardInfo>) -> OrderRecord {
+        OrderRecord::new(
+            EntryKind::Order,
+            0,
+            2,
+            Timestamp::UNIX_EPOCH,
+            FacetsId(0),
+            given,
+            card,
+        )
+    }
+
     /// Each text comes back as given, an empty optional text apart from a missing one, the
     /// card's mask and expiry among them, in one allocation of exactly the texts' bytes.
     #[test]
@@ -825,15 +838,7 @@ mod tests {
             check: CardCheck::Valid,
             expiry: Some("12/2027".into()),
         };
-        let mut o = OrderRecord::new(
-            EntryKind::Order,
-            0,
-            2,
-            Timestamp::UNIX_EPOCH,
-            FacetsId(0),
-            &given,
-            Some(&card),
-        );
+        let mut o = order(&given, Some(&card));
         assert_eq!(o.card(), Some(card.as_ref()));
         assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"));
         assert_eq!(
@@ -931,15 +936,7 @@ mod tests {
                 name: t(6),
                 phone: Some(t(7)),
             };
-            let mut o = OrderRecord::new(
-                EntryKind::Order,
-                0,
-                2,
-                Timestamp::UNIX_EPOCH,
-                FacetsId(0),
-                &given,
-                Some(&card),
-            );
+            let mut o = order(&given, Some(&card));
             assert!(o.texts.present & LONG != 0, "{long}");
             assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"), "{long}");
             assert_eq!(o.card(), Some(card.as_ref()));
@@ -957,15 +954,7 @@ mod tests {
                 name: &name,
                 ..TextsOf::default()
             };
-            let o = OrderRecord::new(
-                EntryKind::Order,
-                0,
-                2,
-                Timestamp::UNIX_EPOCH,
-                FacetsId(0),
-                &given,
-                None,
-            );
+            let o = order(&given, None);
             // "#1", "100", "a@b.jp": 11 bytes beside the name.
             assert_eq!(o.texts.present & LONG != 0, n + 11 > 65_535, "{n}");
             assert_eq!(format!("{:?}", o.texts()), format!("{given:?}"), "{n}");
