@@ -181,7 +181,6 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
 
     ingest.forget_index();
     ingest.load_kept()?;
-    tracing::info!(elapsed = ?t0.elapsed(), "kept orders loaded");
     tracing::info!(elapsed = ?t0.elapsed(), orders = ingest.orders.len(), "orders read");
     let no_payments = payments::Attached::default();
     let attached = payments.as_ref().map_or(&no_payments, |p| &p.attached);
