@@ -252,10 +252,9 @@ pub(super) fn write_orders(
 ) -> Result<()> {
     // By time, then order id, file, line and index (what a stable sort by the first four
     // gives); the time is copied beside each index so that most comparisons stay out of the
-    // records (see `customers::group`).
-    // The time as its seconds and nanoseconds (16 bytes a row with the index, not the 24 of
-    // a `Timestamp` and a `usize`), in a list sized once: collected through the filter, it
-    // grew by doubling to 12.6 MB at 300,000 orders, then lent that room to the indices.
+    // records (see `customers::group`), as its seconds and nanoseconds (16 bytes a row with
+    // the index, not the 24 of a `Timestamp` and a `usize`), in a list sized once: collected
+    // through the filter, it grew by doubling to 12.6 MB at 300,000 orders.
     let orders = &ingest.orders;
     let mut keyed: Vec<(i64, i32, u32)> = Vec::with_capacity(orders.len());
     keyed.extend(

@@ -305,7 +305,7 @@ impl Texts {
         let end = if i < TEXTS - 1 {
             self.end(i)
         } else {
-            self.buf.len() - base
+            self.buf.len().saturating_sub(base)
         };
         self.buf.get(base + start..base + end).unwrap_or("")
     }
@@ -509,6 +509,8 @@ impl OrderRecord {
         let line = u64::from_le_bytes(take(8)?.try_into().ok()?);
         let secs = i64::from_le_bytes(take(8)?.try_into().ok()?);
         let nanos = i32::from_le_bytes(take(4)?.try_into().ok()?);
+        // What `at()` will make of them must be a `Timestamp`.
+        Timestamp::new(secs, nanos).ok()?;
         let facets = FacetsId(u32::from_le_bytes(take(4)?.try_into().ok()?));
         let card = match take(1)?[0] {
             0 => None,
@@ -539,7 +541,7 @@ impl OrderRecord {
             kind,
             file,
             line,
-            secs: Timestamp::new(secs, nanos).ok()?.as_second(),
+            secs,
             nanos,
             facets,
             card,
@@ -867,15 +869,7 @@ mod tests {
             check: CardCheck::None,
             expiry: None,
         };
-        let b = OrderRecord::new(
-            EntryKind::Order,
-            0,
-            3,
-            Timestamp::UNIX_EPOCH,
-            FacetsId(0),
-            &given,
-            Some(&bare),
-        );
+        let b = order(&given, Some(&bare));
         assert_eq!(b.card(), Some(bare.as_ref()));
         assert_eq!(format!("{:?}", b.texts()), format!("{given:?}"));
         o.clear_card();
