@@ -402,16 +402,10 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 /// direction overrides and isolates (which make `Ta\u{202e}gnp.exe` display as `Taexe.png`) with
 /// a space, so a cell shows what it holds. JSONL outputs keep the value as it was read.
 pub fn scrub_cell(cell: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| crate::text::is_unsafe_char(c) && !matches!(c, '\t' | '\r' | '\n');
-    // Most cells are ASCII without a control byte: a byte scan tells, without decoding.
-    let b = cell.as_bytes();
-    if b.is_ascii()
-        && !b
-            .iter()
-            .any(|&x| (x < 0x20 && !matches!(x, b'\t' | b'\r' | b'\n')) || x == 0x7f)
-    {
+    if cell_bytes(cell.as_bytes()) & SUSPECT == 0 {
         return cell;
     }
+    let unsafe_char = |c: char| crate::text::is_unsafe_char(c) && !matches!(c, '\t' | '\r' | '\n');
     if cell.chars().any(unsafe_char) {
         cell.chars()
             .map(|c| if unsafe_char(c) { ' ' } else { c })
@@ -422,10 +416,42 @@ pub fn scrub_cell(cell: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> 
     }
 }
 
+/// A byte that may belong to a character [`scrub_cell`] replaces: an ASCII control other than
+/// tab, CR and LF, or the first byte of a non-ASCII one (C1 controls `C2 80..9F`, U+061C
+/// `D8 9C`, the marks, overrides and isolates `E2 80 8E..AE`, `E2 81 A6..A9`). Japanese text
+/// has none: its characters start with `E3`..`E9`.
+const SUSPECT: u8 = 1;
+/// A byte that makes a CSV field quoted: comma, quote, CR, LF.
+const QUOTED: u8 = 2;
+
+static CELL_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let suspect = (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n'))
+            || matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2);
+        let quoted = matches!(b, b',' | b'"' | b'\r' | b'\n');
+        t[c] = ((suspect as u8) * SUSPECT) | ((quoted as u8) * QUOTED);
+        c += 1;
+    }
+    t
+};
+
+/// [`SUSPECT`] and [`QUOTED`], for the bytes of a cell, in one pass.
+fn cell_bytes(b: &[u8]) -> u8 {
+    b.iter().fold(0, |acc, &x| acc | CELL_BYTE[x as usize])
+}
+
 /// Appends one CSV field, RFC 4180: quoted when it holds a comma, a quote, CR or LF (quotes
 /// doubled), as it is otherwise.
 pub fn push_field(line: &mut Vec<u8>, b: &[u8]) {
-    if b.iter().any(|&x| matches!(x, b',' | b'"' | b'\r' | b'\n')) {
+    push_field_as(line, b, cell_bytes(b) & QUOTED != 0);
+}
+
+/// [`push_field`], quoted or not as the caller found.
+fn push_field_as(line: &mut Vec<u8>, b: &[u8], quoted: bool) {
+    if quoted {
         line.push(b'"');
         for &x in b {
             if x == b'"' {
@@ -468,9 +494,23 @@ impl CsvRows {
             if i > 0 {
                 self.0.push(b',');
             }
-            let cell = scrub_cell(csv_safe(c.as_ref()));
-            let cell = crate::cards::detect::mask(&cell).0;
-            push_field(&mut self.0, cell.as_bytes());
+            // One pass over the bytes tells whether the cell needs scrubbing and quoting; a
+            // cell that scrubbing or masking changed is looked at again.
+            let cell = csv_safe(c.as_ref());
+            let flags = cell_bytes(cell.as_bytes());
+            let scrubbed = if flags & SUSPECT != 0 {
+                scrub_cell(cell)
+            } else {
+                cell
+            };
+            let changed = matches!(scrubbed, std::borrow::Cow::Owned(_));
+            let masked = crate::cards::detect::mask(&scrubbed).0;
+            let quoted = if changed || matches!(masked, std::borrow::Cow::Owned(_)) {
+                cell_bytes(masked.as_bytes()) & QUOTED != 0
+            } else {
+                flags & QUOTED != 0
+            };
+            push_field_as(&mut self.0, masked.as_bytes(), quoted);
         }
         self.0.extend_from_slice(b"\r\n");
     }
@@ -931,6 +971,53 @@ mod tests {
         assert!(target.join(".a.csv.tmp-1").exists());
         let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o755);
+    }
+
+    /// The one-pass byte check gives what the definitions give: a cell is scrubbed exactly
+    /// when it holds a character `is_unsafe_char` names (tab, CR and LF aside), and quoted
+    /// exactly when it holds a comma, a quote, CR or LF, also after masking changed it.
+    #[test]
+    fn cells_are_scrubbed_and_quoted_as_defined() {
+        let slow_scrub = |s: &str| -> String {
+            let bad = |c: char| crate::text::is_unsafe_char(c) && !matches!(c, '\t' | '\r' | '\n');
+            s.chars().map(|c| if bad(c) { ' ' } else { c }).collect()
+        };
+        let slow_row = |cells: &[String]| -> Vec<u8> {
+            let mut out = Vec::new();
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let cell = slow_scrub(&csv_safe(c));
+                let cell = crate::cards::detect::mask(&cell).0;
+                let b = cell.as_bytes();
+                if b.iter().any(|&x| matches!(x, b',' | b'"' | b'\r' | b'\n')) {
+                    out.push(b'"');
+                    for &x in b {
+                        if x == b'"' {
+                            out.push(b'"');
+                        }
+                        out.push(x);
+                    }
+                    out.push(b'"');
+                } else {
+                    out.extend_from_slice(b);
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+            out
+        };
+        let specials = "[a-z0-9 ,\"\r\n\t\u{0}\u{1b}\u{7f}\u{80}\u{9f}\u{a0}\u{61c}\u{200e}\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}\u{2028}顧客県é=+@-]{0,24}";
+        let card = "(4111[ ,.]?1111[ ,.]?1111[ ,.]?1111)?";
+        let cell = format!("{specials}{card}{specials}");
+        proptest::proptest!(|(cells in proptest::collection::vec(cell.as_str(), 1..5), any in "(?s).{0,30}")| {
+            for c in cells.iter().chain([&any]) {
+                proptest::prop_assert_eq!(scrub_cell(c.as_str().into()).into_owned(), slow_scrub(c));
+            }
+            let mut rows = CsvRows::default();
+            rows.row(cells.iter());
+            proptest::prop_assert_eq!(rows.0, slow_row(&cells));
+        });
     }
 
     /// A value without card numbers comes out as `serde_json` writes it, escapes, non-ASCII
