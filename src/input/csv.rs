@@ -61,6 +61,20 @@ pub trait Visitor {
         }
         Ok(())
     }
+
+    /// [`Visitor::records`] for the first `len` records of `recs`, which the visitor may keep
+    /// past the call by swapping `recs` with a list of its own (of any length: the reader fills
+    /// whatever it gets back). A visitor that works on a block after the next one arrives takes
+    /// it this way rather than copying it.
+    fn records_owned(
+        &mut self,
+        recs: &mut Vec<csv::ByteRecord>,
+        len: usize,
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) -> Result<()> {
+        self.records(&recs[..len], lines, cuts)
+    }
 }
 
 /// What was learnt about the file.
@@ -296,8 +310,9 @@ fn read_as(
     std::thread::scope(|scope| -> Result<bool, Attempt> {
         scope.spawn(move || read_batches(split, speculative, path, shown, progress, tx, back_rx));
         for msg in rx {
-            let batch = msg?;
-            visitor.records(&batch.records[..batch.len], &batch.lines, &batch.cuts)?;
+            let mut batch = msg?;
+            let len = batch.len;
+            visitor.records_owned(&mut batch.records, len, &batch.lines, &batch.cuts)?;
             let _ = back_tx.send(batch);
         }
         Ok(false)
@@ -325,6 +340,11 @@ fn read_batches<R: Read>(
         batch.len = 0;
         batch.lines.clear();
         batch.cuts.clear();
+        // The visitor may have handed back a list of another length (see
+        // `Visitor::records_owned`).
+        if batch.records.len() < BATCH {
+            batch.records.resize_with(BATCH, csv::ByteRecord::new);
+        }
         let mut done = false;
         while batch.len < BATCH {
             let rec = &mut batch.records[batch.len];

@@ -1,6 +1,7 @@
 //! The order ingest gives the same classes, kept orders, rejects and tallies however the
 //! reader cuts a file into blocks: the records are prepared a block at a time on the thread
-//! pool and classified in file order one block behind ([`super::OrderFile::records`]).
+//! pool and classified in file order one block behind ([`super::OrderFile::records`]), and
+//! whether it copies each block or takes the reader's list of records.
 
 use super::*;
 use crate::cards::KeySource;
@@ -65,8 +66,20 @@ fn record(text: &str) -> csv::ByteRecord {
     rec
 }
 
+/// How the records reach the ingest.
+#[derive(Clone, Copy)]
+enum Feed {
+    /// One at a time through `record` and `rejected`.
+    OneByOne,
+    /// In blocks of this many, through `records` (copied by the ingest).
+    Blocks(usize),
+    /// In blocks of this many, through `records_owned`, in lists reused as the reader reuses
+    /// them: each block is written over whatever list the ingest handed back.
+    Owned(usize),
+}
+
 /// What an ingest of one file came to, as text to compare.
-fn outcome(block: Option<usize>, spill: bool) -> String {
+fn outcome(feed: Feed, spill: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("orders.csv");
     std::fs::write(&path, "").unwrap();
@@ -112,9 +125,8 @@ fn outcome(block: Option<usize>, spill: bool) -> String {
     let recs: Vec<csv::ByteRecord> = rows.iter().map(|(_, t)| record(t)).collect();
     let lines: Vec<u64> = (2..).take(rows.len()).collect();
     let cuts: Vec<Option<Cut>> = rows.iter().map(|(c, _)| *c).collect();
-    match block {
-        // One record at a time through `record` and `rejected`.
-        None => {
+    match feed {
+        Feed::OneByOne => {
             for ((rec, &line), cut) in recs.iter().zip(&lines).zip(&cuts) {
                 match cut {
                     None => visit.record(rec, line).unwrap(),
@@ -122,9 +134,23 @@ fn outcome(block: Option<usize>, spill: bool) -> String {
                 }
             }
         }
-        Some(n) => {
+        Feed::Blocks(n) => {
             for ((recs, lines), cuts) in recs.chunks(n).zip(lines.chunks(n)).zip(cuts.chunks(n)) {
                 visit.records(recs, lines, cuts).unwrap();
+            }
+        }
+        Feed::Owned(n) => {
+            let mut list: Vec<csv::ByteRecord> = Vec::new();
+            for ((recs, lines), cuts) in recs.chunks(n).zip(lines.chunks(n)).zip(cuts.chunks(n)) {
+                if list.len() < n {
+                    list.resize_with(n, csv::ByteRecord::new);
+                }
+                for (mine, rec) in list.iter_mut().zip(recs) {
+                    mine.clone_from(rec);
+                }
+                visit
+                    .records_owned(&mut list, recs.len(), lines, cuts)
+                    .unwrap();
             }
         }
     }
@@ -172,7 +198,7 @@ fn outcome(block: Option<usize>, spill: bool) -> String {
 
 #[test]
 fn blocks_of_any_size_give_what_one_record_at_a_time_gives() {
-    let one_by_one = outcome(None, false);
+    let one_by_one = outcome(Feed::OneByOne, false);
     // The file exercises what it is meant to: every class, the header again, a wrong width,
     // an unreadable time, a runaway quote, an excluded status, a card number in a text column,
     // later records of an order that disagree with its first.
@@ -189,7 +215,8 @@ fn blocks_of_any_size_give_what_one_record_at_a_time_gives() {
     }
     assert!(one_by_one.ends_with("\n27"), "{one_by_one}");
     for n in [1, 2, 3, 7, 13, 64] {
-        assert_eq!(outcome(Some(n), false), one_by_one, "blocks of {n}");
+        assert_eq!(outcome(Feed::Blocks(n), false), one_by_one, "blocks of {n}");
+        assert_eq!(outcome(Feed::Owned(n), false), one_by_one, "lists of {n}");
     }
 }
 
@@ -197,10 +224,11 @@ fn blocks_of_any_size_give_what_one_record_at_a_time_gives() {
 /// field of every record, and all the rest, as when they stay in memory.
 #[test]
 fn spilled_orders_come_back_as_kept() {
-    let in_memory = outcome(None, false);
+    let in_memory = outcome(Feed::OneByOne, false);
     assert!(in_memory.contains("4111********1111") || in_memory.contains("411111******1111"));
-    assert_eq!(outcome(None, true), in_memory);
-    assert_eq!(outcome(Some(7), true), in_memory);
+    assert_eq!(outcome(Feed::OneByOne, true), in_memory);
+    assert_eq!(outcome(Feed::Blocks(7), true), in_memory);
+    assert_eq!(outcome(Feed::Owned(7), true), in_memory);
 }
 
 /// An e-mail hashes the same whatever its case, width and surrounding spaces, at every length
