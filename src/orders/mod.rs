@@ -515,7 +515,7 @@ impl Ingest {
         ctx: &RowContext,
         class: Option<MethodClass>,
     ) {
-        let (Some(class), Some(i)) = (class, ctx.layout.col(Field::PaymentMethod)) else {
+        let (Some(class), Some(i)) = (class, ctx.col(Field::PaymentMethod)) else {
             return;
         };
         let trimmed = rec.get(i).unwrap_or_default().trim_ascii();
@@ -964,6 +964,7 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
                 .unwrap_or_default(),
             width: headers.len(),
             text_spans: text_spans(&layout, headers.len()),
+            cols: columns(&layout),
             layout,
         };
         self.state = Some(FileState {
@@ -1072,6 +1073,8 @@ struct RowContext<'a> {
     /// The runs of columns checked for card numbers in text: every column but the card and
     /// security code columns, as (first, last).
     text_spans: Vec<(usize, usize)>,
+    /// [`columns`] of the layout.
+    cols: [Option<usize>; Field::ALL.len()],
 }
 
 /// [`RowContext::text_spans`] of a file's layout.
@@ -1089,10 +1092,25 @@ fn text_spans(layout: &Layout, width: usize) -> Vec<(usize, usize)> {
     spans
 }
 
+/// [`Layout::col`] of every field, by the field's number: the layout's map is searched for
+/// each field of each row otherwise (a score of times per row).
+fn columns(layout: &Layout) -> [Option<usize>; Field::ALL.len()] {
+    let mut cols = [None; Field::ALL.len()];
+    for f in Field::ALL {
+        cols[f as usize] = layout.col(f);
+    }
+    cols
+}
+
 impl RowContext<'_> {
+    /// The column of a field, if the file has one.
+    fn col(&self, f: Field) -> Option<usize> {
+        self.cols[f as usize]
+    }
+
     /// A field's text (empty when the column is absent). Invalid UTF-8 is replaced, not fatal.
     fn get<'r>(&self, rec: &'r csv::ByteRecord, f: Field) -> Cow<'r, str> {
-        match self.layout.col(f).and_then(|i| rec.get(i)) {
+        match self.col(f).and_then(|i| rec.get(i)) {
             Some(b) => text::lossy(b),
             None => Cow::Borrowed(""),
         }

@@ -162,7 +162,7 @@ pub(super) fn prepare(
     let time_raw = ctx.get(rec, Field::OrderedAt);
     let parsed = memo.time(&time_raw, ctx);
     let when = when_hash(&parsed, &time_raw);
-    let method = ctx.layout.col(Field::PaymentMethod).and_then(|i| {
+    let method = ctx.col(Field::PaymentMethod).and_then(|i| {
         let trimmed = rec.get(i).unwrap_or_default().trim_ascii();
         (!trimmed.is_empty()).then(|| memo.method(trimmed, opts))
     });
@@ -172,7 +172,7 @@ pub(super) fn prepare(
     };
     let excluded = card
         && !opts.exclude_statuses.is_empty()
-        && ctx.layout.col(Field::Status).is_some_and(|i| {
+        && ctx.col(Field::Status).is_some_and(|i| {
             let raw = rec.get(i).unwrap_or_default().trim_ascii();
             memo.excluded(raw, ctx, opts)
         });
@@ -296,7 +296,7 @@ pub(super) fn draft(
     let card = card_info(&card_raw, &ctx.get(rec, Field::CardBrand), opts.key);
     let email = text::normalize_email(&clean(ctx.get(rec, Field::Email)));
     let login = text::normalize_login(&clean(ctx.get(rec, Field::LoginId)), &ctx.guest_ids);
-    let name = match layout.col(Field::Name) {
+    let name = match ctx.col(Field::Name) {
         Some(_) => clean(ctx.get(rec, Field::Name).trim()),
         None => {
             let fam = clean(ctx.get(rec, Field::FamilyName).trim());
