@@ -625,10 +625,6 @@ struct MaskingFormatter<F> {
     /// The string being collected; one buffer for every string of the value (a customer
     /// record has a score of them).
     string: String,
-    /// The same string as the inner formatter escapes it, written as it is when no card number
-    /// is found in it (almost always): escaping it again after the check took a tenth of
-    /// writing affected.jsonl.
-    escaped: Vec<u8>,
     /// Between `begin_string` and `end_string`.
     in_string: bool,
 }
@@ -638,39 +634,19 @@ impl<F> MaskingFormatter<F> {
         MaskingFormatter {
             inner,
             string: String::new(),
-            escaped: Vec::new(),
             in_string: false,
         }
     }
 
-    /// The string being collected, if inside one: what is pushed to it needs no escaping
-    /// (numbers and booleans written as map keys), so it goes to both buffers.
-    fn collecting(&mut self) -> Option<Collecting<'_>> {
-        self.in_string.then_some(Collecting {
-            string: &mut self.string,
-            escaped: &mut self.escaped,
-        })
-    }
-}
-
-/// [`MaskingFormatter`]'s two buffers while a string is collected.
-struct Collecting<'a> {
-    string: &'a mut String,
-    escaped: &'a mut Vec<u8>,
-}
-
-impl Collecting<'_> {
-    /// Appends text that JSON writes as it is.
-    fn push_str(self, text: &str) {
-        self.string.push_str(text);
-        self.escaped.extend_from_slice(text.as_bytes());
+    /// The string being collected, if inside one.
+    fn collecting(&mut self) -> Option<&mut String> {
+        self.in_string.then_some(&mut self.string)
     }
 }
 
 impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormatter<F> {
     fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
         self.string.clear();
-        self.escaped.clear();
         self.in_string = true;
         Ok(())
     }
@@ -701,21 +677,16 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
             E::Tab => '\t',
             E::AsciiControl(b) => char::from(b),
         };
-        assert!(self.in_string, "an escape inside a string");
-        self.string.push(c);
-        self.inner.write_char_escape(&mut self.escaped, escape)
+        self.collecting()
+            .expect("an escape inside a string")
+            .push(c);
+        Ok(())
     }
     fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         assert!(self.in_string, "the end of a string");
         self.in_string = false;
-        match crate::cards::detect::mask(&self.string).0 {
-            std::borrow::Cow::Borrowed(_) => {
-                self.inner.begin_string(w)?;
-                w.write_all(&self.escaped)?;
-                self.inner.end_string(w)
-            }
-            masked => serde_json::to_writer(w, masked.as_ref()).map_err(std::io::Error::from),
-        }
+        let masked = crate::cards::detect::mask(&self.string).0;
+        serde_json::to_writer(w, masked.as_ref()).map_err(std::io::Error::from)
     }
     // Numbers and booleans as map keys are written between `begin_string` and `end_string`.
     fn write_bool<W: ?Sized + Write>(&mut self, w: &mut W, v: bool) -> std::io::Result<()> {
