@@ -1092,6 +1092,16 @@ fn text_spans(layout: &Layout, width: usize) -> Vec<(usize, usize)> {
     spans
 }
 
+// `Field::ALL` lists the fields in the order of their numbers, so a field's number is its place
+// in [`columns`]'s list.
+const _: () = {
+    let mut i = 0;
+    while i < Field::ALL.len() {
+        assert!(Field::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 /// [`Layout::col`] of every field, by the field's number: the layout's map is searched for
 /// each field of each row otherwise (a score of times per row).
 fn columns(layout: &Layout) -> [Option<usize>; Field::ALL.len()] {
@@ -1105,7 +1115,11 @@ fn columns(layout: &Layout) -> [Option<usize>; Field::ALL.len()] {
 impl RowContext<'_> {
     /// The column of a field, if the file has one.
     fn col(&self, f: Field) -> Option<usize> {
-        self.cols[f as usize]
+        // A field left out of `Field::ALL` is looked up in the map.
+        match self.cols.get(f as usize) {
+            Some(&c) => c,
+            None => self.layout.col(f),
+        }
     }
 
     /// A field's text (empty when the column is absent). Invalid UTF-8 is replaced, not fatal.
