@@ -153,10 +153,11 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
                     i: u32,
                     text: &str| {
         let text_of = |j: u32| get(&orders[j as usize]).unwrap_or_default();
-        match table.find(hash(text), |&j| text_of(j) == text) {
+        let h = hash(text);
+        match table.find(h, |&j| text_of(j) == text) {
             Some(&j) => uf.union(i, j),
             None => {
-                table.insert_unique(hash(text), i, |&j| hash(text_of(j)));
+                table.insert_unique(h, i, |&j| hash(text_of(j)));
             }
         }
     };

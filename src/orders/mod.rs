@@ -616,10 +616,10 @@ impl Ingest {
     /// kept), and keeps the next ones in memory. Nothing to do when nothing was spilled.
     pub fn load_kept(&mut self) -> Result<()> {
         if let Some(s) = self.spill.take() {
+            let loaded = s.load()?;
             if self.orders.is_empty() {
-                self.orders = s.load()?;
+                self.orders = loaded;
             } else {
-                let loaded = s.load()?;
                 self.orders.extend(loaded);
             }
         }
@@ -710,6 +710,24 @@ impl Block {
         for (mine, rec) in self.recs.iter_mut().zip(recs) {
             mine.clone_from(rec);
         }
+        self.set_lines(lines, cuts);
+    }
+
+    /// Takes the first `len` of the reader's records by swapping lists with it: the reader
+    /// gets this block's old list back to fill.
+    fn take(
+        &mut self,
+        recs: &mut Vec<csv::ByteRecord>,
+        len: usize,
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) {
+        std::mem::swap(&mut self.recs, recs);
+        self.recs.truncate(len);
+        self.set_lines(lines, cuts);
+    }
+
+    fn set_lines(&mut self, lines: &[u64], cuts: &[Option<Cut>]) {
         self.lines.clear();
         self.lines.extend_from_slice(lines);
         self.cuts.clear();
@@ -1007,12 +1025,7 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
     ) -> Result<()> {
         self.prepare_and_classify(&recs[..len], lines, cuts)?;
         let st = self.state.as_mut().expect("a record after the header");
-        std::mem::swap(&mut st.pending.recs, recs);
-        st.pending.recs.truncate(len);
-        st.pending.lines.clear();
-        st.pending.lines.extend_from_slice(lines);
-        st.pending.cuts.clear();
-        st.pending.cuts.extend_from_slice(cuts);
+        st.pending.take(recs, len, lines, cuts);
         Ok(())
     }
 

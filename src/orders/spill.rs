@@ -115,6 +115,12 @@ impl Spill {
             ..
         } = self;
         let io = |e: std::io::Error| Error::io(&dir, e);
+        let broken = || {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the kept orders spilled to disk do not read back whole",
+            ))
+        };
         let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         let pieces: Vec<(u64, u64)> = starts.windows(2).map(|w| (w[0], w[1])).collect();
@@ -137,19 +143,13 @@ impl Spill {
                 .collect();
             for ((_, piece), whole) in bufs.iter_mut().zip(whole) {
                 if !whole {
-                    return Err(io(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "the kept orders spilled to disk do not read back whole",
-                    )));
+                    return Err(broken());
                 }
                 loaded.append(piece);
             }
         }
         if loaded.len() != records {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the kept orders spilled to disk do not read back whole",
-            )));
+            return Err(broken());
         }
         Ok(loaded)
     }
