@@ -31,18 +31,21 @@ pub fn card_stretches(text: &[u8], scratch: &mut RunScratch, out: &mut Vec<usize
     for w in 0..words {
         let next = run.get(w + 1).copied().unwrap_or(0);
         let mut long = starts_of_13(run[w], next);
+        // A stretch that began in an earlier word: its bits here are behind it.
+        if skip > w * 64 {
+            long &= clear_below(skip - w * 64);
+        }
         while long != 0 {
             let p = w * 64 + long.trailing_zeros() as usize;
-            long &= long - 1;
-            if p < skip {
-                continue;
-            }
             // `p` starts its stretch: the byte before it would have been seen first.
             let end = stretch_end(run, p);
             if count_bits(digit, p, end) >= MIN_DIGITS {
                 out.push(p);
             }
             skip = end;
+            // The stretch's other starts of 13 are inside it: one visit per stretch, not one
+            // per byte of it (an address and its `- -` are one on every log line).
+            long &= clear_below(end - w * 64);
         }
     }
 }
@@ -56,6 +59,16 @@ fn starts_of_13(lo: u64, hi: u64) -> u64 {
     let x = x & x >> 4; // 8
     let x = x & x >> 5; // 13
     x as u64
+}
+
+/// A mask that clears the bits below `n` (all of them from 64 on).
+#[inline]
+fn clear_below(n: usize) -> u64 {
+    if n >= 64 {
+        0
+    } else {
+        !((1u64 << n) - 1)
+    }
 }
 
 /// The first clear bit at or after `p`.
