@@ -434,6 +434,22 @@ mod tests {
         answers
     }
 
+    /// The stretches as a processor without AVX2 finds them: the maps of the byte table, a
+    /// block of 64 at a time, searched by the same code built for the baseline.
+    fn portable(text: &[u8]) -> Vec<usize> {
+        let (mut run, mut digit) = (Vec::new(), Vec::new());
+        for block in text.chunks(64) {
+            let mut b = [b'\n'; 64];
+            b[..block.len()].copy_from_slice(block);
+            let (r, d) = scalar64(&b);
+            run.push(r);
+            digit.push(d);
+        }
+        let mut out = Vec::new();
+        find_stretches(&run, &digit, &mut out);
+        out
+    }
+
     fn reference(text: &[u8]) -> Vec<bool> {
         text.split(|&b| b == b'\n').map(may_hold_card).collect()
     }
@@ -484,6 +500,9 @@ mod tests {
             1 => any::<u8>(),
         ], 0..400)) {
             prop_assert_eq!(per_line(&text), reference(&text), "{:?}", String::from_utf8_lossy(&text));
+            let mut fast = Vec::new();
+            card_stretches(&text, &mut RunScratch::default(), &mut fast);
+            prop_assert_eq!(fast, portable(&text));
         }
     }
 }
