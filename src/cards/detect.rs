@@ -210,6 +210,10 @@ pub fn mask(text: &str) -> (Cow<'_, str>, usize) {
 /// [`mask`] over bytes that may not be UTF-8: the bytes around a card number are kept as they
 /// are.
 pub fn mask_bytes(b: &[u8]) -> (Cow<'_, [u8]>, usize) {
+    // Almost every text asked: answered before any list is made (every output cell is asked).
+    if !may_hold_card(b) {
+        return (Cow::Borrowed(b), 0);
+    }
     let found = find_bytes_with(b, Narrowing::DEFAULT);
     if found.is_empty() {
         return (Cow::Borrowed(b), 0);

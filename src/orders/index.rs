@@ -129,6 +129,7 @@ impl OrderIndex {
     }
 
     /// Sets the state of `key`, adding the order when it is new.
+    #[cfg(test)]
     pub(super) fn insert(&mut self, key: u128, state: OrderState) {
         if self.update(&key, |st| *st = state).is_none() {
             self.push(key, state);
@@ -140,6 +141,13 @@ impl OrderIndex {
         if !self.contains_key(&key) {
             self.push(key, state);
         }
+    }
+
+    /// Adds an order the caller has just looked up and not found (one probe of the table
+    /// fewer than [`OrderIndex::insert`]).
+    pub(super) fn push_new(&mut self, key: u128, state: OrderState) {
+        debug_assert!(!self.contains_key(&key), "a new order");
+        self.push(key, state);
     }
 
     fn push(&mut self, key: u128, state: OrderState) {

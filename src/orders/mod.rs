@@ -401,8 +401,10 @@ impl Ingest {
             self.index.insert_new(key, state);
             return Ok(Class::NotCard);
         }
+        // One look-up of the id serves every question below (a new order's id is most rows').
+        let first = self.index.get(&key);
         // A later record of an order of this file takes that order's class.
-        if let Some(st) = self.own_order(key, file) {
+        if let Some(st) = self.own_order(key, first, file) {
             if st.email != p.email || st.when != p.when {
                 self.disagreements += 1;
             }
@@ -413,11 +415,12 @@ impl Ingest {
         // The first record of this id in this file, and another file has the id: the same
         // order when they agree (a re-export), else another order that shares the id.
         let mut collided = None;
-        if self.index.contains_key(&key) {
+        if first.is_some() {
             if let Some(class) = self.join_agreeing(key, &state) {
                 return Ok(class);
             }
-            collided = self.index.get(&key);
+            // As it was: a join that did not agree changed nothing of it.
+            collided = first;
         }
         self.count_method(rec, ctx, p.method);
         let class = self.classify_new(rec, line, file_idx, ctx, opts, report, p, reject)?;
@@ -430,9 +433,8 @@ impl Ingest {
             }
             state.class = class;
             match collided {
-                None => {
-                    self.index.insert(key, state);
-                }
+                // Not in the index (`first` is none): classifying a record adds no order.
+                None => self.index.push_new(key, state),
                 Some(first) => {
                     let order_id = prepare::order_id(rec, line, ctx);
                     self.note_collision(&order_id, &first, &state, &ctx.input.display);
@@ -445,8 +447,9 @@ impl Ingest {
     }
 
     /// The order with this id that the current file introduced or joined.
-    fn own_order(&self, key: u128, file: u32) -> Option<OrderState> {
-        let first = self.index.get(&key)?;
+    /// `first` is the index's state of `key`.
+    fn own_order(&self, key: u128, first: Option<OrderState>, file: u32) -> Option<OrderState> {
+        let first = first?;
         if first.file == file || first.joined == file {
             return Some(first);
         }
@@ -1195,9 +1198,17 @@ fn identity_hash(raw: &str) -> u32 {
     if t.is_empty() {
         return 0;
     }
+    let mut buf = [0u8; 64];
+    if t.is_ascii() && t.len() <= buf.len() {
+        // Most e-mails: lower-cased on the stack and hashed at once (the streaming state below
+        // costs more to set up than a short text takes to hash; the digest is the same).
+        for (d, s) in buf.iter_mut().zip(t.as_bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
+        return (xxhash_rust::xxh3::xxh3_64(&buf[..t.len()]) as u32).max(1);
+    }
     let mut h = Xxh3::new();
     if t.is_ascii() {
-        let mut buf = [0u8; 64];
         for chunk in t.as_bytes().chunks(64) {
             for (d, s) in buf.iter_mut().zip(chunk) {
                 *d = s.to_ascii_lowercase();
