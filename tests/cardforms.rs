@@ -92,7 +92,36 @@ fn forms() -> Vec<Form> {
         ("full-width grouped", |p| {
             map(&groups(p, "\u{3000}"), 0xFF10)
         }),
+        ("enclosed numbers", enclosed),
     ]
+}
+
+/// Digits as enclosed numbers (NFKC: `⑪` is `11`, `㉑` is `21`, `㊿` is `50`): each pair from
+/// 10 to 50 as one character, any other digit circled alone (`⓪`, `①`…). Most numbers take
+/// fewer than 13 characters, fewer than a card number's digits.
+fn enclosed(p: &str) -> String {
+    let d: Vec<u32> = p.bytes().map(|b| u32::from(b - b'0')).collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < d.len() {
+        let pair = d.get(i + 1).map(|&e| 10 * d[i] + e);
+        let c = match pair {
+            Some(n @ 10..=20) => 0x2469 + (n - 10),
+            Some(n @ 21..=35) => 0x3251 + (n - 21),
+            Some(n @ 36..=50) => 0x32B1 + (n - 36),
+            _ => {
+                out.push(match d[i] {
+                    0 => '\u{24EA}',
+                    k => char::from_u32(0x2460 + k - 1).unwrap(),
+                });
+                i += 1;
+                continue;
+            }
+        };
+        out.push(char::from_u32(c).unwrap());
+        i += 2;
+    }
+    out
 }
 
 /// Security-code header names a shop's export may use, each with its own code value: four

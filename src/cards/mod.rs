@@ -169,9 +169,9 @@ impl Pan {
     pub fn parse(raw: &str) -> Option<Pan> {
         let mut digits = String::with_capacity(19);
         for c in raw.trim().chars() {
-            match detect::char_digit(c) {
-                Some(d) => digits.push(char::from(b'0' + d)),
-                None if detect::is_separator(c) => {}
+            match detect::reading(c) {
+                // Digits of any script (`⑪` is two), separators left out.
+                Some(r) => digits.extend(r.chars().filter(char::is_ascii_digit)),
                 None => {
                     digits.zeroize();
                     return None;
@@ -617,6 +617,22 @@ mod tests {
         assert_eq!(mask_digits("378282246310005"), "37828******0005");
         assert_eq!(mask_digits("36227206271667"), "3622******1667");
         assert_eq!(mask_digits("6205500000000000004"), "620550*********0004");
+    }
+
+    /// A number in any script the detector reads is read whole from a card cell, enclosed
+    /// numbers (two digits a character) too.
+    #[test]
+    fn a_card_cell_in_other_digits_is_read() {
+        for raw in [
+            "４１１１ １１１１ １１１１ １１１１",
+            "④①⑪⑪⑪⑪⑪⑪⑪",
+            "٤١١١-١١١١-١١١١-١١١١",
+        ] {
+            let p = Pan::parse(raw).unwrap_or_else(|| panic!("{raw}"));
+            assert_eq!(p.to_string(), "411111******1111", "{raw}");
+            assert!(p.luhn_ok());
+        }
+        assert_eq!(detect::ascii_digits("④①⑪⑪ ⑪⑪⑪⑪⑪-x"), "411111 1111111111-x");
     }
 
     #[test]

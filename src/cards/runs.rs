@@ -266,8 +266,14 @@ mod simd {
             .or(in_range(x.or(V::splat(0x20)), b'a', b'f'))
             // Every byte from 0x80 is a run byte: its top bit is what the mask reads.
             .or(x);
-        // From 0xC0 it also starts a digit.
-        let start = digits.or(pct).or(backslash).or(in_range(x, 0xC0, 0xFF));
+        // From 0xC0 it also starts a digit, and so do the second bytes of the characters that
+        // read as two digits (see `detect::digit_start_byte`).
+        let start = digits
+            .or(pct)
+            .or(backslash)
+            .or(in_range(x, 0xC0, 0xFF))
+            .or(in_range(x, 0x89, 0x8A))
+            .or(in_range(x, 0x91, 0x92));
         (run.mask(), start.mask())
     }
 
@@ -297,7 +303,8 @@ mod simd {
 /// high halves × a set of low halves): the tables give, for each half, the sets it belongs to,
 /// and a byte is in a set when both halves are. A run byte is in one of the eight sets; a
 /// digit-start byte in one of [`DIGIT_SETS`](avx2::DIGIT_SETS). Bytes from 0x80 are in none
-/// (their high half indexes an empty entry) and are read off their top bits instead.
+/// (their high half indexes an empty entry) and are read off their top bits instead; the four
+/// below 0xC0 that start a digit have two tables of their own.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::RunScratch;
@@ -313,6 +320,10 @@ mod avx2 {
     ];
     /// The sets of digit-start ASCII bytes: `%`, the digits, `\`.
     pub(super) const DIGIT_SETS: u8 = 0x04 | 0x08 | 0x40;
+    /// The two sets of the non-ASCII bytes that start a digit below 0xC0 (see
+    /// `detect::digit_start_byte`): bit 0 0x89 and 0x8A, bit 1 0x91 and 0x92.
+    const HIGH_TWO: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0, 0];
+    const LOW_TWO: [u8; 16] = [0, 0x02, 0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x01, 0, 0, 0, 0, 0];
 
     /// [`super::card_stretches`] with AVX2, POPCNT and BMI1.
     ///
@@ -399,9 +410,19 @@ mod avx2 {
                 _mm256_and_si256(_mm256_shuffle_epi8(low, lo), _mm256_shuffle_epi8(high, hi));
             let zero = _mm256_setzero_si256();
             let in_none = _mm256_movemask_epi8(_mm256_cmpeq_epi8(sets, zero)) as u32;
-            let digit_sets = _mm256_and_si256(sets, _mm256_set1_epi8(DIGIT_SETS as i8));
+            let high_two = _mm256_broadcastsi128_si256(_mm_loadu_si128(HIGH_TWO.as_ptr().cast()));
+            let low_two = _mm256_broadcastsi128_si256(_mm_loadu_si128(LOW_TWO.as_ptr().cast()));
+            let two = _mm256_and_si256(
+                _mm256_shuffle_epi8(low_two, lo),
+                _mm256_shuffle_epi8(high_two, hi),
+            );
+            let digit_sets = _mm256_or_si256(
+                _mm256_and_si256(sets, _mm256_set1_epi8(DIGIT_SETS as i8)),
+                two,
+            );
             let no_digit = _mm256_movemask_epi8(_mm256_cmpeq_epi8(digit_sets, zero)) as u32;
-            // From 0x80 a run byte (its top bit); from 0xC0 also a digit start.
+            // From 0x80 a run byte (its top bit); from 0xC0 also a digit start (and the four of
+            // `two`).
             let top = _mm256_movemask_epi8(x) as u32;
             let c0 = _mm256_set1_epi8(0xC0u8 as i8);
             let from_c0 = _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(x, c0), x)) as u32;
@@ -477,6 +498,10 @@ mod tests {
         let got = per_line(text);
         assert_eq!(got, reference(text));
         assert_eq!(got, [true, false, false, true, true, false, true]);
+        // Nine characters that read as sixteen digits (`④①⑪⑪⑪⑪⑪⑪⑪`).
+        let enclosed = "GET /?c=④①⑪⑪⑪⑪⑪⑪⑪ HTTP/1.1\nGET /?c=④①㉑㉑㉑㉑㉑㉑㉑\n".as_bytes();
+        assert_eq!(per_line(enclosed), [true, true, false]);
+        assert_eq!(per_line(enclosed), reference(enclosed));
     }
 
     #[test]
@@ -497,6 +522,9 @@ mod tests {
         fn same_as_may_hold_card(text in proptest::collection::vec(prop_oneof![
             8 => proptest::sample::select(b"0123456789".to_vec()),
             3 => proptest::sample::select(b" .-/%\\x+,_\tafAFgz:\"[]\n\r".to_vec()),
+            // The bytes of characters read as two digits (`⑪` e2 91 aa, `⒑` e2 92 91, `㉑`
+            // e3 89 91, `㊿` e3 8a bf).
+            2 => proptest::sample::select(vec![0xe2, 0xe3, 0x89, 0x8a, 0x91, 0x92, 0xaa, 0xbf]),
             1 => any::<u8>(),
         ], 0..400)) {
             prop_assert_eq!(per_line(&text), reference(&text), "{:?}", String::from_utf8_lossy(&text));

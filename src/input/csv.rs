@@ -804,19 +804,24 @@ pub fn redacted_record(
     String::from_utf8(out).expect("fields are UTF-8 text")
 }
 
-/// Every free-standing number of 3 or 4 digits (in any script's digits) as `***`.
+/// Every free-standing number of 3 or 4 digits (in any script's digits, `⑫③` too) as `***`.
 fn star_short_numbers(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
-    let is_digit = |c: char| crate::cards::detect::char_digit(c).is_some();
+    // How many digits a character reads as (`⑫` two), 0 for any other character.
+    let digits = |c: char| match crate::cards::detect::reading(c) {
+        Some(r) if r.bytes().all(|b| b.is_ascii_digit()) => r.len(),
+        _ => 0,
+    };
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < chars.len() {
-        if is_digit(chars[i]) {
-            let mut j = i;
-            while j < chars.len() && is_digit(chars[j]) {
+        if digits(chars[i]) > 0 {
+            let (mut j, mut n) = (i, 0);
+            while j < chars.len() && digits(chars[j]) > 0 {
+                n += digits(chars[j]);
                 j += 1;
             }
-            if (3..=4).contains(&(j - i)) {
+            if (3..=4).contains(&n) {
                 out.push_str("***");
             } else {
                 out.extend(&chars[i..j]);
@@ -878,6 +883,14 @@ mod tests {
             .collect();
         assert!(all.windows(2).all(|w| w[0] == w[1]), "{all:?}");
         all[0].iter().map(|(l, _)| l.clone()).collect()
+    }
+
+    #[test]
+    fn short_numbers_in_any_digits_are_starred() {
+        assert_eq!(
+            star_short_numbers("code 123, ４５６ or ⑫③, not 12 nor 12345 nor ⑫⑫⑫"),
+            "code ***, *** or ***, not 12 nor 12345 nor ⑫⑫⑫"
+        );
     }
 
     #[test]
