@@ -6,7 +6,8 @@ A character is listed when its view is made only of digits and separators: full-
 mathematical digits, Arabic-Indic, Devanagari and every other script's decimal digits, circled and
 parenthesised-free digit forms (`①` reads `1`, `⒈` reads `1.`), and the separators a card number
 may be split by (every space, every dash, `ー`, `·`, `・`, invisible format characters such as the
-zero-width space and the soft hyphen, full-width `．／＿＋，`). Everything else is not listed and
+zero-width space and the soft hyphen, combining marks such as the keycap and the variation
+selectors, full-width `．／＿＋，`). Everything else is not listed and
 ends a run of digits.
 
 Run it again when Python's Unicode database is newer: `python3 scripts/gen-card-chars.py`."""
@@ -29,7 +30,9 @@ def view(c):
                 continue
             except (TypeError, ValueError):
                 return None
-        if ch in ASCII_SEP or ch in EXTRA_SEP or unicodedata.category(ch) in ("Zs", "Pd", "Cf"):
+        # Combining marks (Mn, Me) too: a digit with a mark on it (`4\u20e3`, the keycap `4️⃣`)
+        # is still read as the digit, so the mark joins the digits of a run.
+        if ch in ASCII_SEP or ch in EXTRA_SEP or unicodedata.category(ch) in ("Zs", "Pd", "Cf", "Mn", "Me"):
             out.append(" ")
             continue
         return None

@@ -93,6 +93,9 @@ fn forms() -> Vec<Form> {
             map(&groups(p, "\u{3000}"), 0xFF10)
         }),
         ("enclosed numbers", enclosed),
+        ("%5Cx escapes", |p| {
+            p.bytes().map(|d| format!("%5Cx{:02x}", d)).collect()
+        }),
     ]
 }
 
