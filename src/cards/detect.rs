@@ -358,7 +358,8 @@ fn char_view(c: char) -> View {
     let cp = c as u32;
     if (0x3400..=0x9FFF).contains(&cp)
         || (0xAC00..=0xD7A3).contains(&cp)
-        || (0x3040..=0x30FA).contains(&cp)
+        || (0x3040..=0x3098).contains(&cp)
+        || (0x30A1..=0x30FA).contains(&cp)
     {
         return View::Other;
     }
@@ -776,6 +777,18 @@ mod tests {
         }
         // A mark on a digit of a number that is no card number changes nothing.
         assert_eq!(m("v1\u{301}.2"), "v1\u{301}.2");
+    }
+
+    /// The look-up's shortcut for ideographs, kana and Hangul skips no character of the table
+    /// (the kana voicing marks and `゠` are separators).
+    #[test]
+    fn every_character_of_the_table_is_read_as_listed() {
+        for &(cp, view) in super::super::chars::CHARS {
+            let c = char::from_u32(cp).expect("a character");
+            assert_eq!(reading(c), Some(view), "U+{cp:04X}");
+        }
+        assert_eq!(reading('あ'), None);
+        assert_eq!(reading('ア'), None);
     }
 
     /// The pre-check needs 13 bytes that can start a digit in a stretch: no character may read
