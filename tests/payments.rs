@@ -832,3 +832,85 @@ fn no_output_holds_a_card_number_or_a_raw_gateway_fingerprint() {
     assert!(scanned >= 7, "payments.csv and payments_unmatched.csv too");
     assert!(Path::new(&run.out.join("payments_unmatched.csv")).exists());
 }
+
+/// A gateway export that writes its card columns in full-width digits (`４２４２`, a month
+/// `１２`), or a whole card number where the last 4 go: the last 4 and the expiry are read as
+/// ASCII digits, and the whole number is counted as masked, never written.
+#[test]
+fn a_gateway_export_in_full_width_digits_gives_its_last4_and_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "id,Created (UTC),Amount,Currency,Status,Customer Email,Card Last4,Card Brand,Card Exp Month,Card Exp Year,Description";
+    let full_width = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(0xFF10 + (c as u32 - 0x30)).unwrap(),
+                c => c,
+            })
+            .collect()
+    };
+    // 3530111333300000: a published JCB test number (fixtures/test-pans.txt).
+    let rows = [
+        format!(
+            "ch_a,2021-06-01 01:00,1000,jpy,Paid,a@example.jp,{},Visa,{},{},Order #A-1",
+            full_width("4242"),
+            full_width("12"),
+            full_width("2027")
+        ),
+        format!(
+            "ch_b,2021-06-02 01:00,1000,jpy,Failed,b@example.jp,{},JCB,{},{},Order #B-1",
+            full_width("3530111333300000"),
+            full_width("7"),
+            full_width("28")
+        ),
+    ];
+    std::fs::write(
+        dir.path().join("stripe.csv"),
+        format!("{header}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "Order ID,Ordered At,Email,Payment Method,Amount\nA-1,2021-06-01T10:00:00+09:00,a@example.jp,Credit Card,1000\n",
+    )
+    .unwrap();
+    let out = skimtrace()
+        .current_dir(dir.path())
+        .env(
+            "SKIMTRACE_FINGERPRINT_KEY",
+            "test-key-0123456789abcdef0123456789",
+        )
+        .args(["affected", "-q", "--orders", "orders.csv"])
+        .args(["--payments", "stripe.csv", "--payments-preset", "stripe"])
+        .args(["--tz", "Asia/Tokyo", "--window", "2020-04-27..2021-12-22"])
+        .args(["--out", "out"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last4: BTreeSet<(String, String)> = read_csv_maps(&dir.path().join("out/payments.csv"))
+        .into_iter()
+        .chain(read_csv_maps(
+            &dir.path().join("out/payments_unmatched.csv"),
+        ))
+        .filter_map(|r| Some((r.get("charge_id")?.clone(), r.get("card_last4")?.clone())))
+        .collect();
+    assert!(last4.contains(&("ch_a".into(), "4242".into())), "{last4:?}");
+    assert!(last4.contains(&("ch_b".into(), "0000".into())), "{last4:?}");
+    let people = read_jsonl(&dir.path().join("out/affected.jsonl"));
+    let cards: Vec<&Value> = people
+        .iter()
+        .flat_map(|p| p["cards"].as_array().unwrap())
+        .collect();
+    assert!(
+        cards
+            .iter()
+            .any(|k| k["last4"] == "4242" && k["expiry"] == "12/2027"),
+        "{cards:?}"
+    );
+    let summary = read_json(&dir.path().join("out/summary.json"));
+    let text = summary.to_string();
+    assert!(!text.contains("3530111333300000"), "{text}");
+}

@@ -573,7 +573,12 @@ impl PaymentFile<'_> {
         }
         // Keep the last 4 as text (leading zeros matter); a column holding a whole number
         // (some gateways write the masked or even the full PAN) gives its last 4 digits.
-        let digits: String = last4_raw.chars().filter(char::is_ascii_digit).collect();
+        // Digits of any script (`４２４２`), as a card cell's are read.
+        let ascii = crate::cards::detect::ascii_digits;
+        let digits: String = ascii(&last4_raw)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
         if digits.len() >= 13 && crate::cards::luhn_valid(digits.as_bytes()) {
             let column = self
                 .layout
@@ -606,15 +611,11 @@ impl PaymentFile<'_> {
         } else {
             format!("************{last4}")
         };
-        let month: String = self
-            .get(rec, PField::ExpiryMonth)
-            .trim()
+        let month: String = ascii(self.get(rec, PField::ExpiryMonth).trim())
             .chars()
             .filter(char::is_ascii_digit)
             .collect();
-        let year: String = self
-            .get(rec, PField::ExpiryYear)
-            .trim()
+        let year: String = ascii(self.get(rec, PField::ExpiryYear).trim())
             .chars()
             .filter(char::is_ascii_digit)
             .collect();
