@@ -273,9 +273,11 @@ impl CardInput {
         if let Some(p) = Pan::parse(t) {
             return Some(CardInput::Full(p));
         }
-        // A masked form: digits, mask characters and separators only, ending in 4 digits.
+        // A masked form: digits (of any script: `＊＊＊＊４２４２`), mask characters and
+        // separators only, ending in 4 digits.
+        let mut ascii = detect::ascii_digits(t);
         let mut compact = String::with_capacity(t.len());
-        for c in t.chars() {
+        for c in ascii.chars() {
             match c {
                 '0'..='9' => compact.push(c),
                 '*' | 'x' | 'X' | '•' | '#' | '＊' => compact.push('*'),
@@ -283,10 +285,12 @@ impl CardInput {
                 _ => {
                     // It may hold a whole card number with one stray character: wipe it.
                     compact.zeroize();
+                    ascii.zeroize();
                     return Some(CardInput::Unreadable);
                 }
             }
         }
+        ascii.zeroize();
         let n = compact.len();
         let last4_ok = n >= 4 && compact[n - 4..].bytes().all(|b| b.is_ascii_digit());
         if !last4_ok || !compact.contains('*') {
@@ -650,6 +654,8 @@ mod tests {
             "************1111",
             "XXXX-XXXX-XXXX-1111",
             "**** 1111",
+            "＊＊＊＊ ＊＊＊＊ ＊＊＊＊ １１１１",
+            "XXXX－XXXX－XXXX－１１１１",
         ] {
             match CardInput::parse(raw) {
                 Some(CardInput::Masked { last4, .. }) => assert_eq!(last4, "1111", "{raw}"),
