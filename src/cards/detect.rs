@@ -284,13 +284,8 @@ fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
     let (x, len) = one_escape(b, i)?;
     let rest = i + len;
     let nested = match x {
-        b'%' => (|| Some((hex(*b.get(rest)?)? << 4 | hex(*b.get(rest + 1)?)?, len + 2)))(),
-        b'\\' if b.get(rest) == Some(&b'x') => (|| {
-            Some((
-                hex(*b.get(rest + 1)?)? << 4 | hex(*b.get(rest + 2)?)?,
-                len + 3,
-            ))
-        })(),
+        b'%' => hex_pair(b, rest).map(|v| (v, len + 2)),
+        b'\\' if b.get(rest) == Some(&b'x') => hex_pair(b, rest + 1).map(|v| (v, len + 3)),
         _ => None,
     };
     Some(nested.unwrap_or((x, len)))
@@ -299,16 +294,15 @@ fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
 /// The byte one escape at `i` stands for, and its length.
 fn one_escape(b: &[u8], i: usize) -> Option<(u8, usize)> {
     match b[i] {
-        b'%' => {
-            let (h, l) = (hex(*b.get(i + 1)?)?, hex(*b.get(i + 2)?)?);
-            Some((h << 4 | l, 3))
-        }
-        b'\\' if b.get(i + 1) == Some(&b'x') => {
-            let (h, l) = (hex(*b.get(i + 2)?)?, hex(*b.get(i + 3)?)?);
-            Some((h << 4 | l, 4))
-        }
+        b'%' => Some((hex_pair(b, i + 1)?, 3)),
+        b'\\' if b.get(i + 1) == Some(&b'x') => Some((hex_pair(b, i + 2)?, 4)),
         _ => None,
     }
+}
+
+/// The byte of the two hex digits at `at`.
+fn hex_pair(b: &[u8], at: usize) -> Option<u8> {
+    Some(hex(*b.get(at)?)? << 4 | hex(*b.get(at + 1)?)?)
 }
 
 /// How an ASCII byte reads.

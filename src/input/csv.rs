@@ -817,8 +817,8 @@ fn star_short_numbers(s: &str) -> String {
     while i < chars.len() {
         if digits(chars[i]) > 0 {
             let (mut j, mut n) = (i, 0);
-            while j < chars.len() && digits(chars[j]) > 0 {
-                n += digits(chars[j]);
+            while let Some(k) = chars.get(j).map(|&c| digits(c)).filter(|&k| k > 0) {
+                n += k;
                 j += 1;
             }
             if (3..=4).contains(&n) {

@@ -572,13 +572,15 @@ impl PaymentFile<'_> {
             return None;
         }
         // Keep the last 4 as text (leading zeros matter); a column holding a whole number
-        // (some gateways write the masked or even the full PAN) gives its last 4 digits.
-        // Digits of any script (`４２４２`), as a card cell's are read.
-        let ascii = crate::cards::detect::ascii_digits;
-        let digits: String = ascii(&last4_raw)
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
+        // (some gateways write the masked or even the full PAN) gives its last 4 digits. A
+        // cell's digits are read in any script (`４２４２`), as a card cell's are.
+        let digits_of = |s: &str| -> String {
+            crate::cards::detect::ascii_digits(s)
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect()
+        };
+        let digits = digits_of(&last4_raw);
         if digits.len() >= 13 && crate::cards::luhn_valid(digits.as_bytes()) {
             let column = self
                 .layout
@@ -611,14 +613,8 @@ impl PaymentFile<'_> {
         } else {
             format!("************{last4}")
         };
-        let month: String = ascii(self.get(rec, PField::ExpiryMonth).trim())
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
-        let year: String = ascii(self.get(rec, PField::ExpiryYear).trim())
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
+        let month = digits_of(&self.get(rec, PField::ExpiryMonth));
+        let year = digits_of(&self.get(rec, PField::ExpiryYear));
         let expiry = match (month.parse::<u8>(), year.len()) {
             (Ok(m @ 1..=12), 4) => Some(format!("{m:02}/{year}").into_boxed_str()),
             (Ok(m @ 1..=12), 2) => Some(format!("{m:02}/20{year}").into_boxed_str()),
