@@ -3,7 +3,7 @@
 //! such inputs added, then `shared/tools/pan-scan` over the case folder, stdout and stderr finds
 //! nothing, and no security code is in any file.
 
-use crate::util::{copy_case, luhn, read_json, root, skimtrace};
+use crate::util::{copy_case, digits_in_script, luhn, read_json, root, skimtrace};
 use std::path::{Path, PathBuf};
 
 /// Synthetic card numbers (not the published test numbers that `fixtures/test-pans.txt` allows,
@@ -57,24 +57,15 @@ fn forms() -> Vec<Form> {
             .collect::<Vec<_>>()
             .join(sep)
     }
-    /// Digits as another script's; anything else as it is.
-    fn map(p: &str, zero: u32) -> String {
-        p.chars()
-            .map(|c| match c {
-                '0'..='9' => char::from_u32(zero + (c as u32 - 0x30)).unwrap(),
-                c => c,
-            })
-            .collect()
-    }
     vec![
         ("dots", |p| groups(p, ".")),
         ("two spaces", |p| {
             let g = groups(p, " ");
             g.replacen(' ', "  ", 2)
         }),
-        ("full-width", |p| map(p, 0xFF10)),
-        ("Arabic-Indic", |p| map(p, 0x0660)),
-        ("Devanagari", |p| map(p, 0x0966)),
+        ("full-width", |p| digits_in_script(p, 0xFF10)),
+        ("Arabic-Indic", |p| digits_in_script(p, 0x0660)),
+        ("Devanagari", |p| digits_in_script(p, 0x0966)),
         ("en dash", |p| groups(p, "\u{2013}")),
         ("ー", |p| groups(p, "ー")),
         ("zero-width space", |p| groups(p, "\u{200b}")),
@@ -90,7 +81,7 @@ fn forms() -> Vec<Form> {
         ("plain", |p| p.to_string()),
         ("spaces", |p| groups(p, " ")),
         ("full-width grouped", |p| {
-            map(&groups(p, "\u{3000}"), 0xFF10)
+            digits_in_script(&groups(p, "\u{3000}"), 0xFF10)
         }),
         ("enclosed numbers", enclosed),
         ("%5Cx escapes", |p| {

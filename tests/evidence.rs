@@ -799,11 +799,7 @@ fn written_forms(pan: &str) -> Vec<(String, bool)> {
             .collect::<Vec<_>>()
             .join(sep)
     };
-    let map = |zero: u32| -> String {
-        pan.chars()
-            .map(|c| char::from_u32(zero + c.to_digit(10).unwrap()).unwrap())
-            .collect()
-    };
+    let map = |zero: u32| crate::util::digits_in_script(pan, zero);
     vec![
         (groups("."), true),
         (groups("  "), false),

@@ -20,6 +20,17 @@ pub fn skimtrace() -> Command {
     c
 }
 
+/// `text` with its ASCII digits written as another script's, whose zero is `zero` (`0xFF10`
+/// full-width, `0x0660` Arabic-Indic); anything else as it is.
+pub fn digits_in_script(text: &str, zero: u32) -> String {
+    text.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(zero + (c as u32 - 0x30)).unwrap(),
+            c => c,
+        })
+        .collect()
+}
+
 /// Reads a CSV output back as rows of strings (header included).
 pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
     let mut r = csv::ReaderBuilder::new()
