@@ -10,6 +10,11 @@ zero-width space and the soft hyphen, combining marks such as the keycap and the
 selectors, full-width `．／＿＋，`). Everything else is not listed and
 ends a run of digits.
 
+It also lists the characters that read as part of an escape (`%XX`, `\\xHH`) and nothing else:
+`％` and `﹪` read `%`, `＼` and `﹨` read `\\`, full-width, circled and mathematical letters read
+`x` or a hex digit (`ａ` is `a`, `Ⓕ` is `F`, `㏄` is `cc`). A reader that normalises the text
+before decoding its escapes (pan-scan does) reads `％３４` as `4`.
+
 Run it again when Python's Unicode database is newer: `python3 scripts/gen-card-chars.py`."""
 import sys
 import unicodedata
@@ -39,6 +44,24 @@ def view(c):
     return "".join(out) if out else None
 
 
+ESCAPE = set("%\\x0123456789abcdefABCDEF")
+
+
+def escape_view(c):
+    """The view of a character that reads only as escape characters, digits excepted (those are
+    in CHARS): `%`, `\\`, `x`, hex letters."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", c):
+        if ch.isdigit() and not ("0" <= ch <= "9"):
+            try:
+                ch = str(unicodedata.digit(ch))
+            except (TypeError, ValueError):
+                return None
+        out.append(ch)
+    v = "".join(out)
+    return v if v and all(ch in ESCAPE for ch in v) and not v.isdigit() else None
+
+
 def main():
     rows = []
     for cp in range(0x80, 0x110000):
@@ -61,8 +84,19 @@ def main():
     for cp, v in rows:
         out.append(f"    (0x{cp:04X}, {v!r}),".replace("'", '"'))
     out.append("];")
+    escapes = [(cp, escape_view(chr(cp))) for cp in range(0x80, 0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    escapes = [(cp, v) for cp, v in escapes if v is not None]
+    out += [
+        "",
+        "/// Every non-ASCII character whose NFKC form is made only of `%`, `\\\\`, `x` and hex digits, and",
+        "/// is not all digits (those are in [`CHARS`]), with that form: how it reads in an escape.",
+        "pub(super) static ESCAPE_CHARS: &[(u32, &str)] = &[",
+    ]
+    for cp, v in escapes:
+        out.append("    (0x%04X, \"%s\")," % (cp, v.replace("\\", "\\\\")))
+    out.append("];")
     open(sys.argv[1] if len(sys.argv) > 1 else "src/cards/chars.rs", "w").write("\n".join(out) + "\n")
-    print(f"{len(rows)} characters", file=sys.stderr)
+    print(f"{len(rows)} characters, {len(escapes)} escape characters", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -84,10 +84,80 @@ fn forms() -> Vec<Form> {
             digits_in_script(&groups(p, "\u{3000}"), 0xFF10)
         }),
         ("enclosed numbers", enclosed),
+        ("full-width %XX", |p| {
+            p.bytes()
+                .map(|d| format!("％{}", digits_in_script(&format!("{d:02X}"), 0xFF10)))
+                .collect()
+        }),
+        ("full-width \\xHH", |p| {
+            p.bytes()
+                .map(|d| format!("＼ｘ{}", digits_in_script(&format!("{d:02x}"), 0xFF10)))
+                .collect()
+        }),
+        ("escapes in mixed forms", mixed_escapes),
+        ("%-escaped full-width digits", |p| {
+            p.chars()
+                .flat_map(|d| digits_in_script(&d.to_string(), 0xFF10).into_bytes())
+                .map(|b| format!("%{b:02X}"))
+                .collect()
+        }),
+        ("superscripts", |p| {
+            p.chars()
+                .map(|c| match c {
+                    '1' => '\u{b9}',
+                    '2' => '\u{b2}',
+                    '3' => '\u{b3}',
+                    c => char::from_u32(0x2070 + (c as u32 - 0x30)).unwrap(),
+                })
+                .collect()
+        }),
+        ("subscripts", |p| digits_in_script(p, 0x2080)),
+        ("mathematical bold", |p| digits_in_script(p, 0x1D7CE)),
+        ("mathematical monospace", |p| digits_in_script(p, 0x1D7F6)),
+        ("digit full stops", |p| {
+            p.chars()
+                .map(|c| match c {
+                    '0' => '\u{1F100}',
+                    c => char::from_u32(0x2488 + (c as u32 - 0x31)).unwrap(),
+                })
+                .collect()
+        }),
+        ("plus", |p| groups(p, "+")),
+        ("middle dot", |p| groups(p, "\u{b7}")),
+        ("slash", |p| groups(p, "/")),
+        ("underscore", |p| groups(p, "_")),
+        ("space dash space", |p| groups(p, " - ")),
+        ("word joiner", |p| groups(p, "\u{2060}")),
+        ("BOM", |p| groups(p, "\u{feff}")),
+        ("%E3%80%80", |p| groups(p, "%E3%80%80")),
+        ("%xx lower-case", |p| {
+            p.bytes().map(|d| format!("%{d:02x}")).collect()
+        }),
+        ("%5cx lower-case", |p| {
+            p.bytes().map(|d| format!("%5cx{d:02x}")).collect()
+        }),
         ("%5Cx escapes", |p| {
             p.bytes().map(|d| format!("%5Cx{:02x}", d)).collect()
         }),
     ]
+}
+
+/// Each digit escaped in another mix of forms of `%`, `\\`, `x` and hex digits: ASCII `%` with
+/// full-width digits, `％` with ASCII ones, Arabic-Indic digits, the small `﹪` and `﹨`.
+fn mixed_escapes(p: &str) -> String {
+    p.bytes()
+        .enumerate()
+        .map(|(k, d)| {
+            let hex = format!("{d:02x}");
+            match k % 5 {
+                0 => format!("%{}", digits_in_script(&hex, 0xFF10)),
+                1 => format!("％{hex}"),
+                2 => format!("%{}", digits_in_script(&hex, 0x0660)),
+                3 => format!("\u{FE6A}{hex}"),
+                _ => format!("\u{FE68}x{hex}"),
+            }
+        })
+        .collect()
 }
 
 /// Digits as enclosed numbers (NFKC: `⑪` is `11`, `㉑` is `21`, `㊿` is `50`): each pair from
@@ -518,4 +588,29 @@ fn a_short_fingerprint_key_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every form of the list is a card number to pan-scan (one file per form): a form pan-scan
+/// cannot read would make the whole-run test above pass whatever the tool writes.
+#[test]
+fn every_written_form_is_a_card_number_to_pan_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let pans = pans();
+    let forms = forms();
+    let paths: Vec<PathBuf> = forms
+        .iter()
+        .enumerate()
+        .map(|(k, (_, form))| {
+            let p = dir.path().join(format!("form-{k:02}.txt"));
+            write(&p, &format!("card {} here\n", form(&pans[k % pans.len()])));
+            p
+        })
+        .collect();
+    let found = pan_scan(&paths);
+    for (k, (name, _)) in forms.iter().enumerate() {
+        assert!(
+            found.contains(&format!("form-{k:02}.txt:")),
+            "pan-scan does not read the form {name:?}: {found}"
+        );
+    }
 }
