@@ -353,6 +353,41 @@ fn access_log(pans: &[String]) -> String {
     out
 }
 
+/// Access-log lines with bytes that are not UTF-8 between and for the digits, as a Latin-1 log
+/// has them: a no-break space (0xA0), a soft hyphen (0xAD) or a middle dot (0xB7) between digit
+/// groups, `¹` (0xB9) for the digit 1. The evidence outputs write such a byte as `\xHH`, which
+/// a reader (and pan-scan) reads as the character U+00HH.
+fn latin1_log(pans: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, sep) in [0xA0u8, 0xAD, 0xB7].into_iter().enumerate() {
+        let mut w = Vec::new();
+        for (g, chunk) in pans[k + 6].as_bytes().chunks(4).enumerate() {
+            if g > 0 {
+                w.push(sep);
+            }
+            w.extend_from_slice(chunk);
+        }
+        out.extend_from_slice(
+            format!("192.0.2.{k} - - [20/Dec/2021:10:0{k}:00 +0900] \"GET /.env?cc=").as_bytes(),
+        );
+        out.extend_from_slice(&w);
+        out.extend_from_slice(b" HTTP/1.1\" 200 512 \"-\" \"sqlmap/1.0 ");
+        out.extend_from_slice(&w);
+        out.extend_from_slice(b"\"\n");
+    }
+    let ones: Vec<u8> = pans
+        .iter()
+        .find(|p| p.matches('1').count() >= 3)
+        .unwrap()
+        .bytes()
+        .map(|d| if d == b'1' { 0xB9 } else { d })
+        .collect();
+    out.extend_from_slice(b"192.0.2.9 - - [20/Dec/2021:10:09:00 +0900] \"GET /.env?cc=");
+    out.extend_from_slice(&ones);
+    out.extend_from_slice(b" HTTP/1.1\" 200 512 \"-\" \"sqlmap/1.0\"\n");
+    out
+}
+
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
@@ -400,10 +435,12 @@ fn no_card_number_in_any_written_form_and_no_security_code_leaves_a_run() {
     write(&case.join("orders/planted.csv"), &orders_csv(&pans));
     write(&case.join("payments/stripe.csv"), &stripe_csv(&pans));
     write(&case.join("logs/access.log.9"), &access_log(&pans));
+    std::fs::write(case.join("logs/access.log.8"), latin1_log(&pans)).unwrap();
     let planted = pan_scan(&[
         case.join("orders/planted.csv"),
         case.join("payments/stripe.csv"),
         case.join("logs/access.log.9"),
+        case.join("logs/access.log.8"),
     ]);
     assert!(
         planted.lines().count() > pans.len(),

@@ -6,8 +6,9 @@
 //! as its ASCII digit (Arabic-Indic, Devanagari, … see `chars.rs`), and `%XX` and `\xHH`
 //! escapes decoded (`%34%31` is `41`, `%E2%80%8B` a zero-width space), twice where an escaped
 //! `%` or `\` starts another escape (`%2534`, `%5Cx34`), each character of an escape read in the
-//! same view (`％３４`, `%٣٤` and `＼ｘ３４` are `4`, `chars.rs`'s `ESCAPE_CHARS`). Bytes that
-//! are not UTF-8 end a run.
+//! same view (`％３４`, `%٣٤` and `＼ｘ３４` are `4`, `chars.rs`'s `ESCAPE_CHARS`); a `\xHH` of a
+//! byte that starts no UTF-8 character is the character U+00HH (`\xa0` a no-break space, `\xb9`
+//! `¹`). Bytes that are not UTF-8 end a run.
 //!
 //! **What a card number is** (`decisions.md`): a run of 13–19 digits that passes Luhn. A run is
 //! made of digits, consecutive digits separated by at most [`MAX_SEPARATORS`] separator
@@ -277,21 +278,23 @@ fn hex(c: u8) -> Option<u8> {
     }
 }
 
-/// The byte an escape at `i` stands for (`%XX` or `\xHH`) and the escape's length.
+/// The byte an escape at `i` stands for (`%XX` or `\xHH`), the escape's length, and whether it
+/// is a `\xHH` escape (which also reads as the character U+00HH, see [`escaped_unit`]).
 ///
 /// An escape of `%` or `\` that starts another escape with the characters after it is read
 /// through: `%2534` (a URL escaped twice, as proxies do) and `%5Cx34` (a `\x34` sent
 /// URL-escaped) are `4`, as a reader decoding the text twice would see them. Each character of
 /// an escape is read in the normalised view, as a reader that normalises before decoding does:
 /// `％３４`, `%٣٤` and `＼ｘ３４` are `4` too.
-fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
+fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize, bool)> {
     let (intro, at) = escape_chars(b, i, 1)?;
     let (x, end) = escape_body(b, intro[0], at)?;
-    let (x, end) = match x {
-        b'%' | b'\\' => escape_body(b, x, end).unwrap_or((x, end)),
-        _ => (x, end),
+    let nested = match x {
+        b'%' | b'\\' => escape_body(b, x, end).map(|(y, e)| (y, e, x)),
+        _ => None,
     };
-    Some((x, end - i))
+    let (x, end, last) = nested.unwrap_or((x, end, intro[0]));
+    Some((x, end - i, last == b'\\'))
 }
 
 /// The byte of an escape whose introducer (`%` or `\`) ends at `at`: two hex digits after `%`,
@@ -454,32 +457,41 @@ fn unit_at(b: &[u8], i: usize) -> (usize, View) {
 }
 
 /// The unit an escape at `b[i]` writes, when there is one: a byte, or a multi-byte character
-/// written as escapes (`%EF%BC%94`, `\xef\xbc\x94`).
+/// written as escapes (`%EF%BC%94`, `\xef\xbc\x94`). A `\xHH` escape of a byte that starts
+/// no UTF-8 character reads as the character U+00HH, as in a Python or JavaScript string and as
+/// pan-scan reads it: `\xa0` is a no-break space, `\xb9` is `¹`, so `1`. (The evidence writers
+/// write a log's bytes that are not UTF-8 this way: the raw byte 0xA0 of a Latin-1 log between
+/// digit groups is `\xa0` in the output.)
 fn escaped_unit(b: &[u8], i: usize) -> Option<(usize, View)> {
-    let (x, len) = escape_at(b, i)?;
+    let (x, len, backslash) = escape_at(b, i)?;
     if x < 0x80 {
         return Some((len, ascii_view(x)));
     }
-    let mut bytes = [x, 0, 0, 0];
+    let alone = if backslash {
+        char_view(char::from(x))
+    } else {
+        View::Other
+    };
     let want = match x {
         0xC2..=0xDF => 2,
         0xE0..=0xEF => 3,
         0xF0..=0xF4 => 4,
-        _ => return Some((len, View::Other)),
+        _ => return Some((len, alone)),
     };
+    let mut bytes = [x, 0, 0, 0];
     let mut at = i + len;
     for slot in bytes.iter_mut().take(want).skip(1) {
         match (at < b.len()).then(|| escape_at(b, at)).flatten() {
-            Some((y, l)) => {
+            Some((y, l, _)) => {
                 *slot = y;
                 at += l;
             }
-            None => return Some((len, View::Other)),
+            None => return Some((len, alone)),
         }
     }
     Some(match utf8_char(&bytes[..want]) {
         Some((ch, _)) => (at - i, char_view(ch)),
-        None => (len, View::Other),
+        None => (len, alone),
     })
 }
 
@@ -812,6 +824,14 @@ mod tests {
             ("＼ｘ３４\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31\\x31", "411111******1111"),
             ("%٣٤﹪31﹨x31%㉛%3１11111111111", "411111******1111"),
             ("4111％２０1111％２０1111％２０1111", "4111％２０11**％２０****％２０1111"),
+            // `\xHH` of a byte that starts no UTF-8 character is U+00HH: `\xa0` a no-break
+            // space, `\xad` a soft hyphen, `\xb9` `¹`.
+            ("4111\\xa01111\\xad1111\\xb71111", "4111\\xa011**\\xad****\\xb71111"),
+            (
+                "4\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9\\xb9",
+                "411111******1111",
+            ),
+            ("4111%5Cxa01111%5Cxa01111%5Cxa01111", "4111%5Cxa011**%5Cxa0****%5Cxa01111"),
         ];
         for (raw, want) in cases {
             assert_eq!(m(raw), want, "{raw:?}");
