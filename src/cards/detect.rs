@@ -489,6 +489,13 @@ fn escaped_unit(b: &[u8], i: usize) -> Option<(usize, View)> {
             None => return Some((len, alone)),
         }
     }
+    // A reader of `\xHH` as U+00HH sees a digit where a byte of the sequence is `²`, `³` or
+    // `¹` (`\xdb\xb9` is `Û¹`, a 1, not the `۹` of its UTF-8 reading): that reading wins, so
+    // the digit is never hidden inside a character read as something else.
+    let latin1_digit = |y: &u8| matches!(char_view(char::from(*y)), View::Digit(_));
+    if backslash && bytes[1..want].iter().any(latin1_digit) {
+        return Some((len, alone));
+    }
     Some(match utf8_char(&bytes[..want]) {
         Some((ch, _)) => (at - i, char_view(ch)),
         None => (len, alone),
@@ -832,6 +839,10 @@ mod tests {
                 "411111******1111",
             ),
             ("4111%5Cxa01111%5Cxa01111%5Cxa01111", "4111%5Cxa011**%5Cxa0****%5Cxa01111"),
+            // `\xdb\xb3` is `Û³` read so (a 3 starting the run), `۳` read as UTF-8: the first
+            // reading is taken, so a digit is never hidden in a character read as another.
+            ("\\xdb\\xb378282246310005", "\\xdb37828******0005"),
+            ("\\xdf\\xb2223003122003222", "\\xdf222300******3222"),
         ];
         for (raw, want) in cases {
             assert_eq!(m(raw), want, "{raw:?}");
