@@ -336,16 +336,14 @@ fn escape_chars(b: &[u8], mut at: usize, want: usize) -> Option<([u8; 2], usize)
 /// How a non-ASCII character reads inside an escape: its digits (`３`, `٣`, `㉞`) or the escape
 /// character it is a form of (`％`, `＼`, `ｘ`, `ａ`); `None` for anything else.
 fn escape_reading(c: char) -> Option<&'static str> {
-    let cp = c as u32;
-    let table = |t: &'static [(u32, &'static str)]| {
-        t.binary_search_by_key(&cp, |&(c, _)| c)
-            .ok()
-            .map(|k| t[k].1)
-    };
-    match table(super::chars::CHARS) {
+    match reading(c) {
         Some(v) if v.bytes().all(|d| d.is_ascii_digit()) => Some(v),
         Some(_) => None,
-        None => table(super::chars::ESCAPE_CHARS),
+        None => {
+            let table = super::chars::ESCAPE_CHARS;
+            let k = table.binary_search_by_key(&(c as u32), |&(c, _)| c).ok()?;
+            Some(table[k].1)
+        }
     }
 }
 
