@@ -23,24 +23,34 @@ ASCII_SEP = set(" \t-.,/_+")
 EXTRA_SEP = set("\u00b7\u30fb\u30fc\u2212\u2027\u2043")
 
 
-def view(c):
+def normalised(c):
+    """NFKC of `c` with every Unicode decimal digit as its ASCII digit; None when NFKC gives a
+    digit that has no decimal value."""
     out = []
     for ch in unicodedata.normalize("NFKC", c):
-        if "0" <= ch <= "9":
-            out.append(ch)
-            continue
-        if ch.isdigit():
+        if ch.isdigit() and not "0" <= ch <= "9":
             try:
-                out.append(str(unicodedata.digit(ch)))
-                continue
+                ch = str(unicodedata.digit(ch))
             except (TypeError, ValueError):
                 return None
+        out.append(ch)
+    return "".join(out)
+
+
+def view(c):
+    n = normalised(c)
+    if n is None:
+        return None
+    out = []
+    for ch in n:
+        if "0" <= ch <= "9":
+            out.append(ch)
         # Combining marks (Mn, Me) too: a digit with a mark on it (`4\u20e3`, the keycap `4️⃣`)
         # is still read as the digit, so the mark joins the digits of a run.
-        if ch in ASCII_SEP or ch in EXTRA_SEP or unicodedata.category(ch) in ("Zs", "Pd", "Cf", "Mn", "Me"):
+        elif ch in ASCII_SEP or ch in EXTRA_SEP or unicodedata.category(ch) in ("Zs", "Pd", "Cf", "Mn", "Me"):
             out.append(" ")
-            continue
-        return None
+        else:
+            return None
     return "".join(out) if out else None
 
 
@@ -50,15 +60,7 @@ ESCAPE = set("%\\x0123456789abcdefABCDEF")
 def escape_view(c):
     """The view of a character that reads only as escape characters, digits excepted (those are
     in CHARS): `%`, `\\`, `x`, hex letters."""
-    out = []
-    for ch in unicodedata.normalize("NFKC", c):
-        if ch.isdigit() and not ("0" <= ch <= "9"):
-            try:
-                ch = str(unicodedata.digit(ch))
-            except (TypeError, ValueError):
-                return None
-        out.append(ch)
-    v = "".join(out)
+    v = normalised(c)
     return v if v and all(ch in ESCAPE for ch in v) and not v.isdigit() else None
 
 
