@@ -287,6 +287,21 @@ fn hex(c: u8) -> Option<u8> {
 /// an escape is read in the normalised view, as a reader that normalises before decoding does:
 /// `％３４`, `%٣٤` and `＼ｘ３４` are `4` too.
 fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize, bool)> {
+    // Most escapes of a log are plain ASCII `%XX` (every query string has them): read those
+    // at once; any other form, and an escape of `%` or `\`, takes the whole way below.
+    if let [b'%', hi, lo, ..] = b[i..] {
+        if let (Some(hi), Some(lo)) = (hex(hi), hex(lo)) {
+            let x = hi << 4 | lo;
+            if x != b'%' && x != b'\\' {
+                return Some((x, 3, false));
+            }
+        }
+    }
+    escape_at_any(b, i)
+}
+
+/// [`escape_at`] for an escape in any form.
+fn escape_at_any(b: &[u8], i: usize) -> Option<(u8, usize, bool)> {
     let (intro, at) = escape_chars(b, i, 1)?;
     let (x, end) = escape_body(b, intro[0], at)?;
     let nested = match x {
@@ -956,6 +971,29 @@ mod tests {
             "0000000000000000", // no issuer
         ] {
             assert_eq!(m(s), s, "{s}");
+        }
+    }
+
+    /// The quick reading of a plain `%XX` gives what the reading of every form gives, for
+    /// every byte in both cases of hex digits and whatever follows (an escape of `%` or `\`
+    /// reads through to the next escape).
+    #[test]
+    fn plain_percent_escapes_read_as_any_escape() {
+        for x in 0..=255u8 {
+            for hex in [format!("{x:02x}"), format!("{x:02X}")] {
+                for tail in ["", "34", "x34", "%34", "Z"] {
+                    let t = format!("a%{hex}{tail}");
+                    let b = t.as_bytes();
+                    assert_eq!(escape_at(b, 1), escape_at_any(b, 1), "{t}");
+                }
+            }
+        }
+        for t in ["%3", "%", "%g1", "%1g", "%\u{ff13}4", "%3\u{ff14}"] {
+            assert_eq!(
+                escape_at(t.as_bytes(), 0),
+                escape_at_any(t.as_bytes(), 0),
+                "{t}"
+            );
         }
     }
 }
