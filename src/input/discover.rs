@@ -20,14 +20,12 @@ pub fn expand_inputs(
         });
         let mut found: Vec<PathBuf> = Vec::new();
         if pat.contains(['*', '?', '[']) {
-            let s = full.to_string_lossy().into_owned();
-            let paths =
-                glob::glob(&s).map_err(|e| Error::usage(format!("{what} pattern {pat:?}: {e}")))?;
-            for p in paths.flatten() {
-                if p.is_file() {
-                    found.push(p);
-                }
-            }
+            let (root, rest) = if Path::new(pat).is_absolute() {
+                (PathBuf::new(), Path::new(pat))
+            } else {
+                (base.to_path_buf(), Path::new(pat))
+            };
+            found = glob_files(root, rest, &|e| format!("{what} pattern {pat:?}: {e}"))?;
             if found.is_empty() {
                 return Err(Error::usage(format!(
                     "{what}: no file matches {pat:?} (looked in {})",
@@ -65,6 +63,86 @@ pub fn expand_inputs(
     Ok(out)
 }
 
+/// The files `pattern` matches below `root`: each component of the pattern is matched against
+/// the names in the folders reached so far (`**` is any number of folders), the root as it is.
+///
+/// Not `glob::glob`, which leaves out every name that is not UTF-8 without a word ("How do we
+/// handle non-utf8 filenames? Ignore them for now"): a Shift_JIS-named export unpacked from a
+/// Windows zip (`注文.csv` as CP932 bytes) matched by `orders/*.csv` would have been lost. Here a
+/// name is matched as its lossy UTF-8 text (so `*` matches it) and kept as it is on disk. A
+/// folder that cannot be listed is an error, not a silent gap.
+fn glob_files(
+    root: PathBuf,
+    pattern: &Path,
+    bad_pattern: &dyn Fn(glob::PatternError) -> String,
+) -> Result<Vec<PathBuf>> {
+    let opts = glob::MatchOptions::new();
+    let mut reached = vec![root];
+    for comp in pattern.components() {
+        let text = comp.as_os_str().to_string_lossy();
+        let wild = text.contains(['*', '?', '[']);
+        let mut next = Vec::new();
+        for dir in &reached {
+            if !wild {
+                next.push(dir.join(comp));
+                continue;
+            }
+            if text == "**" {
+                folders_below(dir, &mut next)?;
+                continue;
+            }
+            let pat = glob::Pattern::new(&text).map_err(|e| Error::usage(bad_pattern(e)))?;
+            if !dir_or_here(dir).is_dir() {
+                continue;
+            }
+            for name in list(dir)? {
+                if pat.matches_with(&name.to_string_lossy(), opts) {
+                    next.push(dir.join(name));
+                }
+            }
+        }
+        reached = next;
+    }
+    Ok(reached.into_iter().filter(|p| p.is_file()).collect())
+}
+
+/// `dir`, or `.` for the empty path (a relative pattern without a base).
+fn dir_or_here(dir: &Path) -> &Path {
+    if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }
+}
+
+/// The names in a folder, sorted.
+fn list(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+    let at = dir_or_here(dir);
+    let err = |e: std::io::Error| Error::io(at, e);
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(at).map_err(err)? {
+        names.push(e.map_err(err)?.file_name());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// `dir` and every folder below it (links to folders are not followed), for `**`.
+fn folders_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    out.push(dir.to_path_buf());
+    if !dir_or_here(dir).is_dir() {
+        return Ok(());
+    }
+    for name in list(dir)? {
+        let p = dir.join(name);
+        let real_dir = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
+        if real_dir {
+            folders_below(&p, out)?;
+        }
+    }
+    Ok(())
+}
+
 /// A path without `.` components (`./orders/a.csv` and `orders/a.csv` are one file).
 pub fn clean_path(p: &Path) -> PathBuf {
     let cleaned: PathBuf = p
@@ -93,4 +171,49 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 pub fn display_name(p: &Path, base: &Path) -> String {
     let rel = p.strip_prefix(base).unwrap_or(p);
     rel.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    /// Globs find names that are not UTF-8, in every folder `**` reaches, and nothing else.
+    #[test]
+    fn globs_match_every_name_and_every_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        let sjis = std::ffi::OsStr::from_bytes(b"\x92\x8d\x95\xb6.csv");
+        for f in ["a.csv", "b.txt", "x/c.csv", "x/y/d.csv", ".h/e.csv"] {
+            let p = base.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        std::fs::write(base.join("x").join(sjis), "").unwrap();
+        let names = |pat: &str| -> Vec<String> {
+            let pats = [pat.to_string()];
+            expand_inputs(&pats, base, "test")
+                .unwrap()
+                .into_iter()
+                .map(|(_, shown)| shown)
+                .collect()
+        };
+        assert_eq!(names("*.csv"), ["a.csv"]);
+        assert_eq!(
+            names("x/*.csv"),
+            ["x/c.csv", "x/\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}.csv"]
+        );
+        assert_eq!(
+            names("**/*.csv"),
+            [
+                ".h/e.csv",
+                "a.csv",
+                "x/c.csv",
+                "x/y/d.csv",
+                "x/\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}.csv"
+            ]
+        );
+        assert!(expand_inputs(&["*.pdf".into()], base, "test").is_err());
+        assert!(expand_inputs(&["[.csv".into()], base, "test").is_err());
+    }
 }
