@@ -282,17 +282,30 @@ pub fn entries(dir: &Path, rels: &[String]) -> Result<Vec<FileEntry>> {
     Ok(out)
 }
 
-/// Hashes input files given as (path on disk, path as shown, role).
-pub fn inputs(files: &[(PathBuf, String, &str)]) -> Result<Vec<FileEntry>> {
+/// An input file a stage read: where it is on disk, the name outputs give it, and its role
+/// (`orders`, `payments`, `logs`).
+///
+/// The stages hand these over rather than the manifest reading the names back from
+/// summary.json: a written name is not always a path that opens the file (a card-like number in
+/// a file name is masked there, a name that is not UTF-8 is written with U+FFFD).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    pub shown: String,
+    pub role: &'static str,
+}
+
+/// Hashes the input files.
+pub fn inputs(files: &[Input]) -> Result<Vec<FileEntry>> {
     files
         .iter()
-        .map(|(p, shown, role)| {
-            let (size, sha256) = hash_file(p)?;
+        .map(|f| {
+            let (size, sha256) = hash_file(&f.path)?;
             Ok(FileEntry {
-                path: shown.clone(),
+                path: f.shown.clone(),
                 size,
                 sha256,
-                role: Some(role.to_string()),
+                role: Some(f.role.to_string()),
             })
         })
         .collect()

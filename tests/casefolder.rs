@@ -717,3 +717,72 @@ fn verify_reports_links_and_fifos_without_reading_them() {
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(err.contains("symbolic link"), "{err}");
 }
+
+/// Input file names that are not paths once written: a card-like number in a name is masked in
+/// summary.json and the manifest, and a Shift_JIS name (an export unpacked from a Windows zip)
+/// is written with U+FFFD. The run still reads every file (a glob matches the Shift_JIS name)
+/// and the manifest hashes the files themselves (it read the written names back and failed at
+/// its last stage, exit 1, with the case folder left without a manifest).
+#[cfg(unix)]
+#[test]
+fn inputs_named_with_a_card_number_or_in_shift_jis_are_read_and_in_the_manifest() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = copy_case("vector-park");
+    let case = tmp.path().join("vector-park");
+    // A Visa-like number passing Luhn, made here (pan-scan reads the repository).
+    let stem = b"52601815908301";
+    let last = (b'0'..=b'9')
+        .find(|&d| crate::util::luhn(&[&b"4"[..], stem, &[d]].concat()))
+        .unwrap();
+    let pan = format!("4{}{}", std::str::from_utf8(stem).unwrap(), last as char);
+    let carded = format!("orders/shop-cards-{pan}.csv");
+    std::fs::rename(case.join("orders/shop-cards.csv"), case.join(&carded)).unwrap();
+    std::fs::create_dir(case.join("shopify")).unwrap();
+    // 注文.csv in CP932.
+    let sjis = std::ffi::OsStr::from_bytes(b"\x92\x8d\x95\xb6.csv");
+    std::fs::rename(
+        case.join("orders/shopify.csv"),
+        case.join("shopify").join(sjis),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(case.join("incident.toml")).unwrap();
+    let toml = toml
+        .replace("\"orders/shop-cards.csv\"", &format!("{carded:?}"))
+        .replace("\"orders/shopify.csv\"", "\"shopify/*.csv\"");
+    std::fs::write(case.join("incident.toml"), toml).unwrap();
+
+    let out = tmp.path().join("out");
+    run_case(&case, &out, &[]).success();
+    let summary = read_json(&out.join("summary.json"));
+    let read: Vec<&str> = summary["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let masked = format!("orders/shop-cards-452601******{}.csv", &pan[12..]);
+    let lossy = "shopify/\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}.csv";
+    assert!(read.contains(&masked.as_str()), "{read:?}");
+    assert!(read.contains(&lossy), "{read:?}");
+    let m = read_json(&out.join("manifest.json"));
+    let inputs = m["inputs"].as_array().unwrap();
+    for name in [masked.as_str(), lossy] {
+        let entry = inputs.iter().find(|i| i["path"] == name);
+        let file = summary["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == name);
+        let (entry, file) = (entry.unwrap(), file.unwrap());
+        assert_eq!(entry["role"], "orders");
+        assert_eq!(entry["sha256"], file["sha256"], "{name}");
+    }
+    for f in ["summary.json", "manifest.json"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(
+            !text.contains(&pan),
+            "{f} holds the file name's card number"
+        );
+    }
+    verify(&out).code(0);
+}

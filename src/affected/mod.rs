@@ -80,6 +80,8 @@ pub struct Output {
     pub out: PathBuf,
     pub customers: usize,
     pub warnings: Vec<String>,
+    /// The order and payment exports read, for the manifest.
+    pub inputs: Vec<crate::manifest::Input>,
 }
 
 /// Reads the case's order (and payment) exports, links the in-window card orders into
@@ -236,9 +238,17 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     crate::summary::merge_write_typed(&out, &summary)?;
 
     summary::report_to_user(ui, &out, &ingest, &stats, &warnings);
+    let read = |i: &crate::orders::InputFile, role| crate::manifest::Input {
+        path: i.path.clone(),
+        shown: i.display.clone(),
+        role,
+    };
     Ok(Output {
         out,
         customers: groups.len(),
         warnings,
+        inputs: (inputs.iter().map(|i| read(i, "orders")))
+            .chain(pay_inputs.iter().map(|i| read(i, "payments")))
+            .collect(),
     })
 }

@@ -48,6 +48,8 @@ pub struct Output {
     pub warnings: Vec<String>,
     /// 0, or 1 when a file could not be read (the others were).
     pub exit_code: u8,
+    /// The logs read, for the manifest.
+    pub inputs: Vec<crate::manifest::Input>,
 }
 
 /// Scans the case's access logs, checks the window against what they show and writes the
@@ -291,6 +293,14 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         evidence_requests: hits.len(),
         warnings,
         exit_code,
+        inputs: inputs
+            .into_iter()
+            .map(|i| crate::manifest::Input {
+                path: i.path,
+                shown: i.display,
+                role: "logs",
+            })
+            .collect(),
     })
 }
 

@@ -1,5 +1,5 @@
-//! What the manifest records of a run besides its outputs: the config as read (and the
-//! command line's overrides), the input files the stages read, and the headline counts.
+//! What the manifest records of a run besides its outputs and inputs: the config as read (and
+//! the command line's overrides) and the headline counts.
 
 use crate::config::Config;
 use crate::error::Result;
@@ -7,7 +7,7 @@ use crate::manifest;
 use crate::summary::Summary;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(super) fn config_entry(
     path: &Path,
@@ -23,30 +23,6 @@ pub(super) fn config_entry(
         overrides,
         text,
     })
-}
-
-/// The files the stages read, as summary.json names them (relative to the config's folder).
-pub(super) fn input_files(cfg: &Config, summary: &Summary) -> Vec<(PathBuf, String, &'static str)> {
-    let section_files = |v: Option<&Value>| -> Vec<Value> {
-        v.and_then(|s| s.get("files"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let lists = [
-        (summary.files.clone().unwrap_or_default(), "path", "orders"),
-        (section_files(summary.payments.as_ref()), "path", "payments"),
-        (section_files(summary.evidence.as_ref()), "file", "logs"),
-    ];
-    let mut out = Vec::new();
-    for (files, field, role) in lists {
-        for f in files {
-            if let Some(shown) = f.get(field).and_then(Value::as_str) {
-                out.push((cfg.base_dir.join(shown), shown.to_string(), role));
-            }
-        }
-    }
-    out
 }
 
 fn csv_rows(path: &Path) -> Option<u64> {

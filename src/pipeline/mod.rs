@@ -66,6 +66,9 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     let mut lines: Vec<String> = Vec::new();
     let mut warnings = 0usize;
     let mut exit = 0u8;
+    // Every file a stage read, as the stages name them (orders, payments, logs).
+    let mut log_inputs = Vec::new();
+    let mut export_inputs = Vec::new();
     let timed = |t: Instant| (!clock.pinned).then(|| t.elapsed().as_millis() as u64);
 
     // 1. evidence
@@ -86,6 +89,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         })?;
         warnings += ev.warnings.len();
         exit = exit.max(ev.exit_code);
+        log_inputs = ev.inputs.clone();
         stages.push(done("evidence", ev.exit_code, timed(t)));
         lines.push(format!(
             "evidence: {} matching requests",
@@ -111,6 +115,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
             )
         })?;
         warnings += af.warnings.len();
+        export_inputs = af.inputs;
         stages.push(done("affected", 0, timed(t)));
     }
 
@@ -175,7 +180,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
             cfg,
             &args.overrides,
         )?),
-        inputs: manifest::inputs(&entries::input_files(cfg, &summary))?,
+        inputs: manifest::inputs(&[export_inputs, log_inputs].concat())?,
         outputs: manifest::entries(&out, &folder::written_files(&out, &record)?)?,
         counts: entries::counts(&summary, &out),
         timing: manifest::Timing {
