@@ -9,9 +9,13 @@ fn main() -> ExitCode {
     let cli = match skimtrace::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // The parser quotes the argument it refused (`unrecognized subcommand '4111…'`).
+            eprint!("{}", skimtrace::cards::detect::mask(&e.to_string()).0);
+            return ExitCode::from(2);
         }
     };
     skimtrace::logging::init(cli.verbose, cli.quiet);

@@ -651,3 +651,17 @@ fn every_written_form_is_a_card_number_to_pan_scan() {
         );
     }
 }
+
+/// The argument parser's refusals quote the argument (`unrecognized subcommand '…'`,
+/// `invalid value '…' for '--lang'`): a card number typed there is masked on stderr too.
+#[test]
+fn refused_arguments_are_masked() {
+    let pan = ["4111", "1111", "1111", "1111"].concat();
+    for args in [vec![pan.as_str()], vec!["report", "--lang", pan.as_str()]] {
+        let o = crate::util::skimtrace().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("411111******1111"), "{err}");
+        assert!(!err.contains(&pan), "{err}");
+    }
+}
