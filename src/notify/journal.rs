@@ -131,7 +131,12 @@ impl Journal {
     }
 
     /// Appends one event and syncs it to disk before returning.
-    pub fn append(&mut self, ev: Event) -> Result<()> {
+    pub fn append(&mut self, mut ev: Event) -> Result<()> {
+        // The server's reply is its own text: a server (or a relay quoting the message) may
+        // echo a card number, which the journal must not keep.
+        if let std::borrow::Cow::Owned(masked) = crate::cards::detect::mask(&ev.reply).0 {
+            ev.reply = masked;
+        }
         let mut line = serde_json::to_vec(&ev).map_err(|e| Error::io(&self.path, e.into()))?;
         line.push(b'\n');
         self.file
@@ -210,6 +215,21 @@ mod tests {
             reply: String::new(),
             attempt: 1,
         }
+    }
+
+    /// A server's reply that echoes a card number (`550 … 4111 1111 …`) is kept masked.
+    #[test]
+    fn replies_are_kept_masked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sent.jsonl");
+        let pan = ["4111", "1111", "1111", "1111"].join(" ");
+        let mut j = Journal::open(&p).unwrap();
+        let mut e = ev("<a>", Phase::Failed);
+        e.reply = format!("550 5.1.1 card {pan} refused");
+        j.append(e).unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("card 4111 11** **** 1111 refused"), "{text}");
     }
 
     #[test]
