@@ -139,6 +139,17 @@ fn forms() -> Vec<Form> {
         ("%5Cx escapes", |p| {
             p.bytes().map(|d| format!("%5Cx{:02x}", d)).collect()
         }),
+        ("\\x escapes with %XX characters", |p| {
+            p.bytes()
+                .enumerate()
+                .map(|(k, d)| match k % 4 {
+                    0 => format!("\\x3%{:02X}", d),
+                    1 => format!("\\%78%33%{:02X}", d),
+                    2 => format!("%5C%78%33%{:02X}", d),
+                    _ => format!("%5Cx%33%{:02X}", d),
+                })
+                .collect()
+        }),
     ]
 }
 
