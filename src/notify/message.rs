@@ -143,12 +143,16 @@ const MAX_HEADER_NAME: usize = 100;
 /// ASCII name without spaces (2,000 `X`s in an export) gave a line longer than RFC 5322 allows,
 /// and the check stopped the batch for every customer. The `…` makes lettre encode the name,
 /// and encoded words fold. The body still greets the customer by the whole name.
+///
+/// The cut is masked again: cutting a long run of digits that is no card number (20 digits)
+/// can leave one that is (its first 16).
 fn header_name(name: &str) -> String {
     if name.chars().count() <= MAX_HEADER_NAME {
         return name.to_string();
     }
     let mut cut: String = name.chars().take(MAX_HEADER_NAME - 1).collect();
     cut.truncate(cut.trim_end().len());
+    let mut cut = crate::cards::detect::mask(&cut).0.into_owned();
     cut.push('…');
     cut
 }
@@ -234,6 +238,22 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long name whose cut falls inside a 20-digit run (no card number) would leave the
+    /// run's first 16 digits, a card number: the cut is masked.
+    #[test]
+    fn a_cut_name_is_masked_again() {
+        let pan = ["4111", "1111", "1111", "1111"].concat();
+        let name = format!("{}{pan}2345 Tanaka", "N".repeat(MAX_HEADER_NAME - 1 - 16));
+        assert_eq!(
+            crate::cards::detect::mask(&name).1,
+            0,
+            "no card number before the cut"
+        );
+        let cut = header_name(&name);
+        assert!(!cut.contains(&pan), "{cut}");
+        assert!(cut.ends_with("411111******1111…"), "{cut}");
+    }
 
     #[test]
     fn addresses() {
