@@ -329,9 +329,15 @@ impl EventWriter {
 /// spans the whole alphabet of addresses and paths) but kept for `time`, `line`, `sc-status`
 /// and `source_file`, which engines use to skip row groups; `time` and `line` delta-encoded
 /// (they rise).
+///
+/// Statistics are kept whole, never cut to the writer's default 64 bytes: a cut `source_file`
+/// (and a cut max, whose last byte the writer raises) can turn a long run of digits in a file
+/// name, masked as no card number, into one.
 fn props() -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")));
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
+        .set_statistics_truncate_length(None)
+        .set_column_index_truncate_length(None);
     for c in ["raw", "cs-uri-query", "cs-uri", "time", "line"] {
         b = b.set_column_dictionary_enabled(c.into(), false);
     }
@@ -479,6 +485,8 @@ fn join_parts(parts: &[PathBuf], target: &Path) -> Result<usize> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
         .set_key_value_metadata(first.key_value_metadata().cloned())
+        .set_statistics_truncate_length(None)
+        .set_column_index_truncate_length(None)
         .build();
     let root = first.schema_descr().root_schema_ptr();
     let mut w = SerializedFileWriter::new(out, root, Arc::new(props)).map_err(|e| pq(target, e))?;
