@@ -56,8 +56,15 @@ pub fn random_token() -> String {
     crate::cards::base32_lower(&b)
 }
 
-/// Names that can appear in a journal line and on a page as they are.
+/// Names that can appear in a journal line and on a page as they are: short, plain, and no
+/// card number (a name is written as it is, to the operators file and every journal line).
 pub fn check_name(name: &str) -> Result<()> {
+    if crate::cards::detect::holds_card(name.as_bytes()) {
+        let shown = crate::cards::detect::mask(name).0;
+        return Err(Error::usage(format!(
+            "--add-operator {shown:?}: an operator name may not hold a card number; use a name, e.g. sato or desk-01"
+        )));
+    }
     let ok = !name.is_empty()
         && name.len() <= 40
         && name
@@ -171,5 +178,24 @@ mod tests {
         assert!(ops.remove("sato"));
         assert_eq!(ops.check(&t2), None);
         assert!(check_name("a b").is_err());
+    }
+
+    /// A card number typed as an operator's name (`--add-operator 4111…`) would be written
+    /// as it is to the operators file and every journal line: it is refused, and the refusal
+    /// shows it masked.
+    #[test]
+    fn a_card_number_is_no_operator_name() {
+        let pan = ["4111", "1111", "1111", "1111"].concat();
+        for name in [
+            pan.clone(),
+            format!("desk-{pan}"),
+            ["4111", "1111", "1111", "1111"].join("."),
+        ] {
+            let e = check_name(&name).unwrap_err().to_string();
+            assert!(!e.contains(&name) && e.contains("****"), "{e}");
+            let mut ops = Operators::default();
+            assert!(ops.add(&name).is_err());
+        }
+        assert!(check_name("desk-0123").is_ok());
     }
 }
