@@ -676,3 +676,85 @@ fn refused_arguments_are_masked() {
         assert!(!err.contains(&pan), "{err}");
     }
 }
+
+/// What the listing commands print comes from files a user did not write: a rule's file name,
+/// title, literal and skip reason (`rules check`, `rules list --triggers`), a case folder's
+/// file names (`verify`). Each is masked on stdout, and `rules export` leaves out a rule whose
+/// text names a card number (a rule file is written as it is) and says so.
+#[test]
+fn listings_mask_what_they_list_and_export_keeps_card_numbers_in() {
+    let pans = pans();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let dotted = |p: &str| {
+        p.as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    write(
+        &rules.join(format!("card-{}.yml", pans[0])),
+        &format!(
+            "title: Test card {} seen\nid: card-rule\nlogsource:\n    category: webserver\ndetection:\n    selection:\n        cs-uri-query|contains: 'card={}'\n    condition: selection\nlevel: high\n",
+            dotted(&pans[1]),
+            pans[2]
+        ),
+    );
+    write(
+        &rules.join("broken.yml"),
+        &format!(
+            "title: Broken {}\nid: broken\nlogsource:\n    category: webserver\ndetection:\n    condition: nothing\n",
+            pans[3]
+        ),
+    );
+    let mut printed = String::new();
+    let export = dir.path().join("exported");
+    for args in [
+        vec!["rules", "check", "rules"],
+        vec!["rules", "list", "--rules", "rules", "--triggers"],
+        vec!["rules", "export", "--rules", "rules", "exported"],
+    ] {
+        let o = skimtrace()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        printed += &String::from_utf8_lossy(&o.stdout);
+        printed += &String::from_utf8_lossy(&o.stderr);
+    }
+    assert!(printed.contains("card-rule"), "{printed}");
+    assert!(printed.contains("not exported: card-rule"), "{printed}");
+    assert!(!export.join("card-rule.yml").exists());
+
+    let case = copy_case("vector-park");
+    let c = case.path().join("vector-park");
+    let o = skimtrace()
+        .current_dir(&c)
+        .args(["run", "-q", "--config", "incident.toml", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    write(&c.join("out").join(format!("extra-{}.txt", pans[4])), "x");
+    let o = skimtrace()
+        .current_dir(&c)
+        .args(["verify", "out"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(listed.contains("extra-"), "{listed}");
+    printed += &listed;
+
+    let mut paths = vec![dir.path().join("printed.txt")];
+    write(&paths[0], &printed);
+    files(&export, &mut paths);
+    let found = pan_scan(&paths);
+    assert!(found.is_empty(), "{found}\n{printed}");
+}

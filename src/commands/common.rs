@@ -23,6 +23,12 @@ impl crate::progress::Progress for Ui {
     }
 }
 
+/// Writes `text` to stdout with its card numbers masked, as every output: what a command lists
+/// (rule titles and triggers, file names, statuses) comes from files a user did not write.
+pub fn print_out(text: impl AsRef<str>) {
+    print!("{}", crate::cards::detect::mask(text.as_ref()).0);
+}
+
 /// The terminal side of a run: messages and progress go to stderr, never stdout.
 pub struct Ui {
     pub quiet: bool,

@@ -1,7 +1,7 @@
 //! `skimtrace notify`: the flags into [`notify::Options`], the [`notify::run`] stage; `--status`
 //! prints what the journals say.
 
-use super::common::{self, Ui};
+use super::common::{self, print_out, Ui};
 use crate::cli::NotifyArgs;
 use crate::error::{Error, Result};
 use crate::notify::{self, Options};
@@ -12,12 +12,12 @@ pub fn run(args: &NotifyArgs, ui: &Ui) -> Result<u8> {
     if args.status {
         let rows = crate::notify::status::read(&out)?;
         if rows.is_empty() {
-            println!(
-                "no campaign has rendered or sent anything in {}",
+            print_out(format!(
+                "no campaign has rendered or sent anything in {}\n",
                 out.display()
-            );
+            ));
         } else {
-            print!("{}", crate::notify::status::table(&rows));
+            print_out(crate::notify::status::table(&rows));
         }
         return Ok(0);
     }

@@ -2,7 +2,7 @@
 //! whether a rule folder loads. The active set is assembled by [`crate::rules::assemble`], as
 //! for `evidence`.
 
-use super::common::Ui;
+use super::common::{print_out, Ui};
 use crate::access_log::format::LineFormat;
 use crate::cli::{RuleArgs, RulesArgs, RulesCommand};
 use crate::config::Config;
@@ -36,11 +36,11 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
                 .triggers
                 .then(|| crate::rules::Matcher::new(&set.rules).triggers());
             for (i, r) in set.rules.iter().enumerate() {
-                print!("{}\t{}\t{}\t{}", r.id, r.level, r.title, r.source);
+                let mut line = format!("{}\t{}\t{}\t{}", r.id, r.level, r.title, r.source);
                 if let Some(t) = &triggers {
-                    print!("\t{}", describe(&t[i]));
+                    line = format!("{line}\t{}", describe(&t[i]));
                 }
-                println!();
+                print_out(line + "\n");
             }
             report_skipped(ui, &set);
             if let Some(t) = &triggers {
@@ -63,7 +63,7 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             report_skipped(ui, &set);
             let ex = crate::rules::export::export(&set, &a.dir)?;
             for (file, id, title) in &ex.written {
-                println!("{file}\t{id}\t{title}");
+                print_out(format!("{file}\t{id}\t{title}\n"));
             }
             for (id, why) in &ex.not_exported {
                 ui.warn(format!("not exported: {id}: {why}"));
@@ -94,15 +94,15 @@ pub fn run(args: &RulesArgs, ui: &Ui) -> Result<u8> {
             )?
             .unwrap_or_else(|| LineFormat::named("combined").expect("preset"));
             for r in &set.rules {
-                println!("accepted\t{}\t{}\t{}", r.id, r.title, r.source);
+                print_out(format!("accepted\t{}\t{}\t{}\n", r.id, r.title, r.source));
             }
             for s in &set.skipped {
-                println!(
-                    "skipped\t{}\t{}\t{}",
+                print_out(format!(
+                    "skipped\t{}\t{}\t{}\n",
                     s.source,
                     s.title.as_deref().unwrap_or("-"),
                     s.reason
-                );
+                ));
             }
             for (id, fields) in set.fields_missing(&format) {
                 ui.warn(format!(

@@ -5,7 +5,7 @@
 //! notices) are named on stderr as not covered, not counted as differences: they change after
 //! the run by design.
 
-use super::common::Ui;
+use super::common::{print_out, Ui};
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::manifest;
@@ -16,7 +16,7 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> Result<u8> {
     let (_, own) = manifest::hash_regular(&args.out.join(manifest::FILE))?;
     let records = manifest::unlisted_records(&args.out, &m)?;
     for (change, path) in &diffs {
-        println!("{}\t{path}", change.as_str());
+        print_out(format!("{}\t{path}\n", change.as_str()));
     }
     // The manifest cannot vouch for itself: its digest, recorded elsewhere, can.
     ui.say(format!(

@@ -1,7 +1,8 @@
 //! `rules export`: the active rules as Sigma YAML files, one per rule, for `sigma convert` and
 //! the engines it targets. Each file is the rule's text as loaded (the built-in pack's files as
 //! shipped, a user's rules byte for byte), so its meaning is unchanged. Rules built from IOC
-//! lists are not Sigma and are listed as not exported.
+//! lists are not Sigma, and a rule whose text holds a card number cannot be written unmasked:
+//! both are listed as not exported.
 
 use super::RuleSet;
 use crate::error::{Error, Result};
@@ -32,6 +33,15 @@ pub fn export(set: &RuleSet, dir: &Path) -> Result<Exported> {
             ));
             continue;
         };
+        // The file is the rule's text as it is, which cannot be masked without changing what
+        // the rule matches: a rule that names a card number stays in the tool.
+        if crate::cards::detect::holds_card(yaml.as_bytes()) {
+            out.not_exported.push((
+                r.id.clone(),
+                "holds a card number, which never leaves the tool: match it with a pattern or its first 6 and last 4 digits, then export again".into(),
+            ));
+            continue;
+        }
         let stem = match r.source.strip_prefix("builtin:") {
             Some(f) => f.trim_end_matches(".yml").to_string(),
             None => file_safe(&r.id),
