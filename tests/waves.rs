@@ -618,3 +618,60 @@ fn an_unknown_campaign_without_templates_is_an_error() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("undefined"), "{err}");
 }
+
+/// `--affected-only` writes each person's line as the run wrote it; a line edited by hand to
+/// hold a card number (plain, or as JSON escapes a reader decodes: `\u0034\u0031…`) is written
+/// masked.
+#[test]
+fn affected_only_never_copies_a_card_number() {
+    let w = Waves::new();
+    std::fs::create_dir(w.path("edited")).unwrap();
+    std::fs::copy(w.path("final/summary.json"), w.path("edited/summary.json")).unwrap();
+    let pan = ["4111", "1111", "1111", "1111"].concat();
+    let escaped: String = pan
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let text = std::fs::read_to_string(w.path("final/affected.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut edit = |k: usize, card: &str| {
+        let name = read_jsonl(&w.path("final/affected.jsonl"))[k]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let quoted = serde_json::to_string(&name).unwrap();
+        assert!(lines[k].contains(&quoted));
+        lines[k] = lines[k].replacen(
+            &quoted,
+            &format!("\"{} {card}\"", &quoted[1..quoted.len() - 1]),
+            1,
+        );
+    };
+    edit(0, &pan);
+    edit(1, &escaped);
+    std::fs::write(w.path("edited/affected.jsonl"), lines.join("\n") + "\n").unwrap();
+    w.cmd(&[
+        "diff",
+        "final",
+        "edited",
+        "--out",
+        "x",
+        "--affected-only",
+        "unchanged",
+        "--quiet",
+    ])
+    .assert()
+    .success();
+    let written = std::fs::read_to_string(w.path("x/affected.jsonl")).unwrap();
+    let people = read_jsonl(&w.path("x/affected.jsonl"));
+    assert_eq!(people.len(), lines.len(), "the name is no compared field");
+    let edited = people
+        .iter()
+        .filter(|p| p["name"].as_str().unwrap().ends_with(" 411111******1111"))
+        .count();
+    assert_eq!(edited, 2, "{written}");
+    assert!(
+        !written.contains(&pan) && !written.contains(&escaped),
+        "{written}"
+    );
+}

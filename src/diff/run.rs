@@ -162,11 +162,24 @@ fn write_affected_only(
     d: &Diff,
     kinds: &BTreeSet<Kind>,
 ) -> Result<usize, crate::Error> {
-    let line_of = |r: &Run, id: &str| -> Option<String> {
+    // One look-up per person: a search of the whole run per id was quadratic in the people.
+    fn index(r: &Run) -> std::collections::HashMap<&str, usize> {
+        // Reversed, so the first line of an id is the one kept.
         r.people
             .iter()
-            .position(|p| p.customer_id == id)
-            .map(|i| r.lines[i].clone())
+            .enumerate()
+            .map(|(i, p)| (p.customer_id.as_str(), i))
+            .rev()
+            .collect()
+    }
+    let (old_index, new_index) = (index(old), index(new));
+    let line_of = |r: &Run, id: &str| -> Option<String> {
+        let index = if std::ptr::eq(r, old) {
+            &old_index
+        } else {
+            &new_index
+        };
+        index.get(id).map(|&i| masked_line(&r.lines[i]))
     };
     let mut picked: std::collections::BTreeMap<String, String> = Default::default();
     for row in d.rows.iter().filter(|r| kinds.contains(&r.kind)) {
@@ -187,4 +200,33 @@ fn write_affected_only(
     }
     output::write_file(path, &bytes)?;
     Ok(picked.len())
+}
+
+/// A line of an `affected.jsonl` as it is, unless it holds a card number, as written or in a
+/// string once its JSON escapes are read (`\u0034`): then the value written again through the
+/// masking JSON writer. A run's own lines never hold one; a file made or edited by hand may.
+fn masked_line(line: &str) -> String {
+    fn holds(v: &serde_json::Value) -> bool {
+        use crate::cards::detect::holds_card;
+        match v {
+            serde_json::Value::String(s) => holds_card(s.as_bytes()),
+            serde_json::Value::Array(a) => a.iter().any(holds),
+            serde_json::Value::Object(o) => {
+                o.iter().any(|(k, v)| holds_card(k.as_bytes()) || holds(v))
+            }
+            _ => false,
+        }
+    }
+    let value: Option<serde_json::Value> = serde_json::from_str(line).ok();
+    let card = crate::cards::detect::holds_card(line.as_bytes());
+    match value {
+        Some(v) if card || holds(&v) => {
+            let mut buf = Vec::new();
+            match output::to_json_writer(&mut buf, &v, false) {
+                Ok(()) => String::from_utf8(buf).expect("JSON is UTF-8"),
+                Err(_) => crate::cards::detect::mask(line).0.into_owned(),
+            }
+        }
+        _ => crate::cards::detect::mask(line).0.into_owned(),
+    }
 }
