@@ -268,6 +268,16 @@ impl Config {
     /// language and the payments join's pattern. Each problem is one line of the error.
     fn check(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(id) = &self.incident.id {
+            // The id names the case folder (`out/<id>`), file names and Message-IDs, all
+            // written as they are.
+            if crate::cards::detect::holds_card(id.as_bytes()) {
+                problems.push(format!(
+                    "[incident] id = {:?}: holds a card number, and the id names the case folder, its files and every Message-ID; use a case name, e.g. id = \"shop-2021-12\"",
+                    crate::cards::detect::mask(id).0
+                ));
+            }
+        }
         let zone = self.incident.timezone.as_deref();
         if let Some(tz) = zone {
             if crate::window::zone(tz).is_err() {
@@ -741,5 +751,21 @@ columns = { order_id = "No" }
         assert!(e.contains("empty"), "{e}");
         // A window of dates without a zone is said where the window is used (--tz may come).
         load_text("[incident]\nwindow = \"2020-04-27..2021-12-22\"\n").unwrap();
+    }
+
+    /// An id holding a card number would name the case folder `out/4111…` on disk: a load
+    /// error, which shows the id masked.
+    #[test]
+    fn an_incident_id_holding_a_card_number_is_a_load_error() {
+        let pan = ["4111", "1111", "1111", "1111"].join("-");
+        let e = load_text(&format!("[incident]\nid = \"case-{pan}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[incident] id") && e.contains("case-4111-11**-****-1111"),
+            "{e}"
+        );
+        assert!(!e.contains(&pan), "{e}");
+        load_text("[incident]\nid = \"case-2021-12-22\"\n").unwrap();
     }
 }
