@@ -61,13 +61,22 @@ pub fn header_key(s: &str) -> String {
 /// Replaces control characters (C0, DEL, C1) and Unicode direction overrides and isolates with
 /// a space, so a value can go into a header, a CSV cell or a terminal without changing their
 /// shape.
+///
+/// A space joins digits into a run where the character it replaces did not
+/// (`45320192\r73641232` becomes a card number written with a space), so a changed value is
+/// masked again.
 pub fn scrub_controls(s: &str) -> String {
     if !s.chars().any(is_unsafe_char) {
         return s.to_string();
     }
-    s.chars()
+    let spaced: String = s
+        .chars()
         .map(|c| if is_unsafe_char(c) { ' ' } else { c })
-        .collect()
+        .collect();
+    match crate::cards::detect::mask(&spaced).0 {
+        std::borrow::Cow::Owned(masked) => masked,
+        std::borrow::Cow::Borrowed(_) => spaced,
+    }
 }
 
 /// True for characters that must not reach a header or a terminal as they are.
@@ -79,6 +88,17 @@ pub fn is_unsafe_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A control character between two halves of a card number becomes a space, which joins
+    /// them into one: the result is masked.
+    #[test]
+    fn scrubbing_never_joins_a_card_number() {
+        let (a, b) = ("45320192", "73641232");
+        for c in ['\r', '\u{85}', '\u{1}', '\u{7f}', '\u{202e}'] {
+            let out = scrub_controls(&format!("N {a}{c}{b}"));
+            assert_eq!(out, "N 453201** ****1232", "{c:?}");
+        }
+    }
 
     #[test]
     fn emails_normalise_to_one_key() {

@@ -528,12 +528,17 @@ fn is_ja(locale: &str) -> bool {
 }
 
 /// A name as it may appear in a notice and a header: control characters and direction
-/// overrides replaced, whitespace runs collapsed.
+/// overrides replaced, whitespace runs collapsed, and masked again: a line separator
+/// (U+2028) between two halves of a card number becomes a space that joins them.
 pub fn clean_name(name: &str) -> String {
-    crate::text::scrub_controls(name)
+    let joined = crate::text::scrub_controls(name)
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    match crate::cards::detect::mask(&joined).0 {
+        std::borrow::Cow::Owned(masked) => masked,
+        std::borrow::Cow::Borrowed(_) => joined,
+    }
 }
 
 /// `2020年4月27日` for `ja`, `April 27, 2020` otherwise.
@@ -617,6 +622,17 @@ fn card_ctx(brand: &str, last4: &str, locale: &str) -> CardCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Halves of a card number split by a line separator, a next-line or a carriage return
+    /// (no separator of a card number) were joined by the collapsing into one with a space,
+    /// and the check then refused every customer's notice: the cleaned name is masked.
+    #[test]
+    fn a_cleaned_name_never_joins_a_card_number() {
+        for c in ['\u{2028}', '\u{85}', '\r', '\u{2029}'] {
+            let name = clean_name(&format!("Sato {}{c}{}", "45320192", "73641232"));
+            assert_eq!(name, "Sato 453201** ****1232", "{c:?}");
+        }
+    }
 
     #[test]
     fn dates_per_locale() {
