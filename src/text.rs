@@ -69,14 +69,11 @@ pub fn scrub_controls(s: &str) -> String {
     if !s.chars().any(is_unsafe_char) {
         return s.to_string();
     }
-    let spaced: String = s
-        .chars()
-        .map(|c| if is_unsafe_char(c) { ' ' } else { c })
-        .collect();
-    match crate::cards::detect::mask(&spaced).0 {
-        std::borrow::Cow::Owned(masked) => masked,
-        std::borrow::Cow::Borrowed(_) => spaced,
-    }
+    crate::cards::detect::mask_string(
+        s.chars()
+            .map(|c| if is_unsafe_char(c) { ' ' } else { c })
+            .collect(),
+    )
 }
 
 /// True for characters that must not reach a header or a terminal as they are.

@@ -216,6 +216,14 @@ pub fn mask(text: &str) -> (Cow<'_, str>, usize) {
     }
 }
 
+/// [`mask`] of an owned text: the same `String` back when it holds no card number.
+pub fn mask_string(text: String) -> String {
+    match mask(&text).0 {
+        Cow::Owned(masked) => masked,
+        Cow::Borrowed(_) => text,
+    }
+}
+
 /// [`mask`] over bytes that may not be UTF-8: the bytes around a card number are kept as they
 /// are.
 pub fn mask_bytes(b: &[u8]) -> (Cow<'_, [u8]>, usize) {

@@ -173,23 +173,17 @@ fn write_affected_only(
             .collect()
     }
     let (old_index, new_index) = (index(old), index(new));
-    let line_of = |r: &Run, id: &str| -> Option<String> {
-        let index = if std::ptr::eq(r, old) {
-            &old_index
-        } else {
-            &new_index
-        };
-        index.get(id).map(|&i| masked_line(&r.lines[i]))
-    };
     let mut picked: std::collections::BTreeMap<String, String> = Default::default();
     for row in d.rows.iter().filter(|r| kinds.contains(&r.kind)) {
-        let (run, ids) = match row.kind {
-            Kind::Removed => (old, &row.old_customer_ids),
-            _ => (new, &row.new_customer_ids),
+        let (run, index, ids) = match row.kind {
+            Kind::Removed => (old, &old_index, &row.old_customer_ids),
+            _ => (new, &new_index, &row.new_customer_ids),
         };
         for id in ids {
-            if let Some(l) = line_of(run, id) {
-                picked.entry(id.clone()).or_insert(l);
+            if let Some(&i) = index.get(id.as_str()) {
+                picked
+                    .entry(id.clone())
+                    .or_insert_with(|| masked_line(&run.lines[i]));
             }
         }
     }

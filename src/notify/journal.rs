@@ -134,9 +134,7 @@ impl Journal {
     pub fn append(&mut self, mut ev: Event) -> Result<()> {
         // The server's reply is its own text: a server (or a relay quoting the message) may
         // echo a card number, which the journal must not keep.
-        if let std::borrow::Cow::Owned(masked) = crate::cards::detect::mask(&ev.reply).0 {
-            ev.reply = masked;
-        }
+        ev.reply = crate::cards::detect::mask_string(ev.reply);
         let mut line = serde_json::to_vec(&ev).map_err(|e| Error::io(&self.path, e.into()))?;
         line.push(b'\n');
         self.file

@@ -152,7 +152,7 @@ fn header_name(name: &str) -> String {
     }
     let mut cut: String = name.chars().take(MAX_HEADER_NAME - 1).collect();
     cut.truncate(cut.trim_end().len());
-    let mut cut = crate::cards::detect::mask(&cut).0.into_owned();
+    let mut cut = crate::cards::detect::mask_string(cut);
     cut.push('…');
     cut
 }

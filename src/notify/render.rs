@@ -531,14 +531,12 @@ fn is_ja(locale: &str) -> bool {
 /// overrides replaced, whitespace runs collapsed, and masked again: a line separator
 /// (U+2028) between two halves of a card number becomes a space that joins them.
 pub fn clean_name(name: &str) -> String {
-    let joined = crate::text::scrub_controls(name)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    match crate::cards::detect::mask(&joined).0 {
-        std::borrow::Cow::Owned(masked) => masked,
-        std::borrow::Cow::Borrowed(_) => joined,
-    }
+    crate::cards::detect::mask_string(
+        crate::text::scrub_controls(name)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// `2020年4月27日` for `ja`, `April 27, 2020` otherwise.
