@@ -18,8 +18,9 @@
 //! `.`, `,`, `/`, `_`, `+`, `·`, `・`; zero-width and other invisible format characters and the
 //! soft hyphen), and it is bounded by anything else. Two narrowings keep the evidence the
 //! evidence (both measured, see the README's "Card numbers" section):
-//! - **IIN**: the first digit is that of a payment-card issuer (2–6, the ISO/IEC 7812 industries
-//!   of card payments; 81 and 82 for UnionPay and RuPay). Every brand of [`super::Brand`] is in.
+//! - **IIN**: the number starts as a payment card's does: 3–6 (ISO/IEC 7812 industries of card
+//!   payments), Mir's 2200–2204 and Mastercard's 2221–2720 (not 20… or 21…: dates), 81 and 82
+//!   for UnionPay and RuPay. Every brand of [`super::Brand`] is in.
 //! - **Grouping**: digits written whole, one by one, or in groups of three or more (the last group
 //!   may be shorter): `4111 1111 1111 1111`, `3782 822463 10005`; a list of short numbers
 //!   (`10.1.2.3, 172.16.5.4`) is not a card number.
@@ -780,10 +781,23 @@ fn masked_span(b: &[u8], card: &[Digit], shown: &[bool]) -> Found {
     }
 }
 
-/// The first digit of a payment card's issuer: 2–6 (ISO/IEC 7812 industries 2 to 6), or 81/82
-/// (UnionPay's and RuPay's newer ranges). Every brand [`super::Brand::from_iin`] knows is in.
+/// The start of a payment card's number: 3–6 (ISO/IEC 7812 industries 3 to 6: every brand
+/// [`super::Brand::from_iin`] knows, and Maestro, RuPay, Elo, Verve… that it does not), the
+/// issued ranges of industry 2 (Mir's 2200–2204, Mastercard's 2221–2720), and 81/82 (UnionPay's
+/// and RuPay's newer ranges). Industry 2 is not taken whole: a date or a timestamp
+/// (`20211222235904`, `shopify-20211222-235904.csv`) starts with 20 or 21, and no card does.
 fn iin_plausible(d: &[u8]) -> bool {
-    matches!(d[0], b'2'..=b'6') || d.starts_with(b"81") || d.starts_with(b"82")
+    match d[0] {
+        b'3'..=b'6' => true,
+        b'2' => {
+            let p4 = d[..4]
+                .iter()
+                .fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+            (2200..=2204).contains(&p4) || (2221..=2720).contains(&p4)
+        }
+        b'8' => matches!(d[1], b'1' | b'2'),
+        _ => false,
+    }
 }
 
 /// Whether a run's groups are those of one number written in parts, as card numbers are: one
@@ -1021,6 +1035,46 @@ mod tests {
         ] {
             assert_eq!(m(s), s, "{s}");
         }
+    }
+
+    /// `prefix` followed by its Luhn check digit.
+    fn with_check_digit(prefix: &str) -> String {
+        (b'0'..=b'9')
+            .map(|d| format!("{prefix}{}", char::from(d)))
+            .find(|s| luhn_valid(s.as_bytes()))
+            .expect("one check digit")
+    }
+
+    /// Industry 2 is only its issued ranges: Luhn-valid dates and timestamps (one in ten is)
+    /// stay as written, and Mir and Mastercard's 2-series are card numbers.
+    #[test]
+    fn dates_are_not_card_numbers_but_the_two_series_is() {
+        let stamp = with_check_digit("2021122223590");
+        assert_eq!(stamp, "20211222235904");
+        for s in [
+            stamp.clone(),
+            format!("shopify-{}-{}.csv", &stamp[..8], &stamp[8..]),
+            format!("ts={stamp}&id=1"),
+            with_check_digit("2100123123595"),
+            with_check_digit("220512312359590"),
+            with_check_digit("272112312359590"),
+        ] {
+            assert_eq!(m(&s), s, "{s}");
+        }
+        for prefix in [
+            "220000000000000",
+            "220400000000000",
+            "222100000000000",
+            "272099000000000",
+        ] {
+            let pan = with_check_digit(prefix);
+            assert_eq!(
+                m(&pan),
+                format!("{}******{}", &pan[..6], &pan[12..]),
+                "{pan}"
+            );
+        }
+        assert_eq!(m("2223 0031 2200 3222"), "2223 00** **** 3222");
     }
 
     /// The quick reading of a plain `%XX` gives what the reading of every form gives, for
