@@ -358,6 +358,39 @@ fn a_runaway_quote_is_cut_at_the_bound_or_by_its_width() {
     assert!(names.contains(&"Ito, Jiro"), "{names:?}");
 }
 
+/// Two stray quotes in the last column ten rows apart make one record of the right width over
+/// eleven lines, inside every bound: the rows between them were read as one customer's name and
+/// lost, with counts that still reconciled. Each row between them is a record by itself, so
+/// the first line is rejected and every other row is read and counted.
+#[test]
+fn two_stray_quotes_ten_rows_apart_lose_no_row() {
+    let d = tempfile::tempdir().unwrap();
+    let header = "Order ID,Ordered At,Email,Payment Method,Card Number,Name";
+    let mut body = format!("{header}\n");
+    for i in 0..100 {
+        let name = match i {
+            20 => "\"Sato".to_string(),
+            30 => "Suzuki\"".to_string(),
+            _ => format!("Name {i}"),
+        };
+        body.push_str(&format!(
+            "S{i:04},2021-03-{:02} 10:00,s{i}@example.jp,Credit Card,4111111111111111,{name}\n",
+            1 + i % 28
+        ));
+    }
+    std::fs::write(d.path().join("o.csv"), body).unwrap();
+    let s = affected(d.path(), &["o.csv"]);
+    assert_eq!(s["rows_read"], 100, "{s}");
+    assert_eq!(s["rejected"], 1, "{s}");
+    assert_eq!(s["in_window"], 99, "{s}");
+    let r = read_csv_maps(&d.path().join("out/rejected.csv"));
+    assert_eq!(r[0]["source"], "o.csv:22");
+    assert!(r[0]["reason"].contains("line 2 of them"), "{r:?}");
+    let orders = read_csv_maps(&d.path().join("out/orders.csv"));
+    let ids: Vec<&str> = orders.iter().map(|o| o["order_id"].as_str()).collect();
+    assert!(ids.contains(&"S0021") && ids.contains(&"S0030"), "{ids:?}");
+}
+
 /// A header whose quote never closes would swallow the file into one header of garbage names:
 /// an error naming the file and line 1 instead.
 #[test]

@@ -11,9 +11,10 @@
 //!   show it at the header, so the second reading costs little. Memory stays flat.
 //! - Records are split here ([`Splitter`], on `csv_core`), which also bounds quoted fields: a
 //!   quote that runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, to the end of
-//!   the file, or into a record of the wrong width over several lines, is taken for an
-//!   unterminated quote: its first line is rejected ([`Visitor::rejected`]) and reading goes on
-//!   at the next line, so one stray `"` cannot swallow the rest of the file.
+//!   the file, into a record of the wrong width over several lines, or over a line that is a
+//!   record by itself (a second stray quote closed it), is taken for an unterminated quote: its
+//!   first line is rejected ([`Visitor::rejected`]) and reading goes on at the next line, so a
+//!   stray `"` cannot swallow the rows after it.
 //! - Two threads: one reads and splits records (I/O, CSV parsing, UTF-8 checks, line numbers),
 //!   the caller's thread visits them. Batches of records are handed back for reuse.
 //! - Line numbers are physical lines (`\n`, `\r\n` or a lone `\r`); a record is named by the
@@ -408,6 +409,14 @@ pub enum Cut {
         found: usize,
         expected: usize,
     },
+    /// The quote closed on a later line in a record of the right width, but a line between
+    /// (the `nth` of the record, from 1) is a whole record by itself: two stray quotes, the
+    /// second closing what the first opened, with the rows between them swallowed.
+    Swallowed {
+        lines: usize,
+        nth: usize,
+        expected: usize,
+    },
 }
 
 impl Cut {
@@ -430,6 +439,13 @@ impl Cut {
                 expected,
             } => format!(
                 "a quoted field opened on this line runs over {lines} lines into a record of {found} fields, not {expected}"
+            ),
+            Cut::Swallowed {
+                lines,
+                nth,
+                expected,
+            } => format!(
+                "a quoted field opened on this line runs over {lines} lines, and line {nth} of them is a record of {expected} fields by itself (a second stray quote closed it?)"
             ),
         }
     }
@@ -564,9 +580,18 @@ impl<R: Read> Splitter<R> {
         if memchr::memchr2(b'\n', b'\r', inner).is_some() {
             let cut = self.over_bounds(end).or_else(|| {
                 let expected = self.width?;
-                (endlen != expected).then(|| Cut::Width {
-                    lines: line_ends(inner) + 1,
-                    found: endlen,
+                let lines = line_ends(inner) + 1;
+                if endlen != expected {
+                    return Some(Cut::Width {
+                        lines,
+                        found: endlen,
+                        expected,
+                    });
+                }
+                let nth = swallowed_row(inner, expected)?;
+                Some(Cut::Swallowed {
+                    lines,
+                    nth,
                     expected,
                 })
             });
@@ -693,6 +718,36 @@ impl<R: Read> Splitter<R> {
             self.ends.resize(endlen * 2 + 1, 0);
         }
     }
+}
+
+/// Of a record read over several lines (`inner`, its terminator left out), the first line
+/// strictly between its first and its last (counted from 1) that parsed alone is a record of the
+/// file's width (3 fields or more): a row swallowed by a quote. A note or an address written over
+/// a few lines holds no line with as many commas as the file has columns less one; narrower
+/// files are not judged (a note line may well hold a comma or two). Rare and bounded: only a
+/// record that spans lines is asked, and it spans at most [`MAX_QUOTED_LINES`].
+fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
+    if width < 3 {
+        return None;
+    }
+    let mut rec = csv::ByteRecord::new();
+    // The line after the first line end, up to the last line end (the last line closed it).
+    let first = memchr::memchr2(b'\n', b'\r', inner)?;
+    let last = memchr::memrchr2(b'\n', b'\r', inner)?;
+    let mut at = first;
+    while at < last {
+        let from = at + 1;
+        let to = memchr::memchr2(b'\n', b'\r', &inner[from..]).map_or(inner.len(), |i| from + i);
+        let line = &inner[from..to];
+        if !line.is_empty() {
+            parse_alone(line, &mut rec);
+            if rec.len() == width {
+                return Some(line_ends(&inner[..from]) + 1);
+            }
+        }
+        at = to;
+    }
+    None
 }
 
 /// Line ends (`\n`, `\r\n`, lone `\r`) in a run of bytes.
@@ -931,6 +986,44 @@ mod tests {
             got[1],
             ("2".to_string(), vec!["1".into(), "a\nb\nc".into()])
         );
+        assert_eq!(got[2].0, "5");
+    }
+
+    /// Two stray quotes in one column, rows apart: the record they make has the file's width,
+    /// but the rows between them are records by themselves. The first line is cut and every
+    /// row after it is read as itself, whatever the line ends and the buffering.
+    #[test]
+    fn two_stray_quotes_do_not_swallow_the_rows_between_them() {
+        for end in ["\n", "\r\n", "\r"] {
+            let text = [
+                "h,n,m",
+                "1,\"Sato,a",
+                "2,Ito,b",
+                "3,Abe,c",
+                "4,Ono\",d",
+                "5,Oe,e",
+            ]
+            .join(end)
+                + end;
+            for chunk in [3, 4096] {
+                let got = split(text.as_bytes(), chunk, Some(3));
+                let tags: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+                assert_eq!(tags, ["1", "!2", "3", "4", "5", "6"], "{end:?} {chunk}");
+                assert_eq!(got[2].1, ["2", "Ito", "b"]);
+                assert_eq!(got[4].1, ["4", "Ono\"", "d"]);
+            }
+        }
+        let cut = Cut::Swallowed {
+            lines: 4,
+            nth: 2,
+            expected: 3,
+        };
+        assert!(cut.reason().contains("line 2 of them"), "{}", cut.reason());
+        // A note over a few lines stays one record, in a narrow file too (its lines hold
+        // commas, but not as many as the file has columns less one).
+        let note = b"h,n,m\n1,\"Deliver after 5pm,\nplease, thanks\nto the back door\",x\n2,y,z\n";
+        let got = split(note, 4096, Some(3));
+        assert_eq!(got[1].0, "2");
         assert_eq!(got[2].0, "5");
     }
 
