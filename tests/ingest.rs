@@ -391,6 +391,48 @@ fn two_stray_quotes_ten_rows_apart_lose_no_row() {
     assert!(ids.contains(&"S0021") && ids.contains(&"S0030"), "{ids:?}");
 }
 
+/// Every order of a file with a payment-method column is in `payment_methods`, an empty cell
+/// too (it was counted not card, or card by its card cell, and listed nowhere): the tally adds
+/// up to the orders.
+#[test]
+fn empty_payment_method_cells_are_tallied() {
+    let d = tempfile::tempdir().unwrap();
+    let mut body = "Order ID,Ordered At,Email,Payment Method,Card Number,Name\n".to_string();
+    for (i, (method, card)) in [
+        ("Credit Card", "4111111111111111"),
+        ("", "4111111111111111"),
+        ("", ""),
+        ("  ", ""),
+        ("Bank Transfer", ""),
+    ]
+    .iter()
+    .enumerate()
+    {
+        body.push_str(&format!(
+            "E{i},2021-03-01 10:00,e{i}@example.jp,{method},{card},N\n"
+        ));
+    }
+    std::fs::write(d.path().join("o.csv"), body).unwrap();
+    let s = affected(d.path(), &["o.csv"]);
+    assert_eq!(
+        (&s["in_window"], &s["not_card"]),
+        (&2.into(), &3.into()),
+        "{s}"
+    );
+    let m = &s["payment_methods"];
+    assert_eq!(m["(empty)"]["rows"], 2, "{m}");
+    assert_eq!(m["(empty)"]["class"], "not_card", "{m}");
+    assert_eq!(m["(empty, card number given)"]["rows"], 1, "{m}");
+    assert_eq!(m["(empty, card number given)"]["class"], "card", "{m}");
+    let rows: u64 = m
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, 5, "{m}");
+}
+
 /// A header whose quote never closes would swallow the file into one header of garbage names:
 /// an error naming the file and line 1 instead.
 #[test]

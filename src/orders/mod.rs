@@ -135,6 +135,11 @@ pub struct Collision {
 /// At most this many collisions are listed (all are counted).
 pub const COLLISIONS_LISTED: usize = 1000;
 
+/// The tally key of an empty payment-method cell (a trimmed cell as written is never empty)…
+const EMPTY_METHOD: &[u8] = b"";
+/// …and of one whose order holds a card number (nor is a trimmed cell ever a line end).
+const EMPTY_METHOD_CARD: &[u8] = b"\n";
+
 /// The result of reading every order file.
 #[derive(Default)]
 pub struct Ingest {
@@ -422,7 +427,7 @@ impl Ingest {
             // As it was: a join that did not agree changed nothing of it.
             collided = first;
         }
-        self.count_method(rec, ctx, p.method);
+        self.count_method(rec, ctx, p.method, p.card);
         let class = self.classify_new(rec, line, file_idx, ctx, opts, report, p, reject)?;
         if class != Class::Rejected {
             match class {
@@ -511,17 +516,25 @@ impl Ingest {
     }
 
     /// Adds the first record of an order to its payment method's tally (`class`: the method
-    /// cell's class, `None` for no method).
+    /// cell's class, `None` for an empty cell, whose order is a card payment or not by its card
+    /// cell, `card`). Empty cells are tallied too, under [`EMPTY_METHOD`] and
+    /// [`EMPTY_METHOD_CARD`], so that every order of a file with a method column is in
+    /// `payment_methods`.
     fn count_method(
         &mut self,
         rec: &csv::ByteRecord,
         ctx: &RowContext,
         class: Option<MethodClass>,
+        card: bool,
     ) {
-        let (Some(class), Some(i)) = (class, ctx.col(Field::PaymentMethod)) else {
+        let Some(i) = ctx.col(Field::PaymentMethod) else {
             return;
         };
-        let trimmed = rec.get(i).unwrap_or_default().trim_ascii();
+        let (trimmed, class) = match class {
+            Some(class) => (rec.get(i).unwrap_or_default().trim_ascii(), class),
+            None if card => (EMPTY_METHOD_CARD, MethodClass::Card),
+            None => (EMPTY_METHOD, MethodClass::NotCard),
+        };
         match self.method_cache.get_mut(trimmed) {
             Some((_, rows)) => *rows += 1,
             None => {
@@ -629,10 +642,16 @@ impl Ingest {
         Ok(())
     }
 
-    /// Payment methods seen, as written, with how they were classified (for the summary).
+    /// Payment methods seen, as written, with how they were classified (for the summary); an
+    /// empty cell as `(empty)`, or `(empty, card number given)` when the card cell made the
+    /// order a card payment.
     pub fn finish_methods(&mut self) {
         for (raw, (class, rows)) in self.method_cache.drain() {
-            let label = crate::cards::mask_card_runs(&String::from_utf8_lossy(&raw)).0;
+            let label = match &*raw {
+                EMPTY_METHOD => "(empty)".into(),
+                EMPTY_METHOD_CARD => "(empty, card number given)".into(),
+                _ => crate::cards::mask_card_runs(&String::from_utf8_lossy(&raw)).0,
+            };
             let class = match class {
                 MethodClass::Card => "card",
                 MethodClass::NotCard => "not_card",
