@@ -454,3 +454,48 @@ fn a_header_with_a_quote_that_never_closes_is_an_error_naming_its_line() {
         "{err}"
     );
 }
+
+/// An empty folder among the inputs (the wrong folder, an export not unpacked yet) is said on
+/// stderr, not passed over; a pipe (`<(command)`) is refused with what to do, since every input
+/// is read again for its digest.
+#[test]
+fn an_empty_input_folder_is_warned_about_and_a_pipe_refused() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("later")).unwrap();
+    std::fs::write(
+        d.path().join("o.csv"),
+        "Order ID,Ordered At,Email,Payment Method,Card Number,Name\n\
+         W1,2021-03-01 10:00,w@example.jp,Credit Card,4111111111111111,N\n",
+    )
+    .unwrap();
+    let run = |inputs: &[&str]| {
+        skimtrace()
+            .current_dir(d.path())
+            .args(["affected", "--orders"])
+            .args(inputs)
+            .args(["--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
+            .args(["--out", "out", "--force"])
+            .env(
+                "SKIMTRACE_FINGERPRINT_KEY",
+                "test-key-0123456789abcdef0123456789",
+            )
+            .output()
+            .unwrap()
+    };
+    let o = run(&["o.csv", "later"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("--orders: the folder") && err.contains("later holds no file to read"),
+        "{err}"
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(d.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = run(&["pipe"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a regular file (a pipe"), "{err}");
+}

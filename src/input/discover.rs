@@ -32,24 +32,47 @@ pub fn expand_inputs(
                     base.display()
                 )));
             }
-        } else if full.is_dir() {
-            for e in std::fs::read_dir(&full).map_err(|e| Error::io(&full, e))? {
-                let p = e.map_err(|e| Error::io(&full, e))?.path();
-                if p.is_file()
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                {
-                    found.push(p);
-                }
-            }
-        } else if full.is_file() {
-            found.push(full);
         } else {
-            return Err(Error::usage(format!(
-                "{what}: {} does not exist",
-                full.display()
-            )));
+            let meta = match std::fs::metadata(&full) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::usage(format!(
+                        "{what}: {} does not exist",
+                        full.display()
+                    )))
+                }
+                Err(e) => return Err(Error::io(&full, e)),
+            };
+            if meta.is_dir() {
+                for e in std::fs::read_dir(&full).map_err(|e| Error::io(&full, e))? {
+                    let p = e.map_err(|e| Error::io(&full, e))?.path();
+                    if p.is_file()
+                        && !p
+                            .file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    {
+                        found.push(p);
+                    }
+                }
+                // An empty folder may be a drop folder with nothing in it yet (`init`'s
+                // `inputs/payments/`), or the wrong folder, or an export not unpacked: said,
+                // never passed over in silence.
+                if found.is_empty() {
+                    tracing::warn!(
+                        "{what}: the folder {} holds no file to read, so nothing was read from it (hidden files and subfolders are not read; for those name the files, or a pattern such as {}/**/*.csv)",
+                        full.display(),
+                        full.display()
+                    );
+                }
+            } else if meta.is_file() {
+                found.push(full);
+            } else {
+                return Err(Error::usage(format!(
+                    "{what}: {} is not a regular file ({}): each input is read more than once (for its digest in the manifest, and again when its encoding is only known at its end); save it to a file first",
+                    full.display(),
+                    special_kind(&meta)
+                )));
+            }
         }
         found.sort();
         for p in found {
@@ -61,6 +84,26 @@ pub fn expand_inputs(
         }
     }
     Ok(out)
+}
+
+/// What kind of special file `meta` is, in words.
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a pipe, such as <(command) gives";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    let _ = meta;
+    "not a file or a folder"
 }
 
 /// The files `pattern` matches below `root`: each component of the pattern is matched against
@@ -215,5 +258,37 @@ mod tests {
         );
         assert!(expand_inputs(&["*.pdf".into()], base, "test").is_err());
         assert!(expand_inputs(&["[.csv".into()], base, "test").is_err());
+    }
+
+    /// A pipe is refused, saying what to do; a missing path is named as missing; an empty
+    /// folder gives no file (and a warning, `tests/ingest.rs`).
+    #[test]
+    fn pipes_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir_all(base.join("empty")).unwrap();
+        std::fs::create_dir_all(base.join("hidden/sub")).unwrap();
+        std::fs::write(base.join("hidden/.a.csv"), "").unwrap();
+        std::fs::write(base.join("hidden/sub/b.csv"), "").unwrap();
+        let fifo = base.join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = |p: &str| {
+            expand_inputs(&[p.to_string()], base, "--orders")
+                .unwrap_err()
+                .to_string()
+        };
+        for p in ["empty", "hidden"] {
+            assert!(expand_inputs(&[p.to_string()], base, "--orders")
+                .unwrap()
+                .is_empty());
+        }
+        let e = err("pipe");
+        assert!(e.contains("is not a regular file (a pipe"), "{e}");
+        assert!(e.contains("save it to a file first"), "{e}");
+        assert!(err("nothing.csv").contains("does not exist"));
     }
 }
