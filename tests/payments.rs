@@ -738,6 +738,49 @@ fn payments_on_the_command_line_with_the_stripe_preset() {
     );
 }
 
+/// Two gateway exports that overlap (the same rows downloaded twice, or two date ranges that
+/// share a day): each charge is joined, listed and makes its person once; the repeats are
+/// counted (`repeated_charges`) and warned about. Before, every declined attempt of the copy
+/// was a second entry, and one without an e-mail a second person.
+#[test]
+fn an_export_that_overlaps_another_adds_no_charge_twice() {
+    let one = run_in(
+        copy_case("vector-park"),
+        &["--payments", "vector-park/payments/stripe.csv"],
+    );
+    let dir = copy_case("vector-park");
+    let pay = dir.path().join("vector-park/payments");
+    std::fs::copy(pay.join("stripe.csv"), pay.join("stripe-again.csv")).unwrap();
+    let two = run_in(
+        dir,
+        &[
+            "--payments",
+            "vector-park/payments/stripe.csv",
+            "vector-park/payments/stripe-again.csv",
+        ],
+    );
+    let (s1, s2) = (one.summary(), two.summary());
+    assert_eq!(s2["customers_affected"], s1["customers_affected"]);
+    assert_eq!(two.people(), one.people());
+    assert_eq!(two.payments().len(), one.payments().len());
+    let f1 = &s1["payments"]["files"][0];
+    let f2 = &s2["payments"]["files"][1];
+    for key in CLASSES.iter().copied().chain(["rows_read"]) {
+        assert_eq!(f2[key], f1[key], "{key}");
+    }
+    // Every charge the first export kept (payments.csv) comes again in the copy; the copy's
+    // other rows (outside the window) are only counted, as before.
+    let kept = one.payments().len() as u64;
+    assert!(kept > 0);
+    assert_eq!(f2["repeated_charges"], kept, "{f2}");
+    assert_eq!(f2["charge_id_collisions"], 0);
+    let warned = strings(&f2["warnings"]).join(" ");
+    assert!(
+        warned.contains("repeats charge") && warned.contains("vector-park/payments/stripe.csv:"),
+        "{warned}"
+    );
+}
+
 fn with_config_edit(from: &str, to: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = copy_case("vector-park");
     let cfg = dir.path().join("vector-park/incident.toml");

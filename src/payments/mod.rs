@@ -138,6 +138,13 @@ pub struct PFileReport {
     #[serde(flatten)]
     pub counts: PCounts,
     pub ambiguous: u64,
+    /// Rows that repeat a kept charge of an earlier row (the same charge id, instant and card:
+    /// an export that overlaps another): counted in the class of the first, joined and listed
+    /// once.
+    pub repeated_charges: u64,
+    /// Rows whose charge id an earlier kept charge has, with another instant or card: kept as
+    /// charges of their own, and warned about.
+    pub charge_id_collisions: u64,
     /// Card numbers found (and masked): in the last-4 column and in every other column.
     pub card_numbers_masked: u64,
     /// Column → card numbers found (and masked) in it.
@@ -230,6 +237,8 @@ pub struct Payments {
     pub orders_with_payment: foldhash::HashSet<u32>,
     /// Orders that were candidates of an ambiguous charge.
     pub ambiguous_candidates: foldhash::HashSet<u32>,
+    /// Charge id as written (hashed) → the first kept charge with it (index into `charges`).
+    seen_ids: HashMap<u128, u32>,
 }
 
 /// The order-side indexes the join looks things up in, keyed by 128-bit hashes of the text
@@ -441,6 +450,8 @@ pub fn read(
             columns: BTreeMap::new(),
             counts: PCounts::default(),
             ambiguous: 0,
+            repeated_charges: 0,
+            charge_id_collisions: 0,
             card_numbers_masked: 0,
             card_numbers_by_column: BTreeMap::new(),
             security_code_columns: Vec::new(),
@@ -744,6 +755,9 @@ impl PaymentFile<'_> {
         if charge_id.is_empty() {
             charge_id = source();
         }
+        if let Some(class) = self.repeated(&charge_id, at, &card, line) {
+            return Ok(class);
+        }
         let charge_id = crate::cards::mask_card_runs(&charge_id).0.into_boxed_str();
         let status = crate::cards::mask_card_runs(self.get(rec, PField::Status).trim()).0;
         let mut charge = Charge {
@@ -835,6 +849,54 @@ impl PaymentFile<'_> {
         charge.entry = Some(self.push_entry(entry, card));
         self.out.charges.push(charge);
         Ok(PClass::UnmatchedInWindow)
+    }
+
+    /// Whether the kept charge `id` (as written) repeats an earlier row's: the same instant and
+    /// card make it the same charge (two exports that overlap), and it takes the first's class
+    /// and adds nothing; another instant or card makes it another charge under the same id,
+    /// kept and warned about. Otherwise the id is remembered for the charge about to be pushed.
+    fn repeated(&mut self, id: &str, at: Timestamp, card: &CardInfo, line: u64) -> Option<PClass> {
+        let key = h(id);
+        let next = self.out.charges.len() as u32;
+        let Some(&first) = self.out.seen_ids.get(&key) else {
+            self.out.seen_ids.insert(key, next);
+            return None;
+        };
+        let c = &self.out.charges[first as usize];
+        let same =
+            c.at == at && c.card.masked == card.masked && c.card.fingerprint == card.fingerprint;
+        let first_at = format!(
+            "{}:{}",
+            self.out
+                .files
+                .get(c.file as usize)
+                .map_or(self.input.display.as_str(), |f| f.path.as_str()),
+            c.line
+        );
+        let class = if c.matched == Match::None {
+            PClass::UnmatchedInWindow
+        } else {
+            PClass::Matched
+        };
+        let r = self.report.as_mut().expect("a header was read");
+        let shown = crate::cards::mask_card_runs(id).0;
+        if same {
+            r.repeated_charges += 1;
+            if r.repeated_charges == 1 {
+                r.warnings.push(format!(
+                    "line {line} repeats charge {shown} of {first_at} (the same time and card: exports that overlap?); a repeated charge is counted in its class again but joined and listed once (repeated_charges)"
+                ));
+            }
+            Some(class)
+        } else {
+            r.charge_id_collisions += 1;
+            if r.charge_id_collisions == 1 {
+                r.warnings.push(format!(
+                    "line {line} has the charge id {shown} of {first_at} with another time or card: kept as another charge (charge_id_collisions)"
+                ));
+            }
+            None
+        }
     }
 
     /// Orders that fit a charge by normalised e-mail, amount, currency and time.
@@ -963,6 +1025,8 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
             columns,
             counts: PCounts::default(),
             ambiguous: 0,
+            repeated_charges: 0,
+            charge_id_collisions: 0,
             card_numbers_masked: 0,
             card_numbers_by_column: BTreeMap::new(),
             security_code_columns: layout
@@ -1018,6 +1082,8 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         self.out.attached.gateway_cards = self.mark.gateway_cards.clone();
         self.out.orders_with_payment = self.mark.with_payment.clone();
         self.out.ambiguous_candidates = self.mark.ambiguous.clone();
+        let kept = self.mark.charges as u32;
+        self.out.seen_ids.retain(|_, i| *i < kept);
         self.layout = None;
         self.report = None;
         Ok(())
