@@ -57,7 +57,7 @@ const MAX_DIGITS: usize = 19;
 /// uses; the others exist to measure what each narrowing buys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Narrowing {
-    /// Require an issuer's first digit (2–6, 81, 82).
+    /// Require a card issuer's start (3–6, 2200–2204, 2221–2720, 81, 82).
     pub iin: bool,
     /// Require card-like grouping (whole, one by one, or groups of three or more).
     pub grouping: bool,
