@@ -690,12 +690,13 @@ fn evaluate(
         }
     };
     let one_number = !narrowing.grouping || written_as_one_number(&groups);
-    if run.len() <= MAX_DIGITS && one_number {
-        // A run of 13–19 digits grouped like one number is a card number or not, whole.
-        if test(0, groups.len()) {
-            mark(0, groups.len());
-            counted[0] = true;
-        }
+    // A run of 13–19 digits grouped like one number is first tested whole; when it is not a
+    // card number, the stretches of its groups still are tested (`2018 3782 822463 10005`, a
+    // year before an Amex number, is 19 digits grouped like one number that starts like no card).
+    let whole = run.len() <= MAX_DIGITS && one_number && test(0, groups.len());
+    if whole {
+        mark(0, groups.len());
+        counted[0] = true;
     } else if groups.len() > 1 {
         // Every stretch of whole groups that is a card number is masked: a card number
         // followed by its expiry, two card numbers in one run, or one after a version or an
@@ -1075,6 +1076,30 @@ mod tests {
             );
         }
         assert_eq!(m("2223 0031 2200 3222"), "2223 00** **** 3222");
+    }
+
+    /// A run grouped like one number that is not a card number as a whole (a year or a
+    /// reference before the card, Luhn failing on the whole) still has its card number found
+    /// among its groups.
+    #[test]
+    fn a_card_number_after_a_short_group_is_found_in_a_run_that_is_no_card() {
+        assert_eq!(
+            m("memo 2018 3782 822463 10005"),
+            "memo 2018 3782 8***** *0005"
+        );
+        assert_eq!(
+            m("memo 2022 3056 930902 5904"),
+            "memo 2022 3056 ****** 5904"
+        );
+        assert_eq!(m("1234 3782 822463 10005"), "1234 3782 8***** *0005");
+        // A Luhn-invalid number written whole, or in groups too short to hold one, stays.
+        for s in [
+            "4111 1111 1111 1112",
+            "4111111111111112",
+            "2018 4111 1111 1112",
+        ] {
+            assert_eq!(m(s), s);
+        }
     }
 
     /// The quick reading of a plain `%XX` gives what the reading of every form gives, for
