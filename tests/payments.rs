@@ -952,3 +952,62 @@ fn a_gateway_export_in_full_width_digits_gives_its_last4_and_expiry() {
     let text = summary.to_string();
     assert!(!text.contains("3530111333300000"), "{text}");
 }
+
+/// A row with the id, time and card of an earlier charge but an e-mail (or an order reference)
+/// the first lacked is not dropped as a repeat: the person keeps the address their notice goes
+/// to, and the order its join, whichever file is read first.
+#[test]
+fn a_repeat_that_brings_an_email_or_an_order_is_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let head =
+        "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4,Card Fingerprint";
+    let w = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
+    w(
+        "po.csv",
+        "order_id,ordered_at,email,card_number,payment_method,amount,currency\n\
+         1001,2021-06-01 10:00:00,a@example.com,,credit_card,1000,JPY\n",
+    );
+    w(
+        "a.csv",
+        &format!("{head}\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY\nch_A,2021-06-01 01:00:00,1000,jpy,Paid,Visa,4242,fpX\n"),
+    );
+    w(
+        "b.csv",
+        &format!("{head},Customer Email,Description\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY,victim@example.com,attempt\nch_A,2021-06-01 01:00:00,1000,jpy,Paid,Visa,4242,fpX,a@example.com,Order 1001\n"),
+    );
+    let o = skimtrace()
+        .current_dir(d.path())
+        .args([
+            "affected",
+            "-q",
+            "--orders",
+            "po.csv",
+            "--payments",
+            "a.csv",
+            "b.csv",
+        ])
+        .args([
+            "--window",
+            "2020-04-27..2021-12-22",
+            "--tz",
+            "Asia/Tokyo",
+            "--out",
+            "out",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let people = crate::util::read_csv_maps(&d.path().join("out/affected.csv"));
+    let with = |email: &str| people.iter().find(|p| p["email"] == email).cloned();
+    assert!(with("victim@example.com").is_some(), "{people:?}");
+    let a = with("a@example.com").expect("the order's person");
+    assert!(a["cards"].contains("****4242"), "{a:?}");
+    let s = read_json(&d.path().join("out/summary.json"));
+    assert_eq!(s["payments"]["files"][1]["repeated_charges"], 0, "{s}");
+    assert_eq!(s["payments"]["files"][1]["charge_id_collisions"], 2, "{s}");
+}

@@ -237,8 +237,9 @@ pub struct Payments {
     pub orders_with_payment: foldhash::HashSet<u32>,
     /// Orders that were candidates of an ambiguous charge.
     pub ambiguous_candidates: foldhash::HashSet<u32>,
-    /// Charge id as written (hashed) → the first kept charge with it (index into `charges`).
-    seen_ids: HashMap<u128, u32>,
+    /// Charge id as written (hashed) → the first kept charge with it (index into `charges`)
+    /// and a hash of what else its row says of it ([`PaymentFile::row_facts`]).
+    seen_ids: HashMap<u128, (u32, u128)>,
 }
 
 /// The order-side indexes the join looks things up in, keyed by 128-bit hashes of the text
@@ -755,7 +756,8 @@ impl PaymentFile<'_> {
         if charge_id.is_empty() {
             charge_id = source();
         }
-        if let Some(class) = self.repeated(&charge_id, at, &card, line) {
+        let facts = self.row_facts(rec);
+        if let Some(class) = self.repeated(&charge_id, at, &card, facts, line) {
             return Ok(class);
         }
         let charge_id = crate::cards::mask_card_runs(&charge_id).0.into_boxed_str();
@@ -851,20 +853,47 @@ impl PaymentFile<'_> {
         Ok(PClass::UnmatchedInWindow)
     }
 
-    /// Whether the kept charge `id` (as written) repeats an earlier row's: the same instant and
-    /// card make it the same charge (two exports that overlap), and it takes the first's class
-    /// and adds nothing; another instant or card makes it another charge under the same id,
-    /// kept and warned about. Otherwise the id is remembered for the charge about to be pushed.
-    fn repeated(&mut self, id: &str, at: Timestamp, card: &CardInfo, line: u64) -> Option<PClass> {
+    /// What a charge row says besides its id, instant and card, hashed: the normalised e-mail,
+    /// the order reference, the amount and the currency. A row that repeats a charge must say
+    /// the same, or it would bring what the first lacked (an e-mail, an order to join).
+    fn row_facts(&self, rec: &csv::ByteRecord) -> u128 {
+        let email =
+            text::normalize_email(&self.get(rec, PField::CustomerEmail)).unwrap_or_default();
+        let order_ref = self.order_ref(rec).unwrap_or_default();
+        let amount = self.get(rec, PField::Amount);
+        let currency = self.get(rec, PField::Currency);
+        h(&format!(
+            "{email}\0{}\0{}\0{}",
+            order_ref.trim(),
+            amount.trim(),
+            currency.trim().to_ascii_uppercase()
+        ))
+    }
+
+    /// Whether the kept charge `id` (as written) repeats an earlier row's: the same instant,
+    /// card and [`row_facts`](Self::row_facts) make it the same charge (two exports that
+    /// overlap), and it takes the first's class and adds nothing; anything else is another
+    /// charge under the same id, kept and warned about. Otherwise the id is remembered for the
+    /// charge about to be pushed.
+    fn repeated(
+        &mut self,
+        id: &str,
+        at: Timestamp,
+        card: &CardInfo,
+        facts: u128,
+        line: u64,
+    ) -> Option<PClass> {
         let key = h(id);
         let next = self.out.charges.len() as u32;
-        let Some(&first) = self.out.seen_ids.get(&key) else {
-            self.out.seen_ids.insert(key, next);
+        let Some(&(first, first_facts)) = self.out.seen_ids.get(&key) else {
+            self.out.seen_ids.insert(key, (next, facts));
             return None;
         };
         let c = &self.out.charges[first as usize];
-        let same =
-            c.at == at && c.card.masked == card.masked && c.card.fingerprint == card.fingerprint;
+        let same = c.at == at
+            && c.card.masked == card.masked
+            && c.card.fingerprint == card.fingerprint
+            && first_facts == facts;
         let first_at = format!(
             "{}:{}",
             self.out
@@ -892,7 +921,7 @@ impl PaymentFile<'_> {
             r.charge_id_collisions += 1;
             if r.charge_id_collisions == 1 {
                 r.warnings.push(format!(
-                    "line {line} has the charge id {shown} of {first_at} with another time or card: kept as another charge (charge_id_collisions)"
+                    "line {line} has the charge id {shown} of {first_at} with another time, card, e-mail, order reference or amount: kept as another charge (charge_id_collisions)"
                 ));
             }
             None
@@ -1083,7 +1112,7 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         self.out.orders_with_payment = self.mark.with_payment.clone();
         self.out.ambiguous_candidates = self.mark.ambiguous.clone();
         let kept = self.mark.charges as u32;
-        self.out.seen_ids.retain(|_, i| *i < kept);
+        self.out.seen_ids.retain(|_, (i, _)| *i < kept);
         self.layout = None;
         self.report = None;
         Ok(())
