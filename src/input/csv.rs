@@ -11,8 +11,8 @@
 //!   show it at the header, so the second reading costs little. Memory stays flat.
 //! - Records are split here ([`Splitter`], on `csv_core`), which also bounds quoted fields: a
 //!   quote that runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, to the end of
-//!   the file, into a record of the wrong width over several lines, or over a line that is a
-//!   record by itself (a second stray quote closed it), is taken for an unterminated quote: its
+//!   the file, into a record of the wrong width over several lines, or over two lines or more
+//!   that are records by themselves (a second stray quote closed it), is taken for an unterminated quote: its
 //!   first line is rejected ([`Visitor::rejected`]) and reading goes on at the next line, so a
 //!   stray `"` cannot swallow the rows after it.
 //! - Two threads: one reads and splits records (I/O, CSV parsing, UTF-8 checks, line numbers),
@@ -722,10 +722,11 @@ impl<R: Read> Splitter<R> {
 
 /// Of a record read over several lines (`inner`, its terminator left out), the first line
 /// strictly between its first and its last (counted from 1) that parsed alone is a record of the
-/// file's width (3 fields or more): a row swallowed by a quote. A note or an address written over
-/// a few lines holds no line with as many commas as the file has columns less one; narrower
-/// files are not judged (a note line may well hold a comma or two). Rare and bounded: only a
-/// record that spans lines is asked, and it spans at most [`MAX_QUOTED_LINES`].
+/// file's width (3 fields or more), when at least two such lines are: rows swallowed by a quote.
+/// One such line may be an address or a note that happens to hold as many commas as the file
+/// has columns less one (`Marunouchi Bldg 5F, 1-2-3 Marunouchi, Chiyoda-ku, …` in a file of 6
+/// columns); two are rows. Files of fewer than 3 columns are not judged. Rare and bounded: only
+/// a record that spans lines is asked, and it spans at most [`MAX_QUOTED_LINES`].
 fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
     if width < 3 {
         return None;
@@ -735,6 +736,7 @@ fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
     let first = memchr::memchr2(b'\n', b'\r', inner)?;
     let last = memchr::memrchr2(b'\n', b'\r', inner)?;
     let mut at = first;
+    let mut found: Option<usize> = None;
     while at < last {
         let from = at + 1;
         let to = memchr::memchr2(b'\n', b'\r', &inner[from..]).map_or(inner.len(), |i| from + i);
@@ -742,7 +744,10 @@ fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
         if !line.is_empty() {
             parse_alone(line, &mut rec);
             if rec.len() == width {
-                return Some(line_ends(&inner[..from]) + 1);
+                match found {
+                    Some(nth) => return Some(nth),
+                    None => found = Some(line_ends(&inner[..from]) + 1),
+                }
             }
         }
         at = to;
@@ -1050,6 +1055,14 @@ mod tests {
         let got = split(note, 4096, Some(3));
         assert_eq!(got[1].0, "2");
         assert_eq!(got[2].0, "5");
+        // One line of an address with as many commas as the file has columns less one is no
+        // row; two such lines are.
+        let address = "h,a,b,c,d,addr\n1,x,y,z,w,\"Yamada Taro\nMarunouchi Bldg 5F, 1-2-3 Marunouchi, Chiyoda-ku, Tokyo, 100-0005, Japan\nTel 03\"\n2,x,y,z,w,Osaka\n";
+        let got = split(address.as_bytes(), 4096, Some(6));
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[1].0.as_str(), got[2].0.as_str()), ("2", "5"));
+        let one_between = "h,n,m\n1,\"Sato,a\n2,Ito,b\n4,Ono\",d\n5,Oe,e\n";
+        assert_eq!(split(one_between.as_bytes(), 4096, Some(3))[1].0, "2");
     }
 
     #[test]
