@@ -690,13 +690,23 @@ fn evaluate(
         }
     };
     let one_number = !narrowing.grouping || written_as_one_number(&groups);
-    // A run of 13–19 digits grouped like one number is first tested whole; when it is not a
-    // card number, the stretches of its groups still are tested (`2018 3782 822463 10005`, a
-    // year before an Amex number, is 19 digits grouped like one number that starts like no card).
-    let whole = run.len() <= MAX_DIGITS && one_number && test(0, groups.len());
-    if whole {
-        mark(0, groups.len());
-        counted[0] = true;
+    // A run of 13–19 digits grouped like one number that starts like a card is a card number or
+    // not, whole (a mistyped number stays as written). One that starts like no card is searched
+    // stretch by stretch below: `2018 3782 822463 10005`, a year before an Amex number, is 19
+    // digits grouped like one number.
+    let starts_like_a_card = || {
+        let mut lead = [0u8; 4];
+        for (slot, d) in lead.iter_mut().zip(run) {
+            *slot = b'0' + d.value;
+        }
+        !narrowing.iin || iin_plausible(&lead)
+    };
+    let as_one = run.len() <= MAX_DIGITS && one_number && starts_like_a_card();
+    if as_one {
+        if test(0, groups.len()) {
+            mark(0, groups.len());
+            counted[0] = true;
+        }
     } else if groups.len() > 1 {
         // Every stretch of whole groups that is a card number is masked: a card number
         // followed by its expiry, two card numbers in one run, or one after a version or an
@@ -1092,8 +1102,10 @@ mod tests {
             "memo 2022 3056 ****** 5904"
         );
         assert_eq!(m("1234 3782 822463 10005"), "1234 3782 8***** *0005");
-        // A Luhn-invalid number written whole, or in groups too short to hold one, stays.
+        // A Luhn-invalid number written whole or grouped like one (whatever its groups hold),
+        // or in groups too short to hold one, stays.
         for s in [
+            "6011 2221 0000 0000 000",
             "4111 1111 1111 1112",
             "4111111111111112",
             "2018 4111 1111 1112",
