@@ -1072,13 +1072,9 @@ mod tests {
         ] {
             assert_eq!(m(&s), s, "{s}");
         }
-        for prefix in [
-            "220000000000000",
-            "220400000000000",
-            "222100000000000",
-            "272099000000000",
-        ] {
-            let pan = with_check_digit(prefix);
+        // The numbers are made here: written out, they would be card numbers in the source.
+        for lead in ["2200", "2204", "222100", "272099"] {
+            let pan = with_check_digit(&format!("{lead}{}", "0".repeat(15 - lead.len())));
             assert_eq!(
                 m(&pan),
                 format!("{}******{}", &pan[..6], &pan[12..]),
