@@ -12,9 +12,9 @@
 //! - Records are split here ([`Splitter`], on `csv_core`), which also bounds quoted fields: a
 //!   quote that runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, to the end of
 //!   the file, into a record of the wrong width over several lines, or over two lines or more
-//!   that are records by themselves (a second stray quote closed it), is taken for an unterminated quote: its
-//!   first line is rejected ([`Visitor::rejected`]) and reading goes on at the next line, so a
-//!   stray `"` cannot swallow the rows after it.
+//!   that are records by themselves (a second stray quote closed it), is taken for an
+//!   unterminated quote: its first line is rejected ([`Visitor::rejected`]) and reading goes on
+//!   at the next line, so a stray `"` cannot swallow the rows after it.
 //! - Two threads: one reads and splits records (I/O, CSV parsing, UTF-8 checks, line numbers),
 //!   the caller's thread visits them. Batches of records are handed back for reuse.
 //! - Line numbers are physical lines (`\n`, `\r\n` or a lone `\r`); a record is named by the
@@ -409,9 +409,9 @@ pub enum Cut {
         found: usize,
         expected: usize,
     },
-    /// The quote closed on a later line in a record of the right width, but a line between
-    /// (the `nth` of the record, from 1) is a whole record by itself: two stray quotes, the
-    /// second closing what the first opened, with the rows between them swallowed.
+    /// The quote closed on a later line in a record of the right width, but two lines between
+    /// (the first of them the `nth` of the record, from 1) are whole records by themselves: two
+    /// stray quotes, the second closing what the first opened, the rows between swallowed.
     Swallowed {
         lines: usize,
         nth: usize,

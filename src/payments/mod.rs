@@ -138,11 +138,11 @@ pub struct PFileReport {
     #[serde(flatten)]
     pub counts: PCounts,
     pub ambiguous: u64,
-    /// Rows that repeat a kept charge of an earlier row (the same charge id, instant and card:
-    /// an export that overlaps another): counted in the class of the first, joined and listed
-    /// once.
+    /// Rows that repeat a kept charge of an earlier row (the same charge id, instant, card,
+    /// e-mail, order reference and amount: an export that overlaps another): counted in the
+    /// class of the first, joined and listed once.
     pub repeated_charges: u64,
-    /// Rows whose charge id an earlier kept charge has, with another instant or card: kept as
+    /// Rows whose charge id an earlier kept charge has, with anything else different: kept as
     /// charges of their own, and warned about.
     pub charge_id_collisions: u64,
     /// Card numbers found (and masked): in the last-4 column and in every other column.
@@ -716,11 +716,12 @@ impl PaymentFile<'_> {
         // 1. By reference.
         let mut matched: Option<(Candidate, Match)> = None;
         let mut ref_to_other_order: Option<String> = None;
-        if let Some(r) = self.order_ref(rec) {
-            let c = self.ref_candidates(&r);
+        let order_ref = self.order_ref(rec);
+        if let Some(r) = &order_ref {
+            let c = self.ref_candidates(r);
             if c.len() == 1 {
                 matched = Some((c[0], Match::OrderRef));
-            } else if c.is_empty() && self.ingest.has_order(&r) {
+            } else if c.is_empty() && self.ingest.has_order(r) {
                 ref_to_other_order = Some(r.trim().to_string());
             }
         }
@@ -756,7 +757,7 @@ impl PaymentFile<'_> {
         if charge_id.is_empty() {
             charge_id = source();
         }
-        let facts = self.row_facts(rec);
+        let facts = self.row_facts(rec, order_ref.as_deref());
         if let Some(class) = self.repeated(&charge_id, at, &card, facts, line) {
             return Ok(class);
         }
@@ -856,10 +857,11 @@ impl PaymentFile<'_> {
     /// What a charge row says besides its id, instant and card, hashed: the normalised e-mail,
     /// the order reference, the amount and the currency. A row that repeats a charge must say
     /// the same, or it would bring what the first lacked (an e-mail, an order to join).
-    fn row_facts(&self, rec: &csv::ByteRecord) -> u128 {
+    /// `order_ref`: the row's [`order_ref`](Self::order_ref), read once by the join.
+    fn row_facts(&self, rec: &csv::ByteRecord, order_ref: Option<&str>) -> u128 {
         let email =
             text::normalize_email(&self.get(rec, PField::CustomerEmail)).unwrap_or_default();
-        let order_ref = self.order_ref(rec).unwrap_or_default();
+        let order_ref = order_ref.unwrap_or_default();
         let amount = self.get(rec, PField::Amount);
         let currency = self.get(rec, PField::Currency);
         h(&format!(
@@ -894,32 +896,38 @@ impl PaymentFile<'_> {
             && c.card.masked == card.masked
             && c.card.fingerprint == card.fingerprint
             && first_facts == facts;
-        let first_at = format!(
-            "{}:{}",
-            self.out
-                .files
-                .get(c.file as usize)
-                .map_or(self.input.display.as_str(), |f| f.path.as_str()),
-            c.line
-        );
         let class = if c.matched == Match::None {
             PClass::UnmatchedInWindow
         } else {
             PClass::Matched
         };
+        // The first row and the id as the warning names them (once per file: an export that
+        // repeats another repeats every charge).
+        let about = || {
+            let file = self
+                .out
+                .files
+                .get(c.file as usize)
+                .map_or(self.input.display.as_str(), |f| f.path.as_str());
+            (
+                format!("{file}:{}", c.line),
+                crate::cards::mask_card_runs(id).0,
+            )
+        };
         let r = self.report.as_mut().expect("a header was read");
-        let shown = crate::cards::mask_card_runs(id).0;
         if same {
             r.repeated_charges += 1;
             if r.repeated_charges == 1 {
+                let (first_at, shown) = about();
                 r.warnings.push(format!(
-                    "line {line} repeats charge {shown} of {first_at} (the same time and card: exports that overlap?); a repeated charge is counted in its class again but joined and listed once (repeated_charges)"
+                    "line {line} repeats charge {shown} of {first_at} (the same time, card, e-mail, order reference and amount: exports that overlap?); a repeated charge is counted in its class again but joined and listed once (repeated_charges)"
                 ));
             }
             Some(class)
         } else {
             r.charge_id_collisions += 1;
             if r.charge_id_collisions == 1 {
+                let (first_at, shown) = about();
                 r.warnings.push(format!(
                     "line {line} has the charge id {shown} of {first_at} with another time, card, e-mail, order reference or amount: kept as another charge (charge_id_collisions)"
                 ));
