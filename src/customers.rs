@@ -181,7 +181,26 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     // 1.9 s). The smaller root is kept at each union, so the people do not depend on the
     // order the pairs come in.
     let hasher = foldhash::fast::FixedState::default();
-    for get in [OrderRecord::email, OrderRecord::login] {
+    // Entries with neither are one person when they are one order or one charge: an order id
+    // or a charge id that two entries share (one charge kept twice, from two exports of it
+    // with other columns) would otherwise be two people under one customer id, which is made
+    // from that id.
+    fn no_contact(o: &OrderRecord) -> bool {
+        o.email().is_none() && o.login().is_none()
+    }
+    fn order_of_no_contact(o: &OrderRecord) -> Option<&str> {
+        Some(o.order_id()).filter(|id| !id.is_empty() && no_contact(o))
+    }
+    fn entry_of_no_contact(o: &OrderRecord) -> Option<&str> {
+        Some(o.entry_ref()).filter(|r| !r.is_empty() && o.order_id().is_empty() && no_contact(o))
+    }
+    let links: [fn(&OrderRecord) -> Option<&str>; 4] = [
+        OrderRecord::email,
+        OrderRecord::login,
+        order_of_no_contact,
+        entry_of_no_contact,
+    ];
+    for get in links {
         for (a, b) in same_text_pairs(orders, get, |t| hasher.hash_one(t)) {
             uf.union(a, b);
         }
@@ -459,6 +478,21 @@ impl Groups {
                     k.display.push_str(" (shared)");
                 }
             }
+        }
+        // A gateway card without a fingerprint beside the same person's gateway card with one,
+        // of the same brand and last 4 (one charge in two exports, one without the fingerprint
+        // column), is that card: listed once, with its fingerprint.
+        let fingerprinted: Vec<(String, String)> = cards
+            .iter()
+            .filter(|k| k.check == "gateway" && k.fingerprint.is_some())
+            .map(|k| (k.brand.clone(), k.last4.clone()))
+            .collect();
+        if !fingerprinted.is_empty() {
+            cards.retain(|k| {
+                k.check != "gateway"
+                    || k.fingerprint.is_some()
+                    || !fingerprinted.contains(&(k.brand.clone(), k.last4.clone()))
+            });
         }
         cards.sort_by(|a, b| {
             (&a.display, &a.masked, &a.fingerprint).cmp(&(&b.display, &b.masked, &b.fingerprint))

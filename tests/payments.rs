@@ -1011,3 +1011,73 @@ fn a_repeat_that_brings_an_email_or_an_order_is_kept() {
     assert_eq!(s["payments"]["files"][1]["repeated_charges"], 0, "{s}");
     assert_eq!(s["payments"]["files"][1]["charge_id_collisions"], 2, "{s}");
 }
+
+/// A declined charge in two exports of one month, one with the card fingerprint column and one
+/// without, and neither with an e-mail: the rows differ, so both are kept (and warned about as
+/// one id for two rows), but they are one charge and so one person: one row in affected.csv,
+/// not two rows under one customer id.
+#[test]
+fn one_charge_kept_twice_is_one_person() {
+    let d = tempfile::tempdir().unwrap();
+    let w = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
+    w(
+        "po.csv",
+        "order_id,ordered_at,email,card_number,payment_method,amount,currency\n\
+         1001,2021-06-01 10:00:00,a@example.com,,credit_card,1000,JPY\n",
+    );
+    let head = "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4";
+    w(
+        "a.csv",
+        &format!(
+            "{head},Card Fingerprint\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY\n"
+        ),
+    );
+    w(
+        "b.csv",
+        &format!("{head}\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881\n"),
+    );
+    let o = skimtrace()
+        .current_dir(d.path())
+        .args([
+            "affected",
+            "-q",
+            "--orders",
+            "po.csv",
+            "--payments",
+            "a.csv",
+            "b.csv",
+        ])
+        .args([
+            "--window",
+            "2020-04-27..2021-12-22",
+            "--tz",
+            "Asia/Tokyo",
+            "--out",
+            "out",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let people = crate::util::read_csv_maps(&d.path().join("out/affected.csv"));
+    let mut ids: Vec<&str> = people.iter().map(|p| p["customer_id"].as_str()).collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "one customer id on two rows: {people:?}");
+    assert_eq!(
+        n, 2,
+        "the order's person and the declined charge's: {people:?}"
+    );
+    let declined = people.iter().find(|p| p["email"].is_empty()).unwrap();
+    assert_eq!(
+        declined["cards"], "VISA ****1881",
+        "the one card once: {declined:?}"
+    );
+    let s = read_json(&d.path().join("out/summary.json"));
+    assert_eq!(s["payments"]["files"][1]["charge_id_collisions"], 1, "{s}");
+}
