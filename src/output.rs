@@ -586,6 +586,30 @@ pub fn json_line<W: Write, T: serde::Serialize + ?Sized>(
     w.write_all(b"\n").map_err(|e| Error::io(target, e))
 }
 
+/// [`json_line`] appended to a buffer, the same bytes in less time: the value is written
+/// plainly first, and only when that line holds an escape or may hold a card number is it
+/// written again string by string through the card detector. Without an escape each string's
+/// text is a slice of the line as written, and the pre-check finds nothing in any slice of a
+/// text in which it finds nothing ([`crate::cards::may_hold_card`]), so the masking writer
+/// would have written the same bytes; almost every line is answered by one pre-check instead
+/// of a masking pass and a second escaping of each of its strings.
+pub fn json_line_to_vec<T: serde::Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    target: &Path,
+    value: &T,
+) -> Result<()> {
+    let start = buf.len();
+    serde_json::to_writer(&mut *buf, value)
+        .map_err(|e| Error::io(target, std::io::Error::from(e)))?;
+    let line = &buf[start..];
+    if memchr::memchr(b'\\', line).is_some() || crate::cards::may_hold_card(line) {
+        buf.truncate(start);
+        to_json_writer(&mut *buf, value, false).map_err(|e| Error::io(target, e))?;
+    }
+    buf.push(b'\n');
+    Ok(())
+}
+
 /// Writes pretty JSON atomically, with a final newline (card numbers masked).
 pub fn write_json<T: serde::Serialize>(target: &Path, value: &T) -> Result<()> {
     let mut bytes = Vec::new();
@@ -849,6 +873,53 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for MaskingFormat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quick JSON line is the masking writer's, byte for byte, on lines with and without
+    /// card numbers: one in plain digits, one whose separators are tabs (written `\t`, so the
+    /// line as escaped shows no run of digits: the masking writer has to read the string), one
+    /// in full-width digits, and a line of Japanese and escapes holding none.
+    #[test]
+    fn the_quick_json_line_writes_what_the_masking_writer_writes() {
+        let luhn = |prefix: &str| {
+            (b'0'..=b'9')
+                .map(|d| format!("{prefix}{}", char::from(d)))
+                .find(|s| crate::cards::luhn_valid(s.as_bytes()))
+                .unwrap()
+        };
+        let pan = luhn("411111111111111");
+        let tabbed = pan
+            .as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\t");
+        let wide: String = pan
+            .chars()
+            .map(|c| char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
+        let target = Path::new("affected.jsonl");
+        for value in [
+            serde_json::json!({"name": "顧客 89716", "note": "a \"quote\"\n", "n": 2}),
+            serde_json::json!({"name": format!("memo {pan}"), "n": 1}),
+            serde_json::json!({"name": tabbed, "list": ["x"]}),
+            serde_json::json!({"name": wide}),
+        ] {
+            let mut quick = b"before\n".to_vec();
+            json_line_to_vec(&mut quick, target, &value).unwrap();
+            let mut slow = b"before\n".to_vec();
+            json_line(&mut slow, target, &value).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&quick),
+                String::from_utf8_lossy(&slow)
+            );
+            assert!(!crate::cards::detect::holds_card(&quick[7..]) || value["name"] == tabbed);
+        }
+        let mut line = Vec::new();
+        json_line_to_vec(&mut line, target, &serde_json::json!({"name": tabbed})).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        let name = back["name"].as_str().unwrap();
+        assert!(!crate::cards::detect::holds_card(name.as_bytes()), "{name}");
+    }
 
     #[cfg(unix)]
     #[test]

@@ -124,7 +124,7 @@ pub(super) fn write_affected(
                 &c.last_order_at,
                 c.contact.as_str(),
             ]);
-            output::json_line(&mut b.jsonl, &jsonl_path, &c)?;
+            output::json_line_to_vec(&mut b.jsonl, &jsonl_path, &c)?;
             b.customers.push(c);
         }
         Ok(())
