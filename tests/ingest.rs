@@ -499,3 +499,65 @@ fn an_empty_input_folder_is_warned_about_and_a_pipe_refused() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("is not a regular file (a pipe"), "{err}");
 }
+
+/// What a folder given as an input holds but cannot be read (a link to an export moved away, a
+/// pipe) is named in the warnings, on stderr and in summary.json, beside the files it does read;
+/// so is a folder with nothing to read.
+#[cfg(unix)]
+#[test]
+fn what_a_folder_holds_but_cannot_be_read_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let exports = d.path().join("exports");
+    std::fs::create_dir(&exports).unwrap();
+    std::fs::create_dir(d.path().join("empty")).unwrap();
+    std::fs::write(
+        exports.join("a.csv"),
+        "Order ID,Ordered At,Email,Payment Method,Name\n\
+         W1,2021-03-01 10:00,w@example.jp,Credit Card,N\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(d.path().join("moved-away.csv"), exports.join("b.csv")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(exports.join("c.csv"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // The folder named, then a pattern over it.
+    for orders in [["exports", "empty"], ["exports/*.csv", "empty"]] {
+        let o = skimtrace()
+            .current_dir(d.path())
+            .arg("affected")
+            .arg("--orders")
+            .args(orders)
+            .args(["--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
+            .args(["--out", "out", "--force"])
+            .env(
+                "SKIMTRACE_FINGERPRINT_KEY",
+                "test-key-0123456789abcdef0123456789",
+            )
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        let s = read_json(&d.path().join("out/summary.json"));
+        assert_eq!(s["rows_read"], 1, "{s}");
+        let warnings: Vec<&str> = s["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        for (name, kind) in [
+            ("b.csv", "a link to nothing"),
+            ("c.csv", "a pipe"),
+            ("empty", "holds no file to read"),
+        ] {
+            let said = |w: &str| w.contains(name) && w.contains(kind);
+            assert!(
+                warnings.iter().any(|w| said(w)),
+                "{orders:?} {name}: {warnings:?}"
+            );
+            assert!(err.lines().any(said), "{orders:?} {name}: {err}");
+        }
+    }
+}

@@ -9,7 +9,12 @@ use crate::payments::PaymentsConfig;
 use std::path::Path;
 
 /// The files to read and their settings: `--orders` replaces the config's paths.
-pub(super) fn order_inputs(args: &Options, cfg: &Config) -> Result<Vec<InputFile>> {
+/// What was passed over (an empty folder, a link to nothing) is added to `notes`.
+pub(super) fn order_inputs(
+    args: &Options,
+    cfg: &Config,
+    notes: &mut Vec<String>,
+) -> Result<Vec<InputFile>> {
     let cli = InputSettings {
         preset: args.preset.clone(),
         encoding: args.encoding.clone(),
@@ -22,6 +27,7 @@ pub(super) fn order_inputs(args: &Options, cfg: &Config) -> Result<Vec<InputFile
         &cfg.orders.settings,
         (&cfg.orders.inputs, "[[orders.inputs]] paths"),
         &cli,
+        notes,
     )?;
     if inputs.is_empty() {
         return Err(super::Error::NoOrders.into());
@@ -40,11 +46,15 @@ fn collect_inputs(
     settings: &InputSettings,
     (extras, extras_what): (&[crate::config::OrderInputConfig], &str),
     cli: &InputSettings,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<InputFile>> {
     let base = settings.overlaid(cli);
+    let mut expand = |paths: &[String], base_dir: &Path, what: &str| {
+        crate::input::expand_inputs_noting(paths, base_dir, what, notes)
+    };
     let mut inputs: Vec<InputFile> = Vec::new();
     if !cli_paths.is_empty() {
-        for (path, display) in crate::input::expand_inputs(cli_paths, Path::new("."), cli_what)? {
+        for (path, display) in expand(cli_paths, Path::new("."), cli_what)? {
             inputs.push(InputFile {
                 path,
                 display,
@@ -53,7 +63,7 @@ fn collect_inputs(
         }
         return Ok(inputs);
     }
-    for (path, display) in crate::input::expand_inputs(paths, &cfg.base_dir, paths_what)? {
+    for (path, display) in expand(paths, &cfg.base_dir, paths_what)? {
         inputs.push(InputFile {
             path,
             display,
@@ -62,9 +72,7 @@ fn collect_inputs(
     }
     for extra in extras {
         let own = settings.overlaid(&extra.settings).overlaid(cli);
-        for (path, display) in
-            crate::input::expand_inputs(&extra.paths, &cfg.base_dir, extras_what)?
-        {
+        for (path, display) in expand(&extra.paths, &cfg.base_dir, extras_what)? {
             match inputs
                 .iter_mut()
                 .find(|i| crate::input::same_file(&i.path, &path))
@@ -86,6 +94,7 @@ pub(super) fn payment_inputs(
     args: &Options,
     cfg: &Config,
     pay: &PaymentsConfig,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<InputFile>> {
     let cli = InputSettings {
         preset: args.payments_preset.clone(),
@@ -98,5 +107,6 @@ pub(super) fn payment_inputs(
         &pay.settings,
         (&pay.inputs, "[[payments.inputs]] paths"),
         &cli,
+        notes,
     )
 }

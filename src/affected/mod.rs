@@ -92,12 +92,14 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     let _no_huge_pages = crate::allocator::NoHugePages::new();
     let cfg = &case.config;
     let window = case.window()?.clone();
-    let inputs = inputs::order_inputs(args, cfg)?;
+    // What the inputs' folders hold that is not read, for the warnings.
+    let mut passed_over = Vec::new();
+    let inputs = inputs::order_inputs(args, cfg, &mut passed_over)?;
     let key = case.key()?;
     let methods = MethodRules::new(&cfg.orders.card_methods, &cfg.orders.not_card_methods)
         .map_err(|m| cfg.error(format!("[orders] {m}")))?;
     let pay_cfg: PaymentsConfig = cfg.payments();
-    let pay_inputs = inputs::payment_inputs(args, cfg, &pay_cfg)?;
+    let pay_inputs = inputs::payment_inputs(args, cfg, &pay_cfg, &mut passed_over)?;
     let rules = JoinRules::new(&pay_cfg.join).map_err(|m| cfg.error(m))?;
     let out = case.out.clone();
     output::prepare_dir(&out, args.force)?;
@@ -218,6 +220,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     rejected.commit()?;
     let (mut summary, mut warnings) =
         summary::summary(cfg, &window, &key, &ingest, &groups, &stats)?;
+    warnings.splice(0..0, passed_over);
     if let Some(p) = &payments {
         summary::payments_summary(&mut summary, &mut warnings, p, &ingest);
     }

@@ -60,8 +60,10 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     let window = case.window()?.clone();
     let logs: LogsConfig = cfg.logs();
     let hits_files = hits::files(&args.hits)?;
+    // What the logs' folders hold that is not read, for the warnings.
+    let mut passed_over = Vec::new();
     let inputs = if hits_files.is_empty() || !args.logs.is_empty() || !logs.paths.is_empty() {
-        log_inputs(&args.logs, cfg, &logs)?
+        log_inputs(&args.logs, cfg, &logs, &mut passed_over)?
     } else {
         Vec::new()
     };
@@ -216,8 +218,8 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
     }
     crate::summary::merge_write_typed(&out, &summary)?;
 
-    // Tell the user: per-file problems, then the window check.
-    let mut warnings = Vec::new();
+    // Tell the user: what was not read, per-file problems, then the window check.
+    let mut warnings = passed_over;
     let mut exit_code = 0;
     for (input, r) in inputs.iter().zip(&results) {
         match r {
@@ -332,7 +334,11 @@ pub fn checkouts_in_window(
     ui: &dyn Progress,
 ) -> Result<(Vec<scan::Checkout>, Vec<String>)> {
     let logs: LogsConfig = cfg.logs();
-    let inputs = log_inputs(logs_paths, cfg, &logs)?;
+    let mut passed_over = Vec::new();
+    let inputs = log_inputs(logs_paths, cfg, &logs, &mut passed_over)?;
+    for n in passed_over {
+        tracing::warn!("{n}");
+    }
     let format = line_format(logs.format.as_deref(), logs.log_format.as_deref())?;
     let set = active_rules(cfg, &logs, &RuleOptions::default())?;
     let (_, checkout) = checkout_set(&[], &logs)?;
@@ -399,11 +405,12 @@ fn log_inputs(
     cli: &[String],
     cfg: &crate::config::Config,
     logs: &LogsConfig,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<Input>> {
     let mut files = if !cli.is_empty() {
-        crate::input::expand_inputs(cli, Path::new("."), "--logs")?
+        crate::input::expand_inputs_noting(cli, Path::new("."), "--logs", notes)?
     } else if !logs.paths.is_empty() {
-        crate::input::expand_inputs(&logs.paths, &cfg.base_dir, "[logs] paths")?
+        crate::input::expand_inputs_noting(&logs.paths, &cfg.base_dir, "[logs] paths", notes)?
     } else {
         return Err(StageError::NoLogs.into());
     };

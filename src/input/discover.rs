@@ -6,10 +6,29 @@ use std::path::{Path, PathBuf};
 
 /// Expands paths, globs and folders into files, sorted; relative ones against `base`.
 /// Returns each file with the name to show for it (relative to `base` where it lies inside).
+/// What was passed over is logged as a warning (see [`expand_inputs_noting`]).
 pub fn expand_inputs(
     patterns: &[String],
     base: &Path,
     what: &str,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut notes = Vec::new();
+    let files = expand_inputs_noting(patterns, base, what, &mut notes)?;
+    for n in notes {
+        tracing::warn!("{n}");
+    }
+    Ok(files)
+}
+
+/// [`expand_inputs`], with what was passed over added to `notes` (for the stage's warnings,
+/// which go to summary.json and to the user): a named folder with no file to read, and what a
+/// folder holds that is not a file to read nor a subfolder (a link to nothing, a pipe, a
+/// socket, a device).
+pub fn expand_inputs_noting(
+    patterns: &[String],
+    base: &Path,
+    what: &str,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<(PathBuf, String)>> {
     let mut out: Vec<(PathBuf, String)> = Vec::new();
     for pat in patterns {
@@ -25,7 +44,8 @@ pub fn expand_inputs(
             } else {
                 (base.to_path_buf(), Path::new(pat))
             };
-            found = glob_files(root, rest, &|e| format!("{what} pattern {pat:?}: {e}"))?;
+            let matched = glob_files(root, rest, &|e| format!("{what} pattern {pat:?}: {e}"))?;
+            keep_files(matched, what, &mut found, notes);
             if found.is_empty() {
                 return Err(Error::usage(format!(
                     "{what}: no file matches {pat:?} (looked in {})",
@@ -44,25 +64,26 @@ pub fn expand_inputs(
                 Err(e) => return Err(Error::io(&full, e)),
             };
             if meta.is_dir() {
+                let mut listed = Vec::new();
                 for e in std::fs::read_dir(&full).map_err(|e| Error::io(&full, e))? {
                     let p = e.map_err(|e| Error::io(&full, e))?.path();
-                    if p.is_file()
-                        && !p
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    if !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
                     {
-                        found.push(p);
+                        listed.push(p);
                     }
                 }
+                keep_files(listed, what, &mut found, notes);
                 // An empty folder may be a drop folder with nothing in it yet (`init`'s
                 // `inputs/payments/`), or the wrong folder, or an export not unpacked: said,
                 // never passed over in silence.
                 if found.is_empty() {
-                    tracing::warn!(
+                    notes.push(format!(
                         "{what}: the folder {} holds no file to read, so nothing was read from it (hidden files and subfolders are not read; for those name the files, or a pattern such as {}/**/*.csv)",
                         full.display(),
                         full.display()
-                    );
+                    ));
                 }
             } else if meta.is_file() {
                 found.push(full);
@@ -146,7 +167,50 @@ fn glob_files(
         }
         reached = next;
     }
-    Ok(reached.into_iter().filter(|p| p.is_file()).collect())
+    Ok(reached)
+}
+
+/// What a path found in a folder or by a pattern is, for reading.
+enum Entry {
+    /// A file (through links, as a file named directly is read).
+    File,
+    /// A folder, or nothing at all (a pattern's fixed part that is not there): not a match.
+    Skip,
+    /// There but not readable as a file: a link to nothing, a pipe, a socket, a device.
+    Unreadable(&'static str),
+}
+
+fn entry(p: &Path) -> Entry {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => Entry::File,
+        Ok(m) if m.is_dir() => Entry::Skip,
+        Ok(m) => Entry::Unreadable(special_kind(&m)),
+        Err(_) if std::fs::symlink_metadata(p).is_ok() => {
+            Entry::Unreadable("a link to nothing, or not readable")
+        }
+        Err(_) => Entry::Skip,
+    }
+}
+
+/// The files of `paths` (in `found`), and a note for each that is there but cannot be read.
+fn keep_files(paths: Vec<PathBuf>, what: &str, found: &mut Vec<PathBuf>, notes: &mut Vec<String>) {
+    let mut passed_over: Vec<(PathBuf, &str)> = Vec::new();
+    for p in paths {
+        match entry(&p) {
+            Entry::File => found.push(p),
+            Entry::Skip => {}
+            Entry::Unreadable(kind) => passed_over.push((p, kind)),
+        }
+    }
+    // A link to a file that is gone (an export moved away), a pipe: what a folder or a
+    // pattern shows but cannot be read is named, not passed over in silence.
+    passed_over.sort();
+    for (p, kind) in passed_over {
+        notes.push(format!(
+            "{what}: {} was not read: it is {kind}",
+            p.display()
+        ));
+    }
 }
 
 /// `dir`, or `.` for the empty path (a relative pattern without a base).

@@ -7,4 +7,4 @@ pub mod csv;
 pub mod decode;
 pub mod discover;
 
-pub use discover::{clean_path, display_name, expand_inputs, same_file};
+pub use discover::{clean_path, display_name, expand_inputs, expand_inputs_noting, same_file};
