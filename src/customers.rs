@@ -181,25 +181,17 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     // 1.9 s). The smaller root is kept at each union, so the people do not depend on the
     // order the pairs come in.
     let hasher = foldhash::fast::FixedState::default();
-    // Entries with neither are one person when they are one order or one charge: an order id
-    // or a charge id that two entries share (one charge kept twice, from two exports of it
-    // with other columns) would otherwise be two people under one customer id, which is made
-    // from that id.
-    fn no_contact(o: &OrderRecord) -> bool {
-        o.email().is_none() && o.login().is_none()
+    // Entries with neither, and no order, are one person when they are one charge: a charge
+    // kept twice (from two exports of it with other columns) is one charge id on two entries.
+    // (Two orders under one id are not linked: they are kept apart because they disagree, and
+    // may be two people; see the ids below.)
+    fn charge_of_no_contact(o: &OrderRecord) -> Option<&str> {
+        Some(o.entry_ref()).filter(|r| {
+            !r.is_empty() && o.order_id().is_empty() && o.email().is_none() && o.login().is_none()
+        })
     }
-    fn order_of_no_contact(o: &OrderRecord) -> Option<&str> {
-        Some(o.order_id()).filter(|id| !id.is_empty() && no_contact(o))
-    }
-    fn entry_of_no_contact(o: &OrderRecord) -> Option<&str> {
-        Some(o.entry_ref()).filter(|r| !r.is_empty() && o.order_id().is_empty() && no_contact(o))
-    }
-    let links: [fn(&OrderRecord) -> Option<&str>; 4] = [
-        OrderRecord::email,
-        OrderRecord::login,
-        order_of_no_contact,
-        entry_of_no_contact,
-    ];
+    let links: [fn(&OrderRecord) -> Option<&str>; 3] =
+        [OrderRecord::email, OrderRecord::login, charge_of_no_contact];
     for get in links {
         for (a, b) in same_text_pairs(orders, get, |t| hasher.hash_one(t)) {
             uf.union(a, b);
@@ -275,6 +267,20 @@ pub fn group(ingest: &Ingest, attached: &Attached, key: &FingerprintKey) -> Grou
     // lists are equal (each holds a distinct root or order index), or equal ones are
     // identical.
     people.par_sort_unstable();
+    // Two people with one identity (two orders under one id, from exports that disagree on
+    // them, with no e-mail or login): the first in root order keeps the id, each other takes
+    // a keyed id of it and its rank, so that every customer id names one person.
+    if people.windows(2).any(|w| w[0].0 == w[1].0) {
+        for run in people.chunk_by_mut(|a, b| a.0 == b.0) {
+            let first = run[0].0;
+            let shown = std::str::from_utf8(&first).unwrap_or_default().to_string();
+            for (rank, p) in run.iter_mut().enumerate().skip(1) {
+                let fp = key.fingerprint("customer", format!("{shown}#{rank}").as_bytes());
+                p.0[2..].copy_from_slice(&fp.as_bytes()[..14]);
+            }
+        }
+        people.sort_unstable();
+    }
     // Roots are order indices: a dense list is smaller and faster than a map.
     let mut customer_of_root: Vec<u32> = vec![u32::MAX; n];
     for (ci, (_, root)) in people.iter().enumerate() {

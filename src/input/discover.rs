@@ -45,10 +45,20 @@ pub fn expand_inputs_noting(
                 (base.to_path_buf(), Path::new(pat))
             };
             let matched = glob_files(root, rest, &|e| format!("{what} pattern {pat:?}: {e}"))?;
+            let noted = notes.len();
             keep_files(matched, what, &mut found, notes);
             if found.is_empty() {
+                let unreadable = notes.split_off(noted);
+                let why = if unreadable.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; what it matches cannot be read: {}",
+                        unreadable.join("; ")
+                    )
+                };
                 return Err(Error::usage(format!(
-                    "{what}: no file matches {pat:?} (looked in {})",
+                    "{what}: no file matches {pat:?} (looked in {}){why}",
                     base.display()
                 )));
             }
