@@ -8,7 +8,9 @@
 //!
 //! The customer id is a keyed hash of the person's smallest identity (e-mail, else login id,
 //! else order id), so it is the same for the same data and key, and reveals nothing without
-//! the key.
+//! the key. Two people of one identity (two orders under one id that disagree, neither with an
+//! e-mail or a login id) are told apart: the second takes a keyed id of the first's and its
+//! rank.
 
 use crate::cards::FingerprintKey;
 use crate::orders::{CardIdentity, CardRef, EntryKind, Facets, Ingest, OrderRecord, Sym};
