@@ -524,19 +524,7 @@ fn what_a_folder_holds_but_cannot_be_read_is_named() {
     assert!(made.success());
     // The folder named, then a pattern over it.
     for orders in [["exports", "empty"], ["exports/*.csv", "empty"]] {
-        let o = skimtrace()
-            .current_dir(d.path())
-            .arg("affected")
-            .arg("--orders")
-            .args(orders)
-            .args(["--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
-            .args(["--out", "out", "--force"])
-            .env(
-                "SKIMTRACE_FINGERPRINT_KEY",
-                "test-key-0123456789abcdef0123456789",
-            )
-            .output()
-            .unwrap();
+        let o = crate::util::affected_in(d.path(), &["--orders", orders[0], orders[1]]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{err}");
         let s = read_json(&d.path().join("out/summary.json"));
@@ -579,17 +567,7 @@ fn two_orders_under_one_id_without_contact_are_two_customer_ids() {
         format!("{head}1001,2021-07-09 18:30,,Credit Card,Suzuki\n"),
     )
     .unwrap();
-    let o = skimtrace()
-        .current_dir(d.path())
-        .args(["affected", "-q", "--orders", "shop-a.csv", "shop-b.csv"])
-        .args(["--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
-        .args(["--out", "out"])
-        .env(
-            "SKIMTRACE_FINGERPRINT_KEY",
-            "test-key-0123456789abcdef0123456789",
-        )
-        .output()
-        .unwrap();
+    let o = crate::util::affected_in(d.path(), &["-q", "--orders", "shop-a.csv", "shop-b.csv"]);
     assert_eq!(
         o.status.code(),
         Some(0),

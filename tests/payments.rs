@@ -975,27 +975,10 @@ fn a_repeat_that_brings_an_email_or_an_order_is_kept() {
         "b.csv",
         &format!("{head},Customer Email,Description\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY,victim@example.com,attempt\nch_A,2021-06-01 01:00:00,1000,jpy,Paid,Visa,4242,fpX,a@example.com,Order 1001\n"),
     );
-    let o = skimtrace()
-        .current_dir(d.path())
-        .args([
-            "affected",
-            "-q",
-            "--orders",
-            "po.csv",
-            "--payments",
-            "a.csv",
-            "b.csv",
-        ])
-        .args([
-            "--window",
-            "2020-04-27..2021-12-22",
-            "--tz",
-            "Asia/Tokyo",
-            "--out",
-            "out",
-        ])
-        .output()
-        .unwrap();
+    let o = crate::util::affected_in(
+        d.path(),
+        &["-q", "--orders", "po.csv", "--payments", "a.csv", "b.csv"],
+    );
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -1036,27 +1019,10 @@ fn one_charge_kept_twice_is_one_person() {
         "b.csv",
         &format!("{head}\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881\n"),
     );
-    let o = skimtrace()
-        .current_dir(d.path())
-        .args([
-            "affected",
-            "-q",
-            "--orders",
-            "po.csv",
-            "--payments",
-            "a.csv",
-            "b.csv",
-        ])
-        .args([
-            "--window",
-            "2020-04-27..2021-12-22",
-            "--tz",
-            "Asia/Tokyo",
-            "--out",
-            "out",
-        ])
-        .output()
-        .unwrap();
+    let o = crate::util::affected_in(
+        d.path(),
+        &["-q", "--orders", "po.csv", "--payments", "a.csv", "b.csv"],
+    );
     assert_eq!(
         o.status.code(),
         Some(0),

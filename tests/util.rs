@@ -20,6 +20,19 @@ pub fn skimtrace() -> Command {
     c
 }
 
+/// `skimtrace affected` run in `dir` with `args` (its inputs and options), the window and zone of
+/// the bundled case (2020-04-27..2021-12-22, Asia/Tokyo), into `dir/out` (`--force`).
+pub fn affected_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    skimtrace()
+        .current_dir(dir)
+        .arg("affected")
+        .args(args)
+        .args(["--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
+        .args(["--out", "out", "--force"])
+        .output()
+        .unwrap()
+}
+
 /// `text` with its ASCII digits written as another script's, whose zero is `zero` (`0xFF10`
 /// full-width, `0x0660` Arabic-Indic); anything else as it is.
 pub fn digits_in_script(text: &str, zero: u32) -> String {
