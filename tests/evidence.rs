@@ -1123,3 +1123,39 @@ fn card_numbers_in_every_written_form_never_leave_the_process() {
         &captured,
     ]);
 }
+
+/// A logs folder holding a link to a rotated log that was moved away: the other logs are read,
+/// and the link is named on stderr and in summary.json (`evidence.inputs_not_read`), not passed
+/// over in silence.
+#[cfg(unix)]
+#[test]
+fn a_log_link_to_nothing_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let logs = d.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::copy(
+        root().join("fixtures/vector-park/logs/access.log"),
+        logs.join("access.log"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        d.path().join("archive/access.log.1"),
+        logs.join("access.log.1"),
+    )
+    .unwrap();
+    let run = skimtrace()
+        .current_dir(d.path())
+        .args(["evidence", "--logs", "logs"])
+        .args(["--window", "2020-04-27..2021-12-22", "--tz", "Asia/Tokyo"])
+        .args(["--out", "out"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let said = |w: &str| w.contains("access.log.1") && w.contains("a link to nothing");
+    assert!(stderr.lines().any(said), "{stderr}");
+    let s = crate::util::read_json(&d.path().join("out/summary.json"));
+    let not_read = s["evidence"]["inputs_not_read"].as_array().expect("listed");
+    assert!(not_read.iter().any(|w| said(w.as_str().unwrap())), "{s}");
+    assert_eq!(s["evidence"]["files"].as_array().unwrap().len(), 1, "{s}");
+}

@@ -215,6 +215,11 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
             serde_json::to_value(&imported).unwrap_or_default(),
         );
         e.insert("requests_known".into(), (!inputs.is_empty()).into());
+        // What the logs' folders or patterns showed but could not be read, kept with the
+        // evidence (the key is there only when something was).
+        if !passed_over.is_empty() {
+            e.insert("inputs_not_read".into(), passed_over.clone().into());
+        }
     }
     crate::summary::merge_write_typed(&out, &summary)?;
 
