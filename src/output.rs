@@ -880,13 +880,7 @@ mod tests {
     /// in full-width digits, and a line of Japanese and escapes holding none.
     #[test]
     fn the_quick_json_line_writes_what_the_masking_writer_writes() {
-        let luhn = |prefix: &str| {
-            (b'0'..=b'9')
-                .map(|d| format!("{prefix}{}", char::from(d)))
-                .find(|s| crate::cards::luhn_valid(s.as_bytes()))
-                .unwrap()
-        };
-        let pan = luhn("411111111111111");
+        let pan = crate::cards::with_check_digit("411111111111111");
         let tabbed = pan
             .as_bytes()
             .chunks(4)
@@ -912,7 +906,7 @@ mod tests {
                 String::from_utf8_lossy(&quick),
                 String::from_utf8_lossy(&slow)
             );
-            assert!(!crate::cards::detect::holds_card(&quick[7..]) || value["name"] == tabbed);
+            assert!(!crate::cards::detect::holds_card(&quick[7..]), "{value}");
         }
         let mut line = Vec::new();
         json_line_to_vec(&mut line, target, &serde_json::json!({"name": tabbed})).unwrap();

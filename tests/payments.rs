@@ -958,32 +958,11 @@ fn a_gateway_export_in_full_width_digits_gives_its_last4_and_expiry() {
 /// to, and the order its join, whichever file is read first.
 #[test]
 fn a_repeat_that_brings_an_email_or_an_order_is_kept() {
-    let d = tempfile::tempdir().unwrap();
     let head =
         "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4,Card Fingerprint";
-    let w = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
-    w(
-        "po.csv",
-        "order_id,ordered_at,email,card_number,payment_method,amount,currency\n\
-         1001,2021-06-01 10:00:00,a@example.com,,credit_card,1000,JPY\n",
-    );
-    w(
-        "a.csv",
+    let d = one_order_and_two_exports(
         &format!("{head}\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY\nch_A,2021-06-01 01:00:00,1000,jpy,Paid,Visa,4242,fpX\n"),
-    );
-    w(
-        "b.csv",
         &format!("{head},Customer Email,Description\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY,victim@example.com,attempt\nch_A,2021-06-01 01:00:00,1000,jpy,Paid,Visa,4242,fpX,a@example.com,Order 1001\n"),
-    );
-    let o = crate::util::affected_in(
-        d.path(),
-        &["-q", "--orders", "po.csv", "--payments", "a.csv", "b.csv"],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
     );
     let people = crate::util::read_csv_maps(&d.path().join("out/affected.csv"));
     let with = |email: &str| people.iter().find(|p| p["email"] == email).cloned();
@@ -1001,33 +980,12 @@ fn a_repeat_that_brings_an_email_or_an_order_is_kept() {
 /// not two rows under one customer id.
 #[test]
 fn one_charge_kept_twice_is_one_person() {
-    let d = tempfile::tempdir().unwrap();
-    let w = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
-    w(
-        "po.csv",
-        "order_id,ordered_at,email,card_number,payment_method,amount,currency\n\
-         1001,2021-06-01 10:00:00,a@example.com,,credit_card,1000,JPY\n",
-    );
     let head = "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4";
-    w(
-        "a.csv",
+    let d = one_order_and_two_exports(
         &format!(
             "{head},Card Fingerprint\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881,fpY\n"
         ),
-    );
-    w(
-        "b.csv",
         &format!("{head}\nch_B,2021-06-02 01:00:00,2000,jpy,Failed,Visa,1881\n"),
-    );
-    let o = crate::util::affected_in(
-        d.path(),
-        &["-q", "--orders", "po.csv", "--payments", "a.csv", "b.csv"],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
     );
     let people = crate::util::read_csv_maps(&d.path().join("out/affected.csv"));
     let mut ids: Vec<&str> = people.iter().map(|p| p["customer_id"].as_str()).collect();
@@ -1046,4 +1004,29 @@ fn one_charge_kept_twice_is_one_person() {
     );
     let s = read_json(&d.path().join("out/summary.json"));
     assert_eq!(s["payments"]["files"][1]["charge_id_collisions"], 1, "{s}");
+}
+
+/// A folder with one in-window card order (1001, a@example.com, 1,000 JPY) in `po.csv` and the
+/// payment exports `a.csv` and `b.csv`, after `affected` has read them into `out` (exit 0).
+fn one_order_and_two_exports(a: &str, b: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let w = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
+    w(
+        "po.csv",
+        "order_id,ordered_at,email,card_number,payment_method,amount,currency\n\
+         1001,2021-06-01 10:00:00,a@example.com,,credit_card,1000,JPY\n",
+    );
+    w("a.csv", a);
+    w("b.csv", b);
+    let o = crate::util::affected_in(
+        d.path(),
+        &["-q", "--orders", "po.csv", "--payments", "a.csv", "b.csv"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    d
 }

@@ -834,6 +834,7 @@ fn grouped_like_a_card(groups: &[(usize, usize)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cards::with_check_digit;
 
     fn m(s: &str) -> String {
         mask(s).0.into_owned()
@@ -1046,14 +1047,6 @@ mod tests {
         ] {
             assert_eq!(m(s), s, "{s}");
         }
-    }
-
-    /// `prefix` followed by its Luhn check digit.
-    fn with_check_digit(prefix: &str) -> String {
-        (b'0'..=b'9')
-            .map(|d| format!("{prefix}{}", char::from(d)))
-            .find(|s| luhn_valid(s.as_bytes()))
-            .expect("one check digit")
     }
 
     /// Industry 2 is only its issued ranges: Luhn-valid dates and timestamps (one in ten is)
