@@ -1030,3 +1030,133 @@ fn one_order_and_two_exports(a: &str, b: &str) -> tempfile::TempDir {
     );
     d
 }
+
+/// An export of several of the reader's blocks (2,048 rows each), whose rows are prepared on
+/// every core a block ahead of the one being classified: every row is counted once, the rows
+/// rejected are listed in file order, a repeat at the end of the file of a charge at its start
+/// is known as one, and a charge whose order lies outside the window fetches it.
+#[test]
+fn a_long_export_is_read_row_after_row_across_blocks() {
+    let d = long_export("gift");
+    let s = read_json(&d.path().join("out/summary.json"));
+    let f = &s["payments"]["files"][0];
+    assert_eq!(f["encoding"], "UTF-8", "{f}");
+    check_long_export(&d, f);
+}
+
+/// The same export with one Shift_JIS description near its end: read as UTF-8 up to that row
+/// (two blocks and more), then again from its header as Shift_JIS. Nothing of the first reading is left: each
+/// row is counted once and each charge listed once.
+#[test]
+fn a_long_export_found_to_be_shift_jis_late_is_read_once() {
+    let d = long_export("ギフト");
+    let s = read_json(&d.path().join("out/summary.json"));
+    let f = &s["payments"]["files"][0];
+    assert_eq!(f["encoding"], "Shift_JIS", "{f}");
+    check_long_export(&d, f);
+}
+
+/// Data rows of [`long_export`]'s payments file.
+const LONG_ROWS: usize = 6_004;
+
+/// 3,000 in-window card orders (1 to 3000, u1 to u3000) and an order outside the window (9001)
+/// in `po.csv`, and `pay.csv`: a Stripe export of 6,000 charges of those orders (two each, by
+/// `Order N` in the description), two rows short of a field (data rows 1,500 and 4,700), a
+/// charge in the window for order 9001, one outside the window, one without card data, and a
+/// repeat of the first charge as the last row. The description of data row 5,990 says
+/// `Order 2990 ({word})` in Shift_JIS bytes (an ASCII word keeps the file ASCII).
+fn long_export(word: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let mut po = String::from("order_id,ordered_at,email,payment_method,amount,currency\n");
+    for i in 1..=3000 {
+        po.push_str(&format!(
+            "{i},2021-06-01 {:02}:{:02}:00,u{i}@example.com,credit_card,1000,JPY\n",
+            i / 60 % 24,
+            i % 60
+        ));
+    }
+    po.push_str("9001,2019-01-05 10:00:00,late@example.com,credit_card,1000,JPY\n");
+    std::fs::write(d.path().join("po.csv"), po).unwrap();
+
+    let head = "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4,Card Fingerprint,Customer Email,Description\n";
+    let mut pay: Vec<u8> = head.as_bytes().to_vec();
+    let row = |k: usize| {
+        let o = (k - 1) % 3000 + 1;
+        format!(
+            "ch_{k},2021-06-02 {:02}:{:02}:{:02},1000,jpy,Paid,Visa,{:04},fp{k},u{o}@example.com,",
+            k / 3600,
+            k / 60 % 60,
+            k % 60,
+            k % 10_000
+        )
+    };
+    let mut data = 0;
+    for k in 1..=6000 {
+        data += 1;
+        let mut line = row(k).into_bytes();
+        if data == 1500 || data == 4700 {
+            // One field short.
+            line.pop();
+        } else if data == 5990 {
+            let text = format!("Order {} ({word})", (k - 1) % 3000 + 1);
+            let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+            line.extend_from_slice(&sjis);
+        } else {
+            line.extend_from_slice(format!("Order {}", (k - 1) % 3000 + 1).as_bytes());
+        }
+        line.push(b'\n');
+        pay.extend_from_slice(&line);
+    }
+    for tail in [
+        "ch_late,2021-06-03 00:00:00,1000,jpy,Paid,Visa,9001,fpL,late@example.com,Order 9001",
+        "ch_old,2019-01-05 01:00:00,500,jpy,Paid,Visa,1234,fpO,old@example.com,Order 77777",
+        "ch_bank,2021-06-03 00:00:00,500,jpy,Paid,,,,bank@example.com,Order 1",
+    ] {
+        pay.extend_from_slice(tail.as_bytes());
+        pay.push(b'\n');
+    }
+    pay.extend_from_slice(row(1).as_bytes());
+    pay.extend_from_slice(b"Order 1\n");
+    std::fs::write(d.path().join("pay.csv"), pay).unwrap();
+    let o = crate::util::affected_in(
+        d.path(),
+        &["-q", "--orders", "po.csv", "--payments", "pay.csv"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    d
+}
+
+fn check_long_export(d: &tempfile::TempDir, f: &Value) {
+    assert_eq!(f["rows_read"], LONG_ROWS, "{f}");
+    // 6,000 charges less the two short rows, the repeat, and the charge of order 9001.
+    assert_eq!(f["matched"], 6000 - 2 + 1 + 1, "{f}");
+    assert_eq!(f["rejected"], 2, "{f}");
+    assert_eq!(f["out_of_window"], 1, "{f}");
+    assert_eq!(f["not_card"], 1, "{f}");
+    assert_eq!(f["unmatched_in_window"], 0, "{f}");
+    assert_eq!(f["repeated_charges"], 1, "{f}");
+    let rejected = crate::util::read_csv_maps(&d.path().join("out/rejected.csv"));
+    let sources: Vec<&str> = rejected.iter().map(|r| r["source"].as_str()).collect();
+    assert_eq!(sources, ["pay.csv:1501", "pay.csv:4701"], "{rejected:?}");
+    let payments = crate::util::read_csv_maps(&d.path().join("out/payments.csv"));
+    assert_eq!(payments.len(), 6000 - 2 + 1, "one row per charge kept");
+    let ids: BTreeSet<&str> = payments.iter().map(|r| r["charge_id"].as_str()).collect();
+    assert_eq!(ids.len(), payments.len(), "a charge listed twice");
+    let late = payments
+        .iter()
+        .find(|r| r["charge_id"] == "ch_late")
+        .unwrap();
+    assert_eq!(late["order_id"], "9001", "{late:?}");
+    assert_eq!(late["reason"], "payment_in_window", "{late:?}");
+    let people = read_jsonl(&d.path().join("out/affected.jsonl"));
+    assert_eq!(
+        people.len(),
+        3001,
+        "the 3,000 orders' people and order 9001's"
+    );
+}

@@ -78,6 +78,58 @@ pub trait Visitor {
     }
 }
 
+/// A block of records kept past the reader's call (so that a visitor can work on it while the
+/// reader's next block is prepared), with what was prepared for each.
+pub(crate) struct Block<P> {
+    pub recs: Vec<csv::ByteRecord>,
+    pub lines: Vec<u64>,
+    pub cuts: Vec<Option<Cut>>,
+    pub prepared: Vec<Option<P>>,
+}
+
+impl<P> Default for Block<P> {
+    fn default() -> Block<P> {
+        Block {
+            recs: Vec::new(),
+            lines: Vec::new(),
+            cuts: Vec::new(),
+            prepared: Vec::new(),
+        }
+    }
+}
+
+impl<P> Block<P> {
+    /// Takes a copy of the reader's records (reusing this block's room).
+    pub fn fill(&mut self, recs: &[csv::ByteRecord], lines: &[u64], cuts: &[Option<Cut>]) {
+        self.recs.resize_with(recs.len(), csv::ByteRecord::new);
+        for (mine, rec) in self.recs.iter_mut().zip(recs) {
+            mine.clone_from(rec);
+        }
+        self.set_lines(lines, cuts);
+    }
+
+    /// Takes the first `len` of the reader's records by swapping lists with it: the reader
+    /// gets this block's old list back to fill ([`Visitor::records_owned`]).
+    pub fn take(
+        &mut self,
+        recs: &mut Vec<csv::ByteRecord>,
+        len: usize,
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) {
+        std::mem::swap(&mut self.recs, recs);
+        self.recs.truncate(len);
+        self.set_lines(lines, cuts);
+    }
+
+    fn set_lines(&mut self, lines: &[u64], cuts: &[Option<Cut>]) {
+        self.lines.clear();
+        self.lines.extend_from_slice(lines);
+        self.cuts.clear();
+        self.cuts.extend_from_slice(cuts);
+    }
+}
+
 /// What was learnt about the file.
 #[derive(Debug, Clone)]
 pub struct Opened {

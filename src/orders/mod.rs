@@ -32,7 +32,7 @@ pub use record::*;
 use crate::cards::{CardInput, FingerprintKey};
 use crate::config::InputSettings;
 use crate::error::{Error, Result};
-use crate::input::csv::Cut;
+use crate::input::csv::{Block, Cut};
 use crate::text;
 use crate::timestamp::{TimeFormat, TsError};
 use crate::window::Window;
@@ -679,6 +679,18 @@ impl Ingest {
         self.index.contains_key(&order_key(id))
     }
 
+    /// Lends the index of every order read to a join that looks order ids up on every core
+    /// while it adds entries here ([`crate::payments`]); [`Ingest::has_order`] answers `false`
+    /// until it is given back with [`Ingest::return_order_ids`].
+    pub fn lend_order_ids(&mut self) -> OrderIds {
+        OrderIds(std::mem::take(&mut self.index))
+    }
+
+    /// Takes back what [`Ingest::lend_order_ids`] lent.
+    pub fn return_order_ids(&mut self, ids: OrderIds) {
+        self.index = ids.0;
+    }
+
     /// Distinct orders per class, over all files.
     pub fn order_counts(&self) -> OrderCounts {
         let mut o = OrderCounts::default();
@@ -710,50 +722,18 @@ struct FileState<'a> {
     /// the order list and index (rows rejected by the splitter are not in the sample).
     sample: (u64, u64),
     /// The block read last, prepared, to be classified while the next one is prepared.
-    pending: Block,
+    pending: Block<Prepared>,
     /// Room for what the next block's preparing yields (reused).
     spare: Vec<Option<Prepared>>,
 }
 
-/// A block of records, copied out of the reader's so that it outlives the reader's next block,
-/// with what was prepared for each.
-#[derive(Default)]
-struct Block {
-    recs: Vec<csv::ByteRecord>,
-    lines: Vec<u64>,
-    cuts: Vec<Option<Cut>>,
-    prepared: Vec<Option<Prepared>>,
-}
+/// The index of every order read, lent out by [`Ingest::lend_order_ids`].
+pub struct OrderIds(OrderIndex);
 
-impl Block {
-    /// Takes a copy of the reader's records (reusing this block's room).
-    fn fill(&mut self, recs: &[csv::ByteRecord], lines: &[u64], cuts: &[Option<Cut>]) {
-        self.recs.resize_with(recs.len(), csv::ByteRecord::new);
-        for (mine, rec) in self.recs.iter_mut().zip(recs) {
-            mine.clone_from(rec);
-        }
-        self.set_lines(lines, cuts);
-    }
-
-    /// Takes the first `len` of the reader's records by swapping lists with it: the reader
-    /// gets this block's old list back to fill.
-    fn take(
-        &mut self,
-        recs: &mut Vec<csv::ByteRecord>,
-        len: usize,
-        lines: &[u64],
-        cuts: &[Option<Cut>],
-    ) {
-        std::mem::swap(&mut self.recs, recs);
-        self.recs.truncate(len);
-        self.set_lines(lines, cuts);
-    }
-
-    fn set_lines(&mut self, lines: &[u64], cuts: &[Option<Cut>]) {
-        self.lines.clear();
-        self.lines.extend_from_slice(lines);
-        self.cuts.clear();
-        self.cuts.extend_from_slice(cuts);
+impl OrderIds {
+    /// Whether any file held an order with this id (as written): [`Ingest::has_order`].
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains_key(&order_key(id))
     }
 }
 
@@ -865,7 +845,7 @@ impl Classify<'_> {
         ctx: &RowContext,
         report: &mut FileReport,
         sample: &mut (u64, u64),
-        block: &mut Block,
+        block: &mut Block<Prepared>,
     ) -> Result<()> {
         let Block {
             recs,

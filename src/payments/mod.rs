@@ -16,17 +16,20 @@
 //! Memory grows with the orders and charges that concern the window: orders are read first;
 //! charges outside the window are counted and dropped unless they join an order inside it.
 
-use crate::cards::{Brand, FingerprintKey};
+use crate::cards::FingerprintKey;
 use crate::config::InputSettings;
 use crate::error::{Error, Result};
 use crate::orders::{
-    CardCheck, CardInfo, CardRef, EntryKind, Ingest, InputFile, OrderRecord, RejectSink, Rejected,
+    CardInfo, CardRef, EntryKind, Ingest, InputFile, OrderIds, OrderRecord, RejectSink, Rejected,
     TextsOf, NO_FILE,
 };
 use crate::text;
 use layout::{resolve, PField, PLayout};
+use prepare::{ByRef, Prepared, RowCard};
 
 mod layout;
+mod prepare;
+use crate::input::csv::{Block, Cut};
 use crate::timestamp::{self, TimeFormat};
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
@@ -35,6 +38,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// `[payments]` in incident.toml.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -311,6 +315,18 @@ fn norm_id(id: &str) -> String {
 }
 
 impl OrderIndex {
+    /// The kept orders an order reference names: by the id as written, else by the
+    /// normalised id when only one order has it.
+    fn by_ref(&self, r: &str) -> &[Candidate] {
+        if let Some(v) = self.by_id.get(&h(r.trim())) {
+            return v.as_slice();
+        }
+        match self.by_norm.get(&h(&norm_id(r))) {
+            Some(s @ Slot::One(_)) => s.as_slice(),
+            _ => &[],
+        }
+    }
+
     fn build(ingest: &Ingest) -> OrderIndex {
         let mut ix = OrderIndex {
             by_id: HashMap::new(),
@@ -399,6 +415,27 @@ pub fn read(
     reject: &mut dyn RejectSink,
 ) -> Result<Payments> {
     let index = OrderIndex::build(ingest);
+    let ids = ingest.lend_order_ids();
+    let read = read_files(
+        inputs, ingest, &index, &ids, window, rules, key, progress, reject,
+    );
+    ingest.return_order_ids(ids);
+    read
+}
+
+/// [`read`], with the orders looked up in `index` and `ids`.
+#[allow(clippy::too_many_arguments)]
+fn read_files(
+    inputs: &[InputFile],
+    ingest: &mut Ingest,
+    index: &OrderIndex,
+    ids: &OrderIds,
+    window: &Window,
+    rules: &JoinRules,
+    key: &FingerprintKey,
+    progress: Option<&indicatif::ProgressBar>,
+    reject: &mut dyn RejectSink,
+) -> Result<Payments> {
     let mut out = Payments::default();
     let mut base = progress.map(|p| p.position()).unwrap_or(0);
     for input in inputs {
@@ -407,20 +444,19 @@ pub fn read(
             window,
             rules,
             key,
-            index: &index,
+            index,
+            ids,
             ingest,
             out: &mut out,
             reject,
             file_idx: 0,
             header_width: 0,
             header_names: Vec::new(),
-            layout: None,
+            rows: None,
             report: None,
-            zone: None,
-            fmt: TimeFormat::from_config(
-                input.settings.timestamp_format.as_deref().unwrap_or("auto"),
-            ),
             mark: Mark::default(),
+            pending: Block::default(),
+            spare: Vec::new(),
         };
         v.file_idx = v.out.files.len() as u32;
         v.mark = Mark {
@@ -439,6 +475,7 @@ pub fn read(
             progress.map(|p| (p, base)),
             &mut v,
         )?;
+        v.flush()?;
         let mut report = v.report.take().unwrap_or_else(|| PFileReport {
             path: input.display.clone(),
             sha256: String::new(),
@@ -497,6 +534,7 @@ struct PaymentFile<'a> {
     rules: &'a JoinRules,
     key: &'a FingerprintKey,
     index: &'a OrderIndex,
+    ids: &'a OrderIds,
     ingest: &'a mut Ingest,
     out: &'a mut Payments,
     reject: &'a mut dyn RejectSink,
@@ -504,12 +542,16 @@ struct PaymentFile<'a> {
     header_width: usize,
     /// The header row's names, for per-column counts.
     header_names: Vec<String>,
-    layout: Option<PLayout>,
+    /// The file's columns and times, once its header is read.
+    rows: Option<Arc<prepare::RowContext<'a>>>,
     report: Option<PFileReport>,
-    zone: Option<jiff::tz::TimeZone>,
-    fmt: TimeFormat,
     /// The state before this file, to read it again in another encoding.
     mark: Mark,
+    /// The block prepared while the one before it was classified: classified with the next
+    /// block, or by [`PaymentFile::flush`].
+    pending: Block<Prepared>,
+    /// Room for what is prepared of the next block.
+    spare: Vec<Option<Prepared>>,
 }
 
 /// What [`PaymentFile`] restores when a file is read again.
@@ -526,19 +568,22 @@ struct Mark {
 
 impl PaymentFile<'_> {
     fn get<'r>(&self, rec: &'r csv::ByteRecord, f: PField) -> Cow<'r, str> {
-        match self
-            .layout
-            .as_ref()
-            .and_then(|l| l.col(f))
-            .and_then(|i| rec.get(i))
-        {
-            Some(b) => String::from_utf8_lossy(b),
+        match &self.rows {
+            Some(r) => prepare::get(&r.layout, rec, f),
             None => Cow::Borrowed(""),
         }
     }
 
+    fn layout(&self) -> &PLayout {
+        &self
+            .rows
+            .as_ref()
+            .expect("a record after the header")
+            .layout
+    }
+
     fn masked_record(&self, rec: &csv::ByteRecord) -> String {
-        let layout = self.layout.as_ref().expect("layout");
+        let layout = self.layout();
         let fp_col = layout.col(PField::Fingerprint);
         crate::input::csv::redacted_record(rec, layout.width, &layout.security_code_cols, |i, s| {
             // The gateway's own card fingerprint identifies the card: never written.
@@ -552,52 +597,122 @@ impl PaymentFile<'_> {
         })
     }
 
-    /// Counts the card numbers in the columns of a row that are not card columns (a
-    /// `Description`, a metadata field, a name), per column: they are masked wherever they
-    /// could be written, and the summary says where they were.
-    fn count_card_numbers(&mut self, rec: &csv::ByteRecord) {
-        let Some(layout) = self.layout.as_ref() else {
+    /// A block is prepared on the thread pool ([`prepare::prepare_block`]) while the block
+    /// before it is classified here, in file order; the caller then makes it the pending
+    /// block. (The join's look-ups miss the cache and take as long as the rest of a row's
+    /// preparing: one block's misses now overlap the classifying of the other.)
+    fn prepare_and_classify(
+        &mut self,
+        recs: &[csv::ByteRecord],
+        cuts: &[Option<Cut>],
+    ) -> Result<()> {
+        let ctx = Arc::clone(self.rows.as_ref().expect("a record after the header"));
+        let mut next = std::mem::take(&mut self.spare);
+        let mut block = std::mem::take(&mut self.pending);
+        let classified = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| prepare::prepare_block(recs, cuts, &ctx, &mut next));
+            self.classify_block(&mut block)
+        });
+        // The block's room is reused for the one just prepared.
+        self.spare = std::mem::replace(&mut block.prepared, next);
+        self.pending = block;
+        classified
+    }
+
+    /// Every record of a prepared block, in order; the block is left empty of prepared
+    /// records.
+    fn classify_block(&mut self, block: &mut Block<Prepared>) -> Result<()> {
+        let Block {
+            recs,
+            lines,
+            cuts,
+            prepared,
+        } = block;
+        for (((rec, &line), cut), p) in recs
+            .iter()
+            .zip(lines.iter())
+            .zip(cuts.iter())
+            .zip(prepared.drain(..))
+        {
+            match cut {
+                Some(c) => self.reject_row(rec, line, &c.reason())?,
+                None => self.record_prepared(rec, line, p)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Classifies the pending block (at the end of the file, or before a record that comes
+    /// alone).
+    fn flush(&mut self) -> Result<()> {
+        let mut block = std::mem::take(&mut self.pending);
+        self.classify_block(&mut block)
+    }
+
+    fn reject_row(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
+        let record = self.masked_record(rec);
+        self.reject.push(Rejected {
+            source: format!("{}:{line}", self.input.display),
+            reason: reason.to_string(),
+            record,
+        })?;
+        if let Some(r) = self.report.as_mut() {
+            r.counts.add(PClass::Rejected);
+        }
+        Ok(())
+    }
+
+    /// Counts and classifies a record; `prepared` is `None` for one of another width than the
+    /// header's (rejected).
+    fn record_prepared(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        prepared: Option<Prepared>,
+    ) -> Result<()> {
+        let class = match prepared {
+            None => {
+                let expected = self.header_width;
+                let record = self.masked_record(rec);
+                self.reject.push(Rejected {
+                    source: format!("{}:{line}", self.input.display),
+                    reason: format!("expected {expected} fields, found {}", rec.len()),
+                    record,
+                })?;
+                PClass::Rejected
+            }
+            Some(p) => {
+                self.count_card_numbers(&p.cards_in_text);
+                self.classify(rec, line, p)?
+            }
+        };
+        if let Some(r) = self.report.as_mut() {
+            r.counts.add(class);
+        }
+        Ok(())
+    }
+
+    /// Adds what [`prepare::prepare`] found of card numbers outside the card columns to the
+    /// file's counts.
+    fn count_card_numbers(&mut self, found: &[(usize, u64)]) {
+        let Some(r) = self.report.as_mut() else {
             return;
         };
-        let skip = [layout.col(PField::Last4), layout.col(PField::Fingerprint)];
-        for (i, f) in rec.iter().enumerate() {
-            if skip.contains(&Some(i)) || layout.security_code_cols.contains(&i) {
-                continue;
-            }
-            let found = crate::cards::detect::count(f);
-            if found > 0 {
-                let column = self.header_names.get(i).cloned().unwrap_or_default();
-                if let Some(r) = self.report.as_mut() {
-                    r.card_numbers_masked += found as u64;
-                    *r.card_numbers_by_column.entry(column).or_default() += found as u64;
-                }
-            }
+        for &(i, n) in found {
+            let column = self.header_names.get(i).cloned().unwrap_or_default();
+            r.card_numbers_masked += n;
+            *r.card_numbers_by_column.entry(column).or_default() += n;
         }
     }
 
-    /// The card of a charge row, or `None` when the row holds no card data.
-    fn card(&mut self, rec: &csv::ByteRecord) -> Option<CardInfo> {
-        let brand_raw = self.get(rec, PField::CardBrand).trim().to_string();
-        let last4_raw = self.get(rec, PField::Last4).trim().to_string();
-        let fp_raw = self.get(rec, PField::Fingerprint).trim().to_string();
-        if brand_raw.is_empty() && last4_raw.is_empty() && fp_raw.is_empty() {
-            return None;
-        }
-        // Keep the last 4 as text (leading zeros matter); a column holding a whole number
-        // (some gateways write the masked or even the full PAN) gives its last 4 digits. A
-        // cell's digits are read in any script (`４２４２`), as a card cell's are.
-        let digits_of = |s: &str| -> String {
-            crate::cards::detect::ascii_digits(s)
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect()
-        };
-        let digits = digits_of(&last4_raw);
-        if digits.len() >= 13 && crate::cards::luhn_valid(digits.as_bytes()) {
-            let column = self
-                .layout
-                .as_ref()
-                .and_then(|l| l.col(PField::Last4))
+    /// The card of a kept charge row: the one prepared, else worked out now. A whole card
+    /// number in the last-4 column is counted here, where the card is used.
+    fn card(&mut self, rec: &csv::ByteRecord, prepared: Option<RowCard>) -> Option<CardInfo> {
+        let layout = self.layout();
+        let card = prepared.or_else(|| prepare::card(layout, self.key, rec))?;
+        if card.full_number_in_last4 {
+            let column = layout
+                .col(PField::Last4)
                 .and_then(|i| self.header_names.get(i).cloned())
                 .unwrap_or_default();
             if let Some(r) = self.report.as_mut() {
@@ -605,89 +720,13 @@ impl PaymentFile<'_> {
                 *r.card_numbers_by_column.entry(column).or_default() += 1;
             }
         }
-        let last4 = if digits.len() >= 4 {
-            digits[digits.len() - 4..].to_string()
-        } else {
-            String::new()
-        };
-        let mut brand = Brand::from_name(&brand_raw).unwrap_or(Brand::Unknown);
-        if brand == Brand::Unknown && digits.len() >= 13 {
-            brand = Brand::from_iin(&digits);
-        }
-        let fingerprint = if fp_raw.is_empty() {
-            None
-        } else {
-            // Re-keyed: the gateway's fingerprint is never written as it is.
-            Some(self.key.mac("gateway-card", fp_raw.as_bytes()))
-        };
-        let masked = if last4.is_empty() {
-            String::new()
-        } else {
-            format!("************{last4}")
-        };
-        let month = digits_of(&self.get(rec, PField::ExpiryMonth));
-        let year = digits_of(&self.get(rec, PField::ExpiryYear));
-        let expiry = match (month.parse::<u8>(), year.len()) {
-            (Ok(m @ 1..=12), 4) => Some(format!("{m:02}/{year}").into_boxed_str()),
-            (Ok(m @ 1..=12), 2) => Some(format!("{m:02}/20{year}").into_boxed_str()),
-            _ => None,
-        };
-        Some(CardInfo {
-            brand,
-            masked: masked.into_boxed_str(),
-            fingerprint,
-            check: CardCheck::Gateway,
-            expiry,
-        })
+        Some(card.info)
     }
 
-    /// The order reference of a charge row, when it has one.
-    fn order_ref(&self, rec: &csv::ByteRecord) -> Option<String> {
-        let raw = self.get(rec, PField::OrderRef).trim().to_string();
-        let from_desc = || -> Option<String> {
-            let d = self.get(rec, PField::Description);
-            static DEFAULT: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-            let re = DEFAULT.get_or_init(|| {
-                Regex::new(r"(?i)\border\s*(?:no\.?|number)?\s*#?\s*([A-Za-z0-9][A-Za-z0-9_-]*)")
-                    .expect("valid")
-            });
-            re.captures(&d)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_string())
-        };
-        let value = if raw.is_empty() {
-            if self.layout.as_ref().is_some_and(|l| l.preset == "stripe") {
-                return from_desc();
-            }
-            return None;
-        } else {
-            raw
-        };
-        match &self.rules.ref_regex {
-            Some(re) => re.captures(&value).map(|c| {
-                c.get(1)
-                    .or_else(|| c.get(0))
-                    .expect("match")
-                    .as_str()
-                    .to_string()
-            }),
-            None => Some(value),
-        }
-    }
-
-    fn ref_candidates(&self, r: &str) -> Vec<Candidate> {
-        if let Some(v) = self.index.by_id.get(&h(r.trim())) {
-            return v.as_slice().to_vec();
-        }
-        match self.index.by_norm.get(&h(&norm_id(r))) {
-            Some(Slot::One(c)) => vec![*c],
-            _ => Vec::new(),
-        }
-    }
-
-    fn classify(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<PClass> {
+    /// The class of a charge row of the header's width, from what [`prepare::prepare`] found.
+    fn classify(&mut self, rec: &csv::ByteRecord, line: u64, p: Prepared) -> Result<PClass> {
         let source = || format!("{}:{line}", self.input.display);
-        let at = match timestamp::parse(&self.get(rec, PField::CreatedAt), &self.fmt, self.zone.as_ref()) {
+        let at = match p.at {
             Ok(t) => t,
             Err(timestamp::TsError::NaiveWithoutZone(_)) => {
                 return Err(Error::usage(format!(
@@ -705,10 +744,7 @@ impl PaymentFile<'_> {
                 return Ok(PClass::Rejected);
             }
         };
-        let has_card = [PField::CardBrand, PField::Last4, PField::Fingerprint]
-            .iter()
-            .any(|f| !self.get(rec, *f).trim().is_empty());
-        if !has_card {
+        if !p.has_card {
             return Ok(PClass::NotCard);
         }
         let in_window = self.window.contains(at);
@@ -716,14 +752,11 @@ impl PaymentFile<'_> {
         // 1. By reference.
         let mut matched: Option<(Candidate, Match)> = None;
         let mut ref_to_other_order: Option<String> = None;
-        let order_ref = self.order_ref(rec);
-        if let Some(r) = &order_ref {
-            let c = self.ref_candidates(r);
-            if c.len() == 1 {
-                matched = Some((c[0], Match::OrderRef));
-            } else if c.is_empty() && self.ingest.has_order(r) {
-                ref_to_other_order = Some(r.trim().to_string());
-            }
+        let order_ref = p.order_ref;
+        match (p.by_ref, &order_ref) {
+            (ByRef::One(c), _) => matched = Some((c, Match::OrderRef)),
+            (ByRef::Other, Some(r)) => ref_to_other_order = Some(r.trim().to_string()),
+            _ => {}
         }
         // 2. By e-mail + amount + currency + time.
         let mut ambiguous: Vec<Candidate> = Vec::new();
@@ -749,7 +782,7 @@ impl PaymentFile<'_> {
             return Ok(PClass::OutOfWindow);
         }
 
-        let card = self.card(rec).expect("a row with card data");
+        let card = self.card(rec, p.card).expect("a row with card data");
         let mut charge_id = self.get(rec, PField::ChargeId).trim().to_string();
         if charge_id.is_empty() {
             charge_id = self.get(rec, PField::ChargeIdFallback).trim().to_string();
@@ -1005,7 +1038,14 @@ impl PaymentFile<'_> {
     }
 
     fn attach(&mut self, entry: u32, card: CardInfo) {
-        let v = self.out.attached.gateway_cards.entry(entry).or_default();
+        // Almost every entry has one charge: room for one (a vector's first growth makes room
+        // for four cards, 290 bytes: 56 MB at 200,000 charges).
+        let v = self
+            .out
+            .attached
+            .gateway_cards
+            .entry(entry)
+            .or_insert_with(|| Vec::with_capacity(1));
         if !v.iter().any(|c| c.identity() == card.identity()) {
             v.push(card);
         }
@@ -1037,7 +1077,7 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
             .timezone
             .clone()
             .or_else(|| (layout.preset == "stripe").then(|| "UTC".to_string()));
-        self.zone = match zone_name {
+        let zone = match zone_name {
             Some(z) => Some(crate::window::zone(&z)?),
             None => self.window.tz.clone(),
         };
@@ -1073,42 +1113,67 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
                 .collect(),
             warnings,
         });
+        self.rows = Some(Arc::new(prepare::RowContext {
+            layout,
+            width: headers.len(),
+            fmt: TimeFormat::from_config(
+                self.input
+                    .settings
+                    .timestamp_format
+                    .as_deref()
+                    .unwrap_or("auto"),
+            ),
+            zone,
+            window: self.window,
+            rules: self.rules,
+            key: self.key,
+            index: self.index,
+            ids: self.ids,
+        }));
         self.header_names = headers;
-        self.layout = Some(layout);
         Ok(())
     }
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
-        let expected = self.header_width;
-        let class = if rec.len() != expected {
-            let record = self.masked_record(rec);
-            self.reject.push(Rejected {
-                source: format!("{}:{line}", self.input.display),
-                reason: format!("expected {expected} fields, found {}", rec.len()),
-                record,
-            })?;
-            PClass::Rejected
-        } else {
-            self.count_card_numbers(rec);
-            self.classify(rec, line)?
-        };
-        if let Some(r) = self.report.as_mut() {
-            r.counts.add(class);
+        self.flush()?;
+        let mut prepared = [None];
+        if rec.len() == self.header_width {
+            let ctx = self.rows.as_ref().expect("a record after the header");
+            prepared[0] = Some(prepare::prepare(rec, ctx));
+            prepare::join_refs(&mut prepared, ctx);
         }
+        let [prepared] = prepared;
+        self.record_prepared(rec, line, prepared)
+    }
+
+    fn records(
+        &mut self,
+        recs: &[csv::ByteRecord],
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) -> Result<()> {
+        self.prepare_and_classify(recs, cuts)?;
+        self.pending.fill(recs, lines, cuts);
+        Ok(())
+    }
+
+    /// The reader's records are taken rather than copied: the pending block's list goes back
+    /// to the reader in exchange.
+    fn records_owned(
+        &mut self,
+        recs: &mut Vec<csv::ByteRecord>,
+        len: usize,
+        lines: &[u64],
+        cuts: &[Option<Cut>],
+    ) -> Result<()> {
+        self.prepare_and_classify(&recs[..len], cuts)?;
+        self.pending.take(recs, len, lines, cuts);
         Ok(())
     }
 
     fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
-        let record = self.masked_record(rec);
-        self.reject.push(Rejected {
-            source: format!("{}:{line}", self.input.display),
-            reason: reason.to_string(),
-            record,
-        })?;
-        if let Some(r) = self.report.as_mut() {
-            r.counts.add(PClass::Rejected);
-        }
-        Ok(())
+        self.flush()?;
+        self.reject_row(rec, line, reason)
     }
 
     fn restart(&mut self) -> Result<()> {
@@ -1121,7 +1186,8 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         self.out.ambiguous_candidates = self.mark.ambiguous.clone();
         let kept = self.mark.charges as u32;
         self.out.seen_ids.retain(|_, (i, _)| *i < kept);
-        self.layout = None;
+        self.pending = Block::default();
+        self.rows = None;
         self.report = None;
         Ok(())
     }
