@@ -144,6 +144,7 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
         ingest.read_file(input, &opts, &mut rejected)?;
     }
     ingest.finish_methods();
+    tracing::info!(elapsed = ?t0.elapsed(), "order files read");
     let payments = if pay_inputs.is_empty() {
         None
     } else {
@@ -156,13 +157,16 @@ pub fn run(case: &Case, args: &Options, ui: &dyn Progress) -> Result<Output> {
             bar.as_ref(),
             &mut rejected,
         )?;
+        tracing::info!(elapsed = ?t0.elapsed(), charges = p.charges.len(), "payments joined");
         join::fetch_orders_of_charges(&mut ingest, &mut p, &inputs, &opts)?;
+        tracing::info!(elapsed = ?t0.elapsed(), "orders of charges fetched");
         for c in &p.charges {
             if let Some(e) = c.entry {
+                // Room for one id: almost every entry has one charge.
                 p.attached
                     .entry_charges
                     .entry(e)
-                    .or_default()
+                    .or_insert_with(|| Vec::with_capacity(1))
                     .push(c.charge_id.clone());
             }
         }
