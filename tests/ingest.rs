@@ -365,21 +365,7 @@ fn a_runaway_quote_is_cut_at_the_bound_or_by_its_width() {
 #[test]
 fn two_stray_quotes_ten_rows_apart_lose_no_row() {
     let d = tempfile::tempdir().unwrap();
-    let header = "Order ID,Ordered At,Email,Payment Method,Card Number,Name";
-    let mut body = format!("{header}\n");
-    for i in 0..100 {
-        let name = match i {
-            20 => "\"Sato".to_string(),
-            30 => "Suzuki\"".to_string(),
-            _ => format!("Name {i}"),
-        };
-        body.push_str(&format!(
-            "S{i:04},2021-03-{:02} 10:00,s{i}@example.jp,Credit Card,4111111111111111,{name}\n",
-            1 + i % 28
-        ));
-    }
-    std::fs::write(d.path().join("o.csv"), body).unwrap();
-    let s = affected(d.path(), &["o.csv"]);
+    let s = stray_quotes(d.path(), 10);
     assert_eq!(s["rows_read"], 100, "{s}");
     assert_eq!(s["rejected"], 1, "{s}");
     assert_eq!(s["in_window"], 99, "{s}");
@@ -389,6 +375,55 @@ fn two_stray_quotes_ten_rows_apart_lose_no_row() {
     let orders = read_csv_maps(&d.path().join("out/orders.csv"));
     let ids: Vec<&str> = orders.iter().map(|o| o["order_id"].as_str()).collect();
     assert!(ids.contains(&"S0021") && ids.contains(&"S0030"), "{ids:?}");
+}
+
+/// [`two_stray_quotes_ten_rows_apart_lose_no_row`]'s file with the closing quote `apart` rows
+/// after the opening one.
+fn stray_quotes(dir: &Path, apart: usize) -> Value {
+    let header = "Order ID,Ordered At,Email,Payment Method,Card Number,Name";
+    let mut body = format!("{header}\n");
+    for i in 0..100 {
+        let name = match i {
+            20 => "\"Sato".to_string(),
+            i if i == 20 + apart => "Suzuki\"".to_string(),
+            _ => format!("Name {i}"),
+        };
+        body.push_str(&format!(
+            "S{i:04},2021-03-{:02} 10:00,s{i}@example.jp,Credit Card,4111111111111111,{name}\n",
+            1 + i % 28
+        ));
+    }
+    std::fs::write(dir.join("o.csv"), body).unwrap();
+    affected(dir, &["o.csv"])
+}
+
+/// Two stray quotes on adjacent lines merge two rows into one record of the right width, just
+/// as an address over two lines in the last column, whose second line holds as many commas as
+/// the file has columns less one, makes one: kept as one record, but no longer silently: the
+/// file's warnings name the line. A row apart, the row between makes them rows: the first line
+/// is rejected and every other row read.
+#[test]
+fn two_stray_quotes_on_adjacent_lines_are_warned_about() {
+    let d = tempfile::tempdir().unwrap();
+    let s = stray_quotes(d.path(), 1);
+    assert_eq!(s["rows_read"], 99, "{s}");
+    assert_eq!(s["rejected"], 0, "{s}");
+    let warned = s["files"][0]["warnings"].to_string();
+    assert!(
+        warned.contains("line 22: a quoted field runs over two lines"),
+        "{warned}"
+    );
+    assert!(s["warnings"].to_string().contains("line 22"), "{s}");
+    let s = stray_quotes(d.path(), 2);
+    assert_eq!(s["rows_read"], 100, "{s}");
+    assert_eq!(s["rejected"], 1, "{s}");
+    assert_eq!(s["in_window"], 99, "{s}");
+    let r = read_csv_maps(&d.path().join("out/rejected.csv"));
+    assert_eq!(r[0]["source"], "o.csv:22");
+    assert!(
+        !s["files"][0]["warnings"].to_string().contains("stray"),
+        "{s}"
+    );
 }
 
 /// Every order of a file with a payment-method column is in `payment_methods`, an empty cell

@@ -11,10 +11,11 @@
 //!   show it at the header, so the second reading costs little. Memory stays flat.
 //! - Records are split here ([`Splitter`], on `csv_core`), which also bounds quoted fields: a
 //!   quote that runs past [`MAX_QUOTED_LINES`] lines or [`MAX_QUOTED_BYTES`] bytes, to the end of
-//!   the file, into a record of the wrong width over several lines, or over two lines or more
-//!   that are records by themselves (a second stray quote closed it), is taken for an
+//!   the file, into a record of the wrong width over several lines, or over lines that are
+//!   rows by themselves ([`swallowed_row`]: a second stray quote closed it), is taken for an
 //!   unterminated quote: its first line is rejected ([`Visitor::rejected`]) and reading goes on
-//!   at the next line, so a stray `"` cannot swallow the rows after it.
+//!   at the next line, so a stray `"` cannot swallow the rows after it. Two lines that are
+//!   each a row may be an address too: kept as one record, and named ([`Opened::merged_rows`]).
 //! - Two threads: one reads and splits records (I/O, CSV parsing, UTF-8 checks, line numbers),
 //!   the caller's thread visits them. Batches of records are handed back for reuse.
 //! - Line numbers are physical lines (`\n`, `\r\n` or a lone `\r`); a record is named by the
@@ -146,6 +147,10 @@ pub struct Opened {
     pub bytes: u64,
     /// The file had no header row at all.
     pub empty: bool,
+    /// Lines where a quoted field runs over two lines each of which is a row of the file's
+    /// width by itself: two stray quotes may have merged two rows ([`two_rows`]). Kept as one
+    /// record each (an address over two lines can look the same) and warned about.
+    pub merged_rows: Vec<u64>,
 }
 
 impl Opened {
@@ -159,6 +164,32 @@ impl Opened {
                 self.damage.describe_lines()
             )
         })
+    }
+}
+
+impl Opened {
+    /// The warning a file with records that may be two rows merged gets.
+    pub fn merged_warning(&self) -> Option<String> {
+        let (first, n) = (self.merged_rows.first()?, self.merged_rows.len());
+        let lines = if n == 1 {
+            format!("line {first}")
+        } else {
+            let shown: Vec<String> = self
+                .merged_rows
+                .iter()
+                .take(10)
+                .map(u64::to_string)
+                .collect();
+            let more = if n > 10 {
+                format!(" and {} more", n - 10)
+            } else {
+                String::new()
+            };
+            format!("{n} records (lines {}{more})", shown.join(", "))
+        };
+        Some(format!(
+            "{lines}: a quoted field runs over two lines, each of which is a row of the file's width by itself: two stray quotes may have merged two rows into one record. Kept as one record (an address over two lines can look the same): check those lines and fix the quotes in the export if they are two rows"
+        ))
     }
 }
 
@@ -247,8 +278,8 @@ pub fn read(
         let (sha256, bytes, evidence) = hasher
             .join()
             .map_err(|_| input_err(path, "the hashing thread failed".into()))??;
-        let empty = match outcome {
-            Ok(empty) => empty,
+        let (empty, merged_rows) = match outcome {
+            Ok(read) => read,
             Err(Attempt::Failed(e)) => return Err(e),
             Err(Attempt::NotUtf8) => unreachable!("read again above"),
         };
@@ -266,6 +297,7 @@ pub fn read(
             sha256,
             bytes,
             empty,
+            merged_rows,
         })
     })
 }
@@ -299,12 +331,15 @@ struct Batch {
     lines: Vec<u64>,
     cuts: Vec<Option<Cut>>,
     len: usize,
+    /// Lines of the batch's records that may be two rows merged ([`Splitter::merged`]).
+    merged: Vec<u64>,
 }
 
 const BATCH: usize = 2048;
 
 /// One reading in one encoding (`speculative`: UTF-8 until the evidence says otherwise).
-/// Returns whether the file was empty (no header).
+/// Returns whether the file was empty (no header), and the lines of the records that may be
+/// two rows merged ([`Splitter::merged`]).
 fn read_as(
     path: &Path,
     shown: &str,
@@ -312,12 +347,12 @@ fn read_as(
     speculative: Option<&Pending>,
     progress: Option<(&indicatif::ProgressBar, u64)>,
     visitor: &mut dyn Visitor,
-) -> Result<bool, Attempt> {
+) -> Result<(bool, Vec<u64>), Attempt> {
     let mut split = Splitter::new(decode::open_utf8(path, encoding)?);
     let mut rec = csv::ByteRecord::new();
     let read_err = |e: std::io::Error| input_err(path, format!("{shown}: read failed: {e}"));
     let (line, cut) = match split.next(&mut rec).map_err(read_err)? {
-        Next::End => return Ok(true),
+        Next::End => return Ok((true, Vec::new())),
         Next::Record(line) => (line, None),
         Next::Cut(line, cut) => (line, Some(cut)),
     };
@@ -360,15 +395,17 @@ fn read_as(
     let progress = progress.map(|(p, base)| (p.clone(), base));
     let (tx, rx) = mpsc::sync_channel::<Result<Batch, Attempt>>(4);
     let (back_tx, back_rx) = mpsc::channel::<Batch>();
-    std::thread::scope(|scope| -> Result<bool, Attempt> {
+    std::thread::scope(|scope| -> Result<(bool, Vec<u64>), Attempt> {
         scope.spawn(move || read_batches(split, speculative, path, shown, progress, tx, back_rx));
+        let mut merged = Vec::new();
         for msg in rx {
             let mut batch = msg?;
             let len = batch.len;
             visitor.records_owned(&mut batch.records, len, &batch.lines, &batch.cuts)?;
+            merged.append(&mut batch.merged);
             let _ = back_tx.send(batch);
         }
-        Ok(false)
+        Ok((false, merged))
     })
 }
 
@@ -389,10 +426,12 @@ fn read_batches<R: Read>(
             lines: Vec::with_capacity(BATCH),
             cuts: Vec::with_capacity(BATCH),
             len: 0,
+            merged: Vec::new(),
         });
         batch.len = 0;
         batch.lines.clear();
         batch.cuts.clear();
+        batch.merged.clear();
         // The visitor may have handed back a list of another length (see
         // `Visitor::records_owned`).
         if batch.records.len() < BATCH {
@@ -437,6 +476,7 @@ fn read_batches<R: Read>(
         if let Some((p, base)) = &progress {
             p.set_position(base + split.offset());
         }
+        batch.merged.append(&mut split.merged);
         if batch.len > 0 && tx.send(Ok(batch)).is_err() {
             return;
         }
@@ -544,6 +584,9 @@ struct Splitter<R> {
     line: u64,
     /// The header's width, once known (for [`Cut::Width`]).
     width: Option<usize>,
+    /// Lines of the records read so far that may be two rows merged ([`two_rows`]), until the
+    /// reader thread hands them on with its batch.
+    merged: Vec<u64>,
 }
 
 fn csv_parser() -> csv_core::Reader {
@@ -566,6 +609,7 @@ impl<R: Read> Splitter<R> {
             counted: 0,
             line: 1,
             width: None,
+            merged: Vec::new(),
         }
     }
 
@@ -649,6 +693,10 @@ impl<R: Read> Splitter<R> {
             });
             if let Some(cut) = cut {
                 return self.cut(rec, cut);
+            }
+            if self.width.is_some_and(|w| two_rows(inner, w)) {
+                let line = self.line_at(data);
+                self.merged.push(line);
             }
         }
         fill_record(rec, &self.out[..outlen], &self.ends[..endlen]);
@@ -773,12 +821,18 @@ impl<R: Read> Splitter<R> {
 }
 
 /// Of a record read over several lines (`inner`, its terminator left out), the first line
-/// strictly between its first and its last (counted from 1) that parsed alone is a record of the
-/// file's width (3 fields or more), when at least two such lines are: rows swallowed by a quote.
+/// strictly between its first and its last (counted from 1) that is a row of the file's width
+/// (3 fields or more) by itself ([`fields_alone`]), when the record holds rows: two such lines
+/// between, or one between and its first and last lines each such a row too (two stray quotes
+/// a row apart, each in a row of its own).
+///
 /// One such line may be an address or a note that happens to hold as many commas as the file
 /// has columns less one (`Marunouchi Bldg 5F, 1-2-3 Marunouchi, Chiyoda-ku, …` in a file of 6
-/// columns); two are rows. Files of fewer than 3 columns are not judged. Rare and bounded: only
-/// a record that spans lines is asked, and it spans at most [`MAX_QUOTED_LINES`].
+/// columns); two are rows. The first line of a quoted field in the last column is a row of the
+/// file's width by itself whenever its text holds no comma, and so is the last line of one in
+/// the first column: the first and last lines count only together, and only beside a line
+/// between. Files of fewer than 3 columns are not judged. Rare and bounded: only a record that
+/// spans lines is asked, and it spans at most [`MAX_QUOTED_LINES`].
 fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
     if width < 3 {
         return None;
@@ -793,18 +847,55 @@ fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
         let from = at + 1;
         let to = memchr::memchr2(b'\n', b'\r', &inner[from..]).map_or(inner.len(), |i| from + i);
         let line = &inner[from..to];
-        if !line.is_empty() {
-            parse_alone(line, &mut rec);
-            if rec.len() == width {
-                match found {
-                    Some(nth) => return Some(nth),
-                    None => found = Some(line_ends(&inner[..from]) + 1),
-                }
+        if !line.is_empty() && fields_alone(line, &mut rec) == width {
+            match found {
+                Some(nth) => return Some(nth),
+                None => found = Some(line_ends(&inner[..from]) + 1),
             }
         }
         at = to;
     }
-    None
+    let nth = found?;
+    let ends_are_rows = fields_alone(&inner[..first], &mut rec) == width
+        && fields_alone(&inner[last + 1..], &mut rec) == width;
+    ends_are_rows.then_some(nth)
+}
+
+/// Whether a record read over exactly two lines (`inner`, its terminator left out) may be two
+/// rows that two stray quotes merged: each line is a row of the file's width (3 fields or more)
+/// by itself ([`fields_alone`]). Not cut, as [`swallowed_row`]'s rows are: an address over two
+/// lines in the first or last column takes a single comma-count coincidence to look the same
+/// (see there). The reader warns about it instead ([`Opened::merged_rows`]).
+fn two_rows(inner: &[u8], width: usize) -> bool {
+    if width < 3 {
+        return false;
+    }
+    let (Some(first), Some(last)) = (
+        memchr::memchr2(b'\n', b'\r', inner),
+        memchr::memrchr2(b'\n', b'\r', inner),
+    ) else {
+        return false;
+    };
+    // `\r\n` is one line end.
+    let one_end =
+        last == first || (last == first + 1 && inner[first] == b'\r' && inner[last] == b'\n');
+    let mut rec = csv::ByteRecord::new();
+    one_end
+        && fields_alone(&inner[..first], &mut rec) == width
+        && fields_alone(&inner[last + 1..], &mut rec) == width
+}
+
+/// The fields of one line read alone as a row of its own, a quote it leaves open taken for a
+/// character: the commas after it count (`1,"Sato,a` is three fields, as the row it was meant
+/// to be).
+fn fields_alone(line: &[u8], rec: &mut csv::ByteRecord) -> usize {
+    parse_alone(line, rec);
+    let open = memchr::memchr_iter(b'"', line).count() % 2 == 1;
+    let after_open = match rec.iter().next_back() {
+        Some(f) if open => memchr::memchr_iter(b',', f).count(),
+        _ => 0,
+    };
+    rec.len() + after_open
 }
 
 /// Line ends (`\n`, `\r\n`, lone `\r`) in a run of bytes.
@@ -984,8 +1075,11 @@ mod tests {
         let mut rec = csv::ByteRecord::new();
         let mut got = Vec::new();
         loop {
+            let merged = s.merged.len();
             let (tag, fields) = match s.next(&mut rec).unwrap() {
                 Next::End => return got,
+                // A record kept but noted as two rows that may have merged.
+                Next::Record(l) if s.merged.len() > merged => (format!("~{l}"), &rec),
                 Next::Record(l) => (l.to_string(), &rec),
                 Next::Cut(l, _) => (format!("!{l}"), &rec),
             };
@@ -1113,8 +1207,49 @@ mod tests {
         let got = split(address.as_bytes(), 4096, Some(6));
         assert_eq!(got.len(), 3);
         assert_eq!((got[1].0.as_str(), got[2].0.as_str()), ("2", "5"));
+        // Two stray quotes a row apart, each in a row of its own: the row between is no
+        // coincidence any more.
         let one_between = "h,n,m\n1,\"Sato,a\n2,Ito,b\n4,Ono\",d\n5,Oe,e\n";
-        assert_eq!(split(one_between.as_bytes(), 4096, Some(3))[1].0, "2");
+        let tags: Vec<String> = split(one_between.as_bytes(), 4096, Some(3))
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
+        assert_eq!(tags, ["1", "!2", "3", "4", "5"]);
+        // The same three-line address, closed on a line of as many commas: its first line and
+        // the one between are rows by themselves, its last is not: one record.
+        let address = "h,a,b,c,d,addr\n1,x,y,z,w,\"Yamada Taro\nMarunouchi Bldg 5F, 1-2-3 Marunouchi, Chiyoda-ku, Tokyo, 100-0005, Japan\nTel 03, ext. 5\"\n2,x,y,z,w,Osaka\n";
+        let got = split(address.as_bytes(), 4096, Some(6));
+        assert_eq!((got[1].0.as_str(), got[2].0.as_str()), ("2", "5"));
+    }
+
+    /// Two stray quotes on adjacent lines make one record of the file's width over two lines,
+    /// each of which is a row by itself: kept as one record (an address over two lines can
+    /// look the same) but noted, so that the file's report warns about it; a note over two
+    /// lines is not noted.
+    #[test]
+    fn two_stray_quotes_on_adjacent_lines_are_noted() {
+        for end in ["\n", "\r\n", "\r"] {
+            let text = ["h,n,m", "1,\"Sato,a", "2,Ito\",b", "3,Abe,c"].join(end) + end;
+            for chunk in [3, 4096] {
+                let got = split(text.as_bytes(), chunk, Some(3));
+                let tags: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+                assert_eq!(tags, ["1", "~2", "4"], "{end:?} {chunk}");
+                // The closing quote at the start of a field of the second line, too.
+                let text = text.replace("2,Ito\",b", "2,\"Ito,b");
+                assert!(text.contains("2,\"Ito,b"));
+                let tags: Vec<String> = split(text.as_bytes(), chunk, Some(3))
+                    .into_iter()
+                    .map(|(l, _)| l)
+                    .collect();
+                assert_eq!(tags, ["1", "~2", "4"], "{end:?} {chunk} {text:?}");
+            }
+        }
+        let note = b"h,n,m\n1,x,\"Leave at the door\nplease\"\n2,y,z\n";
+        let tags: Vec<String> = split(note, 4096, Some(3))
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
+        assert_eq!(tags, ["1", "2", "4"]);
     }
 
     #[test]

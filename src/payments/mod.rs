@@ -498,6 +498,9 @@ fn read_files(
         if let Some(w) = opened.damage_warning() {
             report.warnings.push(w);
         }
+        if let Some(w) = opened.merged_warning() {
+            report.warnings.push(w);
+        }
         report.encoding = opened.encoding;
         report.encoding_detected = opened.detected;
         report.encoding_reason = opened.reason;
