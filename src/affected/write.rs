@@ -255,6 +255,24 @@ where
     Ok(())
 }
 
+/// The rows of `idx`, formatted by `fill` in blocks of [`BLOCK`] on every core, written to
+/// `csv` in order ([`overlapped`]).
+fn rows_in_blocks<T: Sync>(
+    csv: &mut CsvOut,
+    idx: &[T],
+    fill: impl Fn(&mut CsvRows, &[T]) + Sync,
+) -> Result<()> {
+    let chunks: Vec<&[T]> = idx.chunks(BLOCK).collect();
+    overlapped(
+        &chunks,
+        |rows: &mut CsvRows, idx| {
+            fill(rows, idx);
+            Ok(())
+        },
+        |blocks: &[CsvRows]| blocks.iter().try_for_each(|rows| csv.write_rows(rows)),
+    )
+}
+
 pub(super) fn write_orders(
     out: &Path,
     ingest: &Ingest,
@@ -319,15 +337,7 @@ pub(super) fn write_orders(
             rows.row(cells.iter());
         }
     };
-    let chunks: Vec<&[u32]> = idx.chunks(BLOCK).collect();
-    overlapped(
-        &chunks,
-        |rows: &mut CsvRows, idx| {
-            fill(rows, idx);
-            Ok(())
-        },
-        |blocks: &[CsvRows]| blocks.iter().try_for_each(|rows| csv.write_rows(rows)),
-    )?;
+    rows_in_blocks(&mut csv, &idx, fill)?;
     csv.commit()
 }
 
@@ -451,15 +461,7 @@ pub(super) fn write_payments(
             rows.row(cells.iter());
         }
     };
-    let chunks: Vec<&[usize]> = idx.chunks(BLOCK).collect();
-    overlapped(
-        &chunks,
-        |rows: &mut CsvRows, idx| {
-            fill(rows, idx);
-            Ok(())
-        },
-        |blocks: &[CsvRows]| blocks.iter().try_for_each(|rows| csv.write_rows(rows)),
-    )?;
+    rows_in_blocks(&mut csv, &idx, fill)?;
     csv.commit()?;
     let mut un = CsvOut::create(
         &out.join("payments_unmatched.csv"),

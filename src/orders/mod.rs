@@ -32,7 +32,7 @@ pub use record::*;
 use crate::cards::{CardInput, FingerprintKey};
 use crate::config::InputSettings;
 use crate::error::{Error, Result};
-use crate::input::csv::{Block, Cut};
+use crate::input::csv::{Ahead, Block, Cut, Records};
 use crate::text;
 use crate::timestamp::{TimeFormat, TsError};
 use crate::window::Window;
@@ -724,10 +724,8 @@ struct FileState<'a> {
     /// Records classified so far and the bytes of the first [`SIZE_SAMPLE`] of them, to size
     /// the order list and index (rows rejected by the splitter are not in the sample).
     sample: (u64, u64),
-    /// The block read last, prepared, to be classified while the next one is prepared.
-    pending: Block<Prepared>,
-    /// Room for what the next block's preparing yields (reused).
-    spare: Vec<Option<Prepared>>,
+    /// The blocks read, prepared one ahead of the one classified.
+    ahead: Ahead<Prepared>,
 }
 
 /// The index of every order read, lent out by [`Ingest::lend_order_ids`].
@@ -801,12 +799,12 @@ impl FileState<'_> {
 }
 
 impl OrderFile<'_> {
-    /// Classifies the pending block (see [`OrderFile::records`]) when the file ends.
+    /// Classifies the pending block (see [`OrderFile::step`]) when the file ends.
     fn flush(&mut self) -> Result<()> {
         let Some(st) = self.state.as_mut() else {
             return Ok(());
         };
-        let mut block = std::mem::take(&mut st.pending);
+        let mut block = st.ahead.take_pending();
         self.to
             .block(&st.ctx, &mut st.report, &mut st.sample, &mut block)
     }
@@ -850,27 +848,16 @@ impl Classify<'_> {
         sample: &mut (u64, u64),
         block: &mut Block<Prepared>,
     ) -> Result<()> {
-        let Block {
-            recs,
-            lines,
-            cuts,
-            prepared,
-        } = block;
         // Each record's first probe of the index misses the cache (1,000,000 orders spread over
         // 60 MB). Probed here for the whole block first, independently of one another, the
         // misses overlap, and the classifying below finds the lines in the cache (reading
         // 1,000,000 rows, alternating runs: 0.99-1.38 -> 0.83-1.03 s on a quiet host).
-        for p in prepared.iter().flatten() {
+        for p in block.prepared.iter().flatten() {
             std::hint::black_box(self.ingest.index.contains_key(&p.key));
         }
-        for (((rec, &line), cut), p) in recs
-            .iter()
-            .zip(lines.iter())
-            .zip(cuts.iter())
-            .zip(prepared.drain(..))
-        {
+        for (rec, line, cut, p) in block.drain() {
             let (Some(p), None) = (p, cut) else {
-                let reason = cut.as_ref().map(Cut::reason).unwrap_or_default();
+                let reason = cut.map(Cut::reason).unwrap_or_default();
                 self.reject(rec, line, reason, ctx, report)?;
                 continue;
             };
@@ -995,43 +982,19 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
             report,
             headers,
             sample: (0, 0),
-            pending: Block::default(),
-            spare: Vec::new(),
+            ahead: Ahead::default(),
         });
         Ok(())
     }
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
         self.flush()?;
-        self.records(std::slice::from_ref(rec), &[line], &[None])?;
+        self.records(Records::Lent(std::slice::from_ref(rec)), &[line], &[None])?;
         self.flush()
     }
 
-    fn records(
-        &mut self,
-        recs: &[csv::ByteRecord],
-        lines: &[u64],
-        cuts: &[Option<Cut>],
-    ) -> Result<()> {
-        self.prepare_and_classify(recs, lines, cuts)?;
-        let st = self.state.as_mut().expect("a record after the header");
-        st.pending.fill(recs, lines, cuts);
-        Ok(())
-    }
-
-    /// The reader's records are taken rather than copied: the pending block's list goes back
-    /// to the reader in exchange (the copy was 4 % of the reading's CPU).
-    fn records_owned(
-        &mut self,
-        recs: &mut Vec<csv::ByteRecord>,
-        len: usize,
-        lines: &[u64],
-        cuts: &[Option<Cut>],
-    ) -> Result<()> {
-        self.prepare_and_classify(&recs[..len], lines, cuts)?;
-        let st = self.state.as_mut().expect("a record after the header");
-        st.pending.take(recs, len, lines, cuts);
-        Ok(())
+    fn records(&mut self, recs: Records<'_>, lines: &[u64], cuts: &[Option<Cut>]) -> Result<()> {
+        self.step(recs, lines, cuts)
     }
 
     fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
@@ -1050,30 +1013,22 @@ impl<'a> crate::input::csv::Visitor for OrderFile<'a> {
 }
 
 impl OrderFile<'_> {
-    /// A block is prepared on the thread pool ([`prepare::prepare_block`]) while the block
-    /// before it is classified here, in file order; the caller then makes it the pending block,
-    /// classified with the next block, or by [`OrderFile::flush`] at the end of the file.
-    fn prepare_and_classify(
-        &mut self,
-        recs: &[csv::ByteRecord],
-        lines: &[u64],
-        cuts: &[Option<Cut>],
-    ) -> Result<()> {
+    /// Each block is prepared on the thread pool ([`prepare::prepare_block`]) while the block
+    /// before it is classified here, in file order ([`Ahead`]); the last one is classified by
+    /// [`OrderFile::flush`] at the end of the file.
+    fn step(&mut self, recs: Records<'_>, lines: &[u64], cuts: &[Option<Cut>]) -> Result<()> {
         let st = self.state.as_mut().expect("a record after the header");
-        let mut next = std::mem::take(&mut st.spare);
-        let mut block = std::mem::take(&mut st.pending);
         let (ctx, headers, opts, file_idx) = (&st.ctx, &st.headers, self.to.opts, self.to.file_idx);
         let to = &mut self.to;
-        let classified = rayon::in_place_scope(|scope| {
-            scope.spawn(|_| {
-                prepare::prepare_block(recs, lines, cuts, file_idx, ctx, headers, opts, &mut next)
-            });
-            to.block(ctx, &mut st.report, &mut st.sample, &mut block)
-        });
-        // The block's room is reused for the one just prepared.
-        st.spare = std::mem::replace(&mut block.prepared, next);
-        st.pending = block;
-        classified
+        st.ahead.step(
+            recs,
+            lines,
+            cuts,
+            |recs, lines, cuts, out| {
+                prepare::prepare_block(recs, lines, cuts, file_idx, ctx, headers, opts, out)
+            },
+            |block| to.block(ctx, &mut st.report, &mut st.sample, block),
+        )
     }
 }
 

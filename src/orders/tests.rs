@@ -71,9 +71,9 @@ fn record(text: &str) -> csv::ByteRecord {
 enum Feed {
     /// One at a time through `record` and `rejected`.
     OneByOne,
-    /// In blocks of this many, through `records` (copied by the ingest).
+    /// In blocks of this many, through `records`, lent (copied by the ingest).
     Blocks(usize),
-    /// In blocks of this many, through `records_owned`, in lists reused as the reader reuses
+    /// In blocks of this many, through `records`, owned, in lists reused as the reader reuses
     /// them: each block is written over whatever list the ingest handed back.
     Owned(usize),
 }
@@ -136,7 +136,7 @@ fn outcome(feed: Feed, spill: bool) -> String {
         }
         Feed::Blocks(n) => {
             for ((recs, lines), cuts) in recs.chunks(n).zip(lines.chunks(n)).zip(cuts.chunks(n)) {
-                visit.records(recs, lines, cuts).unwrap();
+                visit.records(Records::Lent(recs), lines, cuts).unwrap();
             }
         }
         Feed::Owned(n) => {
@@ -149,7 +149,7 @@ fn outcome(feed: Feed, spill: bool) -> String {
                     mine.clone_from(rec);
                 }
                 visit
-                    .records_owned(&mut list, recs.len(), lines, cuts)
+                    .records(Records::Owned(&mut list, recs.len()), lines, cuts)
                     .unwrap();
             }
         }

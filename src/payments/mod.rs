@@ -29,7 +29,7 @@ use prepare::{ByRef, Prepared, RowCard};
 
 mod layout;
 mod prepare;
-use crate::input::csv::{Block, Cut};
+use crate::input::csv::{Ahead, Block, Cut, Records};
 use crate::timestamp::{self, TimeFormat};
 use crate::window::Window;
 use foldhash::{HashMap, HashMapExt};
@@ -455,8 +455,7 @@ fn read_files(
             rows: None,
             report: None,
             mark: Mark::default(),
-            pending: Block::default(),
-            spare: Vec::new(),
+            ahead: Ahead::default(),
         };
         v.file_idx = v.out.files.len() as u32;
         v.mark = Mark {
@@ -550,11 +549,8 @@ struct PaymentFile<'a> {
     report: Option<PFileReport>,
     /// The state before this file, to read it again in another encoding.
     mark: Mark,
-    /// The block prepared while the one before it was classified: classified with the next
-    /// block, or by [`PaymentFile::flush`].
-    pending: Block<Prepared>,
-    /// Room for what is prepared of the next block.
-    spare: Vec<Option<Prepared>>,
+    /// The blocks read, prepared one ahead of the one classified.
+    ahead: Ahead<Prepared>,
 }
 
 /// What [`PaymentFile`] restores when a file is read again.
@@ -601,42 +597,29 @@ impl PaymentFile<'_> {
     }
 
     /// A block is prepared on the thread pool ([`prepare::prepare_block`]) while the block
-    /// before it is classified here, in file order; the caller then makes it the pending
-    /// block. (The join's look-ups miss the cache and take as long as the rest of a row's
-    /// preparing: one block's misses now overlap the classifying of the other.)
-    fn prepare_and_classify(
-        &mut self,
-        recs: &[csv::ByteRecord],
-        cuts: &[Option<Cut>],
-    ) -> Result<()> {
+    /// before it is classified here, in file order ([`Ahead`]); the last one is classified by
+    /// [`PaymentFile::flush`] at the end of the file. (The join's look-ups miss the cache and
+    /// take as long as the rest of a row's preparing: one block's misses overlap the
+    /// classifying of the other.)
+    fn step(&mut self, recs: Records<'_>, lines: &[u64], cuts: &[Option<Cut>]) -> Result<()> {
         let ctx = Arc::clone(self.rows.as_ref().expect("a record after the header"));
-        let mut next = std::mem::take(&mut self.spare);
-        let mut block = std::mem::take(&mut self.pending);
-        let classified = rayon::in_place_scope(|scope| {
-            scope.spawn(|_| prepare::prepare_block(recs, cuts, &ctx, &mut next));
-            self.classify_block(&mut block)
-        });
-        // The block's room is reused for the one just prepared.
-        self.spare = std::mem::replace(&mut block.prepared, next);
-        self.pending = block;
-        classified
+        // Apart from the file's state, so that classifying can borrow all of it.
+        let mut ahead = std::mem::take(&mut self.ahead);
+        let stepped = ahead.step(
+            recs,
+            lines,
+            cuts,
+            |recs, _, cuts, out| prepare::prepare_block(recs, cuts, &ctx, out),
+            |block| self.classify_block(block),
+        );
+        self.ahead = ahead;
+        stepped
     }
 
     /// Every record of a prepared block, in order; the block is left empty of prepared
     /// records.
     fn classify_block(&mut self, block: &mut Block<Prepared>) -> Result<()> {
-        let Block {
-            recs,
-            lines,
-            cuts,
-            prepared,
-        } = block;
-        for (((rec, &line), cut), p) in recs
-            .iter()
-            .zip(lines.iter())
-            .zip(cuts.iter())
-            .zip(prepared.drain(..))
-        {
+        for (rec, line, cut, p) in block.drain() {
             match cut {
                 Some(c) => self.reject_row(rec, line, &c.reason())?,
                 None => self.record_prepared(rec, line, p)?,
@@ -648,7 +631,7 @@ impl PaymentFile<'_> {
     /// Classifies the pending block (at the end of the file, or before a record that comes
     /// alone).
     fn flush(&mut self) -> Result<()> {
-        let mut block = std::mem::take(&mut self.pending);
+        let mut block = self.ahead.take_pending();
         self.classify_block(&mut block)
     }
 
@@ -1149,29 +1132,8 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         self.record_prepared(rec, line, prepared)
     }
 
-    fn records(
-        &mut self,
-        recs: &[csv::ByteRecord],
-        lines: &[u64],
-        cuts: &[Option<Cut>],
-    ) -> Result<()> {
-        self.prepare_and_classify(recs, cuts)?;
-        self.pending.fill(recs, lines, cuts);
-        Ok(())
-    }
-
-    /// The reader's records are taken rather than copied: the pending block's list goes back
-    /// to the reader in exchange.
-    fn records_owned(
-        &mut self,
-        recs: &mut Vec<csv::ByteRecord>,
-        len: usize,
-        lines: &[u64],
-        cuts: &[Option<Cut>],
-    ) -> Result<()> {
-        self.prepare_and_classify(&recs[..len], cuts)?;
-        self.pending.take(recs, len, lines, cuts);
-        Ok(())
+    fn records(&mut self, recs: Records<'_>, lines: &[u64], cuts: &[Option<Cut>]) -> Result<()> {
+        self.step(recs, lines, cuts)
     }
 
     fn rejected(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
@@ -1189,7 +1151,7 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         self.out.ambiguous_candidates = self.mark.ambiguous.clone();
         let kept = self.mark.charges as u32;
         self.out.seen_ids.retain(|_, (i, _)| *i < kept);
-        self.pending = Block::default();
+        self.ahead = Ahead::default();
         self.rows = None;
         self.report = None;
         Ok(())
