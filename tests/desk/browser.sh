@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cargo build --quiet
-bin=target/debug/skimtrace
+bin="${CARGO_TARGET_DIR:-target}/debug/skimtrace"
 case_dir="$work/case"
 SOURCE_DATE_EPOCH=1660780800 "$bin" run --quiet --config fixtures/vector-park/incident.toml --out "$case_dir"
 token=$("$bin" desk "$case_dir" --quiet --config fixtures/vector-park/incident.toml --add-operator desk-01)
