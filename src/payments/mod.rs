@@ -450,7 +450,6 @@ fn read_files(
             out: &mut out,
             reject,
             file_idx: 0,
-            header_width: 0,
             header_names: Vec::new(),
             rows: None,
             report: None,
@@ -541,7 +540,6 @@ struct PaymentFile<'a> {
     out: &'a mut Payments,
     reject: &'a mut dyn RejectSink,
     file_idx: u32,
-    header_width: usize,
     /// The header row's names, for per-column counts.
     header_names: Vec<String>,
     /// The file's columns and times, once its header is read.
@@ -649,36 +647,27 @@ impl PaymentFile<'_> {
     }
 
     /// Counts and classifies a record; `prepared` is `None` for one of another width than the
-    /// header's (rejected).
+    /// header's (rejected, and counted by [`PaymentFile::reject_row`]).
     fn record_prepared(
         &mut self,
         rec: &csv::ByteRecord,
         line: u64,
         prepared: Option<Prepared>,
     ) -> Result<()> {
-        let class = match prepared {
-            None => {
-                let expected = self.header_width;
-                let record = self.masked_record(rec);
-                self.reject.push(Rejected {
-                    source: format!("{}:{line}", self.input.display),
-                    reason: format!("expected {expected} fields, found {}", rec.len()),
-                    record,
-                })?;
-                PClass::Rejected
-            }
-            Some(p) => {
-                self.count_card_numbers(&p.cards_in_text);
-                self.classify(rec, line, p)?
-            }
+        let Some(p) = prepared else {
+            let expected = self.layout().width;
+            let reason = format!("expected {expected} fields, found {}", rec.len());
+            return self.reject_row(rec, line, &reason);
         };
+        self.count_card_numbers(&p.cards_in_text);
+        let class = self.classify(rec, line, p)?;
         if let Some(r) = self.report.as_mut() {
             r.counts.add(class);
         }
         Ok(())
     }
 
-    /// Adds what [`prepare::prepare`] found of card numbers outside the card columns to the
+    /// Adds what the preparing found of card numbers outside the card columns to the
     /// file's counts.
     fn count_card_numbers(&mut self, found: &[(usize, u64)]) {
         let Some(r) = self.report.as_mut() else {
@@ -696,20 +685,13 @@ impl PaymentFile<'_> {
     fn card(&mut self, rec: &csv::ByteRecord, prepared: Option<RowCard>) -> Option<CardInfo> {
         let layout = self.layout();
         let card = prepared.or_else(|| prepare::card(layout, self.key, rec))?;
-        if card.full_number_in_last4 {
-            let column = layout
-                .col(PField::Last4)
-                .and_then(|i| self.header_names.get(i).cloned())
-                .unwrap_or_default();
-            if let Some(r) = self.report.as_mut() {
-                r.card_numbers_masked += 1;
-                *r.card_numbers_by_column.entry(column).or_default() += 1;
-            }
+        if let (true, Some(col)) = (card.full_number_in_last4, layout.col(PField::Last4)) {
+            self.count_card_numbers(&[(col, 1)]);
         }
         Some(card.info)
     }
 
-    /// The class of a charge row of the header's width, from what [`prepare::prepare`] found.
+    /// The class of a charge row of the header's width, from what [`prepare::prepare_block`] found.
     fn classify(&mut self, rec: &csv::ByteRecord, line: u64, p: Prepared) -> Result<PClass> {
         let source = || format!("{}:{line}", self.input.display);
         let at = match p.at {
@@ -1075,7 +1057,6 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         if !layout.security_code_cols.is_empty() {
             warnings.push("the export holds security codes: they were not read and appear in no output (PCI DSS 3.3.1)".to_string());
         }
-        self.header_width = headers.len();
         self.report = Some(PFileReport {
             path: self.input.display.clone(),
             sha256: String::new(),
@@ -1101,7 +1082,6 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         });
         self.rows = Some(Arc::new(prepare::RowContext {
             layout,
-            width: headers.len(),
             fmt: TimeFormat::from_config(
                 self.input
                     .settings
@@ -1122,14 +1102,8 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
 
     fn record(&mut self, rec: &csv::ByteRecord, line: u64) -> Result<()> {
         self.flush()?;
-        let mut prepared = [None];
-        if rec.len() == self.header_width {
-            let ctx = self.rows.as_ref().expect("a record after the header");
-            prepared[0] = Some(prepare::prepare(rec, ctx));
-            prepare::join_refs(&mut prepared, ctx);
-        }
-        let [prepared] = prepared;
-        self.record_prepared(rec, line, prepared)
+        self.records(Records::Lent(std::slice::from_ref(rec)), &[line], &[None])?;
+        self.flush()
     }
 
     fn records(&mut self, recs: Records<'_>, lines: &[u64], cuts: &[Option<Cut>]) -> Result<()> {

@@ -30,9 +30,9 @@ const CHUNK: usize = 256;
 /// which charges are kept. Shared by the cores preparing a block and the one classifying the
 /// block before it.
 pub(super) struct RowContext<'a> {
+    /// The file's columns; its width is the header's (a record of another is rejected as it
+    /// is).
     pub layout: PLayout,
-    /// The header's width: a record of another is rejected as it is.
-    pub width: usize,
     pub fmt: TimeFormat,
     /// The zone of the file's naive times.
     pub zone: Option<jiff::tz::TimeZone>,
@@ -100,7 +100,7 @@ pub(super) fn prepare_block(
         .zip(cuts.par_chunks(CHUNK))
         .for_each(|((out, recs), cuts)| {
             for ((slot, rec), cut) in out.iter_mut().zip(recs).zip(cuts) {
-                if cut.is_none() && rec.len() == ctx.width {
+                if cut.is_none() && rec.len() == ctx.layout.width {
                     *slot = Some(prepare(rec, ctx));
                 }
             }
@@ -113,7 +113,7 @@ pub(super) fn prepare_block(
 /// they are used, the misses of different rows overlap instead of following one another
 /// (600,846 charges against 1,000,000 orders: the look-ups' share of the CPU samples while
 /// the charges are read went from 26 % to 15 %).
-pub(super) fn join_refs(rows: &mut [Option<Prepared>], ctx: &RowContext) {
+fn join_refs(rows: &mut [Option<Prepared>], ctx: &RowContext) {
     let refs = || rows.iter().filter_map(|p| p.as_ref()?.order_ref.as_deref());
     for r in refs() {
         std::hint::black_box(ctx.index.by_id.get(&super::h(r.trim())));
@@ -132,7 +132,7 @@ pub(super) fn join_refs(rows: &mut [Option<Prepared>], ctx: &RowContext) {
 }
 
 /// What the row alone decides (see the module's documentation).
-pub(super) fn prepare(rec: &csv::ByteRecord, ctx: &RowContext) -> Prepared {
+fn prepare(rec: &csv::ByteRecord, ctx: &RowContext) -> Prepared {
     let layout = &ctx.layout;
     let at = timestamp::parse(
         &get(layout, rec, PField::CreatedAt),
@@ -250,7 +250,7 @@ pub(super) fn card(
 /// The order reference of a charge row, when it has one: the reference column (through
 /// `[payments.join] order_ref_regex` when set), else, in a Stripe export, the `Order #…` of
 /// its description.
-pub(super) fn order_ref(
+fn order_ref(
     layout: &PLayout,
     rules: &JoinRules,
     rec: &csv::ByteRecord,
