@@ -957,9 +957,7 @@ fn swallowed_row(inner: &[u8], width: usize) -> Option<usize> {
         at = to;
     }
     let nth = found?;
-    let ends_are_rows = fields_alone(&inner[..first], &mut rec) == width
-        && fields_alone(&inner[last + 1..], &mut rec) == width;
-    ends_are_rows.then_some(nth)
+    ends_are_rows(inner, first, last, width, &mut rec).then_some(nth)
 }
 
 /// Whether a record read over exactly two lines (`inner`, its terminator left out) may be two
@@ -980,10 +978,20 @@ fn two_rows(inner: &[u8], width: usize) -> bool {
     // `\r\n` is one line end.
     let one_end =
         last == first || (last == first + 1 && inner[first] == b'\r' && inner[last] == b'\n');
-    let mut rec = csv::ByteRecord::new();
-    one_end
-        && fields_alone(&inner[..first], &mut rec) == width
-        && fields_alone(&inner[last + 1..], &mut rec) == width
+    one_end && ends_are_rows(inner, first, last, width, &mut csv::ByteRecord::new())
+}
+
+/// Whether the first line of a record over lines (up to its first line end, at `first`) and its
+/// last line (after its last line end, at `last`) are each a row of `width` fields by themselves
+/// ([`fields_alone`]).
+fn ends_are_rows(
+    inner: &[u8],
+    first: usize,
+    last: usize,
+    width: usize,
+    rec: &mut csv::ByteRecord,
+) -> bool {
+    fields_alone(&inner[..first], rec) == width && fields_alone(&inner[last + 1..], rec) == width
 }
 
 /// The fields of one line read alone as a row of its own, a quote it leaves open taken for a

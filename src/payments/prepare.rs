@@ -250,11 +250,7 @@ pub(super) fn card(
 /// The order reference of a charge row, when it has one: the reference column (through
 /// `[payments.join] order_ref_regex` when set), else, in a Stripe export, the `Order #…` of
 /// its description.
-fn order_ref(
-    layout: &PLayout,
-    rules: &JoinRules,
-    rec: &csv::ByteRecord,
-) -> Option<String> {
+fn order_ref(layout: &PLayout, rules: &JoinRules, rec: &csv::ByteRecord) -> Option<String> {
     let raw = get(layout, rec, PField::OrderRef);
     let value = raw.trim();
     if value.is_empty() {
