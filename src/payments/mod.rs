@@ -415,118 +415,104 @@ pub fn read(
     reject: &mut dyn RejectSink,
 ) -> Result<Payments> {
     let index = OrderIndex::build(ingest);
+    // Lent for the files' reading, and given back whatever it returns.
     let ids = ingest.lend_order_ids();
-    let read = read_files(
-        inputs, ingest, &index, &ids, window, rules, key, progress, reject,
-    );
-    ingest.return_order_ids(ids);
-    read
-}
-
-/// [`read`], with the orders looked up in `index` and `ids`.
-#[allow(clippy::too_many_arguments)]
-fn read_files(
-    inputs: &[InputFile],
-    ingest: &mut Ingest,
-    index: &OrderIndex,
-    ids: &OrderIds,
-    window: &Window,
-    rules: &JoinRules,
-    key: &FingerprintKey,
-    progress: Option<&indicatif::ProgressBar>,
-    reject: &mut dyn RejectSink,
-) -> Result<Payments> {
     let mut out = Payments::default();
     let mut base = progress.map(|p| p.position()).unwrap_or(0);
-    for input in inputs {
-        let mut v = PaymentFile {
-            input,
-            window,
-            rules,
-            key,
-            index,
-            ids,
-            ingest,
-            out: &mut out,
-            reject,
-            file_idx: 0,
-            header_names: Vec::new(),
-            rows: None,
-            report: None,
-            mark: Mark::default(),
-            ahead: Ahead::default(),
-        };
-        v.file_idx = v.out.files.len() as u32;
-        v.mark = Mark {
-            charges: v.out.charges.len(),
-            unmatched: v.out.unmatched.len(),
-            rejects: v.reject.mark()?,
-            entries: v.ingest.orders.len(),
-            gateway_cards: v.out.attached.gateway_cards.clone(),
-            with_payment: v.out.orders_with_payment.clone(),
-            ambiguous: v.out.ambiguous_candidates.clone(),
-        };
-        let opened = crate::input::csv::read(
-            &input.path,
-            &input.display,
-            input.settings.encoding.as_deref(),
-            progress.map(|p| (p, base)),
-            &mut v,
-        )?;
-        v.flush()?;
-        let mut report = v.report.take().unwrap_or_else(|| PFileReport {
-            path: input.display.clone(),
-            sha256: String::new(),
-            bytes: 0,
-            encoding: String::new(),
-            encoding_detected: false,
-            encoding_reason: String::new(),
-            encoding_invalid_lines: 0,
-            preset: "none".into(),
-            columns: BTreeMap::new(),
-            counts: PCounts::default(),
-            ambiguous: 0,
-            repeated_charges: 0,
-            charge_id_collisions: 0,
-            card_numbers_masked: 0,
-            card_numbers_by_column: BTreeMap::new(),
-            security_code_columns: Vec::new(),
-            warnings: vec!["the file is empty (no header row)".into()],
-        });
-        if let Some(w) = opened.damage_warning() {
-            report.warnings.push(w);
-        }
-        if let Some(w) = opened.merged_warning() {
-            report.warnings.push(w);
-        }
-        report.encoding = opened.encoding;
-        report.encoding_detected = opened.detected;
-        report.encoding_reason = opened.reason;
-        report.encoding_invalid_lines = opened.damage.lines;
-        report.sha256 = opened.sha256;
-        report.bytes = opened.bytes;
-        if report.card_numbers_masked > 0 {
-            let by_column = report
-                .card_numbers_by_column
-                .iter()
-                .map(|(c, n)| format!("{c}: {n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            report.warnings.push(format!(
+    let mut read_all = || -> Result<()> {
+        for input in inputs {
+            let mut v = PaymentFile {
+                input,
+                window,
+                rules,
+                key,
+                index: &index,
+                ids: &ids,
+                ingest: &mut *ingest,
+                out: &mut out,
+                reject,
+                file_idx: 0,
+                header_names: Vec::new(),
+                rows: None,
+                report: None,
+                mark: Mark::default(),
+                ahead: Ahead::default(),
+            };
+            v.file_idx = v.out.files.len() as u32;
+            v.mark = Mark {
+                charges: v.out.charges.len(),
+                unmatched: v.out.unmatched.len(),
+                rejects: v.reject.mark()?,
+                entries: v.ingest.orders.len(),
+                gateway_cards: v.out.attached.gateway_cards.clone(),
+                with_payment: v.out.orders_with_payment.clone(),
+                ambiguous: v.out.ambiguous_candidates.clone(),
+            };
+            let opened = crate::input::csv::read(
+                &input.path,
+                &input.display,
+                input.settings.encoding.as_deref(),
+                progress.map(|p| (p, base)),
+                &mut v,
+            )?;
+            v.flush()?;
+            let mut report = v.report.take().unwrap_or_else(|| PFileReport {
+                path: input.display.clone(),
+                sha256: String::new(),
+                bytes: 0,
+                encoding: String::new(),
+                encoding_detected: false,
+                encoding_reason: String::new(),
+                encoding_invalid_lines: 0,
+                preset: "none".into(),
+                columns: BTreeMap::new(),
+                counts: PCounts::default(),
+                ambiguous: 0,
+                repeated_charges: 0,
+                charge_id_collisions: 0,
+                card_numbers_masked: 0,
+                card_numbers_by_column: BTreeMap::new(),
+                security_code_columns: Vec::new(),
+                warnings: vec!["the file is empty (no header row)".into()],
+            });
+            if let Some(w) = opened.damage_warning() {
+                report.warnings.push(w);
+            }
+            if let Some(w) = opened.merged_warning() {
+                report.warnings.push(w);
+            }
+            report.encoding = opened.encoding;
+            report.encoding_detected = opened.detected;
+            report.encoding_reason = opened.reason;
+            report.encoding_invalid_lines = opened.damage.lines;
+            report.sha256 = opened.sha256;
+            report.bytes = opened.bytes;
+            if report.card_numbers_masked > 0 {
+                let by_column = report
+                    .card_numbers_by_column
+                    .iter()
+                    .map(|(c, n)| format!("{c}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                report.warnings.push(format!(
                 "{} full card number(s) in the export ({by_column}); masked on read and written nowhere",
                 report.card_numbers_masked
             ));
+            }
+            if !report.counts.reconciles() {
+                return Err(Error::Invariant(format!(
+                    "{}: payment rows do not reconcile: {:?}",
+                    input.display, report.counts
+                )));
+            }
+            base += opened.bytes;
+            out.files.push(report);
         }
-        if !report.counts.reconciles() {
-            return Err(Error::Invariant(format!(
-                "{}: payment rows do not reconcile: {:?}",
-                input.display, report.counts
-            )));
-        }
-        base += opened.bytes;
-        out.files.push(report);
-    }
-    Ok(out)
+        Ok(())
+    };
+    let read = read_all();
+    ingest.return_order_ids(ids);
+    read.map(|()| out)
 }
 
 struct PaymentFile<'a> {
