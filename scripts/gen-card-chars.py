@@ -5,10 +5,10 @@ normalised view (NFKC, then every Unicode decimal digit as its ASCII digit).
 A character is listed when its view is made only of digits and separators: full-width and
 mathematical digits, Arabic-Indic, Devanagari and every other script's decimal digits, circled and
 parenthesised-free digit forms (`①` reads `1`, `⒈` reads `1.`), and the separators a card number
-may be split by (every space, every dash, `ー`, `·`, `・`, invisible format characters such as the
-zero-width space and the soft hyphen, combining marks such as the keycap and the variation
-selectors, full-width `．／＿＋，`). Everything else is not listed and
-ends a run of digits.
+may be split by (every space, every dash, `ー`, `·`, `・`, bullets, slashes, format characters,
+combining marks such as the keycap, full-width `．／＿＋，`), and the characters that show
+nothing (the zero-width space, the soft hyphen, the variation selectors, the Hangul fillers…),
+which read as nothing at all. Everything else is not listed and ends a run of digits.
 
 It also lists the characters that read as part of an escape (`%XX`, `\\xHH`) and nothing else:
 `％` and `﹪` read `%`, `＼` and `﹨` read `\\`, full-width, circled and mathematical letters read
@@ -17,27 +17,57 @@ before decoding its escapes (pan-scan does) reads `％３４` as `4`.
 
 Run it again when Python's Unicode database is newer: `python3 scripts/gen-card-chars.py`."""
 import sys
-import unicodedata
+
+try:
+    # The newest Unicode database (PyPI's unicodedata2): digits of scripts added after the
+    # Python in use (Kawi, Nag Mundari, the outlined digits…).
+    import unicodedata2 as unicodedata
+except ImportError:
+    import unicodedata
 
 ASCII_SEP = set(" \t-.,/_+")
 EXTRA_SEP = set("\u00b7\u30fb\u30fc\u2212\u2027\u2043")
+# Characters a number is written apart with that are neither spaces nor dashes: bullets and
+# dots (`•`, `∙`, `⋅`, `⸱`, `。`, `｡`), slashes (`∕`, `⁄`, `⧸`), the full-width tilde, the
+# braille blank, the object and replacement characters (a damaged byte between two groups reads
+# as U+FFFD), the line and paragraph separators and NEL.
+EXTRA_SEP_WRITTEN = set(
+    "\u2022\u2219\u22c5\u2e31\u3002\uff61\u2215\u2044\u29f8\uff5e\u2800\ufffc\ufffd"
+    "\u2028\u2029\u0085"
+)
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters that show nothing. They
+# read as nothing at all (an empty view), neither a digit nor a separator, so any number of them
+# between two digits leaves the digits one group, as a reader sees them.
+IGNORABLE = [
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+]
+
+
+def ignorable(c):
+    return any(lo <= ord(c) <= hi for lo, hi in IGNORABLE)
 
 
 def normalised(c):
-    """NFKC of `c` with every Unicode decimal digit as its ASCII digit; None when NFKC gives a
-    digit that has no decimal value."""
+    """NFKC of `c` with every Unicode digit as its ASCII digit."""
     out = []
     for ch in unicodedata.normalize("NFKC", c):
-        if ch.isdigit() and not "0" <= ch <= "9":
-            try:
-                ch = str(unicodedata.digit(ch))
-            except (TypeError, ValueError):
-                return None
+        # The database's digit value, not `str.isdigit` (which answers from the running
+        # Python's own, older, database).
+        if not "0" <= ch <= "9" and unicodedata.digit(ch, None) is not None:
+            ch = str(unicodedata.digit(ch))
         out.append(ch)
     return "".join(out)
 
 
 def view(c):
+    if ignorable(c):
+        return ""
+    if c in EXTRA_SEP_WRITTEN:
+        return " "
     n = normalised(c)
     if n is None:
         return None
@@ -47,7 +77,7 @@ def view(c):
             out.append(ch)
         # Combining marks (Mn, Me) too: a digit with a mark on it (`4\u20e3`, the keycap `4️⃣`)
         # is still read as the digit, so the mark joins the digits of a run.
-        elif ch in ASCII_SEP or ch in EXTRA_SEP or unicodedata.category(ch) in ("Zs", "Pd", "Cf", "Mn", "Me"):
+        elif ch in ASCII_SEP or ch in EXTRA_SEP or unicodedata.category(ch) in ("Zs", "Zl", "Zp", "Pd", "Cf", "Mn", "Me"):
             out.append(" ")
         else:
             return None
@@ -78,7 +108,8 @@ def main():
         + ": do not edit.",
         "//!",
         "//! Every non-ASCII character whose NFKC form is made only of digits (of any script) and",
-        "//! separators, with that form as ASCII: `0`–`9` for a digit, a space for a separator.",
+        "//! separators, with that form as ASCII: `0`–`9` for a digit, a space for a separator; and",
+        "//! the characters that show nothing (Default_Ignorable_Code_Point), with an empty form.",
         "",
         "/// `(code point, view)`, sorted by code point.",
         "pub(super) static CHARS: &[(u32, &str)] = &[",

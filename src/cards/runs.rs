@@ -20,7 +20,8 @@ pub struct RunScratch {
 
 /// The offsets in `text` of the stretches of run bytes that hold at least 13 digit-start
 /// bytes, ascending (each stretch once, by an offset inside it). For any part of `text` cut at
-/// bytes that are not run bytes (a line cut at its `\n`, and at its `\r`),
+/// bytes that are not run bytes here (a line cut at its `\n`, see [`block_run_byte`], and then
+/// at its `\r`, a run byte that is no digit-start byte: cutting it off changes no answer),
 /// `may_hold_card(part)` is true exactly when one of these offsets falls inside it.
 pub fn card_stretches(text: &[u8], scratch: &mut RunScratch, out: &mut Vec<usize>) {
     out.clear();
@@ -169,12 +170,20 @@ fn classify64(block: &[u8; 64]) -> (u64, u64) {
     scalar64(block)
 }
 
+/// A run byte of a block of lines: every run byte but the line feed. A line break is a
+/// separator inside one text (a quoted CSV cell over lines, `4111\n1111…`), but the block is
+/// cut into lines at it before any line is asked, so here it ends a stretch (and pads the last
+/// block).
+fn block_run_byte(c: u8) -> bool {
+    run_byte(c) && c != b'\n'
+}
+
 /// The reference classification, a byte at a time.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn scalar64(block: &[u8; 64]) -> (u64, u64) {
     let (mut r, mut d) = (0u64, 0u64);
     for (i, &c) in block.iter().enumerate() {
-        r |= (run_byte(c) as u64) << i;
+        r |= (block_run_byte(c) as u64) << i;
         d |= (digit_start_byte(c) as u64) << i;
     }
     (r, d)
@@ -261,6 +270,9 @@ mod simd {
             .or(backslash)
             .or(is(x, b' '))
             .or(is(x, b'\t'))
+            .or(in_range(x, 0x0B, 0x0F))
+            .or(in_range(x, 0x1B, 0x1F))
+            .or(is(x, 0x19))
             .or(is(x, b'_'))
             .or(is(x, b'x'))
             .or(in_range(x.or(V::splat(0x20)), b'a', b'f'))
@@ -310,13 +322,14 @@ mod avx2 {
     use super::RunScratch;
     use std::arch::x86_64::*;
 
-    /// Bit 0 tab (0x09); 1 space + , - . / (0x20, 0x2B-0x2F); 2 `%`; 3 the digits; 4 A-F and
+    /// Bit 0 tab and the other controls that are run bytes (0x09, 0x0B-0x0F, 0x19,
+    /// 0x1B-0x1F); 1 space + , - . / (0x20, 0x2B-0x2F); 2 `%`; 3 the digits; 4 A-F and
     /// a-f; 5 `_`; 6 `\`; 7 `x`.
     const HIGH: [u8; 16] = [
-        0x01, 0, 0x06, 0x08, 0x10, 0x60, 0x10, 0x80, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x01, 0x01, 0x06, 0x08, 0x10, 0x60, 0x10, 0x80, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
     const LOW: [u8; 16] = [
-        0x0A, 0x18, 0x18, 0x18, 0x18, 0x1C, 0x18, 0x08, 0x88, 0x09, 0, 0x02, 0x42, 0x02, 0x02, 0x22,
+        0x0A, 0x18, 0x18, 0x18, 0x18, 0x1C, 0x18, 0x08, 0x88, 0x09, 0, 0x03, 0x43, 0x03, 0x03, 0x23,
     ];
     /// The sets of digit-start ASCII bytes: `%`, the digits, `\`.
     pub(super) const DIGIT_SETS: u8 = 0x04 | 0x08 | 0x40;

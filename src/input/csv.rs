@@ -1128,17 +1128,18 @@ pub fn redacted_record(
 /// Every free-standing number of 3 or 4 digits (in any script's digits, `⑫③` too) as `***`.
 fn star_short_numbers(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
-    // How many digits a character reads as (`⑫` two), 0 for any other character.
+    // How many digits a character reads as (`⑫` two), `Some(0)` for one that shows nothing (a
+    // zero-width space between two digits leaves them one number), `None` for any other.
     let digits = |c: char| match crate::cards::detect::reading(c) {
-        Some(r) if r.bytes().all(|b| b.is_ascii_digit()) => r.len(),
-        _ => 0,
+        Some(r) if r.bytes().all(|b| b.is_ascii_digit()) => Some(r.len()),
+        _ => None,
     };
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < chars.len() {
-        if digits(chars[i]) > 0 {
+        if digits(chars[i]).is_some_and(|k| k > 0) {
             let (mut j, mut n) = (i, 0);
-            while let Some(k) = chars.get(j).map(|&c| digits(c)).filter(|&k| k > 0) {
+            while let Some(k) = chars.get(j).and_then(|&c| digits(c)) {
                 n += k;
                 j += 1;
             }
