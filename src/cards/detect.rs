@@ -431,7 +431,7 @@ fn escape_intro(c: char) -> bool {
 }
 
 /// How an ASCII byte reads.
-#[inline]
+#[inline(always)]
 fn ascii_view(c: u8) -> View {
     match c {
         b'0'..=b'9' => View::Digit(c - b'0'),
@@ -651,6 +651,31 @@ fn merge(decoded: Vec<Found>, written: Vec<Found>) -> Vec<Found> {
     all
 }
 
+/// Whether a run read otherwise than [`Reading::Decoded`] may start inside the escape that ends
+/// at `at` and hold a card number: the other readings differ from it only in a run that starts
+/// inside an escape (after its `%` or `\x`, which end a run read as written), with at most its
+/// last two characters as digits, and goes on after it. That needs 11 more digits before
+/// anything that ends such a run (an ASCII character that is no digit or separator, `%` and `\`
+/// among them); a non-ASCII character is counted as two (`⑪`), its other bytes as none. Most
+/// escapes of a log (`%20UNION%20SELECT`, `%2F`) are followed by no such thing, and their text
+/// is read once.
+fn may_go_on(b: &[u8], mut at: usize) -> bool {
+    let want = MIN_DIGITS - 2;
+    let mut digits = 0;
+    while at < b.len() && digits < want {
+        let c = b[at];
+        match c {
+            b'0'..=b'9' => digits += 1,
+            0xC0..=0xFF => digits += 2,
+            0x80..=0xBF => {}
+            _ if matches!(ascii_view(c), View::Space | View::Sep) => {}
+            _ => break,
+        }
+        at += 1;
+    }
+    digits >= want
+}
+
 /// How a text's escapes are read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reading {
@@ -663,7 +688,8 @@ enum Reading {
     Written,
 }
 
-/// [`scan`] in one reading (`decoded` set when an escape is read as what it stands for).
+/// [`scan`] in one reading (`decoded` set when an escape read as what it stands for may start a
+/// card number read otherwise: [`may_go_on`]).
 fn scan_as(
     b: &[u8],
     narrowing: Narrowing,
@@ -697,8 +723,23 @@ fn scan_as(
             i += 1;
             continue;
         }
+        // Most units of a run are ASCII digits: taken without the general reading below.
+        if b[i].is_ascii_digit() {
+            run.push(Digit {
+                value: b[i] - b'0',
+                start: i,
+                end: i + 1,
+                seps_before: if run.is_empty() { 0 } else { seps },
+            });
+            seps = 0;
+            after_space = false;
+            i += 1;
+            continue;
+        }
         let (len, view, escaped) = unit_at(b, i, reading);
-        *decoded |= escaped;
+        if escaped && !*decoded {
+            *decoded = may_go_on(b, i + len);
+        }
         let push = |value: u8, seps: &mut usize, run: &mut Vec<Digit>| {
             run.push(Digit {
                 value,
