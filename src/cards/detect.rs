@@ -10,7 +10,9 @@
 //! character of a `\xHH` may itself be a `%XX` (`\x3%34` and `%5C%78%33%34` are `\x34`, as a
 //! reader decoding the URL's escapes first sees them); a `\xHH` of a
 //! byte that starts no UTF-8 character is the character U+00HH (`\xa0` a no-break space, `\xb9`
-//! `¹`). Bytes that are not UTF-8 end a run. A text with an escape is also read as written, each
+//! `¹`); JSON's and JavaScript's `\uHHHH` (a surrogate pair as one character), `%uHHHH`, and `\t`,
+//! `\n`, `\r`, `\f`, `\/` read as what they stand for (`raw` of a JSON log keeps them as
+//! written). Bytes that are not UTF-8 end a run. A text with an escape is also read as written, each
 //! character by itself, since an escape may take a card number's first digit for its own
 //! (`%B4111…`, a magnetic track's start, is `%B4` then fifteen digits): a number either reading
 //! finds is masked.
@@ -147,13 +149,16 @@ static BYTE_CLASS: [u8; 256] = {
     let mut c = 0usize;
     while c < 256 {
         let b = c as u8;
-        // The line breaks and the other white-space controls are separators; 0x0E, 0x0F,
-        // 0x19 and 0x1B are not, but are run bytes so that the vector classification's sets
-        // stay products of halves (`runs.rs`): a run byte only widens what the pre-check reads.
+        // The line breaks and the other white-space controls are separators; `u`, `t`, `n`,
+        // `r` are the letters of the escapes `\u0034`, `%u0034`, `\t`, `\n`, `\r`. 0x0E, 0x0F,
+        // 0x19, 0x1B, `^` and `o` are none of these, but are run bytes so that the vector
+        // classification's sets stay products of halves (`runs.rs`): a run byte only widens
+        // what the pre-check reads.
         let run = matches!(b,
             b'0'..=b'9' | b' ' | b'\t' | b'\n' | 0x0B..=0x0F | 0x19 | 0x1B..=0x1F
-            | b'-' | b'.' | b',' | b'/' | b'_' | b'+'
-            | b'%' | b'\\' | b'x' | b'a'..=b'f' | b'A'..=b'F' | 0x80..=0xFF);
+            | b'-' | b'.' | b',' | b'/' | b'_' | b'+' | b'^'
+            | b'%' | b'\\' | b'x' | b'u' | b't' | b'n' | b'o' | b'r'
+            | b'a'..=b'f' | b'A'..=b'F' | 0x80..=0xFF);
         let start =
             matches!(b, b'0'..=b'9' | b'%' | b'\\' | 0x89 | 0x8A | 0x91 | 0x92 | 0xC0..=0xFF);
         t[c] = ((run as u8) * RUN) | ((start as u8) * DIGIT_START);
@@ -521,6 +526,9 @@ fn unit_at(b: &[u8], i: usize, reading: Reading) -> (usize, View, bool) {
     let c = b[i];
     if c < 0x80 {
         if escapes && (c == b'%' || c == b'\\') {
+            if let Some((len, view)) = code_escape(b, i) {
+                return (len, view, true);
+            }
             if let Some((len, view)) = escaped_unit(b, i, nested) {
                 return (len, view, true);
             }
@@ -537,6 +545,44 @@ fn unit_at(b: &[u8], i: usize, reading: Reading) -> (usize, View, bool) {
             (len, char_view(ch), false)
         }
         None => (1, View::Other, false),
+    }
+}
+
+/// The unit a JSON or JavaScript escape at `b[i]` writes: `\u0034` and `%u0034` (IIS, the old
+/// `escape()`) a `4`, `\uff14` a `４` (a JSON writer that escapes every non-ASCII character
+/// writes a full-width number so), `\ud835\udfce` (a surrogate pair) `𝟎`; `\t`, `\n`, `\r`,
+/// `\f` white space and `\/` a slash (nginx's `escape=json`).
+fn code_escape(b: &[u8], i: usize) -> Option<(usize, View)> {
+    let hex4 = |at: usize| -> Option<u32> {
+        let h = b.get(at..at + 4)?;
+        h.iter()
+            .try_fold(0u32, |n, &c| Some(n << 4 | u32::from(hex(c)?)))
+    };
+    match (b[i], *b.get(i + 1)?) {
+        (b'\\', b't' | b'n' | b'r' | b'f') => Some((2, View::Space)),
+        (b'\\', b'/') => Some((2, View::Sep)),
+        (_, b'u') => {
+            let cp = hex4(i + 2)?;
+            let (cp, len) = match cp {
+                0xD800..=0xDBFF => match b.get(i + 6..i + 8) {
+                    Some([x, b'u']) if *x == b[i] => match hex4(i + 8) {
+                        Some(lo @ 0xDC00..=0xDFFF) => {
+                            (0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00), 12)
+                        }
+                        _ => return Some((6, View::Other)),
+                    },
+                    _ => return Some((6, View::Other)),
+                },
+                _ => (cp, 6),
+            };
+            let view = match char::from_u32(cp) {
+                Some(c) if c.is_ascii() => ascii_view(c as u8),
+                Some(c) => char_view(c),
+                None => View::Other,
+            };
+            Some((len, view))
+        }
+        _ => None,
     }
 }
 
@@ -1114,7 +1160,7 @@ mod tests {
     /// escape that takes the number's first digit (a magnetic track's `%B`, a `%` or `\x`
     /// before it, an escape decoded once), separators that show nothing or that repeat,
     /// line breaks, a damaged byte, bullets and slashes, digits of scripts added to Unicode
-    /// after 14.0, and the national schemes that start with 8 and 9.
+    /// after 14.0, JSON escapes, and the national schemes that start with 8 and 9.
     #[test]
     fn forms_built_to_slip_past_are_masked() {
         let v = with_check_digit("453201068467521");
@@ -1189,6 +1235,41 @@ mod tests {
             } else {
                 assert_eq!(shown(&out), *want, "{raw:?} -> {out:?}");
             }
+        }
+        // JSON and JavaScript escapes (a JSON writer that escapes every non-ASCII character, a
+        // surrogate pair, nginx's `escape=json`, IIS's `%u`): what shows is the mask's digits,
+        // each separator as written.
+        let escaped = |form: &dyn Fn(u32) -> String| {
+            v.chars()
+                .map(|d| form(d.to_digit(10).unwrap()))
+                .collect::<String>()
+        };
+        let parts = [&masked[..4], &masked[4..8], &masked[8..12], &masked[12..]];
+        let exact = [
+            (
+                escaped(&|d| format!("\\u{:04x}", 0xFF10 + d)),
+                masked.clone(),
+            ),
+            (escaped(&|d| format!("\\u{:04X}", 0x30 + d)), masked.clone()),
+            (escaped(&|d| format!("%u{:04x}", 0x30 + d)), masked.clone()),
+            (
+                escaped(&|d| {
+                    let c = 0x1D7CE + d - 0x10000;
+                    format!(
+                        "\\u{:04x}\\u{:04x}",
+                        0xD800 + (c >> 10),
+                        0xDC00 + (c & 0x3FF)
+                    )
+                }),
+                masked.clone(),
+            ),
+            (grouped("\\t"), parts.join("\\t")),
+            (grouped("\\u00a0\\u00a0"), parts.join("\\u00a0\\u00a0")),
+            (grouped("\\/"), parts.join("\\/")),
+        ];
+        for (raw, want) in &exact {
+            assert!(holds_card(raw.as_bytes()), "{raw:?}");
+            assert_eq!(m(raw), *want, "{raw:?}");
         }
         // What is still not a card number: a Unix time in milliseconds (13 digits from 1), a
         // number from 9 of no scheme, a separator of five characters.

@@ -273,7 +273,10 @@ mod simd {
             .or(in_range(x, 0x0B, 0x0F))
             .or(in_range(x, 0x1B, 0x1F))
             .or(is(x, 0x19))
-            .or(is(x, b'_'))
+            .or(in_range(x, b'^', b'_'))
+            .or(in_range(x, b'n', b'o'))
+            .or(is(x, b'r'))
+            .or(in_range(x, b't', b'u'))
             .or(is(x, b'x'))
             .or(in_range(x.or(V::splat(0x20)), b'a', b'f'))
             // Every byte from 0x80 is a run byte: its top bit is what the mask reads.
@@ -324,12 +327,12 @@ mod avx2 {
 
     /// Bit 0 tab and the other controls that are run bytes (0x09, 0x0B-0x0F, 0x19,
     /// 0x1B-0x1F); 1 space + , - . / (0x20, 0x2B-0x2F); 2 `%`; 3 the digits; 4 A-F and
-    /// a-f; 5 `_`; 6 `\`; 7 `x`.
+    /// a-f; 5 `^ _ n o` (0x5E-0x5F, 0x6E-0x6F); 6 `\`; 7 `r t u x`.
     const HIGH: [u8; 16] = [
-        0x01, 0x01, 0x06, 0x08, 0x10, 0x60, 0x10, 0x80, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x01, 0x01, 0x06, 0x08, 0x10, 0x60, 0x30, 0x80, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
     const LOW: [u8; 16] = [
-        0x0A, 0x18, 0x18, 0x18, 0x18, 0x1C, 0x18, 0x08, 0x88, 0x09, 0, 0x03, 0x43, 0x03, 0x03, 0x23,
+        0x0A, 0x18, 0x98, 0x18, 0x98, 0x9C, 0x18, 0x08, 0x88, 0x09, 0, 0x03, 0x43, 0x03, 0x23, 0x23,
     ];
     /// The sets of digit-start ASCII bytes: `%`, the digits, `\`.
     pub(super) const DIGIT_SETS: u8 = 0x04 | 0x08 | 0x40;
