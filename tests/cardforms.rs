@@ -3,7 +3,9 @@
 //! such inputs added, then `shared/tools/pan-scan` over the case folder, stdout and stderr finds
 //! nothing, and no security code is in any file.
 
-use crate::util::{copy_case, digits_in_script, luhn, read_json, root, skimtrace};
+use crate::util::{
+    copy_case, digits_in_script, luhn, pan_scan_ascii, read_csv_maps, read_json, root, skimtrace,
+};
 use std::path::{Path, PathBuf};
 
 /// Synthetic card numbers (not the published test numbers that `fixtures/test-pans.txt` allows,
@@ -757,4 +759,55 @@ fn listings_mask_what_they_list_and_export_keeps_card_numbers_in() {
     files(&export, &mut paths);
     let found = pan_scan(&paths);
     assert!(found.is_empty(), "{found}\n{printed}");
+}
+
+/// A row of the header's width whose fields have moved (an unquoted comma in the name, the last
+/// field left out) puts the card number in the security-code column and the code in the status:
+/// it is rejected, the code in no output, the card number masked; a row as it should be is read.
+#[test]
+fn a_row_moved_into_the_security_code_column_is_rejected_without_its_code() {
+    let d = tempfile::tempdir().unwrap();
+    let p = &pans()[0];
+    let q = &pans()[1];
+    write(
+        &d.path().join("orders.csv"),
+        &format!(
+            "Order ID,Ordered At,Email,Payment Method,Name,Card Number,CVV,Status,Amount,Currency,Notes\n\
+             A-1,2021-06-01T10:00:00Z,a@example.com,Credit Card,Smith, John,{p},737,captured,100,JPY\n\
+             A-2,2021-06-01T11:00:00Z,b@example.com,Credit Card,Jane Roe,{q},468,captured,200,JPY,\n"
+        ),
+    );
+    let o = affected_in(d.path()).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = d.path().join("out");
+    let rejected = read_csv_maps(&out.join("rejected.csv"));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["source"], "orders.csv:2");
+    assert!(
+        rejected[0]["reason"].contains("security-code column `CVV`"),
+        "{rejected:?}"
+    );
+    let mut written = String::from_utf8_lossy(&o.stderr).into_owned();
+    for f in [
+        "rejected.csv",
+        "orders.csv",
+        "affected.csv",
+        "affected.jsonl",
+        "summary.json",
+    ] {
+        written.push_str(&std::fs::read_to_string(out.join(f)).unwrap());
+    }
+    for code in ["737", "468"] {
+        assert!(!holds_number(&written, code), "{code} written");
+    }
+    assert!(pan_scan_ascii(&written).is_empty(), "{written}");
+    // The row as it should be is read, and only it.
+    let orders = read_csv_maps(&out.join("orders.csv"));
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0]["order_id"], "A-2");
 }

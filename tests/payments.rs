@@ -1160,3 +1160,48 @@ fn check_long_export(d: &tempfile::TempDir, f: &Value) {
         "the 3,000 orders' people and order 9001's"
     );
 }
+
+/// A charge row of another width than the header's (a comma too many in its description, a
+/// field too few) is rejected without the gateway's card fingerprint, wherever the shift put
+/// it; the rest of the record stays as written.
+#[test]
+fn a_shifted_charge_row_is_rejected_without_its_fingerprint() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("po.csv"),
+        "order_id,ordered_at,email,payment_method,amount,currency\n\
+         1,2021-06-01 10:00:00,u1@example.com,credit_card,1000,JPY\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("pay.csv"),
+        "id,Created date (UTC),Amount,Currency,Status,Card Brand,Card Last4,Description,Card Fingerprint,Customer Email\n\
+         ch_1,2021-06-02 01:00:00,1000,jpy,Paid,Visa,4242,Order 1,Fp7Hq2Lx9Wc3Zk1D,u1@example.com\n\
+         ch_2,2021-06-02 02:00:00,1000,jpy,Paid,Visa,4242,Order 1, gift,Fp8Jr3My0Xd4Al2E,u1@example.com\n\
+         ch_3,2021-06-02 03:00:00,1000,jpy,Paid,Visa,4242,Fp9Ks4Nz1Ye5Bm3F,u1@example.com\n",
+    )
+    .unwrap();
+    let o = crate::util::affected_in(
+        d.path(),
+        &["-q", "--orders", "po.csv", "--payments", "pay.csv"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rejected = std::fs::read_to_string(d.path().join("out/rejected.csv")).unwrap();
+    for fp in ["Fp8Jr3My0Xd4Al2E", "Fp9Ks4Nz1Ye5Bm3F"] {
+        assert!(!rejected.contains(fp), "{rejected}");
+    }
+    assert_eq!(
+        rejected.matches("[fingerprint removed]").count(),
+        2,
+        "{rejected}"
+    );
+    // What is not a fingerprint stays: the charge ids, the amounts, the e-mail, the text.
+    for kept in ["ch_2", "ch_3", "Order 1", " gift", "u1@example.com", "Paid"] {
+        assert!(rejected.contains(kept), "{kept}: {rejected}");
+    }
+}

@@ -1067,19 +1067,34 @@ fn parse_alone(line: &[u8], rec: &mut csv::ByteRecord) {
 ///   field of the record equal to one is removed; a field that swallowed a separator (a comma,
 ///   a line break or a quote: the reason for the shift) has every free-standing 3–4-digit
 ///   number starred, since a code may sit inside it.
+/// - `special(i, field, shift)` writes a field of a column of the caller's own (`shift`: how many
+///   fields the record has too many or too few, 0 for a record of the header's width); `None`
+///   leaves the field to the rules above.
 pub fn redacted_record(
     rec: &csv::ByteRecord,
     width: usize,
     security_code_cols: &[usize],
-    special: impl Fn(usize, &str) -> Option<String>,
+    special: impl Fn(usize, &str, usize) -> Option<String>,
 ) -> String {
-    let shifted = rec.len() != width;
+    redacted_moved_record(rec, rec.len().abs_diff(width), security_code_cols, special)
+}
+
+/// [`redacted_record`] of a record whose fields are known to have moved by up to `shift` (0:
+/// they have not), whatever its width: one of the header's width that [`moved_into_code_column`]
+/// caught.
+pub fn redacted_moved_record(
+    rec: &csv::ByteRecord,
+    shift: usize,
+    security_code_cols: &[usize],
+    special: impl Fn(usize, &str, usize) -> Option<String>,
+) -> String {
+    let shifted = shift > 0;
     let short_number = |f: &[u8]| -> Option<String> {
         let n = crate::cards::detect::ascii_digits(String::from_utf8_lossy(f).trim());
         ((3..=4).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
     };
     let codes: Vec<String> = if shifted {
-        let d = rec.len().abs_diff(width);
+        let d = shift;
         security_code_cols
             .iter()
             .flat_map(|&c| c.saturating_sub(d)..=c + d)
@@ -1092,7 +1107,9 @@ pub fn redacted_record(
     let mut out: Vec<u8> = Vec::new();
     for (i, f) in rec.iter().enumerate() {
         let s = String::from_utf8_lossy(f);
-        let cell = if shifted {
+        let cell = if let Some(v) = shifted.then(|| special(i, &s, shift)).flatten() {
+            v
+        } else if shifted {
             if short_number(f).is_some_and(|n| codes.contains(&n)) {
                 "[security code removed]".to_string()
             } else {
@@ -1112,7 +1129,7 @@ pub fn redacted_record(
             } else {
                 "[security code removed]".to_string()
             }
-        } else if let Some(v) = special(i, &s) {
+        } else if let Some(v) = special(i, &s, 0) {
             v
         } else {
             crate::cards::mask_card_runs(&s).0
@@ -1123,6 +1140,32 @@ pub fn redacted_record(
         crate::output::push_field(&mut out, cell.as_bytes());
     }
     String::from_utf8(out).expect("fields are UTF-8 text")
+}
+
+/// How far the fields of a record of the header's width may have moved when a security-code
+/// column holds something that is no code (see [`moved_into_code_column`]): an unquoted comma
+/// and a field left out keep the width, and the code may then sit a column or two away.
+pub const MOVED_SHIFT: usize = 2;
+
+/// The first security-code column of `rec` that holds what no security code, nor a code
+/// column's "N/A" or "***", is: five digits or more (in any script: a card number moved
+/// there), or an e-mail. A record of the header's width with one has had its fields moved (an
+/// unquoted comma in a name and a field left out at its end): the code itself may now sit in a
+/// column that is written out.
+pub fn moved_into_code_column(
+    rec: &csv::ByteRecord,
+    security_code_cols: &[usize],
+) -> Option<usize> {
+    security_code_cols.iter().copied().find(|&c| {
+        rec.get(c).is_some_and(|f| {
+            let s = String::from_utf8_lossy(f);
+            let digits = crate::cards::detect::ascii_digits(&s)
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .count();
+            digits >= 5 || s.contains('@')
+        })
+    })
 }
 
 /// Every free-standing number of 3 or 4 digits (in any script's digits, `⑫③` too) as `***`.

@@ -371,7 +371,19 @@ impl Ingest {
             reject.push(Rejected {
                 source: format!("{}:{line}", ctx.input.display),
                 reason,
-                record: masked_record(rec, layout),
+                record: masked_record(rec, layout, None),
+            })?;
+            return Ok(Class::Rejected);
+        }
+        if let Some(c) = crate::input::csv::moved_into_code_column(rec, &layout.security_code_cols)
+        {
+            reject.push(Rejected {
+                source: format!("{}:{line}", ctx.input.display),
+                reason: format!(
+                    "the security-code column `{}` holds no security code (five digits or more, or an e-mail): the row's fields have moved (an unquoted comma, and a field left out?); quote the field with the comma",
+                    clean(&layout.headers[c])
+                ),
+                record: masked_record(rec, layout, Some(crate::input::csv::MOVED_SHIFT)),
             })?;
             return Ok(Class::Rejected);
         }
@@ -583,7 +595,7 @@ impl Ingest {
                 reject.push(Rejected {
                     source: format!("{}:{line}", ctx.input.display),
                     reason: crate::cards::mask_card_runs(&reason).0,
-                    record: masked_record(rec, &ctx.layout),
+                    record: masked_record(rec, &ctx.layout, None),
                 })?;
                 return Ok(Class::Rejected);
             }
@@ -833,7 +845,7 @@ impl Classify<'_> {
         self.reject.push(Rejected {
             source: format!("{}:{line}", self.input.display),
             reason,
-            record: masked_record(rec, &ctx.layout),
+            record: masked_record(rec, &ctx.layout, None),
         })?;
         report.counts.add(Class::Rejected);
         Ok(())
@@ -1125,15 +1137,18 @@ fn clean(s: impl AsRef<str>) -> String {
 }
 
 /// The record as CSV text for `rejected.csv`: the card column masked, security codes removed,
-/// card-like runs elsewhere masked.
-fn masked_record(rec: &csv::ByteRecord, layout: &Layout) -> String {
+/// card-like runs elsewhere masked; `moved`: its fields are known to have moved by up to so
+/// many columns, whatever its width.
+fn masked_record(rec: &csv::ByteRecord, layout: &Layout, moved: Option<usize>) -> String {
     let card_col = layout.col(Field::CardNumber);
-    crate::input::csv::redacted_record(
+    let shift = moved.unwrap_or_else(|| rec.len().abs_diff(layout.headers.len()));
+    crate::input::csv::redacted_moved_record(
         rec,
-        layout.headers.len(),
+        shift,
         &layout.security_code_cols,
-        |i, s| {
-            (Some(i) == card_col).then(|| match CardInput::parse(s) {
+        |i, s, shift| {
+            // A record of another width: the card column may have moved (see the rules for it).
+            (shift == 0 && Some(i) == card_col).then(|| match CardInput::parse(s) {
                 Some(CardInput::Full(p)) => p.masked(),
                 Some(CardInput::Unreadable) => crate::cards::mask_card_runs(s).0,
                 Some(CardInput::Masked { .. }) | None => s.to_string(),

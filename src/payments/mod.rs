@@ -403,6 +403,18 @@ fn amount_key(s: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// Whether a field may be a gateway's card fingerprint: one token of 8 to 64 letters and digits
+/// (and `+ / = -`, as base64 and UUIDs write them), with both letters and digits. An amount, a
+/// currency, a status, a date or a charge id (`ch_…`, `txn_…`) is not.
+fn looks_like_a_token(s: &str) -> bool {
+    let t = s.trim();
+    (8..=64).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-'))
+        && t.bytes().any(|b| b.is_ascii_alphabetic())
+        && t.bytes().any(|b| b.is_ascii_digit())
+}
+
 /// Reads every payments file and joins its charges to the orders in `ingest`.
 #[allow(clippy::too_many_arguments)]
 pub fn read(
@@ -566,18 +578,37 @@ impl PaymentFile<'_> {
     }
 
     fn masked_record(&self, rec: &csv::ByteRecord) -> String {
+        self.masked_moved_record(rec, rec.len().abs_diff(self.layout().width))
+    }
+
+    /// [`PaymentFile::masked_record`] of a record whose fields have moved by up to `shift`
+    /// columns, whatever its width.
+    fn masked_moved_record(&self, rec: &csv::ByteRecord, shift: usize) -> String {
         let layout = self.layout();
         let fp_col = layout.col(PField::Fingerprint);
-        crate::input::csv::redacted_record(rec, layout.width, &layout.security_code_cols, |i, s| {
-            // The gateway's own card fingerprint identifies the card: never written.
-            (Some(i) == fp_col).then(|| {
-                if s.trim().is_empty() {
-                    String::new()
+        let removed = || "[fingerprint removed]".to_string();
+        crate::input::csv::redacted_moved_record(
+            rec,
+            shift,
+            &layout.security_code_cols,
+            |i, s, shift| {
+                let fp = fp_col?;
+                // The gateway's own card fingerprint identifies the card: never written. In a
+                // record of another width it may sit `shift` columns either side of its column:
+                // there, a field that is one token of letters and digits is taken for it.
+                if shift == 0 {
+                    (i == fp).then(|| {
+                        if s.trim().is_empty() {
+                            String::new()
+                        } else {
+                            removed()
+                        }
+                    })
                 } else {
-                    "[fingerprint removed]".to_string()
+                    (i.abs_diff(fp) <= shift && looks_like_a_token(s)).then(removed)
                 }
-            })
-        })
+            },
+        )
     }
 
     /// A block is prepared on the thread pool ([`prepare::prepare_block`]) while the block
@@ -621,9 +652,14 @@ impl PaymentFile<'_> {
 
     fn reject_row(&mut self, rec: &csv::ByteRecord, line: u64, reason: &str) -> Result<()> {
         let record = self.masked_record(rec);
+        self.push_rejected(line, reason.to_string(), record)
+    }
+
+    /// Writes a rejected row and counts it.
+    fn push_rejected(&mut self, line: u64, reason: String, record: String) -> Result<()> {
         self.reject.push(Rejected {
             source: format!("{}:{line}", self.input.display),
-            reason: reason.to_string(),
+            reason,
             record,
         })?;
         if let Some(r) = self.report.as_mut() {
@@ -645,6 +681,16 @@ impl PaymentFile<'_> {
             let reason = format!("expected {expected} fields, found {}", rec.len());
             return self.reject_row(rec, line, &reason);
         };
+        let layout = self.layout();
+        if let Some(c) = crate::input::csv::moved_into_code_column(rec, &layout.security_code_cols)
+        {
+            let reason = format!(
+                "the security-code column `{}` holds no security code (five digits or more, or an e-mail): the row's fields have moved (an unquoted comma, and a field left out?); quote the field with the comma",
+                crate::cards::mask_card_runs(&self.header_names[c]).0
+            );
+            let record = self.masked_moved_record(rec, crate::input::csv::MOVED_SHIFT);
+            return self.push_rejected(line, reason, record);
+        }
         self.count_card_numbers(&p.cards_in_text);
         let class = self.classify(rec, line, p)?;
         if let Some(r) = self.report.as_mut() {
