@@ -744,33 +744,41 @@ fn scan_as(
     hit: &mut dyn FnMut(Found) -> bool,
 ) -> bool {
     let mut run: Vec<Digit> = Vec::new();
+    // Separators since the last digit, white space in a row counted once…
     let mut seps = 0usize;
+    // …and each counted (more than [`MAX_SEPARATORS`] of them between two digits of the run
+    // make it `wide`: a reader that counts every space, as pan-scan does, sees two runs there).
+    let mut raw = 0usize;
+    let mut wide = false;
     // The unit before was white space (any number in a row count as one separator).
     let mut after_space = false;
     let mut any = false;
     let mut i = 0;
     // Ends the current run: evaluates it, then forgets it.
-    let mut flush = |run: &mut Vec<Digit>, any: &mut bool| -> bool {
-        let stop = run.len() >= MIN_DIGITS && evaluate(b, run, narrowing, hit, any);
+    let mut flush = |run: &mut Vec<Digit>, any: &mut bool, wide: &mut bool| -> bool {
+        let stop = run.len() >= MIN_DIGITS && evaluate(b, run, narrowing, *wide, hit, any);
         for d in run.iter_mut() {
             d.value = 0;
         }
         run.clear();
+        *wide = false;
         stop
     };
     while i < b.len() {
         // Skip quickly over bytes that cannot be part of a run.
         if !run_byte(b[i]) {
-            if !run.is_empty() && flush(&mut run, &mut any) {
+            if !run.is_empty() && flush(&mut run, &mut any, &mut wide) {
                 return true;
             }
             seps = 0;
+            raw = 0;
             after_space = false;
             i += 1;
             continue;
         }
         // Most units of a run are ASCII digits: taken without the general reading below.
         if b[i].is_ascii_digit() {
+            wide |= raw > MAX_SEPARATORS && !run.is_empty();
             run.push(Digit {
                 value: b[i] - b'0',
                 start: i,
@@ -778,6 +786,7 @@ fn scan_as(
                 seps_before: if run.is_empty() { 0 } else { seps },
             });
             seps = 0;
+            raw = 0;
             after_space = false;
             i += 1;
             continue;
@@ -786,7 +795,8 @@ fn scan_as(
         if escaped && !*decoded {
             *decoded = may_go_on(b, i + len);
         }
-        let push = |value: u8, seps: &mut usize, run: &mut Vec<Digit>| {
+        let push = |value: u8, seps: &mut usize, raw: &mut usize, run: &mut Vec<Digit>| -> bool {
+            let wide = *raw > MAX_SEPARATORS && !run.is_empty();
             run.push(Digit {
                 value,
                 start: i,
@@ -794,18 +804,22 @@ fn scan_as(
                 seps_before: if run.is_empty() { 0 } else { *seps },
             });
             *seps = 0;
+            *raw = 0;
+            wide
         };
         match view {
             View::Digit(d) => {
-                push(d, &mut seps, &mut run);
+                wide |= push(d, &mut seps, &mut raw, &mut run);
                 after_space = false;
             }
             View::Space | View::Sep => {
+                raw += 1;
                 if !(after_space && matches!(view, View::Space)) {
                     seps += 1;
                 }
                 after_space = matches!(view, View::Space);
-                if seps > MAX_SEPARATORS && !run.is_empty() && flush(&mut run, &mut any) {
+                if seps > MAX_SEPARATORS && !run.is_empty() && flush(&mut run, &mut any, &mut wide)
+                {
                     return true;
                 }
             }
@@ -814,23 +828,25 @@ fn scan_as(
                 for c in v.bytes() {
                     if c == b' ' {
                         seps += 1;
+                        raw += 1;
                     } else {
-                        push(c - b'0', &mut seps, &mut run);
+                        wide |= push(c - b'0', &mut seps, &mut raw, &mut run);
                     }
                 }
                 after_space = false;
             }
             View::Other => {
-                if !run.is_empty() && flush(&mut run, &mut any) {
+                if !run.is_empty() && flush(&mut run, &mut any, &mut wide) {
                     return true;
                 }
                 seps = 0;
+                raw = 0;
                 after_space = false;
             }
         }
         i += len;
     }
-    if !run.is_empty() && flush(&mut run, &mut any) {
+    if !run.is_empty() && flush(&mut run, &mut any, &mut wide) {
         return true;
     }
     any
@@ -842,6 +858,7 @@ fn evaluate(
     b: &[u8],
     run: &[Digit],
     narrowing: Narrowing,
+    wide: bool,
     hit: &mut dyn FnMut(Found) -> bool,
     any: &mut bool,
 ) -> bool {
@@ -903,7 +920,10 @@ fn evaluate(
         }
         !narrowing.iin || iin_plausible(&lead)
     };
-    let as_one = run.len() <= MAX_DIGITS && one_number && starts_like_a_card();
+    // A run with a wide gap (white space in a row counted once made it one run) is searched
+    // stretch by stretch: the stretches on either side of the gap are runs of their own to a
+    // reader that counts every space.
+    let as_one = !wide && run.len() <= MAX_DIGITS && one_number && starts_like_a_card();
     if as_one {
         if test(0, groups.len()) {
             mark(0, groups.len());
@@ -1182,6 +1202,9 @@ mod tests {
             (format!("%25{v}"), format!("25{masked}")),
             (format!("{}\u{ff0d}{}", &v[..8], &v[8..]), masked.clone()),
             (format!("{}\u{fffd}{}", &v[..8], &v[8..]), masked.clone()),
+            // White space in a row is one separator, yet a number before four spaces is one
+            // to a reader that counts them all.
+            (format!("{}    0", grouped(" ")), format!("{masked}0")),
             (script(0x1CCF0), masked.clone()),
             (script(0x11F50), masked.clone()),
             (script(0x1E4F0), masked.clone()),
