@@ -266,6 +266,13 @@ impl Opened {
 }
 
 impl Opened {
+    /// Every warning of the reading itself: damaged lines, records that may be two rows.
+    pub fn warnings(&self) -> impl Iterator<Item = String> {
+        self.damage_warning()
+            .into_iter()
+            .chain(self.merged_warning())
+    }
+
     /// The warning a file with records that may be two rows merged gets.
     pub fn merged_warning(&self) -> Option<String> {
         let (first, n) = (self.merged_rows.first()?, self.merged_rows.len());

@@ -282,12 +282,7 @@ impl Ingest {
                 .warnings
                 .push("the file is empty (no header row)".into());
         }
-        if let Some(w) = opened.damage_warning() {
-            report.warnings.push(w);
-        }
-        if let Some(w) = opened.merged_warning() {
-            report.warnings.push(w);
-        }
+        report.warnings.extend(opened.warnings());
         report.encoding = opened.encoding;
         report.encoding_detected = opened.detected;
         report.encoding_reason = opened.reason;

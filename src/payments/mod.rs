@@ -126,7 +126,7 @@ impl PCounts {
 }
 
 /// What the summary says about one payments file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PFileReport {
     pub path: String,
     pub sha256: String,
@@ -470,29 +470,11 @@ pub fn read(
             v.flush()?;
             let mut report = v.report.take().unwrap_or_else(|| PFileReport {
                 path: input.display.clone(),
-                sha256: String::new(),
-                bytes: 0,
-                encoding: String::new(),
-                encoding_detected: false,
-                encoding_reason: String::new(),
-                encoding_invalid_lines: 0,
                 preset: "none".into(),
-                columns: BTreeMap::new(),
-                counts: PCounts::default(),
-                ambiguous: 0,
-                repeated_charges: 0,
-                charge_id_collisions: 0,
-                card_numbers_masked: 0,
-                card_numbers_by_column: BTreeMap::new(),
-                security_code_columns: Vec::new(),
                 warnings: vec!["the file is empty (no header row)".into()],
+                ..PFileReport::default()
             });
-            if let Some(w) = opened.damage_warning() {
-                report.warnings.push(w);
-            }
-            if let Some(w) = opened.merged_warning() {
-                report.warnings.push(w);
-            }
+            report.warnings.extend(opened.warnings());
             report.encoding = opened.encoding;
             report.encoding_detected = opened.detected;
             report.encoding_reason = opened.reason;
@@ -1091,26 +1073,15 @@ impl crate::input::csv::Visitor for PaymentFile<'_> {
         }
         self.report = Some(PFileReport {
             path: self.input.display.clone(),
-            sha256: String::new(),
-            bytes: 0,
-            encoding: String::new(),
-            encoding_detected: false,
-            encoding_reason: String::new(),
-            encoding_invalid_lines: 0,
             preset: layout.preset.to_string(),
             columns,
-            counts: PCounts::default(),
-            ambiguous: 0,
-            repeated_charges: 0,
-            charge_id_collisions: 0,
-            card_numbers_masked: 0,
-            card_numbers_by_column: BTreeMap::new(),
             security_code_columns: layout
                 .security_code_cols
                 .iter()
                 .map(|&i| headers[i].clone())
                 .collect(),
             warnings,
+            ..PFileReport::default()
         });
         self.rows = Some(Arc::new(prepare::RowContext {
             layout,
