@@ -1118,16 +1118,7 @@ fn long_export(word: &str) -> tempfile::TempDir {
     pay.extend_from_slice(row(1).as_bytes());
     pay.extend_from_slice(b"Order 1\n");
     std::fs::write(d.path().join("pay.csv"), pay).unwrap();
-    let o = crate::util::affected_in(
-        d.path(),
-        &["-q", "--orders", "po.csv", "--payments", "pay.csv"],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    affected_on_po_and_pay(d.path());
     d
 }
 
@@ -1161,6 +1152,17 @@ fn check_long_export(d: &tempfile::TempDir, f: &Value) {
     );
 }
 
+/// `affected` on `po.csv` and `pay.csv` in `dir`, into `dir/out`; it must succeed.
+fn affected_on_po_and_pay(dir: &Path) {
+    let o = crate::util::affected_in(dir, &["-q", "--orders", "po.csv", "--payments", "pay.csv"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// A charge row of another width than the header's (a comma too many in its description, a
 /// field too few) is rejected without the gateway's card fingerprint, wherever the shift put
 /// it; the rest of the record stays as written.
@@ -1181,16 +1183,7 @@ fn a_shifted_charge_row_is_rejected_without_its_fingerprint() {
          ch_3,2021-06-02 03:00:00,1000,jpy,Paid,Visa,4242,Fp9Ks4Nz1Ye5Bm3F,u1@example.com\n",
     )
     .unwrap();
-    let o = crate::util::affected_in(
-        d.path(),
-        &["-q", "--orders", "po.csv", "--payments", "pay.csv"],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    affected_on_po_and_pay(d.path());
     let rejected = std::fs::read_to_string(d.path().join("out/rejected.csv")).unwrap();
     for fp in ["Fp8Jr3My0Xd4Al2E", "Fp9Ks4Nz1Ye5Bm3F"] {
         assert!(!rejected.contains(fp), "{rejected}");
