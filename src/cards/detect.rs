@@ -778,15 +778,7 @@ fn scan_as(
         }
         // Most units of a run are ASCII digits: taken without the general reading below.
         if b[i].is_ascii_digit() {
-            wide |= raw > MAX_SEPARATORS && !run.is_empty();
-            run.push(Digit {
-                value: b[i] - b'0',
-                start: i,
-                end: i + 1,
-                seps_before: if run.is_empty() { 0 } else { seps },
-            });
-            seps = 0;
-            raw = 0;
+            wide |= push_digit(&mut run, b[i] - b'0', (i, i + 1), &mut seps, &mut raw);
             after_space = false;
             i += 1;
             continue;
@@ -795,21 +787,9 @@ fn scan_as(
         if escaped && !*decoded {
             *decoded = may_go_on(b, i + len);
         }
-        let push = |value: u8, seps: &mut usize, raw: &mut usize, run: &mut Vec<Digit>| -> bool {
-            let wide = *raw > MAX_SEPARATORS && !run.is_empty();
-            run.push(Digit {
-                value,
-                start: i,
-                end: i + len,
-                seps_before: if run.is_empty() { 0 } else { *seps },
-            });
-            *seps = 0;
-            *raw = 0;
-            wide
-        };
         match view {
             View::Digit(d) => {
-                wide |= push(d, &mut seps, &mut raw, &mut run);
+                wide |= push_digit(&mut run, d, (i, i + len), &mut seps, &mut raw);
                 after_space = false;
             }
             View::Space | View::Sep => {
@@ -830,7 +810,7 @@ fn scan_as(
                         seps += 1;
                         raw += 1;
                     } else {
-                        wide |= push(c - b'0', &mut seps, &mut raw, &mut run);
+                        wide |= push_digit(&mut run, c - b'0', (i, i + len), &mut seps, &mut raw);
                     }
                 }
                 after_space = false;
@@ -850,6 +830,29 @@ fn scan_as(
         return true;
     }
     any
+}
+
+/// Adds a digit of the unit `start..end` to the run, with the separators since the digit before
+/// (`seps`, white space in a row once; `raw`, each one), which it then forgets; whether more
+/// than [`MAX_SEPARATORS`] of them came before it (a wide gap, see [`evaluate`]).
+#[inline(always)]
+fn push_digit(
+    run: &mut Vec<Digit>,
+    value: u8,
+    (start, end): (usize, usize),
+    seps: &mut usize,
+    raw: &mut usize,
+) -> bool {
+    let wide = *raw > MAX_SEPARATORS && !run.is_empty();
+    run.push(Digit {
+        value,
+        start,
+        end,
+        seps_before: if run.is_empty() { 0 } else { *seps },
+    });
+    *seps = 0;
+    *raw = 0;
+    wide
 }
 
 /// Tests a run of 13 or more digits; reports each card number in it. Returns true when `hit`
